@@ -1,0 +1,28 @@
+"""The `feedwatch` command line: parse arguments, call the library, print.
+
+Only this package imports click. Every FeedwatchError becomes one line on
+stderr here; exit codes are 0 (ok), 1 (some inputs or sources failed) and
+2 (bad usage). Each command lives in its own module and is added below.
+"""
+
+from __future__ import annotations
+
+import click
+
+from feedwatch import __version__
+from feedwatch.cli.parse_cmd import parse_command
+
+
+@click.group(
+    epilog="""\b
+Examples:
+  feedwatch parse seeds/004_01d4050f5de082cc.txt
+  feedwatch parse --format dump - < pasted.txt""",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="feedwatch")
+def main() -> None:
+    """feedwatch: public Telegram channels as a searchable, alerting record."""
+
+
+main.add_command(parse_command)

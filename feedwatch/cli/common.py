@@ -1,0 +1,45 @@
+"""What every command shares: the command list, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import click
+
+from feedwatch.errors import FeedwatchError
+
+OK, PARTLY_FAILED, USAGE = 0, 1, 2
+T = TypeVar("T")
+
+
+def error_line(exc: BaseException, what: str | None = None) -> str:
+    """Return the one line that tells a person what went wrong."""
+    if isinstance(exc, FeedwatchError):
+        return str(exc)
+    prefix = f"{what}: " if what else ""
+    return f"{prefix}internal error ({type(exc).__name__}: {exc}). Please report it with the input that caused it."
+
+
+def say_error(exc: BaseException, what: str | None = None) -> None:
+    click.echo(click.style("error: ", fg="red") + error_line(exc, what), err=True)
+
+
+def guarded(items: Iterator[T], what: str, on_error: Callable[[BaseException], None]) -> Iterator[T]:
+    """Yield from `items`, turning any failure into one call of `on_error` (never a traceback)."""
+    try:
+        yield from items
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the CLI is the one place that catches everything
+        on_error(exc)
+
+
+def write_line(line: str) -> None:
+    """Print a line to stdout; a closed pipe (e.g. `| head`) ends the command quietly."""
+    try:
+        sys.stdout.write(line + "\n")
+    except BrokenPipeError:
+        sys.stderr.close()
+        raise SystemExit(OK) from None

@@ -1,0 +1,210 @@
+"""Parsers: pure functions from an input's bytes to Posts, one module per format.
+
+`parse_path()` is the way in: it expands folders, detects each file's format
+from its first bytes (or takes the one forced), and yields Posts or raises
+ParseError naming the file and the place. Every format's posts pass through
+`feedwatch.parse.structure.finish()`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import timezone, tzinfo
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from feedwatch.errors import ParseError
+from feedwatch.models import Post
+from feedwatch.parse.text import decode
+
+SNIFF_BYTES = 64 * 1024
+# Extensions read when a folder is given; anything else in a folder is not an input.
+INPUT_SUFFIXES = {".txt", ".text", ".json", ".jsonl", ".ndjson", ".html", ".htm"}
+
+
+@dataclass(frozen=True)
+class Options:
+    encoding: str | None = None  # text formats: the input's encoding (default UTF-8, BOM or not)
+    tz: tzinfo = timezone.utc  # Desktop HTML exports without a zone: the exporter's time zone
+    notes: list[str] = field(default_factory=list)  # things a parser wants the user told once
+
+
+class FormatModule(Protocol):
+    FORMAT: str
+
+    def sniff(self, head: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    module: str  # feedwatch.parse.<module>, imported when first needed
+    reader: str  # "lines": the module has parse_lines(lines, path); "stream": parse(stream, path, options)
+    folder: bool = False  # the format's input can be a whole folder (an export)
+
+
+# Detection order: the most specific signatures first.
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("jsonl", "jsonl", "lines"),
+        Format("statement", "statement", "text"),
+        Format("dump", "dump", "lines"),
+    )
+}
+
+
+def format_names() -> list[str]:
+    return list(FORMATS)
+
+
+def _module(fmt: Format):  # type: ignore[no-untyped-def]
+    return importlib.import_module(f"feedwatch.parse.{fmt.module}")
+
+
+def detect(head: bytes, path: str, is_dir: bool = False) -> Format:
+    """Return the format of an input from its first bytes; raise ParseError when none fits."""
+    if is_dir:
+        for fmt in FORMATS.values():
+            if fmt.folder and _module(fmt).sniff_folder(Path(path)):
+                return fmt
+        raise ParseError(path, "a folder with no export in it", hint="Give the files inside it instead")
+    if b"\x00" in head[:8192]:
+        raise ParseError(path, "binary data, not a known format", hint="Is this the right file?")
+    text = head.decode("utf-8-sig", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    for fmt in FORMATS.values():
+        if _module(fmt).sniff(text):
+            return fmt
+    names = "|".join(FORMATS)
+    raise ParseError(path, "not a format feedwatch knows", hint=f"Force one with --format {names}")
+
+
+def _open(path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise ParseError(path, "no such file", hint="Check the path") from None
+    except IsADirectoryError:
+        raise ParseError(path, "is a folder", hint="Give the files inside it instead") from None
+    except OSError as exc:
+        raise ParseError(path, f"cannot be read ({exc.strerror})") from None
+
+
+def read_lines(stream: BinaryIO, path: str, encoding: str | None, first: bytes = b"") -> Iterator[str]:
+    """Yield the decoded lines of a byte stream, without line ends; ParseError names the byte."""
+    enc = encoding or "utf-8"
+    if enc.lower().replace("-", "").startswith(("utf16", "utf32")):
+        yield from decode(first + stream.read(), path, encoding).split("\n")
+        return
+    offset = 0
+    chunks: Iterable[bytes] = _chain_lines(first, stream)
+    for number, raw in enumerate(chunks, 1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf") and not encoding:
+            offset, raw = 3, raw[3:]
+        if b"\x00" in raw and number < 100:
+            raise ParseError(path, "binary data, not text", place=f"line {number}", hint="Is this the right file?")
+        try:
+            line = raw.decode(enc)
+        except UnicodeDecodeError as exc:
+            where = f"byte 0x{raw[exc.start]:02x} at offset {offset + exc.start}"
+            hint = "Try --encoding cp1251" if not encoding else "Try another --encoding"
+            raise ParseError(path, f"not {enc} ({where})", place=f"line {number}", hint=hint) from None
+        except LookupError:
+            raise ParseError(path, f"unknown encoding {encoding!r}", hint="Try --encoding cp1251") from None
+        offset += len(raw)
+        yield from line.rstrip("\n").rstrip("\r").split("\r")
+
+
+def _chain_lines(first: bytes, stream: BinaryIO) -> Iterator[bytes]:
+    """Yield the lines of `first` (bytes already read) and then of the rest of `stream`."""
+    lines = first.splitlines(keepends=True)
+    if lines and not lines[-1].endswith(b"\n"):
+        lines[-1] += stream.readline()
+    yield from lines
+    yield from stream
+
+
+def _parse_stream(fmt: Format, stream: BinaryIO, path: str, head: bytes, options: Options) -> Iterator[Post]:
+    module = _module(fmt)
+    if fmt.reader == "stream":
+        yield from module.parse(_Replay(head, stream), path, options)
+        return
+    lines = read_lines(stream, path, options.encoding, first=head)
+    if fmt.reader == "lines":
+        yield from module.parse_lines(lines, path)
+    else:
+        yield from module.parse_text("\n".join(lines), path)
+
+
+class _Replay:
+    """A read-only stream that gives back the sniffed head before the rest."""
+
+    def __init__(self, head: bytes, stream: BinaryIO):
+        self._head = head
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            if size < 0:
+                data, self._head = self._head + self._stream.read(), b""
+                return data
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        return self._stream.read(size)
+
+
+def parse_path(path: str, fmt: str = "auto", options: Options | None = None) -> Iterator[Post]:
+    """Yield the Posts of one input (a file, '-' for stdin, or an export folder)."""
+    options = options or Options()
+    if fmt != "auto" and fmt not in FORMATS:
+        raise ParseError(path, f"unknown format {fmt!r}", hint=f"Use one of: auto, {', '.join(FORMATS)}")
+    if path != "-" and os.path.isdir(path):
+        chosen = FORMATS[fmt] if fmt != "auto" else detect(b"", path, is_dir=True)
+        if not chosen.folder:
+            raise ParseError(path, f"is a folder, and {chosen.name} reads files", hint="Give the files inside it instead")
+        yield from _module(chosen).parse_folder(Path(path), options)
+        return
+    stream = _open(path)
+    try:
+        head = stream.read(SNIFF_BYTES)
+        if not head.strip():
+            raise ParseError(path, "is empty")
+        chosen = FORMATS[fmt] if fmt != "auto" else detect(head, path)
+        yield from _parse_stream(chosen, stream, path, head, options)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def expand(paths: Iterable[str]) -> Iterator[str]:
+    """Yield the inputs named by `paths`: files as given, folders walked in name order.
+
+    A folder that holds an export (a format that reads folders) is one input.
+    """
+    for path in paths:
+        if path == "-" or not os.path.isdir(path):
+            yield path
+            continue
+        yield from _walk(Path(path))
+
+
+def _walk(folder: Path) -> Iterator[str]:
+    if any(fmt.folder and _module(fmt).sniff_folder(folder) for fmt in FORMATS.values()):
+        yield str(folder)
+        return
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            yield from _walk(entry)
+        elif entry.is_file() and entry.suffix.lower() in INPUT_SUFFIXES:
+            yield str(entry)
+
+
+ParseFn = Callable[[str], Iterator[Post]]

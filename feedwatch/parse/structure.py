@@ -1,0 +1,138 @@
+"""The one structure pass every format's posts go through.
+
+A format parser fills in what its source carries (ids, dates, entities, media)
+and the raw text; `finish()` then derives, the same way for every format: the
+Telegram client's chrome moved out of the text into links and media, the
+headline, the "Key talking points", datelines, hashtags, mentions, links
+written out in the text, and the fingerprint. `finish()` is idempotent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from feedwatch.models import Link, Media, Post
+from feedwatch.parse import text as tx
+from feedwatch.parse.dates import datelines
+
+# Whole lines that are the client's user interface, not the post's words.
+_CHROME_LINKS = re.compile(
+    r"^(read in full|view in telegram|open in telegram|watch on [\w .-]{1,30}|"
+    r"читать полностью|смотреть на [\w .-]{1,30})$",
+    re.IGNORECASE,
+)
+_CHROME_MEDIA = {
+    "media is too big": Media("video", "too big"),
+    "this media is not supported in your browser": Media("video", "not supported in browser"),
+}
+_CHROME_DROP = {"please open telegram to view this post"}
+
+_HEADING_RE = re.compile(
+    r"^\W*(key\s+(talking\s+)?points|main\s+points|"
+    r"основные\s+тезисы|ключевые\s+тезисы|главное)\s*:?\s*$",
+    re.IGNORECASE,
+)
+_BULLETS = "•·‣▪▫◦●○■□►▶➤➢→-–—*"
+_NUMBERED_RE = re.compile(r"^\d{1,2}[.)]\s+")
+
+
+def finish(post: Post) -> Post:
+    """Return `post` with its text cleaned and every derived field filled in."""
+    lines, links, media = _strip_chrome(post.text, post.links, post.media)
+    text = _tidy(lines)
+    found_links = {link.url for link in links if link.url}
+    links += tuple(Link(url, url) for url in tx.urls(text) if url not in found_links)
+    return dataclasses.replace(
+        post,
+        text=text,
+        title=post.title if post.title else headline(text),
+        key_points=key_points(text),
+        datelines=datelines(text),
+        hashtags=tx.hashtags(text + "\n" + " ".join("#" + t for t in post.hashtags)),
+        mentions=tx.unique_ci(tx.mentions(text) + post.mentions),
+        links=links,
+        media=media,
+        fingerprint=tx.fingerprint(text),
+    )
+
+
+def _strip_chrome(
+    text: str, links: tuple[Link, ...], media: tuple[Media, ...]
+) -> tuple[list[str], tuple[Link, ...], tuple[Media, ...]]:
+    kept: list[str] = []
+    link_texts = {link.text.casefold() for link in links}
+    for line in text.split("\n"):
+        bare = line.strip()
+        low = bare.casefold()
+        if _CHROME_LINKS.match(bare):
+            if low not in link_texts:
+                links += (Link(bare, None),)
+                link_texts.add(low)
+        elif low in _CHROME_MEDIA:
+            if _CHROME_MEDIA[low] not in media:
+                media += (_CHROME_MEDIA[low],)
+        elif low not in _CHROME_DROP:
+            kept.append(line.rstrip())
+    return kept, links, media
+
+
+def _tidy(lines: list[str]) -> str:
+    out: list[str] = []
+    for line in lines:
+        if line.strip() or (out and out[-1]):
+            out.append(line if line.strip() else "")
+    return "\n".join(out).strip()
+
+
+def is_hashtag_line(line: str) -> bool:
+    """True when a line holds nothing but hashtags (after any leading emoji)."""
+    rest = tx.HASHTAG_RE.sub("", tx.strip_leading_emoji(line))
+    return bool(tx.HASHTAG_RE.search(line)) and not rest.strip(" ,;\u00a0")
+
+
+def headline(text: str) -> str | None:
+    """Return the first content line without its leading emoji, or None."""
+    for line in text.split("\n"):
+        if is_hashtag_line(line):
+            continue
+        title = tx.strip_leading_emoji(line).strip()
+        if title:
+            return title
+    return None
+
+
+def _marker_end(line: str) -> int:
+    """Return where a point's bullet marker ends in `line`, or 0 when it has none."""
+    rest = tx.strip_leading_emoji(line)
+    if len(rest) < len(line.lstrip()):
+        return len(line) - len(rest)
+    stripped = line.lstrip()
+    if stripped[:1] in _BULLETS and stripped[1:2] in (" ", "\u00a0", ""):
+        return len(line) - len(stripped[1:].lstrip())
+    numbered = _NUMBERED_RE.match(stripped)
+    if numbered:
+        return len(line) - len(stripped) + numbered.end()
+    return 0
+
+
+def key_points(text: str) -> tuple[str, ...]:
+    """Return the points listed after a "Key talking points" heading, markers removed."""
+    lines = text.split("\n")
+    start = next((i for i, line in enumerate(lines) if _HEADING_RE.match(line.strip())), None)
+    if start is None:
+        return ()
+    section = [ln for ln in lines[start + 1 :] if ln.strip() and not is_hashtag_line(ln)]
+    bulleted = any(_marker_end(ln) for ln in section)
+    points: list[str] = []
+    for line in section:
+        if _HEADING_RE.match(line.strip()):
+            break
+        cut = _marker_end(line)
+        body = line[cut:].strip()
+        if cut or not bulleted or not points:
+            if body:
+                points.append(body)
+        else:
+            points[-1] += "\n" + body
+    return tuple(points)

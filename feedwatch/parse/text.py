@@ -1,0 +1,138 @@
+"""Text primitives shared by every parser: hashtags, mentions, URLs, emoji, fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+
+
+def _mark_ranges() -> str:
+    """Character-class ranges of the combining marks (Mn, Mc, Me) in the BMP."""
+    ranges: list[str] = []
+    start = None
+    for cp in range(0x300, 0x10000):
+        is_mark = unicodedata.category(chr(cp)) in ("Mn", "Mc", "Me")
+        if is_mark and start is None:
+            start = cp
+        elif not is_mark and start is not None:
+            ranges.append(f"\\u{start:04x}-\\u{cp - 1:04x}")
+            start = None
+    return "".join(ranges)
+
+
+# Telegram hashtags: letters, digits, underscore (and the marks scripts such as
+# Devanagari need, and ZWNJ for Persian); not preceded by a word character, so
+# "C#" and "page#anchor" are not tags. A tag made of digits only is not a tag.
+_TAG_CHAR = f"[\\w{_mark_ranges()}\\u200c]"
+HASHTAG_RE = re.compile(f"(?<![\\w#/&])#({_TAG_CHAR}+)")
+MENTION_RE = re.compile(r"(?<![\w@.])@([A-Za-z][A-Za-z0-9_]{3,31})\b")
+URL_RE = re.compile(r"\b(?:https?://|www\.|t\.me/)[^\s<>\"'«»]+", re.IGNORECASE)
+_URL_TRAIL = ".,;:!?)]}'\""
+MAX_TAG_LENGTH = 256
+
+
+def hashtags(text: str, seen: Iterable[str] = ()) -> tuple[str, ...]:
+    """Return the hashtags of `text` without '#', first spelling, unique case-insensitively."""
+    keys = {tag_key(t) for t in seen}
+    found: list[str] = []
+    for match in HASHTAG_RE.finditer(text):
+        tag = match.group(1)[:MAX_TAG_LENGTH]
+        if tag.isdigit() or tag.replace("_", "") == "":
+            continue
+        key = tag_key(tag)
+        if key not in keys:
+            keys.add(key)
+            found.append(tag)
+    return tuple(found)
+
+
+def tag_key(tag: str) -> str:
+    """Return the case-insensitive identity of a hashtag (NFKC, case-folded, no '#')."""
+    return unicodedata.normalize("NFKC", tag.lstrip("#")).casefold()
+
+
+def mentions(text: str) -> tuple[str, ...]:
+    """Return the @usernames of `text` without '@', unique case-insensitively, in order."""
+    return unique_ci(m.group(1) for m in MENTION_RE.finditer(text))
+
+
+def urls(text: str) -> tuple[str, ...]:
+    """Return the URLs written out in `text`, trailing punctuation removed, unique, in order."""
+    found = []
+    for match in URL_RE.finditer(text):
+        url = match.group(0).rstrip(_URL_TRAIL)
+        if url.count("(") < url.count(")"):
+            url = url.rstrip(")")
+        found.append(url)
+    return tuple(dict.fromkeys(found))
+
+
+def unique_ci(items: Iterable[str]) -> tuple[str, ...]:
+    keys: set[str] = set()
+    out = []
+    for item in items:
+        key = item.casefold()
+        if key not in keys:
+            keys.add(key)
+            out.append(item)
+    return tuple(out)
+
+
+def is_emoji_char(ch: str) -> bool:
+    """True for pictographs, flags' regional indicators, and emoji joiners/modifiers."""
+    if ch in "\u200d\ufe0f\ufe0e\u20e3":
+        return True
+    cat = unicodedata.category(ch)
+    if cat in ("So", "Sk") and ord(ch) > 0x2000:
+        return True
+    if 0x1F000 <= ord(ch) <= 0x1FAFF or 0xE0020 <= ord(ch) <= 0xE007F:
+        return True
+    return False
+
+
+def strip_leading_emoji(line: str) -> str:
+    """Return `line` without the emoji (and spaces) it starts with."""
+    i = 0
+    n = len(line)
+    while i < n:
+        ch = line[i]
+        if ch.isspace() or is_emoji_char(ch):
+            i += 1
+        elif ch.isdigit() and i + 1 < n and line[i + 1] in "\ufe0f\u20e3":
+            i += 2  # keycap emoji such as 1️⃣
+        else:
+            break
+    return line[i:]
+
+
+def fingerprint(text: str) -> str:
+    """Return a stable hash of `text` that ignores case, spacing, punctuation and emoji."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    letters = "".join(ch for ch in folded if ch.isalnum())
+    return hashlib.sha256(letters.encode("utf-8")).hexdigest()[:32]
+
+
+def decode(data: bytes, path: str, encoding: str | None = None) -> str:
+    """Return `data` as text (UTF-8 with or without BOM unless `encoding` says otherwise).
+
+    Raises ParseError naming the offending byte and suggesting --encoding.
+    """
+    from feedwatch.errors import ParseError
+
+    enc = encoding or "utf-8-sig"
+    if b"\x00" in data[:8192] and not enc.lower().startswith("utf-16"):
+        raise ParseError(path, "binary data, not text", hint="Is this the right file?")
+    try:
+        text = data.decode(enc)
+    except LookupError:
+        raise ParseError(path, f"unknown encoding {encoding!r}", hint="Try --encoding cp1251") from None
+    except UnicodeDecodeError as exc:
+        raise ParseError(
+            path,
+            f"not {enc if encoding else 'UTF-8'} (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            hint="Try --encoding cp1251" if not encoding else "Try another --encoding",
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
