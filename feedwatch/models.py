@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 KINDS = ("post", "statement", "service")
@@ -134,7 +134,7 @@ _FIELD_NAMES = {f.name for f in dataclasses.fields(Post)}
 
 def _encode(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat()
+        return value.astimezone(UTC).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -147,7 +147,7 @@ def _encode(value: Any) -> Any:
 def _opt(kind: type, value: Any, name: str) -> Any:
     if value is None:
         return None
-    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
         raise ValueError(f"{name} must be {kind.__name__} or null")
     return value
 
@@ -163,7 +163,7 @@ def _datetime(value: Any, name: str) -> datetime | None:
         raise ValueError(f"{name}: {exc}") from None
     if parsed.tzinfo is None:
         raise ValueError(f"{name} must carry a UTC offset")
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def _strings(value: Any, name: str) -> tuple[str, ...]:

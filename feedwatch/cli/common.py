@@ -32,7 +32,7 @@ def guarded(items: Iterator[T], what: str, on_error: Callable[[BaseException], N
         yield from items
     except KeyboardInterrupt:
         raise
-    except Exception as exc:  # noqa: BLE001 - the CLI is the one place that catches everything
+    except Exception as exc:
         on_error(exc)
 
 

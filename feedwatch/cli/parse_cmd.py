@@ -6,8 +6,8 @@ import json
 
 import click
 
-from feedwatch.cli.show import post_summary
 from feedwatch.cli.common import OK, PARTLY_FAILED, guarded, say_error, write_line
+from feedwatch.cli.show import post_summary
 from feedwatch.parse import Options, expand, format_names, parse_path
 
 

@@ -8,20 +8,21 @@ ParseError naming the file and the place. Every format's posts pass through
 
 from __future__ import annotations
 
+import codecs
 import importlib
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timezone, tzinfo
+from datetime import UTC, tzinfo
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO
 
 from feedwatch.errors import ParseError
 from feedwatch.models import Post
-from feedwatch.parse.text import decode
 
 SNIFF_BYTES = 64 * 1024
+_CHUNK = 1024 * 1024
 # Extensions read when a folder is given; anything else in a folder is not an input.
 INPUT_SUFFIXES = {".txt", ".text", ".json", ".jsonl", ".ndjson", ".html", ".htm"}
 
@@ -29,14 +30,8 @@ INPUT_SUFFIXES = {".txt", ".text", ".json", ".jsonl", ".ndjson", ".html", ".htm"
 @dataclass(frozen=True)
 class Options:
     encoding: str | None = None  # text formats: the input's encoding (default UTF-8, BOM or not)
-    tz: tzinfo = timezone.utc  # Desktop HTML exports without a zone: the exporter's time zone
+    tz: tzinfo = UTC  # Desktop HTML exports without a zone: the exporter's time zone
     notes: list[str] = field(default_factory=list)  # things a parser wants the user told once
-
-
-class FormatModule(Protocol):
-    FORMAT: str
-
-    def sniff(self, head: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -97,37 +92,42 @@ def _open(path: str) -> BinaryIO:
 
 
 def read_lines(stream: BinaryIO, path: str, encoding: str | None, first: bytes = b"") -> Iterator[str]:
-    """Yield the decoded lines of a byte stream, without line ends; ParseError names the byte."""
-    enc = encoding or "utf-8"
-    if enc.lower().replace("-", "").startswith(("utf16", "utf32")):
-        yield from decode(first + stream.read(), path, encoding).split("\n")
-        return
-    offset = 0
-    chunks: Iterable[bytes] = _chain_lines(first, stream)
-    for number, raw in enumerate(chunks, 1):
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf") and not encoding:
-            offset, raw = 3, raw[3:]
-        if b"\x00" in raw and number < 100:
+    """Yield the decoded lines of a byte stream, without line ends; ParseError names the byte.
+
+    Reads in 1 MiB chunks, so memory holds a chunk and the line being read.
+    """
+    try:
+        decoder = codecs.getincrementaldecoder(encoding or "utf-8-sig")()
+    except LookupError:
+        raise ParseError(path, f"unknown encoding {encoding!r}", hint="Try --encoding cp1251") from None
+    wide = (encoding or "").lower().replace("-", "").startswith(("utf16", "utf32"))
+    offset, number, pending = 0, 1, ""
+    chunk = first or stream.read(_CHUNK)
+    while True:
+        final = not chunk
+        if not wide and offset < SNIFF_BYTES and b"\x00" in chunk[:8192]:
             raise ParseError(path, "binary data, not text", place=f"line {number}", hint="Is this the right file?")
         try:
-            line = raw.decode(enc)
+            text = pending + decoder.decode(chunk, final=final)
         except UnicodeDecodeError as exc:
-            where = f"byte 0x{raw[exc.start]:02x} at offset {offset + exc.start}"
-            hint = "Try --encoding cp1251" if not encoding else "Try another --encoding"
-            raise ParseError(path, f"not {enc} ({where})", place=f"line {number}", hint=hint) from None
-        except LookupError:
-            raise ParseError(path, f"unknown encoding {encoding!r}", hint="Try --encoding cp1251") from None
-        offset += len(raw)
-        yield from line.rstrip("\n").rstrip("\r").split("\r")
-
-
-def _chain_lines(first: bytes, stream: BinaryIO) -> Iterator[bytes]:
-    """Yield the lines of `first` (bytes already read) and then of the rest of `stream`."""
-    lines = first.splitlines(keepends=True)
-    if lines and not lines[-1].endswith(b"\n"):
-        lines[-1] += stream.readline()
-    yield from lines
-    yield from stream
+            where = f"byte 0x{exc.object[exc.start]:02x} at offset {offset + exc.start}"
+            hint = "Try another --encoding" if encoding else "Try --encoding cp1251"
+            line = number + exc.object[: exc.start].count(b"\n")
+            raise ParseError(path, f"not {encoding or 'UTF-8'} ({where})", place=f"line {line}", hint=hint) from None
+        offset += len(chunk)
+        if text.endswith("\r") and not final:
+            text, held = text[:-1], "\r"  # may be the first half of a CRLF split across chunks
+        else:
+            held = ""
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        pending = lines.pop() + held
+        number += len(lines)
+        yield from lines
+        if final:
+            break
+        chunk = stream.read(_CHUNK)
+    if pending:
+        yield pending
 
 
 def _parse_stream(fmt: Format, stream: BinaryIO, path: str, head: bytes, options: Options) -> Iterator[Post]:
@@ -167,7 +167,8 @@ def parse_path(path: str, fmt: str = "auto", options: Options | None = None) -> 
     if path != "-" and os.path.isdir(path):
         chosen = FORMATS[fmt] if fmt != "auto" else detect(b"", path, is_dir=True)
         if not chosen.folder:
-            raise ParseError(path, f"is a folder, and {chosen.name} reads files", hint="Give the files inside it instead")
+            hint = "Give the files inside it instead"
+            raise ParseError(path, f"is a folder, and {chosen.name} reads files", hint=hint)
         yield from _module(chosen).parse_folder(Path(path), options)
         return
     stream = _open(path)
@@ -206,5 +207,3 @@ def _walk(folder: Path) -> Iterator[str]:
         elif entry.is_file() and entry.suffix.lower() in INPUT_SUFFIXES:
             yield str(entry)
 
-
-ParseFn = Callable[[str], Iterator[Post]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from feedwatch.errors import ParseError
 from feedwatch.models import Post, Source
@@ -55,7 +55,7 @@ def parse_text(text: str, path: str) -> Iterator[Post]:
     yield finish(
         Post(
             kind="statement",
-            date=datetime(when.year, when.month, when.day, tzinfo=timezone.utc),
+            date=datetime(when.year, when.month, when.day, tzinfo=UTC),
             author=author,
             title=title,
             text="\n\n".join(rest),

@@ -26,17 +26,21 @@ def _mark_ranges() -> str:
 # Devanagari need, and ZWNJ for Persian); not preceded by a word character, so
 # "C#" and "page#anchor" are not tags. A tag made of digits only is not a tag.
 _TAG_CHAR = f"[\\w{_mark_ranges()}\\u200c]"
-HASHTAG_RE = re.compile(f"(?<![\\w#/&])#({_TAG_CHAR}+)")
+# The '#' comes first so the regex engine can jump from '#' to '#'.
+HASHTAG_RE = re.compile(f"#(?<![\\w#/&]#)({_TAG_CHAR}+)")
 MENTION_RE = re.compile(r"(?<![\w@.])@([A-Za-z][A-Za-z0-9_]{3,31})\b")
 URL_RE = re.compile(r"\b(?:https?://|www\.|t\.me/)[^\s<>\"'«»]+", re.IGNORECASE)
 _URL_TRAIL = ".,;:!?)]}'\""
 MAX_TAG_LENGTH = 256
+_NOT_ALNUM = re.compile(r"[\W_]+")
 
 
 def hashtags(text: str, seen: Iterable[str] = ()) -> tuple[str, ...]:
     """Return the hashtags of `text` without '#', first spelling, unique case-insensitively."""
     keys = {tag_key(t) for t in seen}
     found: list[str] = []
+    if "#" not in text:
+        return ()
     for match in HASHTAG_RE.finditer(text):
         tag = match.group(1)[:MAX_TAG_LENGTH]
         if tag.isdigit() or tag.replace("_", "") == "":
@@ -55,12 +59,17 @@ def tag_key(tag: str) -> str:
 
 def mentions(text: str) -> tuple[str, ...]:
     """Return the @usernames of `text` without '@', unique case-insensitively, in order."""
+    if "@" not in text:
+        return ()
     return unique_ci(m.group(1) for m in MENTION_RE.finditer(text))
 
 
 def urls(text: str) -> tuple[str, ...]:
     """Return the URLs written out in `text`, trailing punctuation removed, unique, in order."""
-    found = []
+    found: list[str] = []
+    lowered = text.lower()
+    if "http" not in lowered and "www." not in lowered and "t.me/" not in lowered:
+        return ()
     for match in URL_RE.finditer(text):
         url = match.group(0).rstrip(_URL_TRAIL)
         if url.count("(") < url.count(")"):
@@ -87,9 +96,7 @@ def is_emoji_char(ch: str) -> bool:
     cat = unicodedata.category(ch)
     if cat in ("So", "Sk") and ord(ch) > 0x2000:
         return True
-    if 0x1F000 <= ord(ch) <= 0x1FAFF or 0xE0020 <= ord(ch) <= 0xE007F:
-        return True
-    return False
+    return 0x1F000 <= ord(ch) <= 0x1FAFF or 0xE0020 <= ord(ch) <= 0xE007F
 
 
 def strip_leading_emoji(line: str) -> str:
@@ -110,7 +117,7 @@ def strip_leading_emoji(line: str) -> str:
 def fingerprint(text: str) -> str:
     """Return a stable hash of `text` that ignores case, spacing, punctuation and emoji."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    letters = "".join(ch for ch in folded if ch.isalnum())
+    letters = _NOT_ALNUM.sub("", folded)
     return hashlib.sha256(letters.encode("utf-8")).hexdigest()[:32]
 
 
