@@ -53,6 +53,8 @@ def _to_date(match: re.Match[str]) -> date | None:
 def datelines(text: str) -> tuple[Dateline, ...]:
     """Return the datelines of `text`, unique, in order; a date without a year is not one."""
     found: list[Dateline] = []
+    if "(" not in text:
+        return ()
     for match in DATELINE_RE.finditer(text):
         when = _to_date(match)
         if when is None:

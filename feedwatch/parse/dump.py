@@ -56,7 +56,7 @@ def _split(lines: Iterable[str]) -> Iterator[tuple[str | None, list[str]]]:
     name: str | None = None
     body: list[str] = []
     for line in lines:
-        match = FORWARDED_RE.match(line)
+        match = FORWARDED_RE.match(line) if "Forwarded from" in line[:64] else None
         if match:
             if name is not None or any(ln.strip() for ln in body):
                 yield name, body

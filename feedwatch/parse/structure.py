@@ -27,11 +27,12 @@ _CHROME_MEDIA = {
     "this media is not supported in your browser": Media("video", "not supported in browser"),
 }
 _CHROME_DROP = {"please open telegram to view this post"}
+_CHROME_MAX = 50  # no chrome line is longer
 
 _HEADING_RE = re.compile(
-    r"^\W*(key\s+(talking\s+)?points|main\s+points|"
-    r"основные\s+тезисы|ключевые\s+тезисы|главное)\s*:?\s*$",
-    re.IGNORECASE,
+    r"^[^\w\n]*(key[ \t]+(talking[ \t]+)?points|main[ \t]+points|"
+    r"основные[ \t]+тезисы|ключевые[ \t]+тезисы|главное)[ \t]*:?[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
 )
 _BULLETS = "•·‣▪▫◦●○■□►▶➤➢→-–—*"
 _NUMBERED_RE = re.compile(r"^\d{1,2}[.)]\s+")
@@ -64,6 +65,9 @@ def _strip_chrome(
     link_texts = {link.text.casefold() for link in links}
     for line in text.split("\n"):
         bare = line.strip()
+        if len(bare) > _CHROME_MAX:
+            kept.append(line.rstrip())
+            continue
         low = bare.casefold()
         if _CHROME_LINKS.match(bare):
             if low not in link_texts:
@@ -87,6 +91,8 @@ def _tidy(lines: list[str]) -> str:
 
 def is_hashtag_line(line: str) -> bool:
     """True when a line holds nothing but hashtags (after any leading emoji)."""
+    if "#" not in line:
+        return False
     rest = tx.HASHTAG_RE.sub("", tx.strip_leading_emoji(line))
     return bool(tx.HASHTAG_RE.search(line)) and not rest.strip(" ,;\u00a0")
 
@@ -118,17 +124,16 @@ def _marker_end(line: str) -> int:
 
 def key_points(text: str) -> tuple[str, ...]:
     """Return the points listed after a "Key talking points" heading, markers removed."""
-    lines = text.split("\n")
-    start = next((i for i, line in enumerate(lines) if _HEADING_RE.match(line.strip())), None)
-    if start is None:
+    heading = _HEADING_RE.search(text)
+    if heading is None:
         return ()
-    section = [ln for ln in lines[start + 1 :] if ln.strip() and not is_hashtag_line(ln)]
-    bulleted = any(_marker_end(ln) for ln in section)
+    section = [ln for ln in text[heading.end() :].split("\n") if ln.strip() and not is_hashtag_line(ln)]
+    cuts = [_marker_end(ln) for ln in section]
+    bulleted = any(cuts)
     points: list[str] = []
-    for line in section:
-        if _HEADING_RE.match(line.strip()):
+    for line, cut in zip(section, cuts, strict=True):
+        if _HEADING_RE.fullmatch(line.strip()):
             break
-        cut = _marker_end(line)
         body = line[cut:].strip()
         if cut or not bulleted or not points:
             if body:
