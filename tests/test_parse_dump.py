@@ -133,5 +133,5 @@ def test_drop_repeat(lines: list[str], kept: int) -> None:
 
 def test_text_before_the_first_forward_is_its_own_post() -> None:
     posts = list(parse_text("A note of my own\nForwarded from X\nHello world", "paste"))
-    assert [p.forwarded_from for p in posts][0] is None
+    assert posts[0].forwarded_from is None
     assert posts[1].forwarded_from.name == "X"
