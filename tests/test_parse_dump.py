@@ -135,3 +135,25 @@ def test_text_before_the_first_forward_is_its_own_post() -> None:
     posts = list(parse_text("A note of my own\nForwarded from X\nHello world", "paste"))
     assert posts[0].forwarded_from is None
     assert posts[1].forwarded_from.name == "X"
+
+
+def test_an_endless_post_is_a_clear_error_not_a_memory_hog(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from feedwatch.errors import ParseError
+    from feedwatch.parse.dump import MAX_POST_CHARS
+
+    path = tmp_path / "huge.txt"
+    with path.open("w") as out:
+        out.write("Forwarded from X\nheadline\n")
+        out.write("y" * (MAX_POST_CHARS + 10) + "\n")  # one enormous line
+    with pytest.raises(ParseError, match=r"huge.txt: line 1: the post starting here runs past 1,000,000 characters"):
+        list(parse_path(str(path)))
+
+
+def test_flooding_hashtags_are_capped_and_the_cap_is_reported() -> None:
+    from feedwatch.models import Post
+    from feedwatch.parse.structure import finish
+    from feedwatch.parse.text import MAX_HASHTAGS
+
+    post = finish(Post(text=" ".join(f"#t{i}" for i in range(20_000))))
+    assert len(post.hashtags) == MAX_HASHTAGS
+    assert "hashtags" in post.approximate

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import importlib
+import io
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -23,6 +24,7 @@ from feedwatch.models import Post
 
 SNIFF_BYTES = 64 * 1024
 _CHUNK = 1024 * 1024
+MAX_TEXT_CHARS = 5_000_000  # inputs read whole (statements): far beyond any real one
 # Extensions read when a folder is given; anything else in a folder is not an input.
 INPUT_SUFFIXES = {".txt", ".text", ".json", ".jsonl", ".ndjson", ".html", ".htm"}
 
@@ -139,7 +141,18 @@ def _parse_stream(fmt: Format, stream: BinaryIO, path: str, head: bytes, options
     if fmt.reader == "lines":
         yield from module.parse_lines(lines, path)
     else:
-        yield from module.parse_text("\n".join(lines), path)
+        yield from module.parse_text("\n".join(_capped(lines, path)), path)
+
+
+def _capped(lines: Iterable[str], path: str) -> Iterator[str]:
+    """Yield lines until MAX_TEXT_CHARS; a longer whole-text input is a ParseError, not a memory hog."""
+    size = 0
+    for number, line in enumerate(lines, 1):
+        size += len(line) + 1
+        if size > MAX_TEXT_CHARS:
+            raise ParseError(path, f"longer than {MAX_TEXT_CHARS:,} characters", place=f"line {number}",
+                             hint="Is this the right file or --format?")
+        yield line
 
 
 class _Replay:
@@ -173,14 +186,25 @@ def parse_path(path: str, fmt: str = "auto", options: Options | None = None) -> 
         return
     stream = _open(path)
     try:
-        head = stream.read(SNIFF_BYTES)
-        if not head.strip():
-            raise ParseError(path, "is empty")
-        chosen = FORMATS[fmt] if fmt != "auto" else detect(head, path)
-        yield from _parse_stream(chosen, stream, path, head, options)
+        yield from parse_stream(stream, path, fmt, options)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
+
+
+def parse_stream(stream: BinaryIO, path: str, fmt: str = "auto", options: Options | None = None) -> Iterator[Post]:
+    """Yield the Posts of an open binary stream; `path` names it in errors and in Post.source."""
+    options = options or Options()
+    head = stream.read(SNIFF_BYTES)
+    if not head.strip():
+        raise ParseError(path, "is empty")
+    chosen = FORMATS[fmt] if fmt != "auto" else detect(head, path)
+    yield from _parse_stream(chosen, stream, path, head, options)
+
+
+def parse_bytes(data: bytes, path: str, fmt: str = "auto", options: Options | None = None) -> Iterator[Post]:
+    """Yield the Posts of an input held in memory (a fetched page, a fuzzer's input)."""
+    return parse_stream(io.BytesIO(data), path, fmt, options)
 
 
 def expand(paths: Iterable[str]) -> Iterator[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from feedwatch.errors import ParseError
 from feedwatch.models import ForwardedFrom, Post, Source
 from feedwatch.parse.structure import finish
 
@@ -21,6 +22,8 @@ FORMAT = "dump"
 # so that a short line the post repeats on purpose is never taken for the copy.
 _MIN_SHARE = 0.5
 _MIN_CHARS = 40
+# Telegram posts are at most a few thousand characters; the capture doubles them.
+MAX_POST_CHARS = 1_000_000
 
 
 def sniff(head: str) -> bool:
@@ -36,7 +39,7 @@ def parse_text(text: str, path: str) -> Iterator[Post]:
 def parse_lines(lines: Iterable[str], path: str) -> Iterator[Post]:
     """Yield the posts of a dump read line by line; memory holds one post at a time."""
     index = 0
-    for name, body in _split(lines):
+    for name, body in _split(lines, path):
         kept = drop_repeat([ln.strip() for ln in body if ln.strip()])
         if not kept and name is None:
             continue
@@ -52,17 +55,24 @@ def parse_lines(lines: Iterable[str], path: str) -> Iterator[Post]:
         index += 1
 
 
-def _split(lines: Iterable[str]) -> Iterator[tuple[str | None, list[str]]]:
+def _split(lines: Iterable[str], path: str) -> Iterator[tuple[str | None, list[str]]]:
     name: str | None = None
     body: list[str] = []
-    for line in lines:
+    size = start = 0
+    for number, line in enumerate(lines, 1):
         match = FORWARDED_RE.match(line) if "Forwarded from" in line[:64] else None
         if match:
             if name is not None or any(ln.strip() for ln in body):
                 yield name, body
-            name, body = match.group("name"), []
-        else:
-            body.append(line)
+            name, body, size, start = match.group("name"), [], 0, number
+            continue
+        size += len(line)
+        if size > MAX_POST_CHARS:
+            raise ParseError(
+                path, f"the post starting here runs past {MAX_POST_CHARS:,} characters", place=f"line {start or 1}",
+                hint="Telegram posts are far shorter: is this the right file, or a 'Forwarded from' line missing?",
+            )
+        body.append(line)
     if name is not None or any(ln.strip() for ln in body):
         yield name, body
 

@@ -27,6 +27,7 @@ _CHROME_MEDIA = {
     "this media is not supported in your browser": Media("video", "not supported in browser"),
 }
 _CHROME_DROP = {"please open telegram to view this post"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CHROME_MAX = 50  # no chrome line is longer
 
 _HEADING_RE = re.compile(
@@ -40,22 +41,37 @@ _NUMBERED_RE = re.compile(r"^\d{1,2}[.)]\s+")
 
 def finish(post: Post) -> Post:
     """Return `post` with its text cleaned and every derived field filled in."""
-    lines, links, media = _strip_chrome(post.text, post.links, post.media)
+    lines, links, media = _strip_chrome(_valid_unicode(post.text), post.links, post.media)
     text = _tidy(lines)
     found_links = {link.url for link in links if link.url}
     links += tuple(Link(url, url) for url in tx.urls(text) if url not in found_links)
+    tags = tx.hashtags(text + "\n" + " ".join("#" + t for t in post.hashtags))
+    approximate = post.approximate
+    if len(tags) > tx.MAX_HASHTAGS:
+        tags = tags[: tx.MAX_HASHTAGS]
+        approximate += ("hashtags",) if "hashtags" not in approximate else ()
     return dataclasses.replace(
         post,
         text=text,
         title=post.title if post.title else headline(text),
         key_points=key_points(text),
         datelines=datelines(text),
-        hashtags=tx.hashtags(text + "\n" + " ".join("#" + t for t in post.hashtags)),
+        hashtags=tags,
+        approximate=approximate,
         mentions=tx.unique_ci(tx.mentions(text) + post.mentions),
         links=links,
         media=media,
         fingerprint=tx.fingerprint(text),
     )
+
+
+def _valid_unicode(text: str) -> str:
+    """Return `text` with lone surrogates (possible in JSON input) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def _strip_chrome(

@@ -32,6 +32,7 @@ MENTION_RE = re.compile(r"(?<![\w@.])@([A-Za-z][A-Za-z0-9_]{3,31})\b")
 URL_RE = re.compile(r"\b(?:https?://|www\.|t\.me/)[^\s<>\"'«»]+", re.IGNORECASE)
 _URL_TRAIL = ".,;:!?)]}'\""
 MAX_TAG_LENGTH = 256
+MAX_HASHTAGS = 1000  # per post; more is flooding, and the post says so in Post.approximate
 _NOT_ALNUM = re.compile(r"[\W_]+")
 _ASCII_NOT_ALNUM = bytes(i for i in range(128) if not chr(i).isalnum())
 
@@ -50,6 +51,8 @@ def hashtags(text: str, seen: Iterable[str] = ()) -> tuple[str, ...]:
         if key not in keys:
             keys.add(key)
             found.append(tag)
+            if len(found) > MAX_HASHTAGS:
+                break
     return tuple(found)
 
 
