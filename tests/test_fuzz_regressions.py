@@ -26,6 +26,3 @@ def test_fuzz_crash_input_is_handled(path: Path) -> None:
         return
     assert all(p.text is not None for p in posts)
 
-
-def test_the_regression_folder_exists() -> None:
-    assert (FIXTURES / "fuzz_crashes").is_dir()
