@@ -1,4 +1,11 @@
-"""One t.me/s message widget, read in one walk: its parts and what each of them says."""
+"""One t.me/s message widget, read in one walk: its parts and what each of them says.
+
+`walk()` visits a widget's elements once and sorts them by the role their
+class gives them (text, media, reply, link preview, forward, poll, reactions,
+footer parts); the reply block, link preview, media players and the hidden
+fallback are not descended into, so their words never reach the post's text.
+The other functions here turn one part into the Post field it feeds.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ _MEDIA_KINDS = {
     "tgme_widget_message_videosticker": "sticker",
     "tgme_widget_message_document_wrap": "document",
     "tgme_widget_message_voice_player": "voice",
+    "tgme_widget_message_voice": "voice",  # the <audio> itself, where no player wraps it
     "tgme_widget_message_location_wrap": "location",
 }
 # What each class token inside a widget is to the parser. "skip" subtrees are
