@@ -134,7 +134,7 @@ def _forwarded(fwd: Any) -> ForwardedFrom | None:
 def _reply_to(header: Any) -> int | None:
     # A reply to a message of another chat names that chat; its id is not one of this channel's.
     if isinstance(header, types.MessageReplyHeader) and header.reply_to_peer_id is None:
-        return header.reply_to_msg_id
+        return int(header.reply_to_msg_id) if header.reply_to_msg_id is not None else None
     return None
 
 

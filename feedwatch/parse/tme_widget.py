@@ -221,7 +221,7 @@ def _reaction_emoji(span: Element) -> str:
         return "paid"
     custom = next((e for e in span.iter("tg-emoji") if e.get("emoji-id")), None)
     if custom is not None:
-        return "custom:" + custom.get("emoji-id")
+        return f"custom:{custom.get('emoji-id')}"
     glyph = find(span, "emoji")
     return render(glyph if glyph is not None else span).strip(" 0123456789.,KMB") or "?"
 
