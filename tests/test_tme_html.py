@@ -198,6 +198,16 @@ def test_forwards_and_entities() -> None:
     )
 
 
+def test_group_member_is_the_author_where_there_is_no_signature() -> None:
+    owner = '<span dir="auto">Feedwatch Test</span></a></div>'
+    page = (TME / "forwards_entities.html").read_text(encoding="utf-8")
+    html = page.replace(owner, owner.replace("Feedwatch Test", "Ann Member"))  # every widget's owner
+    posts = by_id(parse_page(html, "group.html").posts)
+    assert (posts[200].author, posts[201].author) == ("Ann Member", "Jane Roe")
+    page_posts = by_id(parse_page((TME / "forwards_entities.html").read_text(encoding="utf-8"), "f.html").posts)
+    assert page_posts[200].author is None  # a channel's own name is not an author
+
+
 def test_read_in_full_and_key_talking_points() -> None:
     posts = parse_page((TME / "mfa_read_in_full.html").read_text(encoding="utf-8"), "mfa.html").posts
     first = posts[0]

@@ -202,6 +202,15 @@ def _before(doc: _Document, head: Element | None) -> int | None:
     return int(more) if more.isdigit() else None
 
 
+def _author(parts: w.Parts, channel_title: str | None) -> str | None:
+    """The post's signature; in a public group, where there is none, the member who wrote it."""
+    signature = w.text_of(parts.one.get("author"))
+    owner = w.text_of(parts.one.get("owner"))
+    if signature is None and channel_title is not None and owner != channel_title:
+        return owner
+    return signature
+
+
 def _widget_post(widget: Element, path: str, index: int, channel_title: str | None) -> Post | str:
     """Return the Post of one message widget, or what could not be read from it."""
     parts = w.walk(widget)
@@ -231,7 +240,7 @@ def _widget_post(widget: Element, path: str, index: int, channel_title: str | No
             edited=w.edited(parts.one.get("meta")),
             views=views,
             forwarded_from=w.forwarded(parts.one.get("forward")),
-            author=w.text_of(parts.one.get("author")),
+            author=_author(parts, channel_title),
             text=text,
             hashtags=tuple(entities.hashtags),
             mentions=tuple(entities.mentions),

@@ -48,6 +48,7 @@ _ROLES = {
     "tgme_widget_message_meta": "meta",
     "tgme_widget_message_from_author": "author",
     "tgme_widget_message_voters": "voters",
+    "tgme_widget_message_owner_name": "owner",
     "media_not_supported_cont": "skip",
     "tgme_widget_message_user": "skip",
     "tgme_widget_message_bubble_tail": "skip",
