@@ -265,6 +265,17 @@ def test_drifted_widgets_set_drift_and_name_the_widget() -> None:
     assert "without an id" in caught.value.message
 
 
+def test_dates_off_the_calendar_and_odd_data_view_are_drift_not_crashes() -> None:
+    html = (
+        '<div class="tgme_widget_message" data-post="c/5" data-view="eyJjIjpJbmZpbml0eX0">'
+        '<time datetime="0001-01-01T00:00:00+01:00"></time></div>'
+    )
+    page = parse_page(html, "odd.html")
+    assert (page.drift, page.posts) == (True, ())
+    with pytest.raises(ParseError, match="without a date"):
+        list(parse(io.BytesIO(html.encode()), "odd.html", Options()))
+
+
 def test_page_without_dates_is_drift() -> None:
     html = (TME / "poll_service.html").read_text(encoding="utf-8").replace("<time datetime=", "<time data-t=")
     page = parse_page(html, "p.html")
@@ -327,6 +338,7 @@ _TOKENS = st.sampled_from([
     '<div class="tgme_channel_info_header_title">', '<div class="tgme_widget_message_forwarded_from">',
     '<a class="tgme_widget_message_forwarded_from_name" href="https://t.me/">', "&nbsp;", "&#0;", "<!-- c -->",
     '<a href="?q=%23">#</a>', '<video src="" loop>', '<link rel="prev" href="/s/c?before=x">', "text", "\x00", "<",
+    '<time datetime="0001-01-01T00:00:00+01:00">', '<div class="tgme_widget_message" data-view="eyJjIjpJbmZpbml0eX0">',
 ])
 
 

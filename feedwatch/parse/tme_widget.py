@@ -102,13 +102,13 @@ def widget_id(widget: Element, date_link: Element | None) -> tuple[str | None, i
 
 def date_of(el: Element) -> datetime | None:
     stamp = next((t.get("datetime") for t in el.iter("time") if t.get("datetime")), None)
+    if not stamp:
+        return None
     try:
-        parsed = datetime.fromisoformat(stamp.strip()) if stamp else None
-    except ValueError:
+        parsed = datetime.fromisoformat(stamp.strip())
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date, or one that leaves the calendar in UTC
         return None
-    if parsed is None:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def text_of(el: Element | None) -> str | None:
@@ -234,7 +234,7 @@ def channel_id(data_view: str | None) -> int | None:
     try:
         view = json.loads(base64.urlsafe_b64decode(data_view + "=" * (-len(data_view) % 4)))
         marked = int(view["c"])
-    except (binascii.Error, ValueError, TypeError, KeyError):
+    except (binascii.Error, ValueError, TypeError, KeyError, OverflowError):
         return None
     bare = -marked if marked < 0 else marked
     return bare - 1_000_000_000_000 if bare > 1_000_000_000_000 else bare
