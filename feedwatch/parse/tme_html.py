@@ -26,12 +26,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from lxml import etree
 
 from feedwatch.errors import ParseError
 from feedwatch.models import Media, Post, Source
+from feedwatch.parse import Options
 from feedwatch.parse import text as tx
 from feedwatch.parse import tme_widget as w
 from feedwatch.parse.structure import finish
@@ -72,9 +73,9 @@ def sniff(head: str) -> bool:
     )
 
 
-def parse(stream: BinaryIO, path: str, options: Any) -> Iterator[Post]:
+def parse(stream: BinaryIO, path: str, options: Options) -> Iterator[Post]:
     """Yield the posts of one saved t.me/s page; raise ParseError when it is none, or has drifted."""
-    html = tx.decode(stream.read(), path, getattr(options, "encoding", None))
+    html = tx.decode(stream.read(), path, options.encoding)
     page, items = _read(html, path)
     if not page.has_preview:
         message, hint = _no_preview(html)
