@@ -314,6 +314,14 @@ def test_cli_reports_bad_pages_in_one_line_and_parses_the_rest(tmp_path: Path) -
 # Counts as Telegram abbreviates them.
 
 
+def test_search_anchors_other_than_hashtags_are_not_links() -> None:
+    page = (TME / "poll_service.html").read_text(encoding="utf-8")
+    html = page.replace("The results ", 'The <a href="?q=%24TON">$TON</a> results ')
+    post = by_id(parse_page(html, "c.html").posts)[12]
+    assert post.text == "The $TON results #poll are here"
+    assert post.links == (Link("here", "https://example.org/results"),)
+
+
 @pytest.mark.parametrize(
     ("shown", "expected"),
     [("2.19M", (2190000, True)), ("2M", (2000000, True)), ("715K", (715000, True)), ("436.6K", (436600, True)),
