@@ -1,21 +1,24 @@
-"""Shared test fixtures: paths, golden files."""
+"""Shared test fixtures: paths, the real samples, golden files (`--regen-golden` rewrites them)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
-SHARED_FORMATS = ROOT.parent / "shared" / "formats"
-if not SHARED_FORMATS.is_dir():  # a worktree or clone elsewhere: look beside /work/main too
-    SHARED_FORMATS = Path("/work/shared/formats")
+# The real samples (../shared/formats beside the project); tests that read them skip when absent.
+SHARED_FORMATS = next(
+    (p for p in (ROOT.parent / "shared" / "formats", ROOT.parent.parent / "shared" / "formats") if p.is_dir()),
+    ROOT.parent / "shared" / "formats",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--regen-golden", action="store_true", help="rewrite golden files from current output")
+    parser.addoption("--regen-golden", action="store_true", help="rewrite golden files from the current output")
 
 
 @pytest.fixture
@@ -25,19 +28,31 @@ def in_root(monkeypatch: pytest.MonkeyPatch) -> Path:
     return ROOT
 
 
+def _dump(path: Path, actual: Any) -> str:
+    if path.suffix == ".jsonl":  # a list of objects, one per line
+        return "".join(json.dumps(o, ensure_ascii=False, sort_keys=True) + "\n" for o in actual)
+    return json.dumps(actual, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+
+def _load(path: Path) -> Any:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in text.splitlines()]
+    return json.loads(text)
+
+
 @pytest.fixture
 def golden(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    """Compare JSON Lines output with a golden file (or rewrite it with --regen-golden)."""
+    """Compare a JSON-able value with a golden file (.json, or .jsonl for a list), or rewrite it."""
     regen = request.config.getoption("--regen-golden")
 
-    def check(objects: list[dict], expected: Path) -> None:
-        text = "".join(json.dumps(o, ensure_ascii=False, sort_keys=True) + "\n" for o in objects)
-        if regen or not expected.exists():
+    def check(path: Path, actual: Any) -> None:
+        text = _dump(path, actual)
+        if regen or not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
             if not regen:
-                pytest.fail(f"no golden file {expected.relative_to(ROOT)}; run scripts/test --regen-golden")
-            expected.parent.mkdir(parents=True, exist_ok=True)
-            expected.write_text(text, encoding="utf-8")
-        want = [json.loads(line) for line in expected.read_text(encoding="utf-8").splitlines()]
-        assert objects == want
+                pytest.fail(f"{path.name} did not exist; written, review it and run again")
+        assert _load(path) == json.loads(json.dumps(actual, ensure_ascii=False))
 
     return check

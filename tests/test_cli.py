@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from feedwatch.cli import main
 
-from .conftest import ROOT
+from conftest import ROOT
 
 DUMP = str(ROOT / "seeds" / "004_01d4050f5de082cc.txt")
 STATEMENT = str(ROOT / "seeds" / "000_bc5f4b5de1e8430e.txt")

@@ -9,7 +9,7 @@ import pytest
 from feedwatch.errors import ParseError
 from feedwatch.parse import FORMATS, parse_bytes
 
-from .conftest import FIXTURES
+from conftest import FIXTURES
 
 CASES = sorted((FIXTURES / "fuzz_crashes").glob("*.bin"))
 

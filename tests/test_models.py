@@ -10,7 +10,7 @@ import pytest
 from feedwatch.models import Dateline, ForwardedFrom, Link, Media, Poll, PollAnswer, Post, Reaction, Source
 from feedwatch.parse import parse_path
 
-from .conftest import ROOT
+from conftest import ROOT
 
 CONTRACT_KEYS = {
     "kind", "channel", "message_id", "url", "date", "edited", "views", "forwarded_from", "author", "title",

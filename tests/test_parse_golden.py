@@ -8,7 +8,7 @@ import pytest
 
 from feedwatch.parse import parse_path
 
-from .conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT
 
 INPUTS = sorted((FIXTURES / "text").glob("*.txt")) + sorted((ROOT / "seeds").glob("*.txt"))
 
@@ -22,4 +22,4 @@ def _expected(path: Path) -> Path:
 @pytest.mark.parametrize("path", INPUTS, ids=lambda p: p.name)
 def test_golden(path: Path, in_root: Path, golden) -> None:  # type: ignore[no-untyped-def]
     posts = list(parse_path(str(path.relative_to(ROOT))))
-    golden([p.to_json() for p in posts], _expected(path))
+    golden(_expected(path), [p.to_json() for p in posts])

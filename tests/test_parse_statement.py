@@ -8,7 +8,7 @@ from feedwatch.errors import ParseError
 from feedwatch.parse import parse_path
 from feedwatch.parse.statement import parse_text
 
-from .conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT
 
 
 def test_seed_statement() -> None:
