@@ -10,10 +10,9 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 from feedwatch.cli import main
-
-from conftest import ROOT
 
 DUMP = str(ROOT / "seeds" / "004_01d4050f5de082cc.txt")
 STATEMENT = str(ROOT / "seeds" / "000_bc5f4b5de1e8430e.txt")

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from feedwatch.errors import ParseError
 from feedwatch.parse import FORMATS, parse_bytes
-
-from conftest import FIXTURES
 
 CASES = sorted((FIXTURES / "fuzz_crashes").glob("*.bin"))
 

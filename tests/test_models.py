@@ -6,11 +6,10 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
+from conftest import ROOT
 
 from feedwatch.models import Dateline, ForwardedFrom, Link, Media, Poll, PollAnswer, Post, Reaction, Source
 from feedwatch.parse import parse_path
-
-from conftest import ROOT
 
 CONTRACT_KEYS = {
     "kind", "channel", "message_id", "url", "date", "edited", "views", "forwarded_from", "author", "title",

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from conftest import FIXTURES, ROOT
 
 from feedwatch.models import Media
 from feedwatch.parse import parse_path
 from feedwatch.parse.dump import drop_repeat, parse_text
 from feedwatch.parse.text import tag_key
-
-from conftest import FIXTURES, ROOT
 
 SEED = ROOT / "seeds" / "004_01d4050f5de082cc.txt"
 

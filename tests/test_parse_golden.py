@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES, ROOT
 
 from feedwatch.parse import parse_path
-
-from conftest import FIXTURES, ROOT
 
 INPUTS = sorted((FIXTURES / "text").glob("*.txt")) + sorted((ROOT / "seeds").glob("*.txt"))
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import FIXTURES, ROOT
 
 from feedwatch.errors import ParseError
 from feedwatch.parse import parse_path
 from feedwatch.parse.statement import parse_text
-
-from conftest import FIXTURES, ROOT
 
 
 def test_seed_statement() -> None:
