@@ -47,6 +47,8 @@ FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         Format("jsonl", "jsonl", "lines"),
+        Format("tg-json", "tg_json", "stream"),
+        Format("tg-html", "tg_html", "stream", folder=True),
         Format("statement", "statement", "text"),
         Format("dump", "dump", "lines"),
     )
