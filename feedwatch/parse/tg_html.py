@@ -103,6 +103,8 @@ def _parse_file(stream: BinaryIO, path: str, options: Options, chain: _Chain, no
         try:
             text = decoder.decode(chunk, final=not chunk)
         except UnicodeDecodeError as exc:
+            parser.feed(exc.object[: exc.start].decode("utf-8", errors="ignore"))
+            yield from reader.events(parser.read_events())  # the messages before the bad byte
             where = f"byte 0x{exc.object[exc.start]:02x} at offset {offset + exc.start}"
             raise ParseError(path, f"not UTF-8 ({where})", place=reader.place()) from None
         offset += len(chunk)

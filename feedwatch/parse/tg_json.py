@@ -64,7 +64,7 @@ def parse(stream: BinaryIO, path: str, options: Options) -> Iterator[Post]:
                 yield message_post(message, chat, path, index, options)
                 index += 1
     except ijson.JSONError as exc:
-        place = f"message {index}, bytes {source.start}-{source.offset}"
+        place = f"message {index}, within bytes {source.start}-{source.offset}"
         raise ParseError(path, f"not valid JSON ({_first_line(exc)})", place=place) from None
     if source.repaired:
         add_note(options, f"{path}: {source.repaired} invalid \\x escape(s) written by the exporter were repaired")
@@ -117,7 +117,8 @@ class _Unescape:
             return b""
         while True:
             chunk = self._stream.read(size)
-            self.start, self.offset = self.offset, self.offset + len(chunk)
+            if chunk:
+                self.start, self.offset = self.offset, self.offset + len(chunk)
             data = self._held + chunk
             cut = len(data) if not chunk else _safe_end(data)
             self._held = data[cut:]
@@ -212,7 +213,7 @@ def _author(message: dict[str, Any], chat_id: int | None) -> str | None:
     signature = _string(message.get("author"))
     if signature or chat_id is None:
         return signature
-    sender = _PEER_RE.match(_string(message.get("from_id")) or "")
+    sender = _PEER_RE.match(_string(message.get("from_id", message.get("actor_id"))) or "")
     if sender and int(sender.group(1)) == chat_id:
         return None
     return _string(message.get("from", message.get("actor")))
