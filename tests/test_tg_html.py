@@ -234,3 +234,27 @@ def test_truncated_or_spliced_pages_give_posts_or_parse_error(page: Path, where:
     cut = int(len(data) * where)
     only_posts_or_parse_error(data[:cut])
     only_posts_or_parse_error(data[:cut] + junk + data[cut:])
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_a_terminal_for_large_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from feedwatch.cli import parse_cmd
+
+    posts = posts_of(CHANNEL)
+    piped = io.StringIO()
+    monkeypatch.setattr(parse_cmd.sys, "stderr", piped)
+    monkeypatch.setattr(parse_cmd, "PROGRESS_BYTES", 0)
+    assert list(parse_cmd._with_progress(str(CHANNEL), iter(posts))) == posts
+    assert piped.getvalue() == ""
+    terminal = _Terminal()
+    monkeypatch.setattr(parse_cmd.sys, "stderr", terminal)
+    monkeypatch.setattr(parse_cmd, "PROGRESS_BYTES", 10**9)
+    assert list(parse_cmd._with_progress(str(CHANNEL), iter(posts))) == posts
+    assert terminal.getvalue() == ""  # small input: no bar
+    monkeypatch.setattr(parse_cmd, "PROGRESS_BYTES", 0)
+    assert list(parse_cmd._with_progress(str(CHANNEL), iter(posts))) == posts
+    assert "channel (posts)" in terminal.getvalue() and "12" in terminal.getvalue()

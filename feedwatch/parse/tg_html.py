@@ -228,9 +228,9 @@ class _Reader:
             if title and "UTC" in title:
                 offset = timedelta(hours=int(zh or 0), minutes=int(zm or 0)) * (-1 if sign == "-" else 1)
                 return written.replace(tzinfo=timezone(offset)).astimezone(UTC)
-        except ValueError:
+            return local_time(written, self.options, NO_ZONE_NOTE.format(path=self.note_path))
+        except (ValueError, OverflowError):
             raise ParseError(self.path, f"a date title that is not a date ({title!r})", place=self.place()) from None
-        return local_time(written, self.options, NO_ZONE_NOTE.format(path=self.note_path))
 
 
 def _drop(element: etree._Element) -> None:
