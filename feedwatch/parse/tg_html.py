@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from lxml import etree
 
@@ -137,7 +137,7 @@ class _Reader:
         last = self.chain.last_id
         return f"after message {last}" if last is not None else "before the first message"
 
-    def events(self, events: Iterator[tuple[str, etree._Element]]) -> Iterator[Post]:
+    def events(self, events: Iterable[tuple[str, Any]]) -> Iterator[Post]:
         for _, element in events:
             classes = element.get("class", "").split()
             if classes[:1] == ["message"]:
@@ -164,21 +164,20 @@ class _Reader:
         else:
             post = self._default(element, message_id, joined="joined" in classes)
         self.index += 1
-        return finish(post)
+        return post
 
     def _service(self, element: etree._Element, message_id: int) -> Post:
         body = element.find("div[@class='body details']")
         content = parts.Content()
         parts.inline(body, content)
         text = content.text()
-        return Post(
+        return self._post(
             kind="service",
             message_id=message_id,
             text=text,
             links=tuple(content.links),
             reply_to=content.goto,
             service=parts.service_action(text),
-            **self._common(message_id),
         )
 
     def _default(self, element: etree._Element, message_id: int, joined: bool) -> Post:
@@ -195,7 +194,7 @@ class _Reader:
         self.chain.sender, self.chain.forward = sender, forward
         signature = found.signature
         title = self.chain.channel_title
-        return Post(
+        return self._post(
             kind="post",
             message_id=message_id,
             date=self._date(found.date_title),
@@ -208,15 +207,14 @@ class _Reader:
             reply_to=found.reply_to,
             reactions=tuple(found.reactions),
             poll=found.poll,
-            **self._common(message_id),
         )
 
-    def _common(self, message_id: int) -> dict[str, object]:
-        return {
-            "url": post_url(None, message_id),
-            "source": Source(FORMAT, self.path, self.index),
-            "channel_title": self.chain.channel_title,
-        }
+    def _post(self, message_id: int, **fields: Any) -> Post:
+        """Return the finished Post of a message, with what every message of the file shares."""
+        source = Source(FORMAT, self.path, self.index)
+        url = post_url(None, message_id)
+        return finish(Post(message_id=message_id, url=url, source=source, channel_title=self.chain.channel_title,
+                           **fields))
 
     def _date(self, title: str | None) -> datetime | None:
         match = _DATE_RE.search(title or "")
@@ -235,7 +233,7 @@ class _Reader:
 
 def _drop(element: etree._Element) -> None:
     """Free a handled message and what came before it, so memory stays flat."""
-    element.clear(keep_tail=False)
+    element.clear()
     parent = element.getparent()
     if parent is not None:
         while element.getprevious() is not None:
