@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -262,3 +265,18 @@ def test_truncated_or_spliced_exports_give_posts_or_parse_error(case: Path, wher
     cut = int(len(data) * where)
     only_posts_or_parse_error(data[:cut])
     only_posts_or_parse_error(data[:cut] + junk + data[cut:])
+
+
+def test_bytes_that_are_not_utf8_are_a_parse_error() -> None:
+    data = b'{"name": "x", "messages": [{"id": 1, "text": "ok"}, {"id": 2, "text": "\xed\xa0\x80"}]}'
+    with pytest.raises(ParseError, match=r"bad\.json: message 1, within bytes 0-\d+: not UTF-8"):
+        list(parse(io.BytesIO(data), "bad.json", Options()))
+
+
+def test_cli_writes_a_lone_surrogate_as_an_escape(tmp_path: Path) -> None:
+    path = tmp_path / "posts.jsonl"  # JSON Lines keep a lone surrogate escape (yajl turns it into "?")
+    path.write_text('{"kind": "post", "fingerprint": "", "text": "a\\ud800b"}\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONIOENCODING"}
+    done = subprocess.run([sys.executable, "-m", "feedwatch", "parse", str(path)], capture_output=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["text"] == "a\ud800b"

@@ -66,6 +66,13 @@ def _with_progress(path: str, posts: Iterator[Post]) -> Iterator[Post]:
         yield from bar
 
 
+def _write_post(post: Post) -> None:
+    try:
+        write_line(json.dumps(post.to_json(), ensure_ascii=False))
+    except UnicodeEncodeError:  # a lone surrogate from a \udXXX escape: keep the line valid JSON
+        write_line(json.dumps(post.to_json()))
+
+
 @click.command(
     "parse",
     epilog="""\b
@@ -107,7 +114,7 @@ def parse_command(paths: tuple[str, ...], fmt: str, encoding: str | None, tz: tz
             if summary:
                 write_line(post_summary(post, parsed) + "\n")
             else:
-                write_line(json.dumps(post.to_json(), ensure_ascii=False))
+                _write_post(post)
         for note in options.notes[noted:]:
             click.echo(click.style("note: ", fg="yellow") + note, err=True)
         noted = len(options.notes)

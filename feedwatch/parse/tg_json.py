@@ -63,9 +63,10 @@ def parse(stream: BinaryIO, path: str, options: Options) -> Iterator[Post]:
             for message in messages:
                 yield message_post(message, chat, path, index, options)
                 index += 1
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
         place = f"message {index}, within bytes {source.start}-{source.offset}"
-        raise ParseError(path, f"not valid JSON ({_first_line(exc)})", place=place) from None
+        what = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "not valid JSON"
+        raise ParseError(path, f"{what} ({_first_line(exc)})", place=place) from None
     if source.repaired:
         add_note(options, f"{path}: {source.repaired} invalid \\x escape(s) written by the exporter were repaired")
     if not found:
