@@ -280,3 +280,12 @@ def test_cli_writes_a_lone_surrogate_as_an_escape(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "feedwatch", "parse", str(path)], capture_output=True, env=env)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["text"] == "a\ud800b"
+
+
+def test_early_exports_with_numeric_sender_ids() -> None:
+    data = (b'{"name": "Desk", "type": "public_channel", "id": 77, "messages": ['
+            b'{"id": 1, "type": "message", "date": "2018-06-01T10:00:00", "from": "Desk", "from_id": 77, "text": "a"},'
+            b'{"id": 2, "date": "2018-06-01T10:01:00", "from": "Guest", "from_id": 78, "text": "b"}]}')
+    posts = list(parse(io.BytesIO(data), "early.json", Options()))
+    assert [(p.author, p.channel_id, p.date) for p in posts] == [
+        (None, 77, datetime(2018, 6, 1, 10, 0, tzinfo=UTC)), ("Guest", 77, datetime(2018, 6, 1, 10, 1, tzinfo=UTC))]

@@ -214,8 +214,11 @@ def _author(message: dict[str, Any], chat_id: int | None) -> str | None:
     signature = _string(message.get("author"))
     if signature or chat_id is None:
         return signature
-    sender = _PEER_RE.match(_string(message.get("from_id", message.get("actor_id"))) or "")
-    if sender and int(sender.group(1)) == chat_id:
+    sender = message.get("from_id", message.get("actor_id"))
+    if isinstance(sender, str):
+        match = _PEER_RE.match(sender)
+        sender = int(match.group(1)) if match else None
+    if _int(sender) == chat_id:  # early exports write the bare id as a number
         return None
     return _string(message.get("from", message.get("actor")))
 
