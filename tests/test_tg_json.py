@@ -20,7 +20,7 @@ from feedwatch.cli import main
 from feedwatch.errors import ParseError
 from feedwatch.models import ForwardedFrom, Link, Media, Post, Reaction
 from feedwatch.parse import Options, detect, parse_path
-from feedwatch.parse.tg_json import _Unescape, parse
+from feedwatch.parse.tg_json import _shape, _Unescape, parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tg_json"
 CASES = sorted(FIXTURES.glob("*.json"))
@@ -289,3 +289,16 @@ def test_early_exports_with_numeric_sender_ids() -> None:
     posts = list(parse(io.BytesIO(data), "early.json", Options()))
     assert [(p.author, p.channel_id, p.date) for p in posts] == [
         (None, 77, datetime(2018, 6, 1, 10, 0, tzinfo=UTC)), ("Guest", 77, datetime(2018, 6, 1, 10, 1, tzinfo=UTC))]
+
+
+def test_single_chats_and_arrays_take_the_direct_path_and_agree_with_the_general_one() -> None:
+    channel = json.loads((FIXTURES / "channel.json").read_text(encoding="utf-8"))
+    single = json.dumps(channel, ensure_ascii=False, indent=1).encode()
+    account = json.dumps({"about": "x", "chats": {"about": "y", "list": [channel]}}, ensure_ascii=False).encode()
+    assert _shape(single[:65536]) == ("messages.item", {"name": "Baltic Wire", "type": "public_channel",
+                                                         "id": 1700000001})
+    assert _shape(account[:65536]) is None
+    assert _shape(b'[{"id": 1}, {"id"') == ("item", {})
+    direct = list(parse(io.BytesIO(single), "a.json", Options()))
+    general = list(parse(io.BytesIO(account), "a.json", Options()))
+    assert direct == general and len(direct) == 12

@@ -12,6 +12,7 @@ read).
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ _OTHER_MEDIA = {
     "game_title": "game", "invoice_information": "invoice", "todo_list": "todo",
     "giveaway_information": "giveaway", "giveaway_results": "giveaway_results",
 }
+_HEAD_BYTES = 64 * 1024
 _PEER_RE = re.compile(r"(?:user|channel|chat)(\d{1,20})$")
 _ESCAPE_RE = re.compile(rb"(?<!\\)(\\+)x([0-9A-Fa-f]{2})")
 NO_UNIXTIME_NOTE = "{path}: messages carry no date_unixtime; their local `date` is read as {{tz}} (use --tz)"
@@ -58,7 +60,7 @@ def parse(stream: BinaryIO, path: str, options: Options) -> Iterator[Post]:
     index = 0
     found = False
     try:
-        for chat, messages in _chats(ijson.parse(source, use_float=True)):
+        for chat, messages in _message_arrays(source):
             found = True
             for message in messages:
                 yield message_post(message, chat, path, index, options)
@@ -78,6 +80,56 @@ def _first_line(exc: Exception) -> str:
     if text.startswith(("b'", 'b"')):
         text = text[2:].replace("\\n", "\n")
     return text.split("\n", 1)[0].strip()
+
+
+def _message_arrays(source: _Unescape) -> Iterator[tuple[dict[str, Any], Iterator[Any]]]:
+    """Yield (chat name/id/type, its messages) for each message array of an export.
+
+    A single chat or a bare array, recognised from the first bytes, is read by
+    ijson's items() straight from the bytes (its C backend does it without
+    handing each event to Python); anything else, such as a full account
+    export, goes through `_chats`, which tracks the chat of every array.
+    """
+    head = source.read(_HEAD_BYTES)
+    stream = _Chain(head, source)
+    shape = _shape(head)
+    if shape is None:
+        yield from _chats(ijson.parse(stream, use_float=True))
+    else:
+        prefix, chat = shape
+        yield chat, ijson.items(stream, prefix, use_float=True)
+
+
+def _shape(head: bytes) -> tuple[str, dict[str, Any]] | None:
+    """Return the items prefix and chat of a single-chat export or a bare array, else None."""
+    chat: dict[str, Any] = {}
+    try:
+        for prefix, event, value in ijson.parse(io.BytesIO(head), use_float=True):
+            if prefix == "" and event == "start_array":
+                return "item", chat
+            if prefix == "messages" and event == "start_array":
+                return "messages.item", chat
+            if prefix == "" and event == "map_key" and value not in ("name", "type", "id", "messages"):
+                return None  # not a single chat (a full account export has "about" first)
+            if prefix in _CHAT_KEYS and event in ("string", "number"):
+                chat[prefix] = value
+    except (ijson.JSONError, UnicodeDecodeError):
+        pass  # the head ends mid-value, or the file is damaged: the general path will say where
+    return None
+
+
+class _Chain:
+    """A read-only stream that gives back bytes already read before the rest."""
+
+    def __init__(self, head: bytes, rest: _Unescape):
+        self._head = head
+        self._rest = rest
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._head or size == 0:
+            return self._rest.read(size)
+        data, self._head = (self._head, b"") if size < 0 else (self._head[:size], self._head[size:])
+        return data
 
 
 def _chats(events: Iterator[tuple[str, str, Any]]) -> Iterator[tuple[dict[str, Any], Iterator[Any]]]:
