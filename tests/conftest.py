@@ -56,3 +56,16 @@ def golden(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
         assert _load(path) == json.loads(json.dumps(actual, ensure_ascii=False))
 
     return check
+
+
+@pytest.fixture
+def regen_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--regen-golden"))
+
+
+@pytest.fixture
+def formats_dir() -> Path:
+    """The real format samples (../shared/formats/); the test is skipped where they are not."""
+    if not SHARED_FORMATS.is_dir():
+        pytest.skip("the real samples in ../shared/formats/ are not here")
+    return SHARED_FORMATS

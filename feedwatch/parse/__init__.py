@@ -49,6 +49,8 @@ FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         Format("jsonl", "jsonl", "lines"),
+        Format("tg-json", "tg_json", "stream"),
+        Format("tg-html", "tg_html", "stream", folder=True),
         Format("tme-html", "tme_html", "stream"),
         Format("statement", "statement", "text"),
         Format("dump", "dump", "lines"),

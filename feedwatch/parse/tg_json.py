@@ -1,0 +1,380 @@
+"""Telegram Desktop JSON exports (`result.json`), read as a stream.
+
+Three shapes: one chat (`{"name", "type", "id", "messages": [...]}`), a full
+account export (the chats under `chats.list` and `left_chats.list`), and a bare
+array of messages. ijson parses the bytes incrementally, so memory holds one
+message at a time whatever the file size. The exporter writes control
+characters as `\\xNN`, which is not JSON; `_Unescape` rewrites them to `\\u00NN`
+on the way in. Service messages become posts of kind "service" whose `service`
+is the export's `action` (or "unsupported" for messages the exporter could not
+read).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+import ijson  # type: ignore[import-untyped]
+
+from feedwatch.errors import ParseError
+from feedwatch.models import ForwardedFrom, Link, Media, Poll, PollAnswer, Post, Reaction, Source
+from feedwatch.parse import Options
+from feedwatch.parse.structure import finish
+from feedwatch.parse.tg_export import add_note, local_time, placeholder_note, post_url
+
+FORMAT = "tg-json"
+_SNIFF_RE = re.compile(r'"(date_unixtime|text_entities|personal_information)"|"type"\s*:\s*"(message|service)"')
+# Where a chat object sits; its messages are in "<chat>.messages".
+_CHATS = ("", "chats.list.item", "left_chats.list.item")
+_CHAT_KEYS = {f"{chat}.{key}".lstrip("."): key for chat in _CHATS for key in ("name", "id", "type")}
+_MESSAGE_ARRAYS = {f"{chat}.messages".lstrip(".") for chat in _CHATS}
+_MEDIA_TYPES = {
+    "sticker": "sticker", "video_message": "round_video", "voice_message": "voice",
+    "animation": "animation", "video_file": "video", "audio_file": "audio",
+}
+# Keys of the other media kinds; the value is the Media type.
+_OTHER_MEDIA = {
+    "contact_information": "contact", "location_information": "location", "place_name": "venue",
+    "game_title": "game", "invoice_information": "invoice", "todo_list": "todo",
+    "giveaway_information": "giveaway", "giveaway_results": "giveaway_results",
+}
+_HEAD_BYTES = 64 * 1024
+_PEER_RE = re.compile(r"(?:user|channel|chat)(\d{1,20})$")
+_ESCAPE_RE = re.compile(rb"(?<!\\)(\\+)x([0-9A-Fa-f]{2})")
+NO_UNIXTIME_NOTE = "{path}: messages carry no date_unixtime; their local `date` is read as {{tz}} (use --tz)"
+
+
+def sniff(head: str) -> bool:
+    """True when the head of a file looks like a Telegram Desktop JSON export."""
+    start = head.lstrip()[:1]
+    return start in ("{", "[") and bool(_SNIFF_RE.search(head))
+
+
+def parse(stream: BinaryIO, path: str, options: Options) -> Iterator[Post]:
+    """Yield one Post per message of an export; raise ParseError naming the file and the place."""
+    source = _Unescape(stream)
+    index = 0
+    found = False
+    try:
+        for chat, messages in _message_arrays(source):
+            found = True
+            for message in messages:
+                yield message_post(message, chat, path, index, options)
+                index += 1
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
+        place = f"message {index}, within bytes {source.start}-{source.offset}"
+        what = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "not valid JSON"
+        raise ParseError(path, f"{what} ({_first_line(exc)})", place=place) from None
+    if source.repaired:
+        add_note(options, f"{path}: {source.repaired} invalid \\x escape(s) written by the exporter were repaired")
+    if not found:
+        raise ParseError(path, "no messages in this JSON", hint="Is it a Telegram Desktop export (result.json)?")
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc)
+    if text.startswith(("b'", 'b"')):
+        text = text[2:].replace("\\n", "\n")
+    return text.split("\n", 1)[0].strip()
+
+
+def _message_arrays(source: _Unescape) -> Iterator[tuple[dict[str, Any], Iterator[Any]]]:
+    """Yield (chat name/id/type, its messages) for each message array of an export.
+
+    A single chat or a bare array, recognised from the first bytes, is read by
+    ijson's items() straight from the bytes (its C backend does it without
+    handing each event to Python); anything else, such as a full account
+    export, goes through `_chats`, which tracks the chat of every array.
+    """
+    head = source.read(_HEAD_BYTES)
+    stream = _Chain(head, source)
+    shape = _shape(head)
+    if shape is None:
+        yield from _chats(ijson.parse(stream, use_float=True))
+    else:
+        prefix, chat = shape
+        yield chat, ijson.items(stream, prefix, use_float=True)
+
+
+def _shape(head: bytes) -> tuple[str, dict[str, Any]] | None:
+    """Return the items prefix and chat of a single-chat export or a bare array, else None."""
+    chat: dict[str, Any] = {}
+    try:
+        for prefix, event, value in ijson.parse(io.BytesIO(head), use_float=True):
+            if prefix == "" and event == "start_array":
+                return "item", chat
+            if prefix == "messages" and event == "start_array":
+                return "messages.item", chat
+            if prefix == "" and event == "map_key" and value not in ("name", "type", "id", "messages"):
+                return None  # not a single chat (a full account export has "about" first)
+            if prefix in _CHAT_KEYS and event in ("string", "number"):
+                chat[prefix] = value
+    except (ijson.JSONError, UnicodeDecodeError):
+        pass  # the head ends mid-value, or the file is damaged: the general path will say where
+    return None
+
+
+class _Chain:
+    """A read-only stream that gives back bytes already read before the rest."""
+
+    def __init__(self, head: bytes, rest: _Unescape):
+        self._head = head
+        self._rest = rest
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._head or size == 0:
+            return self._rest.read(size)
+        data, self._head = (self._head, b"") if size < 0 else (self._head[:size], self._head[size:])
+        return data
+
+
+def _chats(events: Iterator[tuple[str, str, Any]]) -> Iterator[tuple[dict[str, Any], Iterator[Any]]]:
+    """Yield (chat name/id/type, its messages) for each message array in the event stream."""
+    chat: dict[str, Any] = {}
+    for prefix, event, value in events:
+        if prefix in _CHAT_KEYS and event in ("string", "number"):
+            chat[_CHAT_KEYS[prefix]] = value
+        elif event == "start_map" and prefix in _CHATS:
+            chat = {}
+        elif event == "start_array" and (prefix in _MESSAGE_ARRAYS or prefix == ""):
+            yield chat, ijson.items(_until_end(events, prefix), f"{prefix}.item".lstrip("."))
+
+
+def _until_end(events: Iterator[tuple[str, str, Any]], array: str) -> Iterator[tuple[str, str, Any]]:
+    for item in events:
+        if item[0] == array and item[1] == "end_array":
+            return
+        yield item
+
+
+class _Unescape:
+    """A byte stream that rewrites the exporter's invalid `\\xNN` escapes to `\\u00NN`.
+
+    Only a backslash run of odd length escapes the `x`; a run that may continue
+    in the next read is held back, so an escape split across reads is still seen.
+    """
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self._held = b""
+        self.start = 0  # offset in the file where the last read began
+        self.offset = 0  # bytes read from the file so far
+        self.repaired = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:
+            return b""
+        while True:
+            chunk = self._stream.read(size)
+            if chunk:
+                self.start, self.offset = self.offset, self.offset + len(chunk)
+            data = self._held + chunk
+            cut = len(data) if not chunk else _safe_end(data)
+            self._held = data[cut:]
+            if cut or not chunk:
+                return self._fix(data[:cut])
+
+    def _fix(self, data: bytes) -> bytes:
+        if b"\\x" not in data:
+            return data
+        return _ESCAPE_RE.sub(self._replace, data)
+
+    def _replace(self, match: re.Match[bytes]) -> bytes:
+        slashes = match.group(1)
+        if len(slashes) % 2 == 0:
+            return match.group(0)
+        self.repaired += 1
+        return slashes[:-1] + b"\\u00" + match.group(2)
+
+
+def _safe_end(data: bytes) -> int:
+    """Return where `data` can be cut without splitting a backslash run and what follows it."""
+    tail = data.find(b"\\", max(len(data) - 3, 0))
+    if tail < 0:
+        return len(data)
+    while tail > 0 and data[tail - 1] == 0x5C:
+        tail -= 1
+    return tail
+
+
+def message_post(message: Any, chat: dict[str, Any], path: str, index: int, options: Options) -> Post:
+    """Return the Post of one exported message (a JSON object); ParseError if it is not one."""
+    place = f"message {index}"
+    if not isinstance(message, dict):
+        raise ParseError(path, "a message is not a JSON object", place=place)
+    message_id = message.get("id")
+    if not isinstance(message_id, int) or isinstance(message_id, bool):
+        raise ParseError(path, "a message has no numeric id", place=place)
+    place = f"message {index} (id {message_id})"
+    chat_id, title = _chat(chat, message)
+    text, tags, mentions, links = flatten(message.get("text", message.get("text_entities", "")))
+    kind = "post" if message.get("type", "message") == "message" else "service"
+    service = _string(message.get("action")) or ("unsupported" if message.get("type") == "unsupported" else None)
+    if kind == "service" and not text:
+        text = _string(message.get("title")) or ""
+    edit_date = _time(message, "edited", path, place, options)
+    return finish(
+        Post(
+            kind=kind,
+            message_id=message_id,
+            url=post_url(None, message_id),
+            date=_time(message, "date", path, place, options),
+            edited=edit_date is not None,
+            edit_date=edit_date,
+            forwarded_from=ForwardedFrom(_string(message["forwarded_from"])) if "forwarded_from" in message else None,
+            author=_author(message, chat_id),
+            text=text,
+            hashtags=tags,
+            mentions=mentions,
+            links=links,
+            media=_media(message),
+            source=Source(FORMAT, path, index),
+            channel_id=chat_id,
+            channel_title=title,
+            reply_to=_int(message.get("reply_to_message_id", message.get("message_id"))),
+            reactions=_reactions(message.get("reactions")),
+            poll=_poll(message.get("poll")),
+            service=service if kind == "service" else None,
+        )
+    )
+
+
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _chat(chat: dict[str, Any], message: dict[str, Any]) -> tuple[int | None, str | None]:
+    """Return the chat's bare id and title; a bare array names its channel in `from_id`."""
+    if chat:
+        return _int(chat.get("id")), _string(chat.get("name"))
+    sender = _PEER_RE.match(_string(message.get("from_id")) or "")
+    if sender and sender.group(0).startswith("channel"):
+        return int(sender.group(1)), _string(message.get("from"))
+    return None, None
+
+
+def _author(message: dict[str, Any], chat_id: int | None) -> str | None:
+    """Return the post's signature, or the sender's name when the sender is not the chat itself."""
+    signature = _string(message.get("author"))
+    if signature or chat_id is None:
+        return signature
+    sender = message.get("from_id", message.get("actor_id"))
+    if isinstance(sender, str):
+        match = _PEER_RE.match(sender)
+        sender = int(match.group(1)) if match else None
+    if _int(sender) == chat_id:  # early exports write the bare id as a number
+        return None
+    return _string(message.get("from", message.get("actor")))
+
+
+def _time(message: dict[str, Any], key: str, path: str, place: str, options: Options) -> datetime | None:
+    """Return `<key>_unixtime` as UTC, or the zone-less `<key>` read in options.tz."""
+    unix, local = message.get(f"{key}_unixtime"), message.get(key)
+    try:
+        if isinstance(unix, str | int) and not isinstance(unix, bool):
+            return datetime.fromtimestamp(int(unix), UTC)
+        if isinstance(local, str):
+            written = datetime.fromisoformat(local)
+            if written.tzinfo is not None:
+                return written.astimezone(UTC)
+            return local_time(written, options, NO_UNIXTIME_NOTE.format(path=path))
+    except (ValueError, OverflowError, OSError):
+        raise ParseError(path, f"{key} is not a time ({unix or local!r})", place=place) from None
+    return None
+
+
+def flatten(value: Any) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[Link, ...]]:
+    """Return the text of an export's `text` (a string or a list of runs) and its entities.
+
+    The entities give hashtags (without '#'), mentions (without '@') and links.
+    """
+    if isinstance(value, str):
+        return value, (), (), ()
+    parts: list[str] = []
+    tags: list[str] = []
+    mentions: list[str] = []
+    links: list[Link] = []
+    for run in value if isinstance(value, list) else ():
+        if isinstance(run, str):
+            parts.append(run)
+            continue
+        if not isinstance(run, dict) or not isinstance(run.get("text"), str):
+            continue
+        text, kind = run["text"], run.get("type")
+        parts.append(text)
+        if kind == "hashtag":
+            tags.append(text.lstrip("#"))
+        elif kind == "mention":
+            mentions.append(text.lstrip("@"))
+        elif kind == "link":
+            links.append(Link(text, text))
+        elif kind == "text_link":
+            links.append(Link(text, _string(run.get("href"))))
+        elif kind == "email":
+            links.append(Link(text, "mailto:" + text))
+    return "".join(parts), tuple(tags), tuple(mentions), tuple(links)
+
+
+def _file_media(kind: str, value: Any) -> Media:
+    note = placeholder_note(value) if isinstance(value, str) and value.startswith("(") else None
+    url = value if isinstance(value, str) and note is None and value else None
+    return Media(kind, note, url)
+
+
+def _media(message: dict[str, Any]) -> tuple[Media, ...]:
+    found: list[Media] = []
+    if "photo" in message:
+        found.append(_file_media("photo", message["photo"]))
+    if "file" in message or "media_type" in message:
+        kind = _MEDIA_TYPES.get(_string(message.get("media_type")) or "", "document")
+        found.append(_file_media(kind, message.get("file")))
+    if "poll" in message:
+        found.append(Media("poll"))
+    found += [Media(kind) for key, kind in _OTHER_MEDIA.items() if key in message]
+    return tuple(found)
+
+
+def _reactions(value: Any) -> tuple[Reaction, ...]:
+    found: list[Reaction] = []
+    for item in value if isinstance(value, list) else ():
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type")
+        if kind == "emoji" and isinstance(item.get("emoji"), str):
+            emoji = item["emoji"]
+        elif kind == "custom_emoji":
+            emoji = f"custom:{item.get('document_id')}"
+        elif kind == "paid":
+            emoji = "paid"
+        else:
+            continue
+        found.append(Reaction(emoji, _int(item.get("count")) or 0))
+    return tuple(found)
+
+
+def _poll(value: Any) -> Poll | None:
+    if not isinstance(value, dict):
+        return None
+    answers = tuple(
+        PollAnswer(flatten(answer.get("text"))[0], _int(answer.get("voters")))
+        for answer in _dicts(value.get("answers"))
+    )
+    closed = value.get("closed")
+    return Poll(
+        question=flatten(value.get("question"))[0],
+        answers=answers,
+        closed=closed if isinstance(closed, bool) else None,
+        total_voters=_int(value.get("total_voters")),
+    )
+
+
+def _dicts(value: Any) -> Iterable[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
