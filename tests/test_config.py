@@ -21,9 +21,10 @@ def _documented_keys(text: str) -> set[str]:
         stripped = line.strip()
         if m := re.fullmatch(r"\[([a-z_.]+)\]", stripped):
             table = m.group(1) + "."
-        elif m := re.fullmatch(r"([a-z_]+) = .*", stripped):
-            if previous.startswith("#") or previous.split(" = ")[0] in {k.rsplit(".", 1)[-1] for k in keys}:
-                keys.add(table + m.group(1))
+        elif (m := re.fullmatch(r"([a-z_]+) = .*", stripped)) and (
+            previous.startswith("#") or previous.split(" = ")[0] in {k.rsplit(".", 1)[-1] for k in keys}
+        ):
+            keys.add(table + m.group(1))
         previous = stripped
     return keys
 

@@ -11,6 +11,8 @@ import click
 
 from feedwatch import __version__
 from feedwatch.cli.parse_cmd import parse_command
+from feedwatch.cli.poll_cmd import poll_command, run_command
+from feedwatch.cli.watch_cmd import watch_command
 
 
 @click.group(
@@ -26,3 +28,6 @@ def main() -> None:
 
 
 main.add_command(parse_command)
+main.add_command(poll_command)
+main.add_command(run_command)
+main.add_command(watch_command)
