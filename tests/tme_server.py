@@ -17,6 +17,7 @@ import json
 import re
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -261,7 +262,7 @@ def render_page(channel: FakeChannel, query: dict[str, list[str]], drift: bool =
 
 def _widget(channel: FakeChannel, post: FakePost, drift: bool) -> str:
     name = channel.name
-    view = base64.urlsafe_b64encode(json.dumps({"c": -1000 - len(name), "p": post.id, "t": 1777999520,
+    view = base64.urlsafe_b64encode(json.dumps({"c": -(zlib.crc32(name.lower().encode()) % 10**9), "p": post.id, "t": 1777999520,
                                                 "h": "0f"}).encode()).decode().rstrip("=")
     key = f'data-msg="{name}:{post.id}"' if drift else f'data-post="{name}/{post.id}" data-view="{view}"'
     stamp = (f'<span class="time" data-time="{int(post.date.timestamp())}">{post.date:%H:%M}</span>' if drift else

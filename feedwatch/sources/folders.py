@@ -43,9 +43,9 @@ def ensure_table(conn: sqlite3.Connection) -> None:
 
 def connection_of(store: Any) -> sqlite3.Connection:
     """Return the SQLite connection behind a Store."""
-    conn = getattr(store, "conn", None)
+    conn = getattr(getattr(store, "db", None), "conn", None)
     if not isinstance(conn, sqlite3.Connection):
-        raise TypeError("the store exposes no sqlite3 connection as .conn")
+        raise TypeError("the store exposes no sqlite3 connection as .db.conn")
     return conn
 
 

@@ -16,6 +16,7 @@ stored mark. The `httpx.Client` is a seam, and so are the clocks and `sleep`.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
@@ -32,7 +33,7 @@ import httpx
 from feedwatch import __version__
 from feedwatch.config import Config, valid_username
 from feedwatch.errors import ChannelNotFound, PreviewUnavailable, RateLimited, SourceError, SourceUnreachable
-from feedwatch.models import Post
+from feedwatch.models import Post, Source
 from feedwatch.sources import Fetch, MarkupChanged
 
 
@@ -163,7 +164,9 @@ class WebSource:
             raise MarkupChanged(f"{where}: message widgets without ids or dates; the t.me/s markup may have "
                                 "changed (feedwatch needs an update)")
         result.title = result.title or page.title
-        return page
+        # One route per channel, so re-reading a post on another page is not a new sighting.
+        route = Source(page.posts[0].source.format if page.posts else "tme-html", self.label(channel), None)
+        return dataclasses.replace(page, posts=tuple(dataclasses.replace(p, source=route) for p in page.posts))
 
     def _get(self, channel: str, params: dict[str, Any], result: Fetch) -> str:
         """Return one page's HTML, retrying transient failures; raise a SourceError naming the channel."""
