@@ -180,7 +180,7 @@ def test_gate_spaces_request_starts_and_limits_concurrency():
         with gate.slot():
             pass
     assert len(clock.sleeps) == 2 and all(2.0 <= s <= 2.5 for s in clock.sleeps)
-    assert gate._slots._value == 2  # noqa: SLF001 - both slots are free again
+    assert gate._slots._value == 2
 
 
 def test_retry_after_in_seconds_or_as_a_date():

@@ -12,8 +12,8 @@ import click
 from feedwatch import __version__
 from feedwatch.cli.parse_cmd import parse_command
 from feedwatch.cli.poll_cmd import poll_command, run_command
-from feedwatch.cli.watch_cmd import watch_command
 from feedwatch.cli.store_cmds import export_command, ingest_command, search_command
+from feedwatch.cli.watch_cmd import watch_command
 
 
 @click.group(
