@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import types
+
 import pytest
 
 from feedwatch.config import load_config
