@@ -33,7 +33,8 @@ def db_option(fn: F) -> F:
 def open_store(path: str, *, must_exist: bool = False) -> Store:
     """Open the database or end the command with one line (exit 2)."""
     if must_exist and not os.path.exists(path):
-        say_error(FeedwatchError(f"{path}: no database there yet. Store posts first: feedwatch ingest PATH --db {path}"))
+        hint = f"Store posts first: feedwatch ingest PATH --db {path}"
+        say_error(FeedwatchError(f"{path}: no database there yet. {hint}"))
         raise SystemExit(USAGE)
     try:
         return Store.open(path)
@@ -151,10 +152,12 @@ Examples:
 @click.option("--since", type=DateParam(), help="Only posts from this date on (UTC).")
 @click.option("--until", type=DateParam(), help="Only posts before the end of this day (UTC).")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1), help="Show at most this many.")
+@click.option("--sort", type=click.Choice(["relevance", "recent"]), default="relevance", show_default=True,
+              help="recent: latest stored first, fast even for a word most posts contain.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit: id, link, snippet, post.")
 @db_option
 def search_command(query: str | None, hashtag: str | None, channel: str | None, since: datetime | None,
-                   until: datetime | None, limit: int, as_json: bool, db_path: str) -> None:
+                   until: datetime | None, limit: int, sort: str, as_json: bool, db_path: str) -> None:
     """Full-text search of stored posts, best matches first.
 
     QUERY is an SQLite FTS5 query: words, "exact phrases", prefix*, AND/OR/NOT.
@@ -168,7 +171,7 @@ def search_command(query: str | None, hashtag: str | None, channel: str | None, 
     marks = ("\x1b[1;33m", "\x1b[0m") if styled else ("**", "**")
     try:
         hits = store.search(query, hashtag=hashtag, channel=channel, since=since, until=until, limit=limit,
-                            marks=marks)
+                            marks=marks, sort=sort)
     except FeedwatchError as exc:
         say_error(exc)
         raise SystemExit(USAGE) from None

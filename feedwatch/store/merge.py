@@ -101,10 +101,9 @@ def merge(old: Post, new: Post, *, text_from_new: bool | None = None, counters_f
     for name in COUNTERS:
         first, second = (new, old) if counters_from_new else (old, new)
         picked[name] = first if known(getattr(first, name)) else second
+    text_source = new if text_from_new else old
     if text_from_new is None:
         text_source = primary if primary.text else secondary
-    else:
-        text_source = new if text_from_new else old
     for name in TEXT_FIELDS:
         picked[name] = text_source
     values = {name: getattr(post, name) for name, post in picked.items()}
