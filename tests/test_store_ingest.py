@@ -229,3 +229,11 @@ def test_any_post_is_stored_and_read_back_unchanged(p: Post) -> None:
     with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "fw.db") as store:
         assert store.ingest([p], "x") == IngestResult(new=1)
         assert stored(store) == [p]
+
+
+def test_text_filled_in_later_is_not_an_edit(store: Store) -> None:
+    bare = post("", channel="c", message_id=9, media=())
+    store.ingest([bare], "a", observed_at=at(1))
+    assert store.ingest([post(TEXT, channel="c", message_id=9)], "b", observed_at=at(2)) == IngestResult(updated=1)
+    assert counts(store)["post_versions"] == 0
+    assert stored(store)[0].text == post(TEXT).text

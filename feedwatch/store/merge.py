@@ -73,8 +73,8 @@ def is_edit(old: Post, new: Post) -> bool:
     Two formats render one text differently (spacing, emoji, punctuation), so
     across formats only a changed fingerprint counts as an edit.
     """
-    if not new.text or new.text == old.text:
-        return False
+    if not new.text or not old.text or new.text == old.text:
+        return False  # an empty text is an unknown one: filling it in is not an edit
     if new.fingerprint != old.fingerprint:
         return True
     return new.source.format == old.source.format
