@@ -157,3 +157,14 @@ def test_every_command_has_an_example_in_its_help() -> None:
     for path in commands:
         result = run(*path, "--help")
         assert result.exit_code == 0 and "Example" in result.stdout, path
+
+
+def test_links_point_to_t_me_when_the_channel_and_id_are_known(db: Path, tmp_path: Path) -> None:
+    posts = [Post(channel="mfa_russia", message_id=n, text=f"Guterres note {n}", fingerprint=f"g{n}")
+             for n in (1, 2)]
+    run("ingest", str(write_jsonl(tmp_path / "chan.jsonl", posts)), db=db)
+    recent = hits(run("search", "Guterres", "--sort", "recent", "--json", db=db))
+    assert [h["link"] for h in recent[:2]] == ["https://t.me/mfa_russia/2", "https://t.me/mfa_russia/1"]
+    assert len(recent) == 4
+    latest = run("search", "--limit", "1", db=db)
+    assert latest.exit_code == 0 and latest.stdout.startswith("[1] 2021-05-14 ")  # the only dated post
