@@ -22,8 +22,7 @@ from feedwatch.store.rows import chunks, post_from_row, post_values, record_of
 from feedwatch.store.tags import TagIds
 
 NEW, UPDATED, UNCHANGED = "new", "updated", "unchanged"
-_SELECT = ("SELECT id, ident, title, text, author, json, first_seen, last_seen, text_since FROM posts "
-           "WHERE {column} IN ({marks})")
+_SELECT = "SELECT id, ident, title, text, author, json, first_seen, last_seen, text_since FROM posts WHERE "
 _INSERT = ("INSERT INTO posts (id, ident, channel, message_id, fingerprint, kind, date, title, text, author,"
            " key_points, views, forwards, json, first_seen, last_seen, text_since)"
            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
@@ -63,13 +62,19 @@ class Batch:
         self.channels: dict[str, tuple[str, int | None, str | None]] = {}
         self.next_id = (conn.execute("SELECT max(id) FROM posts").fetchone()[0] or 0) + 1
 
-    def load(self, idents: set[str], fingerprints: set[str]) -> None:
-        """Read the stored rows that posts with these identities or fingerprints could merge with."""
+    def load(self, prepared: list[tuple[Post, dict[str, Any], str]]) -> None:
+        """Read the stored rows these posts could merge with: at most two per post (see `match`)."""
+        idents = {ident for _, _, ident in prepared}
+        # A post with an id may claim an id-less row of its text; one without joins the oldest of its text.
+        idents |= {f"f:{p.fingerprint}" for p, _, ident in prepared if ident.startswith("c:")}
+        oldest = {p.fingerprint for p, _, ident in prepared if ident.startswith("f:")}
         found: dict[int, tuple[Any, ...]] = {}
-        for column, keys in (("ident", idents), ("fingerprint", fingerprints - {mg.EMPTY_FINGERPRINT})):
+        for column, keys in (("ident", idents), ("id", oldest)):
             for part in chunks(sorted(keys)):
-                sql = _SELECT.format(column=column, marks=", ".join("?" * len(part)))
-                found.update((r[0], r) for r in self.conn.execute(sql, part))
+                marks = ", ".join("?" * len(part))
+                where = (f"ident IN ({marks})" if column == "ident" else
+                         f"id IN (SELECT min(id) FROM posts WHERE fingerprint IN ({marks}) GROUP BY fingerprint)")
+                found.update((r[0], r) for r in self.conn.execute(_SELECT + where, part))
         rows = {i: Row(i, r[1], post_from_row(r[2:6]), r[6], r[7], r[8]) for i, r in found.items()}
         for part in chunks(sorted(rows)):
             marks = ", ".join("?" * len(part))
@@ -106,37 +111,43 @@ class Batch:
             if any(mg.known(v) for v in mg.counters(post)):
                 self._observe(row, post)
             return NEW
-        if ident != row.ident and ident.startswith("c:"):  # a post with an id claims its id-less copy
+        changed = ident != row.ident and ident.startswith("c:")
+        if changed:  # a post with an id claims its id-less copy
             del self.by_ident[row.ident]
             row.ident = ident
             self.by_ident[ident] = row
             row.dirty = True
-        changed = self._merge_into(row, post)
+        changed = self._merge_into(row, post) or changed
         changed = self._note_source(row, post) or changed
         if self.now > row.last_seen or self.now < row.first_seen:
             row.last_seen, row.first_seen, row.seen = max(row.last_seen, self.now), min(row.first_seen, self.now), True
-        return UPDATED if changed or row.dirty else UNCHANGED
+        return UPDATED if changed else UNCHANGED
 
     def _merge_into(self, row: Row, post: Post) -> bool:
         old = row.post
         observed = mg.new_counters(old, post)
         if observed:
             self._observe(row, post)
-        text_from_new = None
+        text_from_new = versioned = None
         if mg.is_edit(old, post):
-            text_from_new = self._edit(row, post)
+            versioned = self._edit(row, post)
+            text_from_new = bool(versioned)
         merged = mg.merge(old, post, text_from_new=text_from_new, counters_from_new=self.now >= row.last_seen)
-        if merged != old:
+        differs = merged != old
+        if differs:
             row.post, row.record, row.dirty = merged, None, True
-        return observed or row.dirty or text_from_new is not None
+        return observed or differs or versioned is not None
 
-    def _edit(self, row: Row, post: Post) -> bool:
-        """Keep the text that is not current as a version; return whether the new text becomes current."""
+    def _edit(self, row: Row, post: Post) -> bool | None:
+        """Keep the text that is not current as a version; return whether the new text becomes current.
+
+        None: the incoming text is one this post had before, already kept.
+        """
         if row.old_texts is None:
             rows = self.conn.execute("SELECT text FROM post_versions WHERE post = ?", [row.id]).fetchall()
             row.old_texts = {r[0] for r in rows}
         if post.text in row.old_texts:
-            return False
+            return None
         newer = mg.edit_is_newer(row.post, post)
         if newer is None:
             newer = self.now >= row.text_since

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import operator
+from collections.abc import Callable
 from typing import Any
 
 from feedwatch.models import Post
@@ -58,8 +60,7 @@ def richness(post: Post) -> int:
     return sum(1 for name in _FIELDS if known(getattr(post, name)))
 
 
-def counters(post: Post) -> tuple[Any, ...]:
-    return tuple(getattr(post, name) for name in COUNTERS)
+counters: Callable[[Post], tuple[Any, ...]] = operator.attrgetter(*COUNTERS)
 
 
 def new_counters(old: Post, new: Post) -> bool:
@@ -73,8 +74,8 @@ def is_edit(old: Post, new: Post) -> bool:
     Two formats render one text differently (spacing, emoji, punctuation), so
     across formats only a changed fingerprint counts as an edit.
     """
-    if not new.text or new.text == old.text:
-        return False
+    if not new.text or not old.text or new.text == old.text:
+        return False  # an empty text is an unknown one: filling it in is not an edit
     if new.fingerprint != old.fingerprint:
         return True
     return new.source.format == old.source.format
@@ -101,10 +102,9 @@ def merge(old: Post, new: Post, *, text_from_new: bool | None = None, counters_f
     for name in COUNTERS:
         first, second = (new, old) if counters_from_new else (old, new)
         picked[name] = first if known(getattr(first, name)) else second
+    text_source = new if text_from_new else old
     if text_from_new is None:
         text_source = primary if primary.text else secondary
-    else:
-        text_source = new if text_from_new else old
     for name in TEXT_FIELDS:
         picked[name] = text_source
     values = {name: getattr(post, name) for name, post in picked.items()}

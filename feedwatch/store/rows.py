@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import operator
 from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from feedwatch.models import Post
@@ -17,13 +20,38 @@ _MAX_PARAMS = 500
 
 
 def record_of(post: Post) -> dict[str, Any]:
-    """Return the Post JSON object of `post` (the public contract)."""
-    return post.to_json()
+    """Return `post.to_json()`, built faster: the store encodes every post it writes."""
+    return {name: value if type(value) in _SIMPLE else _encode(value)
+            for name, value in zip(_POST_NAMES, _post_values(post), strict=True)}
+
+
+_SIMPLE = (str, int, float, bool, type(None))
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _encode(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SIMPLE:
+        return value
+    if kind is tuple:
+        return [_encode(v) for v in value]
+    if kind is datetime:
+        return value.astimezone(UTC).isoformat()
+    if kind is date:
+        return value.isoformat()
+    names = _NAMES.get(kind)
+    if names is None:
+        if not dataclasses.is_dataclass(value):
+            return value
+        names = _NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+    return {name: _encode(getattr(value, name)) for name in names}
 
 
 def stored_json(record: dict[str, Any]) -> str:
     """Return the JSON kept in posts.json: the record without the column fields."""
-    rest = {k: v for k, v in record.items() if k not in COLUMN_FIELDS}
+    rest = dict(record)
+    for name in COLUMN_FIELDS:
+        del rest[name]
     return json.dumps(rest, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -57,3 +85,5 @@ def chunks(items: Sequence[Any], size: int = _MAX_PARAMS) -> Iterator[list[Any]]
 
 
 _ORDER = tuple(Post().to_json())
+_POST_NAMES = tuple(f.name for f in dataclasses.fields(Post))
+_post_values = operator.attrgetter(*_POST_NAMES)
