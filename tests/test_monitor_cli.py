@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tests.tme_server import TmeServer, make_posts
+from tme_server import TmeServer, make_posts
 
 ROOT = Path(__file__).resolve().parents[1]
 FEEDWATCH = [sys.executable, "-m", "feedwatch"]
