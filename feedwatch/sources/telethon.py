@@ -48,6 +48,9 @@ class TelethonSource:
         disconnect = getattr(self.client, "disconnect", None)
         if disconnect is not None:
             disconnect()
+        loop = getattr(self.client, "loop", None)
+        if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_running():
+            loop.close()
 
     def fetch(self, channel: str, high_water: int | None, backfill_days: int | None, state: Any = None) -> Fetch:
         """Return the messages of `channel` after `high_water` (or the backfill), oldest first, as Posts."""
