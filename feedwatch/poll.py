@@ -225,6 +225,10 @@ def poll_folders_once(config: Config, *, db: str | None = None, paths: Sequence[
         close_store(store)
 
 
+# Failures that pass by themselves: a monitoring cycle that met only these still did its job.
+TRANSIENT_KINDS = frozenset({"unreachable", "rate_limited"})
+
+
 @dataclass
 class Summary:
     """The totals of one monitoring cycle."""
@@ -236,12 +240,20 @@ class Summary:
     def ok(self) -> bool:
         return all(r.ok for r in self.reports)
 
+    @property
+    def lasting_failures(self) -> list[Report]:
+        """The failed sources whose errors will not pass by themselves (not merely unreachable or rate limited)."""
+        return [r for r in self.reports if any(kind not in TRANSIENT_KINDS for kind, _ in r.errors)]
+
     def lines(self) -> list[str]:
         failed = [r for r in self.reports if not r.ok]
         new = sum(r.new for r in self.reports)
         updated = sum(r.updated for r in self.reports)
         lines = [f"summary: {len(self.reports)} source(s), {len(failed)} failed; {new} new post(s), "
                  f"{updated} updated"]
+        transient = len(failed) - len(self.lasting_failures)
+        if transient:
+            lines.append(f"{transient} source(s) could not be reached or were rate limited; the next run retries them")
         if self.digest:
             lines.append(f"digest: {self.digest}")
         return lines

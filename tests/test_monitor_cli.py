@@ -91,14 +91,28 @@ def test_poll_usage_errors_are_one_line_and_exit_2(tmp_path):
 
 
 def test_run_cycle_offline_with_the_shipped_config(tmp_path):
-    """What scripts/run does: seeds ingested, every channel one 'cannot reach' line, a summary, exit 1."""
+    """What scripts/run does offline: seeds ingested, every channel one 'cannot reach' line, a summary.
+
+    Unreachable channels are a transient fault the next run retries: the cycle did its job, exit 0.
+    """
     db = tmp_path / "run.db"
     result = feedwatch("run", "--db", str(db), "--config", str(ROOT / "config" / "feedwatch.toml"),
                        base_url="http://127.0.0.1:9", cwd=ROOT)
-    assert result.returncode == 1
+    assert result.returncode == 0, result.stderr
     errors = result.stderr.strip().splitlines()
     assert len(errors) == 5 and all("cannot reach 127.0.0.1:9" in line for line in errors)
     assert "folder:seeds/" in result.stdout and "summary: 6 source(s), 5 failed" in result.stdout
+    assert "5 source(s) could not be reached or were rate limited; the next run retries them" in result.stdout
+
+
+def test_run_cycle_exits_1_for_a_lasting_failure(tme, tmp_path):
+    tme.add_channel("MFARussia", make_posts(5))
+    config = config_file(tmp_path, ["MFARussia", "no_such_channel"])
+    result = feedwatch("run", "--db", str(tmp_path / "r.db"), "--config", str(config), base_url=tme.base_url,
+                       cwd=tmp_path)
+    assert result.returncode == 1
+    assert "no_such_channel has no public web preview" in result.stderr
+    assert "web:MFARussia" in result.stdout and "5 new" in result.stdout
 
 
 def wait_for(predicate, seconds: float = 60.0) -> bool:

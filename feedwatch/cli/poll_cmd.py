@@ -112,7 +112,10 @@ def run_command(db: str | None, config_file: str | None) -> None:
     """One full monitoring cycle: ingest the watched folders, poll every channel, print a summary.
 
     Each source gets a line; a failed source is one line on stderr and the
-    cycle still completes. Exit 1 when any source failed.
+    cycle still completes. Exit 1 when a source failed for a lasting reason
+    (no public preview, changed markup, ...); sources that were merely
+    unreachable or rate limited are retried on the next run and keep exit 0,
+    so a scheduled job does not wake anyone for a transient fault.
     """
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     config = load(config_file)
@@ -125,4 +128,4 @@ def run_command(db: str | None, config_file: str | None) -> None:
         raise SystemExit(PARTLY_FAILED) from None
     for line in summary.lines():
         write_line(line)
-    raise SystemExit(OK if summary.ok else PARTLY_FAILED)
+    raise SystemExit(PARTLY_FAILED if summary.lasting_failures else OK)
