@@ -14,6 +14,9 @@ import base64
 import html
 import json
 import re
+import socket
+import struct
+import sys
 import threading
 import time
 import zlib
@@ -47,7 +50,7 @@ class FakeChannel:
 
 @dataclass
 class Fault:
-    kind: str  # "429", "500", "slow", "truncate", "cut", "drift"
+    kind: str  # "429", "500", "reset", "slow", "truncate", "cut", "drift"
     times: int = 1
     retry_after: str | None = None
     path_has: str = ""  # only requests whose path+query contains this
@@ -72,6 +75,14 @@ def make_posts(count: int, *, first_id: int = 1, start: datetime | None = None, 
     return posts
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that hang up mid-response (killed pollers, timeouts) are expected here, not errors to print."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class TmeServer:
     """The server and its state; use as a context manager (starts a thread, stops it on exit)."""
 
@@ -82,7 +93,7 @@ class TmeServer:
         self.latency = latency
         self.slow_seconds = slow_seconds
         self.lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._server.request_queue_size = 256
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
@@ -171,6 +182,11 @@ def _handler(server: TmeServer) -> type[BaseHTTPRequestHandler]:
             if kind in ("429", "500"):
                 headers = {"Retry-After": fault.retry_after} if fault and fault.retry_after else {}
                 self._send(int(kind), "<html><body>Too Many Requests</body></html>", headers)
+                return
+            if kind == "reset":  # a TCP reset before any response: SO_LINGER 0, then close
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.connection.close()
                 return
             if kind == "slow":
                 time.sleep(server.slow_seconds)

@@ -1,0 +1,235 @@
+"""Fault-injection soak of `feedwatch watch` against the local t.me/s-shaped server.
+
+For a few minutes: channels gain and edit posts; the server injects 429s, 500s,
+connection resets, slow responses, truncated pages and drifted markup; the
+watch process is killed (SIGKILL, sometimes SIGTERM) and restarted at random
+points; a reader runs digests (or searches) against the same database. Then
+faults and kills stop, the watcher catches up and is stopped with SIGTERM, and
+the store is checked: every post the server ever served stored exactly once,
+edits recorded, `PRAGMA integrity_check` ok. Exit 0 only when all of that holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+import tme_server  # noqa: E402  (the test suite's server: one implementation of t.me/s semantics)
+from tme_server import TmeServer, make_posts  # noqa: E402
+
+FEEDWATCH = [sys.executable, "-m", "feedwatch"]
+FAULTS = ["429", "500", "reset", "slow", "truncate", "cut", "drift"]
+
+
+class Served:
+    """Which (channel, id) the server put on a page: wraps the server's page renderer."""
+
+    def __init__(self) -> None:
+        self.ids: set[tuple[str, int]] = set()
+        self.lock = threading.Lock()
+        original = tme_server.render_page
+
+        def render(channel, query, drift=False):  # type: ignore[no-untyped-def]
+            html = original(channel, query, drift)
+            if not drift:
+                shown = tme_server.page_ids(sorted(channel.posts), query)
+                with self.lock:
+                    self.ids.update((channel.name.lower(), i) for i in shown)
+            return html
+
+        tme_server.render_page = render
+
+
+def write_config(folder: Path, channels: list[str]) -> Path:
+    path = folder / "soak.toml"
+    entries = "".join(f'\n[[channels]]\nname = "{name}"\ninterval = 1\n' for name in channels)
+    path.write_text(
+        "[web]\nmin_delay = 0.01\njitter = 0.0\ntimeout = 1.5\nbackoff = 0.2\n"
+        "[poll]\njitter = 0\nbackfill = \"all\"\n[folders]\npaths = []\n" + entries,
+        encoding="utf-8",
+    )
+    return path
+
+
+class Soak:
+    def __init__(self, args: argparse.Namespace, workdir: Path):
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.workdir = workdir
+        self.db = workdir / "soak.db"
+        self.channels = [f"soak_channel_{i}" for i in range(args.channels)]
+        self.config = write_config(workdir, self.channels)
+        self.counts: Counter[str] = Counter()
+        self.edited: dict[tuple[str, int], str] = {}
+        self.stop = threading.Event()
+        self.proc: subprocess.Popen[str] | None = None
+
+    def env(self, server: TmeServer) -> dict[str, str]:
+        return {**os.environ, "FEEDWATCH_TME_BASE_URL": server.base_url, "FEEDWATCH_DB": str(self.db)}
+
+    def start_watch(self, server: TmeServer) -> None:
+        self.proc = subprocess.Popen([*FEEDWATCH, "watch", "--config", str(self.config), "--db", str(self.db)],
+                                     env=self.env(server), cwd=self.workdir, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, text=True)
+
+    def stop_watch(self, sig: int) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.counts["watch did not stop on SIGTERM"] += 1
+            return self.proc.wait()
+
+    def grow(self, server: TmeServer) -> None:
+        """New posts and edits arrive while the soak runs."""
+        next_id = {name: self.args.posts + 1 for name in self.channels}
+        while not self.stop.wait(0.3):
+            name = self.rng.choice(self.channels)
+            if self.rng.random() < 0.7:
+                first = next_id[name] + (1 if self.rng.random() < 0.2 else 0)  # sometimes a deleted id: a gap
+                posts = make_posts(self.rng.randint(1, 3), first_id=first, start=datetime.now(UTC),
+                                   step=timedelta(seconds=1), salt=f" {name}")
+                server.add_posts(name, posts)
+                next_id[name] = posts[-1].id + 1
+                self.counts["posts added"] += len(posts)
+            else:
+                post_id = self.rng.randint(max(1, next_id[name] - 15), next_id[name] - 1)
+                if post_id in server.channels[name.lower()].posts:
+                    text = f"Edited statement {self.rng.randint(0, 10**9)} #soak"
+                    server.edit(name, post_id, text=text, views=self.rng.randint(10, 10**6))
+                    self.edited[(name.lower(), post_id)] = text
+                    self.counts["edits made"] += 1
+
+    def inject(self, server: TmeServer) -> None:
+        while not self.stop.wait(0.5):
+            kind = self.rng.choice(FAULTS)
+            server.fault(self.rng.choice(self.channels), kind, times=self.rng.randint(1, 3),
+                         retry_after="1" if kind == "429" else None)
+            self.counts[f"fault {kind}"] += 1
+
+    def read(self, server: TmeServer) -> None:
+        """A reader in parallel: digests when this build has them, else searches and exports."""
+        has_digest = subprocess.run([*FEEDWATCH, "digest", "--help"], capture_output=True).returncode == 0
+        commands = [["digest", "--since", "7d", "--format", "html", "--out", str(self.workdir / "digest.html")]] \
+            if has_digest else [["search", "statement"], ["export", "--format", "jsonl"]]
+        while not self.stop.wait(1.0):
+            for command in commands:
+                done = subprocess.run([*FEEDWATCH, *command, "--db", str(self.db)], env=self.env(server),
+                                      capture_output=True, text=True, cwd=self.workdir)
+                self.counts["reader runs"] += 1
+                if done.returncode not in (0, 1) or "Traceback" in done.stderr:
+                    self.counts["reader failures"] += 1
+                    print(f"reader failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
+
+    def run(self) -> int:
+        served = Served()
+        with TmeServer(slow_seconds=2.0) as server:
+            for name in self.channels:
+                server.add_channel(name, make_posts(self.args.posts, start=datetime.now(UTC) - timedelta(days=3),
+                                                    step=timedelta(minutes=30), deleted=(7, 8, 30), salt=f" {name}"))
+            threads = [threading.Thread(target=fn, args=(server,), daemon=True)
+                       for fn in (self.grow, self.inject, self.read)]
+            for thread in threads:
+                thread.start()
+            self.chaos(server)
+            self.stop.set()
+            for thread in threads:
+                thread.join()
+            server.faults.clear()
+            self.start_watch(server)  # the catch-up: no faults, no kills
+            time.sleep(self.args.settle)
+            clean_exit = self.stop_watch(signal.SIGTERM)
+            requests = len(server.requests)
+            on_server = {(c.name.lower(), i) for c in server.channels.values() for i in c.posts}
+        return self.report(served.ids, on_server, requests, clean_exit)
+
+    def chaos(self, server: TmeServer) -> None:
+        deadline = time.monotonic() + self.args.minutes * 60
+        while time.monotonic() < deadline:
+            self.start_watch(server)
+            time.sleep(self.rng.uniform(2.0, 10.0))
+            if self.rng.random() < 0.25:
+                code = self.stop_watch(signal.SIGTERM)
+                self.counts["clean stops"] += 1
+                self.counts["clean stops with exit != 0"] += code != 0
+            else:
+                self.stop_watch(signal.SIGKILL)
+                self.counts["kills"] += 1
+            self.counts["restarts"] += 1
+
+    def report(self, served: set[tuple[str, int]], on_server: set[tuple[str, int]], requests: int,
+               clean_exit: int) -> int:
+        con = sqlite3.connect(self.db)
+        integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
+        rows = con.execute("SELECT lower(channel), message_id, text FROM posts WHERE message_id IS NOT NULL").fetchall()
+        stored = Counter((c, i) for c, i, _ in rows)
+        texts = {(c, i): t for c, i, t in rows}
+        versions = con.execute("SELECT count(*) FROM post_versions").fetchone()[0]
+        con.close()
+        lost = sorted((served | on_server) - set(stored))
+        duplicates = sum(n - 1 for n in stored.values() if n > 1)
+        edits_current = sum(1 for key, text in self.edited.items() if text in texts.get(key, ""))
+        faults = sum(n for k, n in self.counts.items() if k.startswith("fault "))
+        figures = [
+            ("requests", requests), ("faults injected", faults),
+            *sorted((k, n) for k, n in self.counts.items() if k.startswith("fault ")),
+            ("restarts", self.counts["restarts"]), ("kills (SIGKILL)", self.counts["kills"]),
+            ("clean stops (SIGTERM)", self.counts["clean stops"]),
+            ("clean stops with exit != 0", self.counts["clean stops with exit != 0"] + (clean_exit != 0)),
+            ("posts added while running", self.counts["posts added"]),
+            ("posts served", len(served)), ("posts on the server", len(on_server)), ("posts stored", len(stored)),
+            ("duplicates", duplicates), ("lost", len(lost)),
+            ("edits made", self.counts["edits made"]), ("edited posts whose latest text is stored", edits_current),
+            ("edited posts", len(self.edited)), ("old versions kept", versions),
+            ("reader runs", self.counts["reader runs"]), ("reader failures", self.counts["reader failures"]),
+            ("integrity_check", integrity),
+        ]
+        for name, value in figures:
+            print(f"{name:42} {value}")
+        if lost:
+            print(f"lost (first 10): {lost[:10]}")
+        ok = (not lost and not duplicates and integrity == "ok" and edits_current == len(self.edited)
+              and not self.counts["reader failures"] and clean_exit == 0
+              and not self.counts["clean stops with exit != 0"] and not self.counts["watch did not stop on SIGTERM"])
+        print("soak: PASS" if ok else "soak: FAIL")
+        return 0 if ok else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=3.0, help="how long the chaos lasts (default 3)")
+    parser.add_argument("--channels", type=int, default=6)
+    parser.add_argument("--posts", type=int, default=80, help="posts per channel at the start")
+    parser.add_argument("--settle", type=float, default=20.0, help="seconds the final catch-up runs")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder and print its path")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="feedwatch-soak-"))
+    print(f"soak: {args.minutes} min, {args.channels} channels, seed {args.seed}, in {workdir}", flush=True)
+    try:
+        return Soak(args, workdir).run()
+    finally:
+        if not args.keep:
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
