@@ -75,6 +75,7 @@ class Soak:
         self.config = write_config(workdir, self.channels)
         self.counts: Counter[str] = Counter()
         self.edited: dict[tuple[str, int], str] = {}
+        self.stored_before_edit: set[tuple[str, int]] = set()  # edits the store must keep an old version of
         self.stop = threading.Event()
         self.proc: subprocess.Popen[str] | None = None
 
@@ -112,9 +113,26 @@ class Soak:
                 post_id = self.rng.randint(max(1, next_id[name] - 15), next_id[name] - 1)
                 if post_id in server.channels[name.lower()].posts:
                     text = f"Edited statement {self.rng.randint(0, 10**9)} #soak"
+                    if self.stored_text(name, post_id) not in (None, text):
+                        self.stored_before_edit.add((name.lower(), post_id))
                     server.edit(name, post_id, text=text, views=self.rng.randint(10, 10**6))
                     self.edited[(name.lower(), post_id)] = text
                     self.counts["edits made"] += 1
+
+    def stored_text(self, name: str, post_id: int) -> str | None:
+        """The text the store holds for a post right now (read-only), or None."""
+        if not self.db.exists():
+            return None
+        try:
+            con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
+            try:
+                row = con.execute("SELECT text FROM posts WHERE lower(channel) = ? AND message_id = ?",
+                                  (name.lower(), post_id)).fetchone()
+            finally:
+                con.close()
+        except sqlite3.Error:
+            return None
+        return row[0] if row else None
 
     def inject(self, server: TmeServer) -> None:
         while not self.stop.wait(0.5):
@@ -181,6 +199,8 @@ class Soak:
         stored = Counter((c, i) for c, i, _ in rows)
         texts = {(c, i): t for c, i, t in rows}
         versions = con.execute("SELECT count(*) FROM post_versions").fetchone()[0]
+        versioned = {(c, i) for c, i in con.execute(
+            "SELECT DISTINCT lower(p.channel), p.message_id FROM post_versions v JOIN posts p ON p.id = v.post")}
         con.close()
         lost = sorted((served | on_server) - set(stored))
         duplicates = sum(n - 1 for n in stored.values() if n > 1)
@@ -197,6 +217,8 @@ class Soak:
             ("duplicates", duplicates), ("lost", len(lost)),
             ("edits made", self.counts["edits made"]), ("edited posts whose latest text is stored", edits_current),
             ("edited posts", len(self.edited)), ("old versions kept", versions),
+            ("edited after being stored", len(self.stored_before_edit)),
+            ("  of which have an old version kept", len(self.stored_before_edit & versioned)),
             ("reader runs", self.counts["reader runs"]), ("reader failures", self.counts["reader failures"]),
             ("integrity_check", integrity),
         ]
@@ -205,6 +227,7 @@ class Soak:
         if lost:
             print(f"lost (first 10): {lost[:10]}")
         ok = (not lost and not duplicates and integrity == "ok" and edits_current == len(self.edited)
+              and self.stored_before_edit <= versioned
               and not self.counts["reader failures"] and clean_exit == 0
               and not self.counts["clean stops with exit != 0"] and not self.counts["watch did not stop on SIGTERM"])
         print("soak: PASS" if ok else "soak: FAIL")
