@@ -214,23 +214,25 @@ def expand(paths: Iterable[str]) -> Iterator[str]:
     """Yield the inputs named by `paths`: files as given, folders walked in name order.
 
     A folder that holds an export (a format that reads folders) is one input.
+    Nothing leads out of a folder: links to folders are not followed, and a
+    link to a file is read only when the file itself lies inside the folder.
     """
     for path in paths:
         if path == "-" or not os.path.isdir(path):
             yield path
             continue
-        yield from _walk(Path(path))
+        yield from _walk(Path(path), Path(path).resolve())
 
 
-def _walk(folder: Path) -> Iterator[str]:
+def _walk(folder: Path, root: Path) -> Iterator[str]:
     if any(fmt.folder and _module(fmt).sniff_folder(folder) for fmt in FORMATS.values()):
         yield str(folder)
         return
     for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
+        if entry.name.startswith(".") or (entry.is_symlink() and not entry.resolve().is_relative_to(root)):
             continue
         if entry.is_dir() and not entry.is_symlink():
-            yield from _walk(entry)
+            yield from _walk(entry, root)
         elif entry.is_file() and entry.suffix.lower() in INPUT_SUFFIXES:
             yield str(entry)
 

@@ -178,7 +178,8 @@ def open_telethon_source(config: Config, *, sleep: Callable[[float], None] = tim
         if not client.is_user_authorized():
             client.disconnect()
             return UnavailableSource("the Telethon session is not logged in (see the README)")
-    except (ConnectionError, OSError):
-        return UnavailableSource("cannot reach Telegram")
+    except Exception as exc:  # any failure to connect (resets, EOF, a proxy's reply) is one clear line
+        client.disconnect()
+        return UnavailableSource(f"cannot reach Telegram ({type(exc).__name__})")
     return TelethonSource(client, flood_wait_max=config["telethon.flood_wait_max"],
                           reread_hours=config["telethon.reread_hours"], sleep=sleep)
