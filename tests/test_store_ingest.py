@@ -132,6 +132,20 @@ def test_an_older_edit_arriving_late_is_kept_as_a_version_not_made_current(store
     assert store.db.execute("SELECT text FROM post_versions").fetchall() == [(old.text,)]
 
 
+def test_an_edit_once_seen_stays_marked_with_its_latest_date(store: Store) -> None:
+    plain = post("Statement on the grain deal", channel="c", message_id=1, edited=False)
+    marked = post("Statement on the grain deal", channel="c", message_id=1, edited=True, edit_date=at(3))
+    store.ingest([plain], "a", observed_at=at(1))
+    store.ingest([marked], "a", observed_at=at(4))
+    store.ingest([plain], "a", observed_at=at(5))  # an older capture, without the mark, again
+    (kept,) = stored(store)
+    assert kept.edited is True and kept.edit_date == at(3)
+    changed = post("Statement on the grain deal, corrected", channel="c", message_id=2, edited=False)
+    store.ingest([post("Statement on the grain deal, first", channel="c", message_id=2)], "a", observed_at=at(1))
+    store.ingest([changed], "a", observed_at=at(2))  # the text changed: that is an edit, marked or not
+    assert next(p for p in stored(store) if p.message_id == 2).edited is True
+
+
 def test_counters_are_observed_when_they_change_and_not_when_repeated(store: Store) -> None:
     p = post(TEXT, channel="c", message_id=1, views=100, forwards=2)
     store.ingest([p], "a", observed_at=at(1))

@@ -112,6 +112,7 @@ def test_each_poll_rereads_the_window_for_edits_and_views(store):
     client.messages = [m for m in client.messages if m.id not in (60, 65)]
     client.messages += [message(60, text="Corrected: statement 60 #UNCharterIsOurRules", views=5000),
                         message(65, views=7777), message(71)]
+    clock.sleep(900)  # the next poll, one interval later
     report = run(store, client, clock)
     assert (report.new, report.updated) == (1, 2)
     conn = store.db.conn

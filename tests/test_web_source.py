@@ -90,6 +90,7 @@ def test_trailing_window_records_edits_and_views(tme, store):
     tme.edit("MFARussia", 12, text="Corrected statement. #UNCharterIsOurRules", views=99_000)
     tme.edit("MFARussia", 25, views=123_456)
     tme.requests.clear()
+    clock.sleep(900)  # the next poll, one interval later
     report = poll(store, web_source(tme.base_url, clock), "MFARussia")["MFARussia"]
     assert report.new == 0 and report.updated == 2
     assert tme.count("MFARussia") == 2  # the newest page and one re-read page: post 12 sits on the second
@@ -99,6 +100,7 @@ def test_trailing_window_records_edits_and_views(tme, store):
     assert len(versions) == 1 and "No. 12." in versions[0][0]
     edited = next(p for p in store.posts(channel="MFARussia") if p.message_id == 12)
     assert edited.text.startswith("Corrected statement")
+    assert edited.edited is True
     views = [r[0] for r in conn.execute("SELECT o.views FROM observations o JOIN posts p ON p.id = o.post "
                                         "WHERE p.message_id = 25 ORDER BY o.id")]
     assert views[-1] == 123_500  # shown as "123.5K": the page gives only an approximate count

@@ -9,6 +9,8 @@
   together, from one sighting, so they never disagree.
 - Counters (views, forwards, replies, reactions) take the newest sighting's
   known values.
+- An edit never un-happens: `edited` is true once any sighting shows an edit,
+  and `edit_date` is the latest one known.
 """
 
 from __future__ import annotations
@@ -112,4 +114,10 @@ def merge(old: Post, new: Post, *, text_from_new: bool | None = None, counters_f
     approximate += [name for name in new.approximate if picked.get(name) is new and name not in approximate]
     values["approximate"] = tuple(approximate)
     values["source"] = primary.source
+    # An edit never un-happens: once any sighting shows one (or the text changed), the post is edited.
+    if old.edited or new.edited or text_from_new:
+        values["edited"] = True
+    edit_dates = [d for d in (old.edit_date, new.edit_date) if d is not None]
+    if edit_dates:
+        values["edit_date"] = max(edit_dates)
     return Post(**values)
