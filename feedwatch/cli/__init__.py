@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from feedwatch import __version__
+from feedwatch.cli.campaigns_cmd import campaigns_command
 from feedwatch.cli.parse_cmd import parse_command
 from feedwatch.cli.store_cmds import export_command, ingest_command, search_command
 
@@ -30,3 +31,4 @@ main.add_command(parse_command)
 main.add_command(ingest_command)
 main.add_command(search_command)
 main.add_command(export_command)
+main.add_command(campaigns_command)
