@@ -26,7 +26,7 @@ def scenario(offset: int = 0) -> list[Post]:
     """Every tier at least once (`offset` days after a quiet start): co-launches, a single-source
     campaign, a burst of a known tag; numbered per channel like a real stream."""
     posts = background(45 + offset, CHANNELS)
-    posts += co_launch(offset + 3, "LaunchOne", ["a", "b", "c"]) + co_launch(offset + 10, "LaunchTwo", ["c", "a", "b"])
+    posts += co_launch(offset + 8, "LaunchOne", ["a", "b", "c"]) + co_launch(offset + 15, "LaunchTwo", ["c", "a", "b"])
     posts += co_launch(offset + 20, "LaunchThree", ["b", "c", "a", "d"], forwards=True)
     posts += [post((offset + 5) * 24 + k * 14, "d", "Sustained") for k in range(20)]
     posts += [post((offset + 30) * 24 + 10 + k / 60, CHANNELS[k % 8], "news") for k in range(40)]

@@ -12,7 +12,7 @@ import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from feedwatch.campaigns.model import HOUR, Settings, TagState
+from feedwatch.campaigns.model import DAY, HOUR, Settings, TagState
 from feedwatch.campaigns.stats import ewm_fold, ewm_fold_zeros, poisson_tail, significance
 
 if TYPE_CHECKING:
@@ -141,6 +141,8 @@ def confirm_launch(detector: Detector, state: TagState, t: float) -> None:
     if state.ep_sustain < s.min_active_days:
         return  # not (yet) pushed day after day by any of its actors
     state.ep_confirmed = True
+    if detector.start is not None and state.ep_start < detector.start + s.new_days * DAY:
+        return  # the stream's first days: every tag in use looks launched, none was
     first = state.ep_first or {}
     until = state.ep_start + s.launch_window_hours * HOUR
     launchers = [actor for actor in _by_first_use(state) if first[actor] <= until][:MAX_WINDOW]
