@@ -125,3 +125,13 @@ def test_a_hook_notices_another_writer_and_reloads_its_state(tmp_path: Path) -> 
         store.ingest(posts[third : 2 * third], "b", batch=200, on_new=other)
         store.ingest(posts[2 * third :], "c", batch=200, on_new=first)  # its cache is stale: it must reload
         assert shape(alerts(store.db)) == whole
+
+
+def test_readers_on_a_database_without_detector_tables_create_nothing(tmp_path: Path) -> None:
+    import sqlite3
+
+    from feedwatch.campaigns import spellings
+
+    conn = sqlite3.connect(tmp_path / "plain.db")
+    assert alerts(conn) == [] and tag_daily_counts(conn, ["x"]) == {"x": []} and spellings(conn, ["x"]) == {"x": {}}
+    assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0

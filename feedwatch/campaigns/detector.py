@@ -237,6 +237,7 @@ class Detector:
             state.ep_alerted |= 2
         t = float(evidence.pop("_t"))
         channels = evidence.pop("_channels")
+        evidence["first_use"] = tiers.iso(state.ep_start)
         evidence["samples"] = [{"post": key, "url": url} for key, url in state.samples]
         evidence["approximate_time"] = state.ep_approx
         evidence["episode"] = "novel" if state.ep_novel else "revived"

@@ -61,7 +61,7 @@ def t1(detector: Detector, state: TagState, t: float) -> Found:
         "value": len(strong), "threshold": s.launch_channels,
         "window_hours": s.launch_window_hours, "pair_weight_threshold": s.pair_weight,
         "window_actors": window, "pairs": pairs,
-        "first_use": {actor: iso(first[actor]) for actor in window},
+        "first_use_by_actor": {actor: iso(first[actor]) for actor in window},
         "score": "sum of the qualifying pair weights",
     }
 
@@ -101,7 +101,6 @@ def t2(s: Settings, state: TagState, actor: str, t: float) -> Found:
         "hours_since_first_use": round(hours, 1), "active_days": active, "actor_days": state.ep_sustain,
         "busiest_day_share": round(busiest, 3),
         "persist_hours": s.persist_hours, "min_posts": s.min_posts, "min_active_days": s.min_active_days,
-        "first_use": iso(state.ep_start),
         "score": "-log10 p",
     }
 
