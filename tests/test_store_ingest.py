@@ -15,7 +15,6 @@ from store_support import SEEDS, at, counts, fts_count, generated, post, stored
 from feedwatch.models import ForwardedFrom, Post, Reaction, Source
 from feedwatch.parse import expand, parse_path
 from feedwatch.store import IngestResult, Store
-from feedwatch.store.rows import record_of
 
 TEXT = "Lavrov met Guterres in New York\n\nThey spoke about the UN Charter. #UNCharterIsOurRules"
 
@@ -213,11 +212,6 @@ def test_posts_name_their_channels(store: Store) -> None:
     assert state.high_water is None  # only polling moves the high-water mark
 
 
-def test_record_of_is_to_json() -> None:
-    for p in [*generated(3, copies=1), post(TEXT, date=at(1), reactions=(Reaction("x", 1),), datelines=())]:
-        assert record_of(p) == p.to_json()
-
-
 @settings(max_examples=60, deadline=None)
 @given(st.builds(
     Post,
@@ -228,7 +222,7 @@ def test_record_of_is_to_json() -> None:
     source=st.builds(Source, st.sampled_from(["dump", "tme-html"]), st.none() | st.text(max_size=4)),
 ))
 def test_any_post_is_stored_and_read_back_unchanged(p: Post) -> None:
-    assert record_of(p) == p.to_json()
+    """Nulls and empty lists are left out of the stored JSON; reading puts back exactly what was written."""
     with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "fw.db") as store:
         assert store.ingest([p], "x") == IngestResult(new=1)
         assert stored(store) == [p]
@@ -240,3 +234,22 @@ def test_text_filled_in_later_is_not_an_edit(store: Store) -> None:
     assert store.ingest([post(TEXT, channel="c", message_id=9)], "b", observed_at=at(2)) == IngestResult(updated=1)
     assert counts(store)["post_versions"] == 0
     assert stored(store)[0].text == post(TEXT).text
+
+
+def test_new_counters_do_not_re_index_the_text_but_an_edit_does(store: Store) -> None:
+    p = post(TEXT, channel="c", message_id=1, views=1)
+    store.ingest([p], "a", observed_at=at(1))
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    store.ingest([dataclasses.replace(p, views=5)], "a", observed_at=at(2))
+    assert not any("posts_fts" in s for s in statements)
+    store.ingest([post("A new text for the post", channel="c", message_id=1, views=6)], "a", observed_at=at(3))
+    assert any("posts_fts" in s for s in statements)
+    store.db.conn.set_trace_callback(None)
+    assert (fts_count(store, "new"), fts_count(store, "charter"), stored(store)[0].views) == (1, 0, 6)
+
+
+def test_a_post_the_database_cannot_hold_fails_alone(store: Store) -> None:
+    huge = post("A post with an impossible id", channel="c", message_id=2**70)
+    assert store.ingest([huge, post(TEXT, channel="c", message_id=1)], "x") == IngestResult(new=1, failed=1)
+    assert store.count() == 1
