@@ -62,10 +62,17 @@ class Alert:
     def what(self) -> str:
         return TIERS[self.tier]
 
+    @property
+    def key(self) -> str:
+        """A stable name of this alert (the same after a rebuild, unlike `id`): tier, tag, episode (and hour)."""
+        when = self.first_seen if self.tier != "T3" else self.alerted_at.replace(minute=0, second=0, microsecond=0)
+        return f"{self.tier}:{self.tag_key}:{when.isoformat()}"
+
     def to_json(self) -> dict[str, Any]:
         """Return the JSON object of this alert (`feedwatch campaigns --json`)."""
         return {
             "id": self.id,
+            "key": self.key,
             "tag": self.tag,
             "tag_key": self.tag_key,
             "tags": list(self.tags),
