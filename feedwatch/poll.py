@@ -179,10 +179,13 @@ def channel_sources(config: Config, specs: Sequence[ChannelSpec], *, now: Callab
 
 
 def open_store(config: Config, db: str | None = None) -> Any:
-    """Open the store at --db, else the configured path, else feedwatch's default."""
+    """Open the store at --db, else the configured path, else feedwatch's default, detecting campaigns as it stores."""
+    from feedwatch.campaigns import IngestHook
     from feedwatch.store import Store, default_db_path
 
-    return Store.open(db or config["database.path"] or default_db_path())
+    store = Store.open(db or config["database.path"] or default_db_path())
+    store.on_new = IngestHook()
+    return store
 
 
 def close_store(store: Any) -> None:

@@ -154,3 +154,19 @@ def test_watch_polls_on_schedule_stops_on_sigterm_and_resumes(tme, tmp_path):
     first = next(r for r in tme.requests if r.startswith("/s/RusEmbUSA"))
     assert first == "/s/RusEmbUSA"  # resumed from the stored mark: no second backfill walk
     assert count(db, "MFARussia") == 32
+
+
+def test_polls_and_watched_folders_feed_the_campaign_detector(tme, tmp_path):
+    tme.add_channel("MFARussia", make_posts(12))
+    config = config_file(tmp_path, ["MFARussia"], folders=f'["{ROOT / "seeds"}"]')
+    db = tmp_path / "d.db"
+    result = feedwatch("run", "--db", str(db), "--config", str(config), base_url=tme.base_url, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    conn = sqlite3.connect(db)
+    days = dict(conn.execute("SELECT tag, sum(posts) FROM campaign_tag_days GROUP BY tag"))
+    spelled = {row[0] for row in conn.execute("SELECT spelling FROM campaign_spellings")}
+    stored = conn.execute("SELECT count(*) FROM posts").fetchone()[0]
+    conn.close()
+    assert stored == 12 + 8
+    assert {"UNCharterIsOurRules", "UnCharterIsOurRules"} <= spelled  # the seeds reached the detector too
+    assert sum(days.values()) >= 12  # every polled post carries a tag and is placed on its day

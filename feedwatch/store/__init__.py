@@ -65,6 +65,7 @@ class Store:
         self.db = db
         self._batch_db = batch_database(db.conn)
         self._tags = TagIds()
+        self.on_new: OnNew | None = None  # what every ingest calls when it is given none (the campaign detector)
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -95,13 +96,13 @@ class Store:
         sees each batch's newly stored posts (not merges into stored ones) inside
         that batch's transaction: what it writes through `db` commits or rolls
         back with them, and an exception it raises rolls the batch back and
-        propagates. `observed_at` (default now) dates the sighting: first/last
+        propagates; without one, `Store.on_new` is used. `observed_at` (default now) dates the sighting: first/last
         seen, counters and edits. A Store is for one thread at a time.
         """
         when = ch.iso(observed_at or datetime.now(UTC))
         total = IngestResult()
         for posts_batch in batches(posts, batch):
-            total += self._ingest_batch(posts_batch, source, when, on_new)
+            total += self._ingest_batch(posts_batch, source, when, on_new or self.on_new)
         return total
 
     def _ingest_batch(self, posts: list[Post], source: str, when: str, on_new: OnNew | None) -> IngestResult:
