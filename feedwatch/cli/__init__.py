@@ -11,6 +11,7 @@ import click
 
 from feedwatch import __version__
 from feedwatch.cli.parse_cmd import parse_command
+from feedwatch.cli.store_cmds import export_command, ingest_command, search_command
 
 
 @click.group(
@@ -26,3 +27,6 @@ def main() -> None:
 
 
 main.add_command(parse_command)
+main.add_command(ingest_command)
+main.add_command(search_command)
+main.add_command(export_command)

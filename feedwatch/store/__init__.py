@@ -1,0 +1,173 @@
+"""The SQLite store: every post once, with its routes, edits and counters over time.
+
+    store = Store.open(default_db_path())
+    result = store.ingest(parse_path("seeds/dump.txt"), "seeds/dump.txt")
+    for hit in store.search("Guterres"): ...
+
+One file (WAL mode, busy timeout) that a poller can write while a digest
+reads. Writes go in batched transactions; see feedwatch.store.ingest for the
+merge and feedwatch.store.merge for the rules.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from feedwatch.errors import StoreError
+from feedwatch.models import Post
+from feedwatch.store import channels as ch
+from feedwatch.store import queries
+from feedwatch.store.channels import ChannelState, RunRecord
+from feedwatch.store.db import batch_database, connect, store_errors, transaction
+from feedwatch.store.ingest import NEW, UNCHANGED, Batch, batches, prepare
+from feedwatch.store.queries import Hit
+from feedwatch.store.schema import migrate
+from feedwatch.store.tags import TagIds
+
+__all__ = ["ChannelState", "Hit", "IngestResult", "RunRecord", "Store", "StoreError", "default_db_path"]
+
+DEFAULT_DB = "data/feedwatch.db"
+OnNew = Callable[[sqlite_utils.Database, list[tuple[int, Post]]], None]
+
+
+def default_db_path() -> Path:
+    """Return the database path: $FEEDWATCH_DB, else data/feedwatch.db."""
+    return Path(os.environ.get("FEEDWATCH_DB") or DEFAULT_DB)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+
+    def __add__(self, other: IngestResult) -> IngestResult:
+        return IngestResult(self.new + other.new, self.updated + other.updated,
+                            self.unchanged + other.unchanged, self.failed + other.failed)
+
+    @property
+    def total(self) -> int:
+        return self.new + self.updated + self.unchanged + self.failed
+
+
+class Store:
+    """A feedwatch database. Open with `Store.open(path)`; close when done."""
+
+    def __init__(self, path: Path, db: sqlite_utils.Database):
+        self.path = path
+        self.db = db
+        self._batch_db = batch_database(db.conn)
+        self._tags = TagIds()
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """Open (creating and migrating if needed) the database at `path`; StoreError if it is not one."""
+        path = Path(path)
+        conn = connect(path)
+        try:
+            with store_errors(path):
+                migrate(batch_database(conn), path=str(path))
+        except BaseException:
+            conn.close()
+            raise
+        return cls(path, sqlite_utils.Database(conn, execute_plugins=False))
+
+    def ingest(
+        self,
+        posts: Iterable[Post],
+        source: str,
+        *,
+        batch: int = 1000,
+        on_new: OnNew | None = None,
+        observed_at: datetime | None = None,
+    ) -> IngestResult:
+        """Store `posts` (read from `source`), merging with what is stored; return the counts.
+
+        `on_new(db, [(rowid, post)])` sees each batch's newly stored posts inside
+        that batch's transaction: what it writes commits or rolls back with them.
+        """
+        when = ch.iso(observed_at or datetime.now(UTC))
+        total = IngestResult()
+        for posts_batch in batches(posts, batch):
+            total += self._ingest_batch(posts_batch, source, when, on_new)
+        return total
+
+    def _ingest_batch(self, posts: list[Post], source: str, when: str, on_new: OnNew | None) -> IngestResult:
+        prepared, failed = [], 0
+        for post in posts:
+            try:
+                prepared.append(prepare(post))
+            except (ValueError, TypeError, AttributeError):
+                failed += 1  # not a Post the contract can hold
+        counts = {NEW: 0, "updated": 0, UNCHANGED: 0}
+        conn = self.db.conn
+        try:
+            with store_errors(self.path), transaction(conn):
+                work = Batch(conn, self._tags, when, source)
+                work.load({ident for _, _, ident in prepared}, {p.fingerprint for p, _, _ in prepared})
+                for post, record, ident in prepared:
+                    counts[work.add(post, record, ident)] += 1
+                fresh = work.write()
+                ch.note_seen(conn, work.channels.values(), datetime.fromisoformat(when))
+                if on_new is not None and fresh:
+                    on_new(self._batch_db, fresh)
+        except BaseException:
+            self._tags.forget()
+            raise
+        self._tags.committed()
+        return IngestResult(counts[NEW], counts["updated"], counts[UNCHANGED], failed)
+
+    def channel(self, username: str) -> ChannelState | None:
+        """Return what is known of a channel (by username, any case), or None."""
+        with store_errors(self.path):
+            return ch.get(self.db.conn, username)
+
+    def save_channel(self, state: ChannelState) -> None:
+        """Store a channel's state; its high-water mark only moves forward."""
+        with store_errors(self.path), transaction(self.db.conn):
+            ch.save(self.db.conn, state, datetime.now(UTC))
+
+    def record_run(
+        self, source: str, *, new: int, updated: int, unchanged: int, failed: int,
+        errors: list[tuple[str, str]], started_at: datetime, finished_at: datetime,
+    ) -> None:
+        """Record one ingest or poll of `source`: counts and (kind, message) errors."""
+        kind = errors[0][0] if errors else "ok"
+        run = RunRecord(source, kind, started_at, finished_at, new, updated, unchanged, failed, tuple(errors))
+        with store_errors(self.path), transaction(self.db.conn):
+            ch.record_run(self.db.conn, run)
+
+    def runs(self, source: str | None = None, limit: int = 20) -> list[RunRecord]:
+        """Return the latest run records, newest first."""
+        with store_errors(self.path):
+            return ch.runs(self.db.conn, source, limit)
+
+    def search(self, query: str | None, **filters: object) -> list[Hit]:
+        """Return posts matching an FTS5 query and filters (see feedwatch.store.queries.search)."""
+        with store_errors(self.path):
+            return queries.search(self.db.conn, query, **filters)  # type: ignore[arg-type]
+
+    def posts(self, *, channel: str | None = None, since: datetime | None = None) -> Iterator[Post]:
+        """Yield stored posts in storage order (of one channel, from a date, if given)."""
+        with store_errors(self.path):
+            yield from queries.posts(self.db.conn, channel=channel, since=since)
+
+    def count(self) -> int:
+        with store_errors(self.path):
+            return int(self.db.conn.execute("SELECT count(*) FROM posts").fetchone()[0])
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

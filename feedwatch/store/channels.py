@@ -1,0 +1,136 @@
+"""Channel state (ids, title, polling high-water mark), rename history, and run records."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelState:
+    """What the store knows of a channel; `high_water` is the largest message id polling has seen."""
+
+    username: str
+    title: str | None = None
+    channel_id: int | None = None
+    access_hash: int | None = None
+    high_water: int | None = None
+    last_polled_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One ingest or poll of a source: its counts, and errors as (kind, message)."""
+
+    source: str
+    kind: str  # "ok", or the kind of the first error: "unreachable", "no_preview", "rate_limited", "drift", ...
+    started_at: datetime
+    finished_at: datetime
+    new: int
+    updated: int
+    unchanged: int
+    failed: int
+    errors: tuple[tuple[str, str], ...]
+
+
+_COLUMNS = "id, username, title, channel_id, access_hash, high_water, last_polled_at"
+
+
+def iso(when: datetime) -> str:
+    """Return `when` as the store writes times: ISO 8601 in UTC (naive means UTC)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat()
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _find(conn: sqlite3.Connection, username: str, channel_id: int | None) -> tuple | None:  # type: ignore[type-arg]
+    row = conn.execute(f"SELECT {_COLUMNS} FROM channels WHERE username = ? COLLATE NOCASE",
+                       [username]).fetchone()
+    if row is None and channel_id is not None:
+        row = conn.execute(f"SELECT {_COLUMNS} FROM channels WHERE channel_id = ?", [channel_id]).fetchone()
+    return row  # type: ignore[no-any-return]
+
+
+def get(conn: sqlite3.Connection, username: str) -> ChannelState | None:
+    """Return the state of a channel by username (any case), or None."""
+    row = _find(conn, username.lstrip("@"), None)
+    if row is None:
+        return None
+    return ChannelState(row[1], row[2], row[3], row[4], row[5], _when(row[6]))
+
+
+def save(conn: sqlite3.Connection, state: ChannelState, now: datetime) -> None:
+    """Store `state`; the high-water mark only moves forward, known values are not erased by None."""
+    username = state.username.lstrip("@")
+    row = _find(conn, username, state.channel_id)
+    if row is None:
+        conn.execute(
+            "INSERT INTO channels (username, title, channel_id, access_hash, high_water, last_polled_at,"
+            " first_seen) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [username, state.title, state.channel_id, state.access_hash, state.high_water,
+             state.last_polled_at and iso(state.last_polled_at), iso(now)],
+        )
+        _note_name(conn, username, state.title, now)
+        return
+    high = max((h for h in (row[5], state.high_water) if h is not None), default=None)
+    polled = max((p for p in (_when(row[6]), state.last_polled_at) if p is not None), default=None)
+    title = state.title if state.title is not None else row[2]
+    conn.execute(
+        "UPDATE channels SET username = ?, title = ?, channel_id = ?, access_hash = ?, high_water = ?,"
+        " last_polled_at = ? WHERE id = ?",
+        [username, title, _first(state.channel_id, row[3]), _first(state.access_hash, row[4]), high,
+         polled and iso(polled), row[0]],
+    )
+    if username != row[1] or title != row[2]:
+        _note_name(conn, username, title, now)
+
+
+def _first(*values: int | None) -> int | None:
+    return next((v for v in values if v is not None), None)
+
+
+def _note_name(conn: sqlite3.Connection, username: str, title: str | None, now: datetime) -> None:
+    conn.execute(
+        "INSERT OR IGNORE INTO channel_names (channel, username, title, first_seen)"
+        " SELECT id, ?, ?, ? FROM channels WHERE username = ? COLLATE NOCASE",
+        [username, title, iso(now), username],
+    )
+
+
+def note_seen(conn: sqlite3.Connection, seen: Iterable[tuple[str, int | None, str | None]], now: datetime) -> None:
+    """Record the channels that stored posts name: (username, channel id, title), without polling state."""
+    for username, channel_id, title in seen:
+        row = _find(conn, username, channel_id)
+        if row is None or (title and title != row[2]) or (channel_id and channel_id != row[3]):
+            save(conn, ChannelState(username, title=title, channel_id=channel_id), now)
+
+
+def record_run(conn: sqlite3.Connection, run: RunRecord) -> None:
+    """Append one run record."""
+    conn.execute(
+        "INSERT INTO ingest_runs (source, kind, started_at, finished_at, new, updated, unchanged, failed, errors)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [run.source, run.kind, iso(run.started_at), iso(run.finished_at), run.new, run.updated, run.unchanged,
+         run.failed, json.dumps([list(e) for e in run.errors], ensure_ascii=False)],
+    )
+
+
+def runs(conn: sqlite3.Connection, source: str | None = None, limit: int = 20) -> list[RunRecord]:
+    """Return the latest run records, newest first (of one source, if given)."""
+    where, args = ("WHERE source = ?", [source]) if source else ("", [])
+    rows = conn.execute(
+        "SELECT source, kind, started_at, finished_at, new, updated, unchanged, failed, errors FROM ingest_runs "
+        f"{where} ORDER BY id DESC LIMIT ?", [*args, limit],
+    ).fetchall()
+    return [
+        RunRecord(r[0], r[1], datetime.fromisoformat(r[2]), datetime.fromisoformat(r[3]), r[4], r[5], r[6], r[7],
+                  tuple((k, m) for k, m in json.loads(r[8] or "[]")))
+        for r in rows
+    ]

@@ -1,0 +1,207 @@
+"""Writing posts: one batch at a time, each batch one transaction.
+
+A batch loads the stored rows its posts could merge with (by identity and by
+fingerprint, two indexed queries), merges in memory, then writes with
+executemany: new posts with ids assigned here (so their hashtag links and
+sources need no round trip), changed posts, routes, old texts, counters and
+hashtag links. A process killed at any point leaves the last committed batch;
+running the same ingest again finds what is stored and adds only the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from feedwatch.models import Post
+from feedwatch.store import merge as mg
+from feedwatch.store.rows import chunks, post_from_row, post_values, record_of
+from feedwatch.store.tags import TagIds
+
+NEW, UPDATED, UNCHANGED = "new", "updated", "unchanged"
+_SELECT = ("SELECT id, ident, title, text, author, json, first_seen, last_seen, text_since FROM posts "
+           "WHERE {column} IN ({marks})")
+_INSERT = ("INSERT INTO posts (id, ident, channel, message_id, fingerprint, kind, date, title, text, author,"
+           " key_points, views, forwards, json, first_seen, last_seen, text_since)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_UPDATE = ("UPDATE posts SET ident = ?, channel = ?, message_id = ?, fingerprint = ?, kind = ?, date = ?,"
+           " title = ?, text = ?, author = ?, key_points = ?, views = ?, forwards = ?, json = ?,"
+           " first_seen = ?, last_seen = ?, text_since = ? WHERE id = ?")
+
+
+@dataclass
+class Row:
+    """A post row while a batch works on it."""
+
+    id: int
+    ident: str
+    post: Post
+    first_seen: str
+    last_seen: str
+    text_since: str
+    record: dict[str, Any] | None = None  # the Post JSON, when already built
+    sources: set[tuple[str, str | None, int | None]] = field(default_factory=set)
+    old_texts: set[str] | None = None  # texts this post had before (loaded when needed)
+    new: bool = False
+    dirty: bool = False
+    seen: bool = False
+
+
+class Batch:
+    """Merges a list of posts into the stored ones and writes the result."""
+
+    def __init__(self, conn: sqlite3.Connection, tags: TagIds, observed_at: str, label: str):
+        self.conn, self.tags, self.now, self.label = conn, tags, observed_at, label
+        self.by_ident: dict[str, Row] = {}
+        self.by_fp: dict[str, list[Row]] = {}
+        self.sources: list[tuple[Any, ...]] = []
+        self.versions: list[tuple[Any, ...]] = []
+        self.observations: list[tuple[Any, ...]] = []
+        self.channels: dict[str, tuple[str, int | None, str | None]] = {}
+        self.next_id = (conn.execute("SELECT max(id) FROM posts").fetchone()[0] or 0) + 1
+
+    def load(self, idents: set[str], fingerprints: set[str]) -> None:
+        """Read the stored rows that posts with these identities or fingerprints could merge with."""
+        found: dict[int, tuple[Any, ...]] = {}
+        for column, keys in (("ident", idents), ("fingerprint", fingerprints - {mg.EMPTY_FINGERPRINT})):
+            for part in chunks(sorted(keys)):
+                sql = _SELECT.format(column=column, marks=", ".join("?" * len(part)))
+                found.update((r[0], r) for r in self.conn.execute(sql, part))
+        rows = {i: Row(i, r[1], post_from_row(r[2:6]), r[6], r[7], r[8]) for i, r in found.items()}
+        for part in chunks(sorted(rows)):
+            marks = ", ".join("?" * len(part))
+            for post_id, fmt, path, idx in self.conn.execute(
+                f"SELECT post, format, path, idx FROM post_sources WHERE post IN ({marks})", part
+            ):
+                rows[post_id].sources.add((fmt, path, idx))
+        for row in rows.values():
+            self._index(row)
+
+    def _index(self, row: Row) -> None:
+        self.by_ident[row.ident] = row
+        self.by_fp.setdefault(row.post.fingerprint, []).append(row)
+
+    def match(self, post: Post, ident: str) -> Row | None:
+        """Return the row `post` merges into: same channel+id, else same fingerprint (see merge)."""
+        row = self.by_ident.get(ident)
+        if row is not None or ident.startswith("r:"):
+            return row
+        same_text = self.by_fp.get(post.fingerprint, [])
+        if ident.startswith("c:"):
+            return next((r for r in same_text if r.ident.startswith("f:")), None)
+        return min(same_text, key=lambda r: r.id) if same_text else None
+
+    def add(self, post: Post, record: dict[str, Any], ident: str) -> str:
+        """Merge one post (with its JSON record and identity) into the batch; return NEW, UPDATED or UNCHANGED."""
+        self._note_channel(post)
+        row = self.match(post, ident)
+        if row is None:
+            row = Row(self.next_id, ident, post, self.now, self.now, self.now, record=record, new=True)
+            self.next_id += 1
+            self._index(row)
+            self._note_source(row, post)
+            if any(mg.known(v) for v in mg.counters(post)):
+                self._observe(row, post)
+            return NEW
+        if ident != row.ident and ident.startswith("c:"):  # a post with an id claims its id-less copy
+            del self.by_ident[row.ident]
+            row.ident = ident
+            self.by_ident[ident] = row
+            row.dirty = True
+        changed = self._merge_into(row, post)
+        changed = self._note_source(row, post) or changed
+        if self.now > row.last_seen or self.now < row.first_seen:
+            row.last_seen, row.first_seen, row.seen = max(row.last_seen, self.now), min(row.first_seen, self.now), True
+        return UPDATED if changed or row.dirty else UNCHANGED
+
+    def _merge_into(self, row: Row, post: Post) -> bool:
+        old = row.post
+        observed = mg.new_counters(old, post)
+        if observed:
+            self._observe(row, post)
+        text_from_new = None
+        if mg.is_edit(old, post):
+            text_from_new = self._edit(row, post)
+        merged = mg.merge(old, post, text_from_new=text_from_new, counters_from_new=self.now >= row.last_seen)
+        if merged != old:
+            row.post, row.record, row.dirty = merged, None, True
+        return observed or row.dirty or text_from_new is not None
+
+    def _edit(self, row: Row, post: Post) -> bool:
+        """Keep the text that is not current as a version; return whether the new text becomes current."""
+        if row.old_texts is None:
+            rows = self.conn.execute("SELECT text FROM post_versions WHERE post = ?", [row.id]).fetchall()
+            row.old_texts = {r[0] for r in rows}
+        if post.text in row.old_texts:
+            return False
+        newer = mg.edit_is_newer(row.post, post)
+        if newer is None:
+            newer = self.now >= row.text_since
+        kept = row.post if newer else post
+        since, until = (row.text_since, self.now) if newer else (None, None)
+        self.versions.append((row.id, kept.title, kept.text, since, until, kept.source.format))
+        row.old_texts.add(kept.text)
+        if newer:
+            row.text_since = self.now
+        return newer
+
+    def _note_source(self, row: Row, post: Post) -> bool:
+        route = (post.source.format, post.source.path, post.source.index)
+        if route in row.sources:
+            return False
+        row.sources.add(route)
+        self.sources.append((row.id, *route, self.label, self.now))
+        return True
+
+    def _observe(self, row: Row, post: Post) -> None:
+        reactions = json.dumps([[r.emoji, r.count] for r in post.reactions], ensure_ascii=False) \
+            if post.reactions else None
+        self.observations.append((row.id, self.now, post.views, post.forwards, post.replies, reactions,
+                                  post.source.format, post.source.path))
+
+    def _note_channel(self, post: Post) -> None:
+        if post.channel:
+            key = post.channel.lower()
+            _, channel_id, title = self.channels.get(key, (None, None, None))
+            self.channels[key] = (post.channel, post.channel_id or channel_id, post.channel_title or title)
+
+    def rows(self) -> Iterator[Row]:
+        return iter(self.by_ident.values())
+
+    def write(self) -> list[tuple[int, Post]]:
+        """Write everything the batch gathered; return (id, post) of the new posts."""
+        rows = list(self.rows())
+        fresh = [r for r in rows if r.new]
+        changed = [r for r in rows if r.dirty and not r.new]
+        self.conn.executemany(_INSERT, [post_values(r) for r in fresh])
+        self.conn.executemany(_UPDATE, [(*post_values(r)[1:], r.id) for r in changed])
+        self.conn.executemany("UPDATE posts SET first_seen = ?, last_seen = ? WHERE id = ?",
+                              [(r.first_seen, r.last_seen, r.id) for r in rows if r.seen and not r.dirty])
+        self.conn.executemany("INSERT OR IGNORE INTO post_sources (post, format, path, idx, input, first_seen)"
+                              " VALUES (?, ?, ?, ?, ?, ?)", self.sources)
+        self.conn.executemany("INSERT INTO post_versions (post, title, text, since, until, format)"
+                              " VALUES (?, ?, ?, ?, ?, ?)", self.versions)
+        self.conn.executemany("INSERT INTO observations (post, observed_at, views, forwards, replies, reactions,"
+                              " format, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.observations)
+        self.tags.link(self.conn, [(r.id, r.post.hashtags) for r in fresh + changed if r.post.hashtags])
+        return [(r.id, r.post) for r in sorted(fresh, key=lambda r: r.id)]
+
+
+def prepare(post: Post) -> tuple[Post, dict[str, Any], str]:
+    """Return a post with its JSON record and identity."""
+    record = record_of(post)
+    return post, record, mg.ident(post, record)
+
+
+def batches(posts: Iterable[Post], size: int) -> Iterator[list[Post]]:
+    batch: list[Post] = []
+    for post in posts:
+        batch.append(post)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

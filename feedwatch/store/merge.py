@@ -1,0 +1,115 @@
+"""How two sightings of one post become one record: pure functions over Posts.
+
+- Identity: a post with a channel and a message id is `c:<channel>/<id>`; one
+  without is its text fingerprint `f:<fingerprint>` (a post with no words at
+  all is identified by its whole record instead).
+- Fields: the richer sighting (more known fields) wins each field it knows;
+  nothing known is ever replaced by an unknown (null or empty) value.
+- Text and what is derived from it (title, key points, hashtags, ...) move
+  together, from one sighting, so they never disagree.
+- Counters (views, forwards, replies, reactions) take the newest sighting's
+  known values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from feedwatch.models import Post
+from feedwatch.parse.text import fingerprint
+
+EMPTY_FINGERPRINT = fingerprint("")
+TEXT_FIELDS = ("text", "title", "key_points", "hashtags", "mentions", "links", "datelines", "fingerprint")
+COUNTERS = ("views", "forwards", "replies", "reactions")
+_FIELDS = tuple(f.name for f in dataclasses.fields(Post))
+_OTHER_FIELDS = tuple(name for name in _FIELDS if name not in TEXT_FIELDS and name not in COUNTERS
+                      and name not in ("approximate", "source"))
+
+
+def keyed_ident(post: Post) -> str | None:
+    """Return the channel+id identity of a post, or None when it lacks either."""
+    if post.channel and post.message_id is not None:
+        return f"c:{post.channel.lower()}/{post.message_id}"
+    return None
+
+
+def ident(post: Post, record: dict[str, Any] | None = None) -> str:
+    """Return the identity a post is stored under."""
+    keyed = keyed_ident(post)
+    if keyed:
+        return keyed
+    if post.fingerprint and post.fingerprint != EMPTY_FINGERPRINT:
+        return f"f:{post.fingerprint}"
+    record = dict(record if record is not None else post.to_json())
+    record.pop("source", None)
+    digest = hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return f"r:{digest[:32]}"
+
+
+def known(value: object) -> bool:
+    return value is not None and value != "" and value != ()
+
+
+def richness(post: Post) -> int:
+    """Return how many fields of `post` are known: the measure of the richer source."""
+    return sum(1 for name in _FIELDS if known(getattr(post, name)))
+
+
+def counters(post: Post) -> tuple[Any, ...]:
+    return tuple(getattr(post, name) for name in COUNTERS)
+
+
+def new_counters(old: Post, new: Post) -> bool:
+    """True when `new` carries a known counter value that differs from `old`'s."""
+    return any(known(n) and n != o for n, o in zip(counters(new), counters(old), strict=True))
+
+
+def is_edit(old: Post, new: Post) -> bool:
+    """True when `new` carries a different text: changed words, or any change from the same format.
+
+    Two formats render one text differently (spacing, emoji, punctuation), so
+    across formats only a changed fingerprint counts as an edit.
+    """
+    if not new.text or new.text == old.text:
+        return False
+    if new.fingerprint != old.fingerprint:
+        return True
+    return new.source.format == old.source.format
+
+
+def edit_is_newer(old: Post, new: Post) -> bool | None:
+    """Return whether `new`'s text is the later edit by the posts' edit dates, or None if they cannot tell."""
+    if old.edit_date and new.edit_date and old.edit_date != new.edit_date:
+        return new.edit_date > old.edit_date
+    return None
+
+
+def merge(old: Post, new: Post, *, text_from_new: bool | None = None, counters_from_new: bool = True) -> Post:
+    """Return the one record of two sightings of a post.
+
+    `text_from_new` forces where the text group comes from (an edit); None lets
+    the richer sighting give it.
+    """
+    new_richer = richness(new) > richness(old)
+    primary, secondary = (new, old) if new_richer else (old, new)
+    picked: dict[str, Post] = {}
+    for name in _OTHER_FIELDS:
+        picked[name] = primary if known(getattr(primary, name)) else secondary
+    for name in COUNTERS:
+        first, second = (new, old) if counters_from_new else (old, new)
+        picked[name] = first if known(getattr(first, name)) else second
+    if text_from_new is None:
+        text_source = primary if primary.text else secondary
+    else:
+        text_source = new if text_from_new else old
+    for name in TEXT_FIELDS:
+        picked[name] = text_source
+    values = {name: getattr(post, name) for name, post in picked.items()}
+    approximate = [name for name in old.approximate if picked.get(name) is old]
+    approximate += [name for name in new.approximate if picked.get(name) is new and name not in approximate]
+    values["approximate"] = tuple(approximate)
+    values["source"] = primary.source
+    return Post(**values)

@@ -1,0 +1,115 @@
+"""Reading the store: full-text search with snippets, and stored posts for export."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from feedwatch.errors import StoreError
+from feedwatch.models import Post
+from feedwatch.parse.text import tag_key
+from feedwatch.store.channels import iso
+from feedwatch.store.rows import post_from_row
+
+SNIPPET_TOKENS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result: the stored post, a snippet with the matches marked, and where to read it."""
+
+    id: int
+    post: Post
+    snippet: str
+    link: str
+
+
+def link(post: Post) -> str:
+    """Return the t.me URL of a post when known, else its source path#index."""
+    if post.url:
+        return post.url
+    if post.channel and post.message_id is not None:
+        return f"https://t.me/{post.channel}/{post.message_id}"
+    if post.source.path:
+        return f"{post.source.path}#{post.source.index}" if post.source.index is not None else post.source.path
+    return post.source.format
+
+
+def _filters(
+    hashtag: str | None, channel: str | None, since: datetime | None, until: datetime | None
+) -> tuple[list[str], list[object]]:
+    where: list[str] = []
+    args: list[object] = []
+    if hashtag:
+        where.append("p.id IN (SELECT post FROM post_hashtags WHERE hashtag ="
+                     " (SELECT id FROM hashtags WHERE key = ?))")
+        args.append(tag_key(hashtag))
+    if channel:
+        where.append("p.channel = ? COLLATE NOCASE")
+        args.append(channel.lstrip("@"))
+    if since:
+        where.append("p.date >= ?")
+        args.append(iso(since))
+    if until:
+        where.append("p.date < ?")
+        args.append(iso(until))
+    return where, args
+
+
+def search(
+    conn: sqlite3.Connection,
+    query: str | None,
+    *,
+    hashtag: str | None = None,
+    channel: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 20,
+    marks: tuple[str, str] = ("[", "]"),
+) -> list[Hit]:
+    """Return up to `limit` posts matching the FTS5 `query` (best first) and the filters.
+
+    Without a query, the filters alone select posts, newest first. `until` is
+    exclusive. A malformed query raises StoreError with one line.
+    """
+    where, args = _filters(hashtag, channel, since, until)
+    if query and query.strip():
+        sql = ("SELECT p.id, p.title, p.text, p.author, p.json,"
+               f" snippet(posts_fts, -1, ?, ?, '…', {SNIPPET_TOKENS})"
+               " FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid WHERE posts_fts MATCH ?"
+               + "".join(f" AND {w}" for w in where) + " ORDER BY rank LIMIT ?")
+        params: list[object] = [marks[0], marks[1], query, *args, limit]
+    else:
+        sql = ("SELECT p.id, p.title, p.text, p.author, p.json, NULL FROM posts p"
+               + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY p.date IS NULL, p.date DESC, p.id DESC LIMIT ?")
+        params = [*args, limit]
+    try:
+        rows = conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        if query and ("fts5" in str(exc) or "no such column" in str(exc) or "unterminated" in str(exc)):
+            raise StoreError(f"search query {query!r} is not valid ({exc}). "
+                             'Put words in double quotes to search for them as written') from None
+        raise
+    hits = []
+    for row in rows:
+        post = post_from_row(row[1:5])
+        snippet = row[5] if row[5] is not None else _head(post.text)
+        hits.append(Hit(row[0], post, " ".join(snippet.split()), link(post)))
+    return hits
+
+
+def _head(text: str, width: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1].rsplit(" ", 1)[0] + "…"
+
+
+def posts(conn: sqlite3.Connection, *, channel: str | None = None, since: datetime | None = None) -> Iterator[Post]:
+    """Yield stored posts in the order they were first stored (of one channel, from a date, if given)."""
+    where, args = _filters(None, channel, since, None)
+    sql = "SELECT p.title, p.text, p.author, p.json FROM posts p"
+    sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.id"
+    for row in conn.execute(sql, args):
+        yield post_from_row(row)

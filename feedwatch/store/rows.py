@@ -1,0 +1,59 @@
+"""A Post as a stored row and back: the columns search needs, plus the rest of its JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from feedwatch.models import Post
+
+if TYPE_CHECKING:
+    from feedwatch.store.ingest import Row
+
+# Kept as columns (for full-text search), so left out of the stored JSON.
+COLUMN_FIELDS = ("title", "text", "author")
+_MAX_PARAMS = 500
+
+
+def record_of(post: Post) -> dict[str, Any]:
+    """Return the Post JSON object of `post` (the public contract)."""
+    return post.to_json()
+
+
+def stored_json(record: dict[str, Any]) -> str:
+    """Return the JSON kept in posts.json: the record without the column fields."""
+    rest = {k: v for k, v in record.items() if k not in COLUMN_FIELDS}
+    return json.dumps(rest, ensure_ascii=False, separators=(",", ":"))
+
+
+def full_record(title: str | None, text: str, author: str | None, stored: str) -> dict[str, Any]:
+    """Return the Post JSON object of a stored row, keys in the contract's order."""
+    rest = json.loads(stored)
+    rest.update(title=title, text=text, author=author)
+    return {name: rest[name] for name in _ORDER if name in rest}
+
+
+def post_from_row(columns: Sequence[Any]) -> Post:
+    """Return the Post of (title, text, author, json) columns."""
+    return Post.from_json(full_record(*columns))
+
+
+def post_values(row: Row) -> tuple[Any, ...]:
+    """Return the posts-table values of a row, in the INSERT column order."""
+    post = row.post
+    record = row.record if row.record is not None else record_of(post)
+    return (
+        row.id, row.ident, post.channel, post.message_id, post.fingerprint, post.kind, record["date"],
+        post.title, post.text, post.author, "\n".join(post.key_points) or None, post.views, post.forwards,
+        stored_json(record), row.first_seen, row.last_seen, row.text_since,
+    )
+
+
+def chunks(items: Sequence[Any], size: int = _MAX_PARAMS) -> Iterator[list[Any]]:
+    """Yield `items` in lists of at most `size` (SQLite caps the parameters of one statement)."""
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+_ORDER = tuple(Post().to_json())

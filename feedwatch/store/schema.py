@@ -1,0 +1,221 @@
+"""The store's schema as an ordered list of migrations.
+
+Each migration is a function of a `sqlite_utils.Database`; `migrate()` applies
+the ones not yet recorded in the `migrations` table, in order, in one
+transaction, so a database is always at a known version. Never edit a
+migration that has shipped: add a new one at the end.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from feedwatch.errors import StoreError
+
+# PRAGMA application_id of a feedwatch database: "FDWT".
+APPLICATION_ID = 0x46445754
+
+
+def _run(db: sqlite_utils.Database, script: str) -> None:
+    """Execute each statement of `script` (executescript would commit the open transaction)."""
+    statement = ""
+    for line in script.strip().splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete statement in migration: {statement[:60]!r}")
+
+
+def m001_posts(db: sqlite_utils.Database) -> None:
+    """Channels and their rename history; posts keyed by channel+id or fingerprint; every route in."""
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db["channels"].create(
+        {
+            "id": int, "username": str, "title": str, "channel_id": int, "access_hash": int,
+            "high_water": int, "last_polled_at": str, "first_seen": str,
+        },
+        pk="id", not_null={"username", "first_seen"},
+    )
+    _run(db, """
+        CREATE UNIQUE INDEX channels_username ON channels(username COLLATE NOCASE);
+        CREATE INDEX channels_channel_id ON channels(channel_id);
+        CREATE TABLE channel_names (
+            channel INTEGER NOT NULL REFERENCES channels(id),
+            username TEXT NOT NULL,
+            title TEXT,
+            first_seen TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX channel_names_unique ON channel_names(channel, username, ifnull(title, ''));
+        -- ident: 'c:<channel, lower case>/<message id>' for posts with an id, 'f:<fingerprint>' without.
+        -- json: the Post JSON without title, text and author, which are the columns beside it.
+        CREATE TABLE posts (
+            id INTEGER PRIMARY KEY,
+            ident TEXT NOT NULL,
+            channel TEXT,
+            message_id INTEGER,
+            fingerprint TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            date TEXT,
+            title TEXT,
+            text TEXT NOT NULL,
+            author TEXT,
+            key_points TEXT,
+            views INTEGER,
+            forwards INTEGER,
+            json TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            text_since TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX posts_ident ON posts(ident);
+        CREATE INDEX posts_fingerprint ON posts(fingerprint);
+        CREATE INDEX posts_date ON posts(date);
+        CREATE TABLE post_sources (
+            post INTEGER NOT NULL REFERENCES posts(id),
+            format TEXT NOT NULL,
+            path TEXT,
+            idx INTEGER,
+            input TEXT,
+            first_seen TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX post_sources_route ON post_sources(post, format, ifnull(path, ''), ifnull(idx, -1));
+    """)
+
+
+def m002_history(db: sqlite_utils.Database) -> None:
+    """Old texts of edited posts, and the counters seen at each sighting."""
+    _run(db, """
+        CREATE TABLE post_versions (
+            id INTEGER PRIMARY KEY,
+            post INTEGER NOT NULL REFERENCES posts(id),
+            title TEXT,
+            text TEXT NOT NULL,
+            since TEXT,
+            until TEXT,
+            format TEXT
+        );
+        CREATE INDEX post_versions_post ON post_versions(post);
+        CREATE TABLE observations (
+            id INTEGER PRIMARY KEY,
+            post INTEGER NOT NULL REFERENCES posts(id),
+            observed_at TEXT NOT NULL,
+            views INTEGER,
+            forwards INTEGER,
+            replies INTEGER,
+            reactions TEXT,
+            format TEXT,
+            path TEXT
+        );
+        CREATE INDEX observations_post ON observations(post, observed_at);
+    """)
+
+
+def m003_hashtags(db: sqlite_utils.Database) -> None:
+    """Hashtags by normalised key (feedwatch.parse.text.tag_key), every raw spelling, links to posts."""
+    _run(db, """
+        CREATE TABLE hashtags (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
+        CREATE TABLE hashtag_spellings (
+            hashtag INTEGER NOT NULL REFERENCES hashtags(id),
+            spelling TEXT NOT NULL,
+            PRIMARY KEY (hashtag, spelling)
+        ) WITHOUT ROWID;
+        CREATE TABLE post_hashtags (
+            post INTEGER NOT NULL REFERENCES posts(id),
+            hashtag INTEGER NOT NULL REFERENCES hashtags(id),
+            PRIMARY KEY (post, hashtag)
+        ) WITHOUT ROWID;
+        CREATE INDEX post_hashtags_hashtag ON post_hashtags(hashtag, post);
+    """)
+
+
+def m004_search(db: sqlite_utils.Database) -> None:
+    """FTS5 over title, text, key points and author, kept in step with posts by triggers."""
+    _run(db, """
+        CREATE VIRTUAL TABLE posts_fts USING fts5(
+            title, text, key_points, author,
+            content='posts', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER posts_fts_insert AFTER INSERT ON posts BEGIN
+            INSERT INTO posts_fts(rowid, title, text, key_points, author)
+            VALUES (new.id, new.title, new.text, new.key_points, new.author);
+        END;
+        CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts BEGIN
+            INSERT INTO posts_fts(posts_fts, rowid, title, text, key_points, author)
+            VALUES ('delete', old.id, old.title, old.text, old.key_points, old.author);
+        END;
+        CREATE TRIGGER posts_fts_update AFTER UPDATE OF title, text, key_points, author ON posts BEGIN
+            INSERT INTO posts_fts(posts_fts, rowid, title, text, key_points, author)
+            VALUES ('delete', old.id, old.title, old.text, old.key_points, old.author);
+            INSERT INTO posts_fts(rowid, title, text, key_points, author)
+            VALUES (new.id, new.title, new.text, new.key_points, new.author);
+        END;
+    """)
+
+
+def m005_runs(db: sqlite_utils.Database) -> None:
+    """What each ingest or poll read, its counts, and its errors; kind is 'ok' or the first error's kind."""
+    db["ingest_runs"].create(
+        {
+            "id": int, "source": str, "kind": str, "started_at": str, "finished_at": str,
+            "new": int, "updated": int, "unchanged": int, "failed": int, "errors": str,
+        },
+        pk="id", not_null={"source", "kind", "started_at", "finished_at"},
+    )
+    db.execute("CREATE INDEX ingest_runs_source ON ingest_runs(source, finished_at)")
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("001_posts", m001_posts),
+    ("002_history", m002_history),
+    ("003_hashtags", m003_hashtags),
+    ("004_search", m004_search),
+    ("005_runs", m005_runs),
+]
+
+
+def applied(db: sqlite_utils.Database) -> list[str]:
+    """Return the names of the migrations recorded in `db`, in the order they were applied."""
+    if "migrations" not in db.table_names():
+        return []
+    return [row[0] for row in db.execute("SELECT name FROM migrations ORDER BY rowid").fetchall()]
+
+
+def migrate(db: sqlite_utils.Database, upto: int | None = None, path: str = "database") -> list[str]:
+    """Apply the migrations `db` lacks (the first `upto` only, if given); return their names.
+
+    `db` must not commit on its own (see feedwatch.store.db.batch_database); the
+    caller's connection is in autocommit mode and this opens the transaction.
+    """
+    wanted = MIGRATIONS if upto is None else MIGRATIONS[:upto]
+    known = {name for name, _ in MIGRATIONS}
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        done = applied(db)
+        newer = [name for name in done if name not in known]
+        if newer:
+            raise StoreError(f"{path}: made by a newer feedwatch (schema {newer[-1]}). Upgrade feedwatch to open it")
+        if "migrations" not in db.table_names():
+            db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        ran = []
+        for name, step in wanted:
+            if name in done:
+                continue
+            step(db)
+            db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, _now()])
+            ran.append(name)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return ran
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
