@@ -158,7 +158,7 @@ def test_markdown_shows_evidence_and_links_back() -> None:
     assert "- statistic: p \\= 2\\.1e\\-05" in text
     assert "[Lavrov at the UN](https://t.me/MFARussia/101)" in text
     assert "Pasted remarks (seeds/004\\_01d4050f5de082cc\\.txt\\#3)" in text
-    assert "- Posts: 5 independent, 2 forwards (7 in all)" in text
+    assert "- Posts: 7 independent, 2 forwards" in text
 
 
 def test_empty_digest_says_so_in_every_section() -> None:

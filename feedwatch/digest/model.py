@@ -88,8 +88,8 @@ class AlertEntry:
     first_seen: datetime | None
     alerted_at: datetime | None
     channels: tuple[str, ...]
-    posts: int
-    forwards: int
+    posts: int  # independent posts of the episode
+    forwards: int  # forwards of them (amplification, counted apart)
     score: float
     evidence: tuple[Evidence, ...] = ()
     samples: tuple[PostLink, ...] = ()
@@ -163,6 +163,7 @@ class Chart:
     days: int  # bucket width in days (1: daily)
     buckets: int
     series: tuple[Series, ...]
+    undated: int = 0  # posts of the listed tags with no date or dateline: not in the chart
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,8 +71,7 @@ def _alert(alert: AlertEntry) -> str:
     items = [
         f"<li>First use {when(alert.first_seen)}; alerted at {when(alert.alerted_at)}</li>",
         f"<li>Channels ({len(alert.channels)}): {', '.join(h(c) for c in alert.channels) or 'unknown'}</li>",
-        f"<li>Posts: {alert.posts - alert.forwards} independent, {alert.forwards} forwards"
-        f" ({alert.posts} in all)</li>",
+        f"<li>Posts: {alert.posts} independent, {plural(alert.forwards, 'forward')}</li>",
     ]
     if len(alert.tags) > 1:
         items.append(f"<li>Spellings and family: {spellings}</li>")
@@ -155,7 +154,10 @@ def _sections(digest: Digest) -> list[str]:
     chart = ""
     if digest.chart and digest.chart.series:
         unit = "day" if digest.chart.days == 1 else f"{digest.chart.days} days"
-        chart = f'<figure>{chart_svg(digest.chart)}<figcaption class="small">Posts per {unit}</figcaption></figure>'
+        undated = digest.chart.undated
+        left_out = f"; {plural(undated, 'post')} without a date not shown" if undated else ""
+        chart = (f'<figure>{chart_svg(digest.chart)}<figcaption class="small">Posts per {unit} by publication '
+                 f"date{left_out}</figcaption></figure>")
     return [
         _alerts(SECTIONS[0], "new-campaigns", digest.new_campaigns, "No new campaigns in this window."),
         _alerts(SECTIONS[1], "spiking", digest.spiking, "No known tag is spiking."),

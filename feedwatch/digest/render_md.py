@@ -54,7 +54,7 @@ def _alert(number: int, alert: AlertEntry) -> list[str]:
         "",
         f"- First use: {when(alert.first_seen)}; alerted at {when(alert.alerted_at)}",
         f"- Channels ({len(alert.channels)}): {', '.join(md(c) for c in alert.channels) or 'unknown'}",
-        f"- Posts: {alert.posts - alert.forwards} independent, {alert.forwards} forwards ({alert.posts} in all)",
+        f"- Posts: {alert.posts} independent, {plural(alert.forwards, 'forward')}",
     ]
     if len(alert.tags) > 1:
         lines.append(f"- Spellings and family: {', '.join(tag(t) for t in alert.tags)}")
