@@ -25,6 +25,8 @@ class ForwardedFrom:
     channel: str | None = None
     message_id: int | None = None
     url: str | None = None
+    author: str | None = None  # the original post's signature
+    channel_id: int | None = None  # the original channel's bare id (no -100), when only the id is known
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,9 @@ import click
 
 from feedwatch import __version__
 from feedwatch.cli.parse_cmd import parse_command
+from feedwatch.cli.poll_cmd import poll_command, run_command
 from feedwatch.cli.store_cmds import export_command, ingest_command, search_command
+from feedwatch.cli.watch_cmd import watch_command
 
 
 @click.group(
@@ -27,6 +29,9 @@ def main() -> None:
 
 
 main.add_command(parse_command)
+main.add_command(poll_command)
+main.add_command(run_command)
+main.add_command(watch_command)
 main.add_command(ingest_command)
 main.add_command(search_command)
 main.add_command(export_command)

@@ -47,6 +47,7 @@ FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         Format("jsonl", "jsonl", "lines"),
+        Format("tme-html", "tme_html", "stream"),
         Format("statement", "statement", "text"),
         Format("dump", "dump", "lines"),
     )

@@ -1,0 +1,176 @@
+"""Reading t.me/s markup with lxml: class queries, rendered text with its entities, counts.
+
+The t.me/s parser (`tme_html`) builds on these. Text is rendered the way a
+reader sees it: `<br>` is a line break, emoji markup is its glyph, and the
+anchors Telegram made from the post's entities are collected as hashtags,
+mentions and links.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import unquote
+
+from lxml import etree
+
+from feedwatch.models import Link
+
+Element = Any  # lxml.etree._Element; lxml ships no type information
+
+
+def classes(el: Element | None) -> list[str]:
+    return (el.get("class") or "").split() if el is not None else []
+
+
+def find(el: Element | None, token: str) -> Element | None:
+    """Return the first element at or under `el` whose class holds `token` (small subtrees)."""
+    if el is None:
+        return None
+    for node in el.iter(etree.Element):
+        cls = node.get("class")
+        if cls and token in cls and token in cls.split():
+            return node
+    return None
+
+
+def find_all(el: Element, token: str) -> list[Element]:
+    return [node for node in el.iter(etree.Element) if token in (node.get("class") or "").split()]
+
+
+@dataclass
+class Entities:
+    """What a post's anchors carry beyond their text."""
+
+    hashtags: list[str] = field(default_factory=list)
+    mentions: list[str] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+
+    def anchor(self, text: str, href: str | None) -> None:
+        shown = text.strip()
+        if not href or not shown:
+            return
+        if href.startswith(("?q=%23", "?q=#")):
+            self.hashtags.append(shown.lstrip("#") or unquote(href[3:]).lstrip("#"))
+        elif shown.startswith("@") and _T_ME.match(href):
+            self.mentions.append(shown[1:])
+        else:
+            self.links.append(Link(shown, href))
+
+
+_T_ME = re.compile(r"https?://(?:www\.)?(?:t\.me|telegram\.me)/", re.IGNORECASE)
+_BLOCKS = {"blockquote", "pre", "div", "p"}
+_SKIP = {"script", "style", "template"}
+_EMOJI_PNG = re.compile(r"/([0-9A-Fa-f]{2,64})\.png")
+
+
+def render(el: Element | None, entities: Entities | None = None) -> str:
+    """Return the text a reader sees in `el`; anchors go into `entities` when given."""
+    if el is None:
+        return ""
+    out: list[str] = []
+    _render_into(el, out, entities, pre=False)
+    return "".join(out)
+
+
+def _render_into(el: Element, out: list[str], entities: Entities | None, pre: bool) -> None:
+    # libxml2 caps nesting at 256 levels, so this recursion stays shallow.
+    if el.text:
+        out.append(el.text if pre else _flat(el.text))
+    for child in el:
+        tag = child.tag
+        if not isinstance(tag, str) or tag in _SKIP:
+            pass  # comments, processing instructions, scripts
+        elif tag == "br":
+            out.append("\n")
+        elif tag == "i" and "emoji" in classes(child):
+            out.append(_emoji(child))
+        elif tag in _BLOCKS:
+            _line_break(out)
+            _render_into(child, out, entities, pre or tag == "pre")
+            _line_break(out)
+        elif tag == "a" and entities is not None:
+            start = len(out)
+            _render_into(child, out, None, pre)
+            entities.anchor("".join(out[start:]), child.get("href"))
+        else:
+            _render_into(child, out, entities, pre)
+        if child.tail:
+            out.append(child.tail if pre else _flat(child.tail))
+
+
+def _flat(text: str) -> str:
+    """Source line breaks in HTML are spaces; Telegram marks real ones with <br>."""
+    return text.replace("\r\n", " ").replace("\n", " ") if "\n" in text else text
+
+
+def _line_break(out: list[str]) -> None:
+    if out and not out[-1].endswith("\n"):
+        out.append("\n")
+
+
+def _emoji(el: Element) -> str:
+    """The glyph of an emoji image: its <b> text, or else the UTF-8 hex of its PNG name."""
+    glyph = "".join(el.itertext())
+    if glyph.strip():
+        return glyph
+    match = _EMOJI_PNG.search(el.get("style") or "")
+    if match and len(match.group(1)) % 2 == 0:
+        try:
+            return bytes.fromhex(match.group(1)).decode("utf-8")
+        except ValueError:
+            return ""
+    return ""
+
+
+_COUNT = re.compile(r"^(\d+(?:[.,]\d+)?)\s*([KMB]?)$", re.IGNORECASE)
+_SCALE = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
+
+
+def count(shown: str | None) -> tuple[int | None, bool]:
+    """Return a count as shown ("2.19M" -> 2190000) and whether it was abbreviated."""
+    if not shown:
+        return None, False
+    compact = shown.strip().replace("\u00a0", "").replace(" ", "")
+    match = _COUNT.match(compact)
+    if not match:
+        return None, False
+    number, suffix = match.group(1), match.group(2).lower()
+    if not suffix:
+        number = number.replace(",", "").replace(".", "")
+    try:
+        value = int(Decimal(number.replace(",", ".")) * _SCALE[suffix])
+    except InvalidOperation:
+        return None, False
+    return value, bool(suffix)
+
+
+_STYLE_URL = re.compile(r"url\(['\"]?([^'\")]+)['\"]?\)")
+
+
+def style_url(el: Element | None) -> str | None:
+    """Return the background-image URL of an element's inline style, or None."""
+    if el is None:
+        return None
+    match = _STYLE_URL.search(el.get("style") or "")
+    return match.group(1) if match else None
+
+
+_POST_LINK = re.compile(
+    r"^https?://(?:www\.)?(?:t\.me|telegram\.me)/(?:s/)?(?:(?P<c>c)/(?P<cid>\d+)|(?P<name>[A-Za-z0-9_]{1,64}))"
+    r"(?:/(?P<id>\d+))?/?(?:[?#].*)?$",
+    re.IGNORECASE,
+)
+
+
+def post_link(href: str | None) -> tuple[str | None, int | None, int | None]:
+    """Return (username, bare channel id, message id) of a t.me link; None where absent."""
+    match = _POST_LINK.match(href or "")
+    if not match:
+        return None, None, None
+    message_id = int(match.group("id")) if match.group("id") else None
+    if match.group("c"):
+        return None, int(match.group("cid")), message_id
+    return match.group("name"), None, message_id

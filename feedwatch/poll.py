@@ -1,0 +1,266 @@
+"""Polling: the one place that joins a source to the store.
+
+`poll_channels()` reads each channel from its source (web channels in
+parallel, within the per-host politeness limits; Telethon channels one after
+the other) and stores what came back in the calling thread, one channel at a
+time: posts ingested (new posts, edits as versions, view counts as
+observations), the channel's high-water mark moved forward, and one ingest-run
+record with the errors. `feedwatch poll`, `feedwatch run` and the scheduler's
+jobs all call it, so they can never drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from feedwatch.config import ChannelSpec, Config
+from feedwatch.errors import FeedwatchError
+from feedwatch.sources import Fetch, error_kind
+
+log = logging.getLogger("feedwatch.poll")
+KEEP = object()  # backfill: take each channel's own setting
+
+
+class ChannelSource(Protocol):
+    name: str
+
+    def fetch(self, channel: str, high_water: int | None, backfill_days: int | None, state: Any = None) -> Fetch: ...
+
+
+@dataclass
+class Report:
+    """What one poll of one source brought: counts and errors (kind, message)."""
+
+    source: str
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    requests: int = 0
+    retry_at: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def line(self) -> str:
+        """Return the one line a person reads for this source."""
+        counts = f"{self.new} new, {self.updated} updated"
+        if self.failed:
+            counts += f", {self.failed} failed"
+        status = "ok" if self.ok else "error: " + "; ".join(message for _, message in self.errors)
+        return f"{self.source:32} {counts:28} {status}"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def poll_channels(store: Any, specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource], *,
+                  backfill: Any = KEEP, workers: int = 4, now: Callable[[], datetime] = now_utc,
+                  on_report: Callable[[Report], None] | None = None) -> list[Report]:
+    """Poll each channel from its source and store the result; return one Report per channel."""
+    states = {spec.name: store.channel(spec.name) for spec in specs}
+    reports: list[Report] = []
+    for spec, fetch, started in _fetch_all(specs, sources, states, backfill, workers, now):
+        report = store_fetch(store, spec, fetch, started, now())
+        log.info("poll %s", report.line())
+        reports.append(report)
+        if on_report:
+            on_report(report)
+    return reports
+
+
+Done = tuple[ChannelSpec, Fetch, datetime]
+
+
+def _fetch_all(specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource], states: dict[str, Any],
+               backfill: Any, workers: int, now: Callable[[], datetime]) -> Iterator[Done]:
+    """Yield (spec, fetch, started) as fetches finish: web ones from a thread pool, others in this thread."""
+
+    def one(spec: ChannelSpec) -> Done:
+        started = now()
+        state = states.get(spec.name)
+        days = spec.backfill if backfill is KEEP else backfill
+        source = sources.get(spec.source)
+        if source is None:
+            return spec, Fetch(spec.name, error=FeedwatchError(f"{spec.name}: the {spec.source} source is not "
+                                                              "available (see the README)")), started
+        try:
+            return spec, source.fetch(spec.name, state.high_water if state else None, days, state=state), started
+        except FeedwatchError as exc:
+            return spec, Fetch(spec.name, error=exc), started
+        except Exception as exc:  # a bug must not stop the other channels or the scheduler
+            log.exception("poll %s: unexpected error", spec.name)
+            return spec, Fetch(spec.name, error=exc), started  # type: ignore[arg-type]
+
+    threaded = [s for s in specs if s.source == "web"]
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="feedwatch-web") as pool:
+        futures: list[Future[Done]] = [pool.submit(one, s) for s in threaded]
+        for spec in specs:
+            if spec.source != "web":
+                yield one(spec)
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def store_fetch(store: Any, spec: ChannelSpec, fetch: Fetch, started: datetime, finished: datetime) -> Report:
+    """Store one channel's fetch: posts, the channel state, and the run record; return its Report."""
+    from feedwatch.store import ChannelState
+
+    source = f"{spec.source}:{spec.name}"
+    report = Report(source, requests=fetch.requests, retry_at=fetch.retry_at)
+    if fetch.posts:
+        result = store.ingest(fetch.posts, source, observed_at=finished)
+        report.new, report.updated = result.new, result.updated
+        report.unchanged, report.failed = result.unchanged, result.failed
+    if fetch.error is not None:
+        report.errors.append((error_kind(fetch.error), _message(fetch.error)))
+    state = store.channel(spec.name) or ChannelState(username=spec.name)
+    state = replace(state, title=fetch.title or state.title, channel_id=fetch.channel_id or state.channel_id,
+                    access_hash=fetch.access_hash or state.access_hash,
+                    high_water=fetch.high_water if fetch.high_water is not None else state.high_water,
+                    last_polled_at=finished)
+    store.save_channel(state)
+    store.record_run(source, new=report.new, updated=report.updated, unchanged=report.unchanged,
+                     failed=report.failed, errors=report.errors, started_at=started, finished_at=finished)
+    return report
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, FeedwatchError):
+        return str(exc)
+    return f"internal error ({type(exc).__name__}: {exc}); please report it"
+
+
+def channel_sources(config: Config, specs: Sequence[ChannelSpec], *, now: Callable[[], datetime] = now_utc,
+                    client: Any = None, gate: Any = None,
+                    sleep: Callable[[float], None] = time.sleep) -> tuple[dict[str, ChannelSource], Callable[[], None]]:
+    """Return the sources the channels need, and a function that closes them."""
+    from feedwatch.sources.web import WebSettings, WebSource, make_client
+
+    sources: dict[str, ChannelSource] = {}
+    closers: list[Callable[[], None]] = []
+    if any(s.source == "web" for s in specs):
+        settings = WebSettings.from_config(config)
+        http = client or make_client(settings)
+        if client is None:
+            closers.append(http.close)
+        sources["web"] = WebSource(http, settings, now=now, sleep=sleep, gate=gate)
+    if any(s.source == "telethon" for s in specs):
+        from feedwatch.sources.telethon import open_telethon_source
+
+        telethon = open_telethon_source(config, sleep=sleep)
+        sources["telethon"] = telethon
+        closers.append(telethon.close)
+
+    def close() -> None:
+        for closer in closers:
+            closer()
+
+    return sources, close
+
+
+def open_store(config: Config, db: str | None = None) -> Any:
+    """Open the store at --db, else the configured path, else feedwatch's default."""
+    from feedwatch.store import Store, default_db_path
+
+    return Store.open(db or config["database.path"] or default_db_path())
+
+
+def close_store(store: Any) -> None:
+    close = getattr(store, "close", None)
+    if close is not None:
+        close()
+
+
+def poll_once(config: Config, specs: Sequence[ChannelSpec], *, db: str | None = None, backfill: Any = KEEP,
+              on_report: Callable[[Report], None] | None = None, client: Any = None, gate: Any = None,
+              sleep: Callable[[float], None] = time.sleep) -> list[Report]:
+    """Open the store and the sources, poll `specs` once, close everything; return the Reports."""
+    store = open_store(config, db)
+    sources, close = channel_sources(config, specs, client=client, gate=gate, sleep=sleep)
+    try:
+        return poll_channels(store, specs, sources, backfill=backfill, workers=config["web.concurrency"],
+                             on_report=on_report)
+    finally:
+        close()
+        close_store(store)
+
+
+def poll_folders_once(config: Config, *, db: str | None = None, paths: Sequence[str] | None = None,
+                      on_report: Callable[[Report], None] | None = None) -> list[Report]:
+    """Ingest the new or changed files of the watched folders; return one Report per folder."""
+    from feedwatch.sources.folders import FolderWatcher
+
+    store = open_store(config, db)
+    try:
+        watcher = FolderWatcher(store, settle=config["folders.settle"])
+        reports = []
+        for folder in paths if paths is not None else config["folders.paths"]:
+            report = watcher.poll(folder)
+            log.info("poll %s", report.line())
+            reports.append(report)
+            if on_report:
+                on_report(report)
+        return reports
+    finally:
+        close_store(store)
+
+
+@dataclass
+class Summary:
+    """The totals of one monitoring cycle."""
+
+    reports: list[Report] = field(default_factory=list)
+    digest: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.reports)
+
+    def lines(self) -> list[str]:
+        failed = [r for r in self.reports if not r.ok]
+        new = sum(r.new for r in self.reports)
+        updated = sum(r.updated for r in self.reports)
+        lines = [f"summary: {len(self.reports)} source(s), {len(failed)} failed; {new} new post(s), "
+                 f"{updated} updated"]
+        if self.digest:
+            lines.append(f"digest: {self.digest}")
+        return lines
+
+
+def digest_hook() -> Callable[[Config], Any] | None:
+    """Return `feedwatch.digest.run_scheduled` when this build has it, else None."""
+    try:
+        from feedwatch import digest  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return getattr(digest, "run_scheduled", None)
+
+
+def run_cycle(config: Config, *, db: str | None = None, on_report: Callable[[Report], None] | None = None,
+              client: Any = None) -> Summary:
+    """One monitoring cycle: watched folders, then every channel, then the digest when available."""
+    if db:
+        config = dataclasses.replace(config, values={**config.values, "database.path": db})
+    summary = Summary()
+    summary.reports += poll_folders_once(config, db=db, on_report=on_report)
+    if config.channels:
+        summary.reports += poll_once(config, config.channels, db=db, on_report=on_report, client=client)
+    hook = digest_hook()
+    if hook is not None:
+        try:
+            result = hook(config)
+            summary.digest = str(result) if result is not None else "built"
+        except FeedwatchError as exc:
+            summary.reports.append(Report("digest", errors=[(error_kind(exc), str(exc))]))
+    return summary

@@ -1,0 +1,108 @@
+"""`feedwatch watch`: APScheduler wiring. Jobs call feedwatch.poll, exactly as `feedwatch poll` does.
+
+One job per channel (its interval, plus jitter) and one for the watched
+folders, all with coalesce=True, max_instances=1 and a misfire grace time, so
+a late or slow poll never piles up; each job opens its own store connection.
+The digest runs on its cron schedule when this build has
+`feedwatch.digest.run_scheduled`. Web channels share one politeness gate per
+host. SIGINT/SIGTERM stop the scheduler: the poll under way ends at its next
+wait (what it read is stored, its mark not moved past anything unread), and
+`watch` returns. A restart resumes from the stored high-water marks.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from feedwatch.config import ChannelSpec, Config
+from feedwatch.errors import ConfigError, SourceError
+from feedwatch.poll import digest_hook, poll_folders_once, poll_once
+
+log = logging.getLogger("feedwatch.watch")
+
+
+class Stopping(SourceError):
+    """The scheduler is shutting down: the poll under way ends at its next wait."""
+
+
+class Watcher:
+    """The scheduler and its jobs; `run()` blocks until stop() or a signal."""
+
+    def __init__(self, config: Config, db: str | None = None):
+        from feedwatch.sources.web import HostGate, WebSettings
+
+        self.config, self.db = config, db
+        self.stop_event = threading.Event()
+        settings = WebSettings.from_config(config)
+        self.gate = HostGate(settings, time.monotonic, self.sleep, random.Random())
+        self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": int(config["poll.misfire_grace"]) or None,
+        })
+        self._add_jobs()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait like time.sleep, but end the poll under way when the scheduler is stopping."""
+        if self.stop_event.wait(seconds):
+            raise Stopping("feedwatch is stopping; this poll resumes on the next start")
+
+    def _add_jobs(self) -> None:
+        now = datetime.now(UTC)
+        jitter = int(self.config["poll.jitter"]) or None
+        for spec in self.config.channels:
+            self.scheduler.add_job(self.poll_channel, IntervalTrigger(seconds=spec.interval, jitter=jitter),
+                                   args=[spec], id=f"poll:{spec.name}", name=f"poll {spec.name}", next_run_time=now)
+        if self.config["folders.paths"]:
+            self.scheduler.add_job(self.poll_folders, IntervalTrigger(seconds=int(self.config["folders.interval"])),
+                                   id="folders", name="watched folders", next_run_time=now)
+        hook = digest_hook()
+        if hook is not None:
+            try:
+                trigger = CronTrigger.from_crontab(self.config["digest.schedule"], timezone=UTC)
+            except ValueError as exc:
+                raise ConfigError(f"digest.schedule: not a cron expression ({exc})") from None
+            self.scheduler.add_job(hook, trigger, args=[self.config], id="digest", name="digest")
+        else:
+            log.info("digest: not in this build; no digest job scheduled")
+
+    def poll_channel(self, spec: ChannelSpec) -> None:
+        if self.stop_event.is_set():
+            return
+        reports = poll_once(self.config, [spec], db=self.db, gate=self.gate, sleep=self.sleep)
+        for report in reports:
+            if report.retry_at is not None and not self.stop_event.is_set():
+                log.info("poll %s: rescheduled at %s", spec.name, report.retry_at.isoformat())
+                self.scheduler.modify_job(f"poll:{spec.name}", next_run_time=report.retry_at)
+
+    def poll_folders(self) -> None:
+        if not self.stop_event.is_set():
+            poll_folders_once(self.config, db=self.db)
+
+    def jobs(self) -> list[Any]:
+        return list(self.scheduler.get_jobs())
+
+    def run(self, install_signals: bool = True) -> None:
+        """Start the jobs and block until stop() or SIGINT/SIGTERM; return after a clean shutdown."""
+        if install_signals:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: self.stop_event.set())
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        self.scheduler.start()
+        log.info("watch: %d job(s) started", len(self.jobs()))
+        while not self.stop_event.wait(0.5):
+            pass
+        log.info("watch: stopping")
+        self.scheduler.shutdown(wait=True)
+        log.info("watch: stopped")
+
+    def stop(self) -> None:
+        self.stop_event.set()
