@@ -17,6 +17,7 @@ from feedwatch.digest.deliver import (
     FileTarget,
     WebhookTarget,
     post_webhook,
+    send,
     send_email,
     targets_from_config,
     write_file,
@@ -110,9 +111,11 @@ def test_webhook_client_error_is_not_retried() -> None:
 
 
 def test_file_is_written_atomically_in_each_format(tmp_path: Path) -> None:
-    template = str(tmp_path / "out" / "digest-{date}.md")
-    written = [write_file(digest(), template, fmt) for fmt in ("md", "html", "json")]
-    assert [p.name for p in written] == ["digest-2026-11-23.md", "digest-2026-11-23.html", "digest-2026-11-23.json"]
+    target = FileTarget(str(tmp_path / "out" / "digest-{date}.md"), ("md", "html", "json"))
+    where = send(target, digest())
+    written = [tmp_path / "out" / name for name in ("digest-2026-11-23.md", "digest-2026-11-23.html",
+                                                    "digest-2026-11-23.json")]
+    assert where == ", ".join(str(p) for p in written)
     assert json.loads(written[2].read_text())["posts"] == 42
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in written)  # no temp left
 
@@ -120,7 +123,7 @@ def test_file_is_written_atomically_in_each_format(tmp_path: Path) -> None:
 def test_file_that_cannot_be_written_is_a_delivery_error(tmp_path: Path) -> None:
     (tmp_path / "blocker").write_text("a file, not a folder")
     with pytest.raises(DeliveryError, match="cannot be written"):
-        write_file(digest(), str(tmp_path / "blocker" / "d.md"), "md")
+        write_file(digest(), tmp_path / "blocker" / "d.md", "md")
 
 
 def test_targets_come_from_the_config_only() -> None:

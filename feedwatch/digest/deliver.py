@@ -49,6 +49,12 @@ class FileTarget:
     def name(self) -> str:
         return f"file:{self.path}"
 
+    def file(self, digest: Digest, fmt: str) -> Path:
+        """Return the file for one format: {date} filled in, the suffix that of the format."""
+        path = Path(self.path.replace("{date}", digest.until.strftime("%Y-%m-%d")))
+        suffix = RENDERERS[fmt][0]
+        return path if path.suffix == suffix else path.with_suffix(suffix)
+
 
 @dataclass(frozen=True)
 class WebhookTarget:
@@ -117,17 +123,15 @@ def send(target: Target, digest: Digest, *, sleep: Callable[[float], None] = tim
          env: Mapping[str, str] = os.environ, transport: httpx.BaseTransport | None = None) -> str:
     """Deliver `digest` to `target`; return where it went; raise DeliveryError when it could not."""
     if isinstance(target, FileTarget):
-        return ", ".join(str(write_file(digest, target.path, fmt)) for fmt in target.formats)
+        return ", ".join(str(write_file(digest, target.file(digest, fmt), fmt)) for fmt in target.formats)
     if isinstance(target, WebhookTarget):
         return post_webhook(target, digest, sleep=sleep, transport=transport)
     return send_email(target, digest, env=env)
 
 
-def write_file(digest: Digest, template: str, fmt: str) -> Path:
-    """Write the digest atomically (a temporary file, then a rename); return its path."""
-    suffix, render = RENDERERS[fmt]
-    path = Path(template.replace("{date}", digest.until.strftime("%Y-%m-%d")))
-    path = path.with_suffix(suffix) if path.suffix != suffix else path
+def write_file(digest: Digest, path: Path, fmt: str) -> Path:
+    """Write the digest rendered as `fmt` to `path` atomically (a temporary file, then a rename); return it."""
+    render = RENDERERS[fmt][1]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",

@@ -11,6 +11,7 @@ and the window stays open, so the next run carries them again.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from sqlite_utils import Database
 from feedwatch.digest import state
 from feedwatch.digest.deliver import Target, send
 from feedwatch.digest.model import Digest
-from feedwatch.errors import DeliveryError
+from feedwatch.errors import ConfigError, DeliveryError
 
 # Builds the digest of [since, until] without the alerts whose keys are in the set (None: keep all).
 Builder = Callable[[datetime | None, datetime, "set[str] | None"], Digest]
@@ -81,22 +82,51 @@ def raise_failures(outcomes: list[Outcome]) -> None:
         raise DeliveryError("; ".join(failed))
 
 
-def run_scheduled(config: Any, now: datetime | None = None) -> list[Outcome]:
-    """The scheduled digest job: build and deliver to every configured target; raise DeliveryError on failure."""
+def summary(outcomes: list[Outcome]) -> str:
+    """Return one line saying where the digests went (or why not)."""
+    if not outcomes:
+        return "no delivery target configured (digest.file.path, digest.webhook.url, digest.smtp.host)"
+    return "; ".join(f"{o.detail} ({o.alerts} alerts)" if o.ok else f"FAILED {o.target}" for o in outcomes)
+
+
+def parse_since(text: str, now: datetime) -> datetime | None:
+    """Return the start of a window written as 24h, 7d, 2w, a day (2026-11-20), an ISO time, or all (None)."""
+    text = text.strip()
+    if text.lower() == "all":
+        return None
+    match = _RELATIVE.fullmatch(text.lower())
+    if match:
+        return now - int(match[1]) * _UNITS[match[2]]
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--since {text!r}: use 24h, 7d, 2w, a day (2026-11-20), an ISO time, or all") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+_RELATIVE = re.compile(r"(\d+)\s*([mhdw])")
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def run_scheduled(config: Any, now: datetime | None = None) -> str:
+    """The scheduled digest job: build and deliver to every configured target; return one line.
+
+    Raises DeliveryError naming every target that failed (after trying them all).
+    """
     from feedwatch.digest.build import builder
     from feedwatch.digest.deliver import targets_from_config
     from feedwatch.store import Store
 
     targets = targets_from_config(config)
     if not targets:
-        return []
+        return summary([])
     store = Store.open(_db_path(config))
     try:
         outcomes = send_digests(store.db, targets, builder(store.db), now=now)
     finally:
         store.close()
     raise_failures(outcomes)
-    return outcomes
+    return summary(outcomes)
 
 
 def _db_path(config: Any) -> str:
