@@ -181,10 +181,13 @@ def campaign_alerts(db: Any, since: datetime | None, until: datetime, exclude: s
 
 
 def listed_tags(alerts: Iterable[AlertEntry], tags: Iterable[TagRow]) -> list[tuple[str, set[str]]]:
-    """Return the chart's (label, store tag keys): each alert (with its spellings and family), then top tags."""
+    """Return the chart's (label, store tag keys): each alert (with its spellings and family), then top tags.
+
+    A top tag used once in the window is left out: one bar says nothing a table row does not.
+    """
     listed: list[tuple[str, set[str]]] = []
     for label, keys in [(a.tag, {tag_key(t) for t in (a.tag, *a.tags)}) for a in alerts] + [
-        (t.tag, {t.key}) for t in tags
+        (t.tag, {t.key}) for t in tags if t.posts >= 2
     ]:
         if all(keys != seen for _, seen in listed):
             listed.append((label, keys))

@@ -139,6 +139,7 @@ def write_file(digest: Digest, path: Path, fmt: str) -> Path:
             tmp.write(render(digest))
             tmp.flush()
             os.fsync(tmp.fileno())
+        os.chmod(tmp.name, 0o644)  # a digest is for reading (the temporary file was 0600)
         os.replace(tmp.name, path)
     except OSError as exc:
         raise DeliveryError(f"digest file {path}: cannot be written ({exc.strerror or exc})") from None

@@ -137,8 +137,10 @@ class HealthRow:
 
     @property
     def status(self) -> str:
+        """Return 'failing' (every run failed, not only for a rate limit), 'markup drift', 'rate limited',
+        'errors' or 'ok'."""
         kinds = dict(self.errors)
-        if self.runs and self.failed_runs == self.runs:
+        if self.runs and self.failed_runs == self.runs and set(kinds) - {"rate_limited", "drift"}:
             return "failing"
         if kinds.get("drift"):
             return "markup drift"
