@@ -1,4 +1,7 @@
-"""`feedwatch ingest`, `search` and `export`: the store from the command line."""
+"""`feedwatch ingest`, `search` and `export`: the store from the command line.
+
+feedwatch.store (and sqlite-utils) load when a command runs, so `feedwatch --help` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -16,7 +19,9 @@ from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, error_line, guarded, 
 from feedwatch.errors import FeedwatchError
 from feedwatch.models import Post
 from feedwatch.parse import Options, expand, format_names, parse_path
-from feedwatch.store import DEFAULT_DB, IngestResult, Store
+
+if TYPE_CHECKING:
+    from feedwatch.store import IngestResult, Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -25,15 +30,19 @@ _LONG_INPUT = 1024 * 1024  # bytes: inputs at least this big get a progress bar 
 
 def db_option(fn: F) -> F:
     return click.option(
-        "--db", "db_path", envvar="FEEDWATCH_DB", default=DEFAULT_DB, show_default=True, show_envvar=True,
-        type=click.Path(dir_okay=False), help="The feedwatch database file.",
+        "--db", "db_path", envvar="FEEDWATCH_DB", default=None, show_envvar=True, type=click.Path(dir_okay=False),
+        help="The feedwatch database file.  [default: data/feedwatch.db]",
     )(fn)
 
 
-def open_store(path: str, *, must_exist: bool = False) -> Store:
-    """Open the database or end the command with one line (exit 2)."""
+def open_store(path: str | None, *, must_exist: bool = False) -> Store:
+    """Open the database (default: $FEEDWATCH_DB, else data/feedwatch.db) or end with one line (exit 2)."""
+    from feedwatch.store import Store, default_db_path
+
+    path = path or str(default_db_path())
     if must_exist and not os.path.exists(path):
-        say_error(FeedwatchError(f"{path}: no database there yet. Store posts first: feedwatch ingest PATH --db {path}"))
+        hint = f"Store posts first: feedwatch ingest PATH --db {path}"
+        say_error(FeedwatchError(f"{path}: no database there yet. {hint}"))
         raise SystemExit(USAGE)
     try:
         return Store.open(path)
@@ -80,7 +89,7 @@ Examples:
 @click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(["auto", *format_names()]),
               help="Input format; auto detects each file.")
 @click.option("--encoding", default=None, help="Encoding of text inputs (default UTF-8, with or without BOM).")
-def ingest_command(paths: tuple[str, ...], db_path: str, fmt: str, encoding: str | None) -> None:
+def ingest_command(paths: tuple[str, ...], db_path: str | None, fmt: str, encoding: str | None) -> None:
     """Store posts from archived material in the database, once each.
 
     PATHS are files, folders (walked) or - for stdin, in any format `parse`
@@ -108,6 +117,8 @@ def ingest_command(paths: tuple[str, ...], db_path: str, fmt: str, encoding: str
 
 def _ingest_one(store: Store, path: str, fmt: str, options: Options) -> tuple[IngestResult, int]:
     """Store one input; return its counts (a failed input counts one failure) and 1 if it failed."""
+    from feedwatch.store import IngestResult
+
     errors: list[tuple[str, str]] = []
 
     def on_error(exc: BaseException) -> None:
@@ -126,6 +137,8 @@ def _ingest_one(store: Store, path: str, fmt: str, options: Options) -> tuple[In
 
 def summary_table(rows: list[tuple[str, IngestResult]]) -> list[str]:
     """Return aligned lines: one per input, then the total."""
+    from feedwatch.store import IngestResult
+
     total = sum((r for _, r in rows), IngestResult())
     body = [(name, r) for name, r in rows] + ([("total", total)] if len(rows) != 1 else [])
     width = max([len("input"), *(len(name) for name, _ in body)])
@@ -151,10 +164,12 @@ Examples:
 @click.option("--since", type=DateParam(), help="Only posts from this date on (UTC).")
 @click.option("--until", type=DateParam(), help="Only posts before the end of this day (UTC).")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1), help="Show at most this many.")
+@click.option("--sort", type=click.Choice(["relevance", "recent"]), default="relevance", show_default=True,
+              help="recent: latest stored first, fast even for a word most posts contain.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit: id, link, snippet, post.")
 @db_option
 def search_command(query: str | None, hashtag: str | None, channel: str | None, since: datetime | None,
-                   until: datetime | None, limit: int, as_json: bool, db_path: str) -> None:
+                   until: datetime | None, limit: int, sort: str, as_json: bool, db_path: str | None) -> None:
     """Full-text search of stored posts, best matches first.
 
     QUERY is an SQLite FTS5 query: words, "exact phrases", prefix*, AND/OR/NOT.
@@ -168,7 +183,7 @@ def search_command(query: str | None, hashtag: str | None, channel: str | None, 
     marks = ("\x1b[1;33m", "\x1b[0m") if styled else ("**", "**")
     try:
         hits = store.search(query, hashtag=hashtag, channel=channel, since=since, until=until, limit=limit,
-                            marks=marks)
+                            marks=marks, sort=sort)
     except FeedwatchError as exc:
         say_error(exc)
         raise SystemExit(USAGE) from None
@@ -207,7 +222,7 @@ Examples:
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
               help="jsonl: the Post JSON contract (feedwatch ingest reads it back); csv: one column per field.")
 @db_option
-def export_command(channel: str | None, since: datetime | None, fmt: str, db_path: str) -> None:
+def export_command(channel: str | None, since: datetime | None, fmt: str, db_path: str | None) -> None:
     """Write stored posts to stdout, in the order they were first stored."""
     store = open_store(db_path, must_exist=True)
     try:

@@ -74,7 +74,7 @@ def _check_contents(conn: sqlite3.Connection, path: Path) -> None:
                          "Give another path with --db")
     if app_id == APPLICATION_ID:
         try:
-            conn.execute("SELECT count(*) FROM posts WHERE id = 1").fetchone()
+            conn.execute("SELECT count(*) FROM migrations").fetchone()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: corrupt feedwatch database ({exc}); left untouched") from None
 

@@ -106,37 +106,43 @@ class Batch:
             if any(mg.known(v) for v in mg.counters(post)):
                 self._observe(row, post)
             return NEW
-        if ident != row.ident and ident.startswith("c:"):  # a post with an id claims its id-less copy
+        changed = ident != row.ident and ident.startswith("c:")
+        if changed:  # a post with an id claims its id-less copy
             del self.by_ident[row.ident]
             row.ident = ident
             self.by_ident[ident] = row
             row.dirty = True
-        changed = self._merge_into(row, post)
+        changed = self._merge_into(row, post) or changed
         changed = self._note_source(row, post) or changed
         if self.now > row.last_seen or self.now < row.first_seen:
             row.last_seen, row.first_seen, row.seen = max(row.last_seen, self.now), min(row.first_seen, self.now), True
-        return UPDATED if changed or row.dirty else UNCHANGED
+        return UPDATED if changed else UNCHANGED
 
     def _merge_into(self, row: Row, post: Post) -> bool:
         old = row.post
         observed = mg.new_counters(old, post)
         if observed:
             self._observe(row, post)
-        text_from_new = None
+        text_from_new = versioned = None
         if mg.is_edit(old, post):
-            text_from_new = self._edit(row, post)
+            versioned = self._edit(row, post)
+            text_from_new = bool(versioned)
         merged = mg.merge(old, post, text_from_new=text_from_new, counters_from_new=self.now >= row.last_seen)
-        if merged != old:
+        differs = merged != old
+        if differs:
             row.post, row.record, row.dirty = merged, None, True
-        return observed or row.dirty or text_from_new is not None
+        return observed or differs or versioned is not None
 
-    def _edit(self, row: Row, post: Post) -> bool:
-        """Keep the text that is not current as a version; return whether the new text becomes current."""
+    def _edit(self, row: Row, post: Post) -> bool | None:
+        """Keep the text that is not current as a version; return whether the new text becomes current.
+
+        None: the incoming text is one this post had before, already kept.
+        """
         if row.old_texts is None:
             rows = self.conn.execute("SELECT text FROM post_versions WHERE post = ?", [row.id]).fetchall()
             row.old_texts = {r[0] for r in rows}
         if post.text in row.old_texts:
-            return False
+            return None
         newer = mg.edit_is_newer(row.post, post)
         if newer is None:
             newer = self.now >= row.text_since

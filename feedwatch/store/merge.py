@@ -73,8 +73,8 @@ def is_edit(old: Post, new: Post) -> bool:
     Two formats render one text differently (spacing, emoji, punctuation), so
     across formats only a changed fingerprint counts as an edit.
     """
-    if not new.text or new.text == old.text:
-        return False
+    if not new.text or not old.text or new.text == old.text:
+        return False  # an empty text is an unknown one: filling it in is not an edit
     if new.fingerprint != old.fingerprint:
         return True
     return new.source.format == old.source.format
@@ -101,10 +101,9 @@ def merge(old: Post, new: Post, *, text_from_new: bool | None = None, counters_f
     for name in COUNTERS:
         first, second = (new, old) if counters_from_new else (old, new)
         picked[name] = first if known(getattr(first, name)) else second
+    text_source = new if text_from_new else old
     if text_from_new is None:
         text_source = primary if primary.text else secondary
-    else:
-        text_source = new if text_from_new else old
     for name in TEXT_FIELDS:
         picked[name] = text_source
     values = {name: getattr(post, name) for name, post in picked.items()}

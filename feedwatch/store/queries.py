@@ -14,6 +14,7 @@ from feedwatch.store.channels import iso
 from feedwatch.store.rows import post_from_row
 
 SNIPPET_TOKENS = 16
+SORTS = {"relevance": "rank", "recent": "posts_fts.rowid DESC"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +69,23 @@ def search(
     until: datetime | None = None,
     limit: int = 20,
     marks: tuple[str, str] = ("[", "]"),
+    sort: str = "relevance",
 ) -> list[Hit]:
     """Return up to `limit` posts matching the FTS5 `query` (best first) and the filters.
 
     Without a query, the filters alone select posts, newest first. `until` is
-    exclusive. A malformed query raises StoreError with one line.
+    exclusive. `sort` is "relevance" (bm25: reads every match, slow for a word
+    in most posts) or "recent" (latest stored first: stops at `limit`). A
+    malformed query raises StoreError with one line.
     """
+    if sort not in SORTS:
+        raise StoreError(f"sort must be one of {', '.join(SORTS)}")
     where, args = _filters(hashtag, channel, since, until)
     if query and query.strip():
         sql = ("SELECT p.id, p.title, p.text, p.author, p.json,"
                f" snippet(posts_fts, -1, ?, ?, '…', {SNIPPET_TOKENS})"
                " FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid WHERE posts_fts MATCH ?"
-               + "".join(f" AND {w}" for w in where) + " ORDER BY rank LIMIT ?")
+               + "".join(f" AND {w}" for w in where) + f" ORDER BY {SORTS[sort]} LIMIT ?")
         params: list[object] = [marks[0], marks[1], query, *args, limit]
     else:
         sql = ("SELECT p.id, p.title, p.text, p.author, p.json, NULL FROM posts p"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from feedwatch.models import Post
@@ -17,8 +19,30 @@ _MAX_PARAMS = 500
 
 
 def record_of(post: Post) -> dict[str, Any]:
-    """Return the Post JSON object of `post` (the public contract)."""
-    return post.to_json()
+    """Return `post.to_json()`, built faster: the store encodes every post it writes."""
+    return {name: _encode(getattr(post, name)) for name in _POST_NAMES}
+
+
+_SIMPLE = (str, int, float, bool, type(None))
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _encode(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SIMPLE:
+        return value
+    if kind is tuple:
+        return [_encode(v) for v in value]
+    if kind is datetime:
+        return value.astimezone(UTC).isoformat()
+    if kind is date:
+        return value.isoformat()
+    names = _NAMES.get(kind)
+    if names is None:
+        if not dataclasses.is_dataclass(value):
+            return value
+        names = _NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+    return {name: _encode(getattr(value, name)) for name in names}
 
 
 def stored_json(record: dict[str, Any]) -> str:
@@ -57,3 +81,4 @@ def chunks(items: Sequence[Any], size: int = _MAX_PARAMS) -> Iterator[list[Any]]
 
 
 _ORDER = tuple(Post().to_json())
+_POST_NAMES = tuple(f.name for f in dataclasses.fields(Post))

@@ -34,7 +34,6 @@ def _run(db: sqlite_utils.Database, script: str) -> None:
 
 def m001_posts(db: sqlite_utils.Database) -> None:
     """Channels and their rename history; posts keyed by channel+id or fingerprint; every route in."""
-    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     db["channels"].create(
         {
             "id": int, "username": str, "title": str, "channel_id": int, "access_hash": int,
@@ -194,6 +193,9 @@ def migrate(db: sqlite_utils.Database, upto: int | None = None, path: str = "dat
     """
     wanted = MIGRATIONS if upto is None else MIGRATIONS[:upto]
     known = {name for name, _ in MIGRATIONS}
+    done = applied(db)
+    if all(name in done for name, _ in wanted) and all(name in known for name in done):
+        return []  # up to date: no write lock taken, so opening to read never waits on a writer
     conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -202,6 +204,7 @@ def migrate(db: sqlite_utils.Database, upto: int | None = None, path: str = "dat
         if newer:
             raise StoreError(f"{path}: made by a newer feedwatch (schema {newer[-1]}). Upgrade feedwatch to open it")
         if "migrations" not in db.table_names():
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
         ran = []
         for name, step in wanted:

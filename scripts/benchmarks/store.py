@@ -1,0 +1,150 @@
+"""Store figures: ingest throughput, search latency and bytes per post at 1,000,000 generated posts.
+
+The floor is raw sqlite3.executemany of the very rows the store writes to its
+posts table, into one plain table, in the same run. FEEDWATCH_BENCH_POSTS
+chooses a smaller N for a quick look.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import statistics
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from common import Figure
+
+from feedwatch.models import ForwardedFrom, Post, Source
+from feedwatch.parse.text import fingerprint
+
+N = int(os.environ.get("FEEDWATCH_BENCH_POSTS", "1000000"))
+CHUNK = 10_000
+CHANNELS = [f"channel_{i:02d}" for i in range(50)]
+
+
+def vocabulary(rng: random.Random, size: int) -> list[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return ["".join(rng.choice(letters) for _ in range(rng.randint(3, 10))) for _ in range(size)]
+
+
+class Generator:
+    """Seeded posts: Zipf-ish words and hashtags, 50 channels, one post every ~minute."""
+
+    def __init__(self, seed: int = 11):
+        self.rng = random.Random(seed)
+        self.words = vocabulary(self.rng, 20_000)
+        self.tags = [w.capitalize() + str(i) for i, w in enumerate(vocabulary(self.rng, 5_000))]
+        self.start = datetime(2023, 1, 1, tzinfo=UTC)
+
+    def zipf(self, items: list[str]) -> str:
+        return items[min(int(self.rng.paretovariate(1.1)) - 1, len(items) - 1)]
+
+    def post(self, n: int) -> Post:
+        rng = self.rng
+        words = [self.zipf(self.words) if rng.random() < 0.7 else rng.choice(self.words)
+                 for _ in range(rng.randint(20, 70))]
+        title = " ".join(words[:8]).capitalize()
+        tags = tuple(dict.fromkeys(self.zipf(self.tags) for _ in range(rng.randint(1, 3))))
+        text = title + "\n\n" + " ".join(words[8:]) + "\n\n" + " ".join("#" + t for t in tags)
+        channel = CHANNELS[n % len(CHANNELS)]
+        forwarded = ForwardedFrom(rng.choice(CHANNELS)) if rng.random() < 0.2 else None
+        return Post(
+            channel=channel, message_id=n // len(CHANNELS) + 1, url=f"https://t.me/{channel}/{n // 50 + 1}",
+            date=self.start + timedelta(seconds=60 * n), views=rng.randint(10, 100_000), forwarded_from=forwarded,
+            title=title, text=text, hashtags=tags, source=Source("tme-html", f"https://t.me/s/{channel}", n % 20),
+            fingerprint=fingerprint(text),
+        )
+
+    def chunks(self, total: int) -> Iterator[list[Post]]:
+        for start in range(0, total, CHUNK):
+            yield [self.post(n) for n in range(start, min(total, start + CHUNK))]
+
+
+def floor_rows(posts: list[Post], first_id: int) -> list[tuple[object, ...]]:
+    """The rows the store writes to its posts table for `posts`, built outside the timing."""
+    from feedwatch.store.ingest import Row
+    from feedwatch.store.merge import ident
+    from feedwatch.store.rows import post_values
+
+    now = datetime.now(UTC).isoformat()
+    return [post_values(Row(first_id + i, ident(p), p, now, now, now)) for i, p in enumerate(posts)]
+
+
+def ingest_seconds(path: Path) -> tuple[float, float]:
+    """Return (store ingest seconds, floor executemany seconds) over the same N posts."""
+    from feedwatch.store import Store
+
+    store = Store.open(path)
+    floor = sqlite3.connect(path.with_name("floor.db"), isolation_level=None)
+    floor.execute("PRAGMA journal_mode = WAL")
+    floor.execute("PRAGMA synchronous = NORMAL")
+    floor.execute("CREATE TABLE posts (" + ", ".join(f"c{i}" for i in range(17)) + ")")
+    store_s = floor_s = 0.0
+    done = 0
+    for posts in Generator().chunks(N):
+        rows = floor_rows(posts, done + 1)
+        started = time.perf_counter()
+        store.ingest(posts, "bench")
+        store_s += time.perf_counter() - started
+        started = time.perf_counter()
+        floor.execute("BEGIN")
+        floor.executemany("INSERT INTO posts VALUES (" + ", ".join("?" * 17) + ")", rows)
+        floor.execute("COMMIT")
+        floor_s += time.perf_counter() - started
+        done += len(posts)
+    store.close()
+    floor.close()
+    return store_s, floor_s
+
+
+def search_latencies(path: Path) -> tuple[list[float], dict[str, float]]:
+    """Return the wall time of 50 searches of generated words (one, two, a phrase, a prefix)."""
+    from feedwatch.store import Store
+
+    gen = Generator()  # the same vocabulary as the stored posts
+    rng = random.Random(3)
+    queries = []
+    for i in range(50):
+        a, b = gen.zipf(gen.words), rng.choice(gen.words)
+        queries.append([b, f"{a} {b}", f'"{a} {b}"', f"{b[:3]}*", f"{b} NOT {a}"][i % 5])
+    store = Store.open(path)
+    store.search(queries[0])  # warm the cache, as a running service would be
+    times = []
+    for query in queries:
+        started = time.perf_counter()
+        store.search(query, limit=20)
+        times.append(time.perf_counter() - started)
+    common = gen.words[0]  # the Zipf head: in nearly every post
+    common_times = {}
+    for sort in ("relevance", "recent"):
+        started = time.perf_counter()
+        store.search(common, limit=20, sort=sort)
+        common_times[sort] = time.perf_counter() - started
+    store.close()
+    return times, common_times
+
+
+def run(workdir: Path) -> list[Figure]:
+    path = workdir / "bench.db"
+    store_s, floor_s = ingest_seconds(path)
+    times, common = search_latencies(path)
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    size = sum(p.stat().st_size for p in workdir.glob("bench.db*"))
+    floor_size = sum(p.stat().st_size for p in workdir.glob("floor.db*"))
+    rate, floor_rate = N / store_s, N / floor_s
+    median_ms = statistics.median(times) * 1000
+    return [
+        Figure(f"ingest throughput ({N:,} posts)", rate, "posts/s", floor_rate, "executemany floor",
+               ">= 0.5x floor", rate >= 0.5 * floor_rate),
+        Figure(f"search median of 50 ({N:,} posts)", median_ms, "ms", None, "", "< 50 ms", median_ms < 50),
+        Figure("search slowest of 50", max(times) * 1000, "ms"),
+        Figure("search a word in ~all posts, by relevance", common["relevance"] * 1000, "ms"),
+        Figure("search a word in ~all posts, recent first", common["recent"] * 1000, "ms"),
+        Figure("database bytes per post", size / N, "B", floor_size / N, "plain table"),
+    ]

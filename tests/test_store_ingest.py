@@ -1,0 +1,239 @@
+"""Ingest: one post however often and by whatever route it arrives; edits, counters, hooks."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from store_support import SEEDS, at, counts, fts_count, generated, post, stored
+
+from feedwatch.models import ForwardedFrom, Post, Reaction, Source
+from feedwatch.parse import expand, parse_path
+from feedwatch.store import IngestResult, Store
+from feedwatch.store.rows import record_of
+
+TEXT = "Lavrov met Guterres in New York\n\nThey spoke about the UN Charter. #UNCharterIsOurRules"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    opened = Store.open(tmp_path / "fw.db")
+    yield opened
+    opened.close()
+
+
+def ingest_seeds(store: Store) -> IngestResult:
+    total = IngestResult()
+    for path in expand([str(SEEDS)]):
+        total += store.ingest(parse_path(path), path)
+    return total
+
+
+def test_seeds_twice_leave_eight_posts_and_the_second_time_adds_nothing(store: Store) -> None:
+    assert ingest_seeds(store) == IngestResult(new=8)
+    before = counts(store)
+    assert ingest_seeds(store) == IngestResult(unchanged=8)
+    assert counts(store) == before
+    assert before["posts"] == 8 and before["post_sources"] == 8
+    kinds = [p.kind for p in stored(store)]
+    assert kinds.count("statement") == 1 and kinds.count("post") == 7
+
+
+def test_seed_hashtags_keep_one_key_and_every_spelling(store: Store) -> None:
+    ingest_seeds(store)
+    spellings = store.db.execute(
+        "SELECT s.spelling FROM hashtag_spellings s JOIN hashtags h ON h.id = s.hashtag"
+        " WHERE h.key = 'uncharterisourrules' ORDER BY s.spelling").fetchall()
+    assert [s for (s,) in spellings] == ["UNCharterIsOurRules", "UnCharterIsOurRules"]
+    linked = store.db.execute(
+        "SELECT count(*) FROM post_hashtags WHERE hashtag = (SELECT id FROM hashtags WHERE key = ?)",
+        ["uncharterisourrules"]).fetchone()[0]
+    assert linked == 7
+
+
+def test_a_pasted_copy_then_the_channel_post_become_one_upgraded_post(store: Store) -> None:
+    pasted = post(TEXT, fmt="dump", path="paste.txt", forwarded_from=ForwardedFrom("Russian MFA"))
+    own = post(TEXT, channel="mfa_russia", message_id=512, views=900, date=at(1), path="https://t.me/s/mfa_russia")
+    assert store.ingest([pasted], "paste.txt") == IngestResult(new=1)
+    assert store.ingest([own], "tme") == IngestResult(updated=1)
+    [merged] = stored(store)
+    assert (merged.channel, merged.message_id, merged.views, merged.date) == ("mfa_russia", 512, 900, at(1))
+    assert merged.forwarded_from == ForwardedFrom("Russian MFA")  # known, so kept
+    ident, = store.db.execute("SELECT ident FROM posts").fetchone()
+    assert ident == "c:mfa_russia/512"
+    routes = store.db.execute("SELECT format, path FROM post_sources ORDER BY format").fetchall()
+    assert routes == [("dump", "paste.txt"), ("tme-html", "https://t.me/s/mfa_russia")]
+    assert store.ingest([pasted], "paste.txt") == IngestResult(unchanged=1)
+    assert store.ingest([own], "tme") == IngestResult(unchanged=1)
+    assert counts(store)["post_sources"] == 2
+
+
+def test_the_channel_post_then_a_pasted_copy_with_other_spacing_is_one_post(store: Store) -> None:
+    own = post(TEXT, channel="mfa_russia", message_id=512, path="page.html")
+    pasted = post("🇷🇺 " + TEXT.replace(" ", "  ").upper(), fmt="dump", path="paste.txt")
+    assert own.fingerprint == pasted.fingerprint
+    store.ingest([own], "tme")
+    assert store.ingest([pasted], "paste.txt") == IngestResult(updated=1)
+    assert store.count() == 1
+    assert stored(store)[0].message_id == 512
+    assert counts(store)["post_versions"] == 0  # another rendering of the same words is not an edit
+
+
+def test_the_same_post_by_two_formats_merges_fields_richer_source_winning(store: Store) -> None:
+    page = post(TEXT, channel="mfa_russia", message_id=7, views=1000, approximate=("views",), fmt="tme-html")
+    api = post(TEXT, channel="mfa_russia", message_id=7, views=1042, forwards=5, channel_id=1101170442,
+               author="Press office", reactions=(Reaction("👍", 3),), fmt="telethon", path=None, index=None)
+    store.ingest([page], "tme")
+    assert store.ingest([api], "telethon") == IngestResult(updated=1)
+    [merged] = stored(store)
+    assert (merged.views, merged.forwards, merged.channel_id, merged.author) == (1042, 5, 1101170442, "Press office")
+    assert merged.approximate == ()  # the exact count replaced the abbreviated one
+    assert merged.source.format == "telethon"
+    assert counts(store)["post_sources"] == 2
+
+
+def test_a_known_value_is_never_overwritten_by_null(store: Store) -> None:
+    rich = post(TEXT, channel="c", message_id=1, date=at(2), author="Desk", views=50, url="https://t.me/c/1",
+                forwarded_from=ForwardedFrom("Other", "other", 3), fmt="telethon")
+    poor = post(TEXT, channel="c", message_id=1, fmt="tme-html")
+    store.ingest([rich], "a")
+    store.ingest([poor], "b")
+    [merged] = stored(store)
+    assert (merged.date, merged.author, merged.views, merged.url) == (at(2), "Desk", 50, "https://t.me/c/1")
+    assert merged.forwarded_from == ForwardedFrom("Other", "other", 3)
+
+
+def test_an_edit_keeps_the_old_text_as_a_version_and_search_sees_the_new(store: Store) -> None:
+    first = post("Original wording about grain exports", channel="c", message_id=1)
+    edited = post("Corrected wording about fertiliser exports", channel="c", message_id=1)
+    store.ingest([first], "a", observed_at=at(1))
+    assert store.ingest([edited], "a", observed_at=at(2)) == IngestResult(updated=1)
+    versions = store.db.execute("SELECT text, since, until, format FROM post_versions").fetchall()
+    assert versions == [(first.text, at(1).isoformat(), at(2).isoformat(), "tme-html")]
+    assert stored(store)[0].text == edited.text
+    assert (fts_count(store, "fertiliser"), fts_count(store, "grain")) == (1, 0)
+    # The old capture again (observed later) is recognised as the old text: nothing changes.
+    assert store.ingest([first], "a", observed_at=at(3)) == IngestResult(unchanged=1)
+    assert store.ingest([edited], "a", observed_at=at(4)) == IngestResult(unchanged=1)
+    assert counts(store)["post_versions"] == 1
+    assert stored(store)[0].text == edited.text
+
+
+def test_an_older_edit_arriving_late_is_kept_as_a_version_not_made_current(store: Store) -> None:
+    new = post("Second version of the statement", channel="c", message_id=1, edit_date=at(5))
+    old = post("First version of the statement", channel="c", message_id=1, edit_date=at(4))
+    store.ingest([new], "a", observed_at=at(6))
+    assert store.ingest([old], "b", observed_at=at(7)) == IngestResult(updated=1)
+    assert stored(store)[0].text == new.text
+    assert store.db.execute("SELECT text FROM post_versions").fetchall() == [(old.text,)]
+
+
+def test_counters_are_observed_when_they_change_and_not_when_repeated(store: Store) -> None:
+    p = post(TEXT, channel="c", message_id=1, views=100, forwards=2)
+    store.ingest([p], "a", observed_at=at(1))
+    store.ingest([p], "a", observed_at=at(2))  # the same numbers again: not stored twice
+    store.ingest([dataclasses.replace(p, views=150, reactions=(Reaction("🔥", 4),))], "a", observed_at=at(3))
+    store.ingest([dataclasses.replace(p, views=None)], "b", observed_at=at(4))  # no counters: nothing seen
+    rows = store.db.execute("SELECT observed_at, views, forwards, reactions FROM observations ORDER BY id").fetchall()
+    assert rows == [(at(1).isoformat(), 100, 2, None), (at(3).isoformat(), 150, 2, '[["🔥", 4]]')]
+    assert stored(store)[0].views == 150
+    first_seen, last_seen = store.db.execute("SELECT first_seen, last_seen FROM posts").fetchone()
+    assert (first_seen, last_seen) == (at(1).isoformat(), at(4).isoformat())
+
+
+def test_duplicates_inside_one_batch_are_one_post(store: Store) -> None:
+    p = post(TEXT, channel="c", message_id=1)
+    copy = post(TEXT, fmt="dump", path="paste.txt")
+    assert store.ingest([copy, p, p, copy], "x") == IngestResult(new=1, updated=1, unchanged=2)
+    assert store.count() == 1 and counts(store)["post_sources"] == 2
+
+
+def test_the_same_words_in_two_channels_are_two_posts(store: Store) -> None:
+    store.ingest([post(TEXT, channel="a", message_id=1), post(TEXT, channel="b", message_id=1)], "x")
+    assert store.count() == 2
+    assert store.ingest([post(TEXT, fmt="dump", path="p.txt")], "p") == IngestResult(updated=1)
+    assert store.count() == 2
+
+
+def test_posts_without_words_are_told_apart_by_their_whole_record(store: Store) -> None:
+    a = Post(media=(), fingerprint="", source=Source("dump", "p.txt", 0), author="x")
+    b = Post(fingerprint="", source=Source("dump", "p.txt", 1), author="y")
+    assert store.ingest([a, b, a], "p") == IngestResult(new=2, unchanged=1)
+
+
+def test_batches_commit_separately_and_counts_add_up(store: Store) -> None:
+    posts = generated(250, copies=40)
+    result = store.ingest(posts, "gen", batch=60)
+    assert result == IngestResult(new=250, updated=40)
+    assert store.count() == 250 and counts(store)["post_sources"] == 290
+    assert counts(store)["post_hashtags"] == 500
+    assert store.ingest(posts, "gen", batch=33) == IngestResult(unchanged=290)
+
+
+def test_on_new_sees_new_posts_and_writes_with_the_batch(store: Store) -> None:
+    seen: list[list[int]] = []
+
+    def on_new(db: sqlite_utils.Database, fresh: list[tuple[int, Post]]) -> None:
+        seen.append([rowid for rowid, _ in fresh])
+        db["detector"].insert_all(({"post": rowid, "tags": len(p.hashtags)} for rowid, p in fresh), pk="post")
+
+    posts = generated(5, copies=2)
+    store.ingest(posts, "gen", batch=4, on_new=on_new)
+    assert seen == [[1, 2, 3, 4], [5]]
+    assert store.db["detector"].count == 5
+    store.ingest(posts, "gen", on_new=on_new)
+    assert seen == [[1, 2, 3, 4], [5]]
+
+
+def test_a_failing_on_new_rolls_back_its_batch_only(store: Store) -> None:
+    def on_new(db: sqlite_utils.Database, fresh: list[tuple[int, Post]]) -> None:
+        db["detector"].insert({"post": fresh[0][0]})
+        if fresh[0][0] > 3:
+            raise RuntimeError("detector failed")
+
+    with pytest.raises(RuntimeError):
+        store.ingest(generated(8), "gen", batch=3, on_new=on_new)
+    assert store.count() == 3
+    assert store.db["detector"].count == 1
+    assert store.ingest(generated(8), "gen") == IngestResult(new=5, unchanged=3)
+
+
+def test_posts_name_their_channels(store: Store) -> None:
+    store.ingest([post(TEXT, channel="MFA_Russia", message_id=1, channel_id=42, channel_title="MID Rossii")], "x")
+    state = store.channel("mfa_russia")
+    assert state is not None and (state.username, state.channel_id, state.title) == ("MFA_Russia", 42, "MID Rossii")
+    assert state.high_water is None  # only polling moves the high-water mark
+
+
+def test_record_of_is_to_json() -> None:
+    for p in [*generated(3, copies=1), post(TEXT, date=at(1), reactions=(Reaction("x", 1),), datelines=())]:
+        assert record_of(p) == p.to_json()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.builds(
+    Post,
+    text=st.text(max_size=80), channel=st.none() | st.sampled_from(["a", "B"]),
+    message_id=st.none() | st.integers(1, 5), views=st.none() | st.integers(0, 10),
+    forwarded_from=st.none() | st.builds(ForwardedFrom, st.text(max_size=5)),
+    reactions=st.lists(st.builds(Reaction, st.text(max_size=2), st.integers(0, 9)), max_size=2).map(tuple),
+    source=st.builds(Source, st.sampled_from(["dump", "tme-html"]), st.none() | st.text(max_size=4)),
+))
+def test_any_post_is_stored_and_read_back_unchanged(p: Post) -> None:
+    assert record_of(p) == p.to_json()
+    with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "fw.db") as store:
+        assert store.ingest([p], "x") == IngestResult(new=1)
+        assert stored(store) == [p]
+
+
+def test_text_filled_in_later_is_not_an_edit(store: Store) -> None:
+    bare = post("", channel="c", message_id=9, media=())
+    store.ingest([bare], "a", observed_at=at(1))
+    assert store.ingest([post(TEXT, channel="c", message_id=9)], "b", observed_at=at(2)) == IngestResult(updated=1)
+    assert counts(store)["post_versions"] == 0
+    assert stored(store)[0].text == post(TEXT).text
