@@ -51,6 +51,13 @@ class Report:
     def ok(self) -> bool:
         return not self.errors
 
+    def error_line(self) -> str:
+        """Return the one line that says why this source failed (and what it still stored)."""
+        line = f"{self.source}: " + "; ".join(message for _, message in self.errors)
+        if self.new or self.updated:
+            line += f" ({self.new} new, {self.updated} updated stored before that)"
+        return line
+
     def line(self) -> str:
         """Return the one line a person reads for this source."""
         counts = f"{self.new} new, {self.updated} updated"

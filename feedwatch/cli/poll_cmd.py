@@ -17,7 +17,7 @@ def report_line(report: Any) -> None:
     if report.ok:
         write_line(report.line())
     else:
-        click.echo(click.style("error: ", fg="red") + report.line(), err=True)
+        click.echo(click.style("error: ", fg="red") + report.error_line(), err=True)
 
 
 def load(config_file: str | None) -> Config:

@@ -1,0 +1,64 @@
+"""Watched folders: each input ingested once per content, never read half-written."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from feedwatch.sources.folders import FolderWatcher
+from feedwatch.store import Store
+
+SEED = Path(__file__).resolve().parents[1] / "seeds" / "004_01d4050f5de082cc.txt"
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store.open(tmp_path / "feedwatch.db") as opened:
+        yield opened
+
+
+def test_new_files_once_changed_files_again(tmp_path, store):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    shutil.copy(SEED, folder / "a.txt")
+    watcher = FolderWatcher(store, settle=0)
+    first = watcher.poll(str(folder))
+    assert first.ok and first.new > 0
+    again = watcher.poll(str(folder))
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 0)  # same content: not read again
+    (folder / "a.txt").write_text(SEED.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    changed = watcher.poll(str(folder))
+    assert changed.new == 0 and changed.unchanged == first.new  # read again, nothing new in it
+    rows = store.db.conn.execute("SELECT path, status, posts FROM folder_files").fetchall()
+    assert rows == [(str(folder / "a.txt"), "ingested", first.new)]
+    assert store.runs(f"folder:{folder}")[0].new == 0
+
+
+def test_a_file_still_being_written_waits_for_the_next_look(tmp_path, store):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    target = folder / "growing.txt"
+    content = SEED.read_bytes()
+    target.write_bytes(content[: len(content) // 2])
+
+    def writer_keeps_writing(seconds: float) -> None:
+        with target.open("ab") as out:
+            out.write(content[len(content) // 2:])
+
+    watcher = FolderWatcher(store, settle=1.0, sleep=writer_keeps_writing)
+    assert watcher.poll(str(folder)).new == 0 and store.count() == 0
+    watcher.sleep = lambda seconds: None
+    assert watcher.poll(str(folder)).new > 0
+
+
+def test_a_bad_file_is_reported_once(tmp_path, store):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "bad.json").write_bytes(b"\x00\x01 not a format")
+    watcher = FolderWatcher(store, settle=0)
+    report = watcher.poll(str(folder))
+    assert report.errors and report.errors[0][0] == "parse" and "bad.json" in report.errors[0][1]
+    assert watcher.poll(str(folder)).errors == []
+    assert watcher.poll(str(tmp_path / "missing")).errors[0] == ("not_found", f"{tmp_path / 'missing'}: no such folder")
