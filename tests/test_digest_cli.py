@@ -41,7 +41,7 @@ def test_markdown_digest_of_the_seeds(db: str) -> None:
     code, out, err = run("--db", db)
     assert code == 0, err
     assert out.startswith("# feedwatch digest, ")
-    assert "| \\#UNCharterIsOurRules | 7 | 0 | 1 | \\#UNCharterIsOurRules, \\#UnCharterIsOurRules |" in out
+    assert "| #UNCharterIsOurRules | 7 | 0 | 1 | #UNCharterIsOurRules, #UnCharterIsOurRules |" in out
     headings = [line for line in out.splitlines() if line.startswith("## ")]
     assert [h.split(" (")[0] for h in headings] == [
         "## New campaigns", "## Spiking known tags", "## Top hashtags", "## Activity per channel", "## Scraper health"]
@@ -68,7 +68,7 @@ def test_a_window_after_the_posts_is_empty(db: str) -> None:
 ])
 def test_bad_usage_is_one_line_and_exit_2(db: str, tmp_path: Path, args: list[str], message: str) -> None:
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    code, out, err = run("--db", db, *args) if args[0] != "--db" else run(*args)
+    code, _out, err = run("--db", db, *args) if args[0] != "--db" else run(*args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 

@@ -40,7 +40,7 @@ def test_email_arrives_as_multipart_text_and_html() -> None:
     assert message.get_content_type() == "multipart/alternative"
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     page = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
-    assert "## New campaigns (2)" in text and "\\#UNCharterIsOurRules" in text
+    assert "## New campaigns (2)" in text and "#UNCharterIsOurRules" in text
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page
 
 

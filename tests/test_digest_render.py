@@ -41,7 +41,7 @@ def test_sections_come_in_order_in_every_format() -> None:
     page = render_html(d)
     ids = [page.index(f'id="{name}"') for name in ("new-campaigns", "spiking", "top-hashtags", "channels", "health")]
     assert ids == sorted(ids)
-    assert list(digest_json(d))[6:11] == ["new_campaigns", "spiking", "top_tags", "channels", "health"]
+    assert list(digest_json(d))[7:12] == ["new_campaigns", "spiking", "top_tags", "channels", "health"]
 
 
 def test_html_of_hostile_posts_has_no_script_handler_or_unsafe_link() -> None:
@@ -108,6 +108,9 @@ def test_markdown_of_hostile_posts_renders_no_link_image_or_html() -> None:
 @pytest.mark.parametrize("hostile", [
     "# heading", "- item", "1. item", "> quote", "a | b", "`code`", "**bold**", "<b>x</b>", "&amp;",
     "https://evil.example", "www.evil.example", "mail@evil.example", "line\n===", "$x$", "~~gone~~",
+    "+ item", "1) item", "= x", "[a](https://b.example)", "![i](https://x.example/i.png)", "_em_ x_y_z",
+    "<javascript:alert(1)>", "[x]: https://ref.example", "\\[not a link\\](x)", "a  \n  b", "*em*",
+    "ftp://files.example", "12. December", "x <!-- c --> y", "&#x3C;script&#x3E;",
 ])
 def test_md_escape_keeps_text_literal(hostile: str) -> None:
     out = MarkdownIt("gfm-like").enable("strikethrough").render("- " + md(hostile))
@@ -155,9 +158,10 @@ def test_json_shape() -> None:
 
 def test_markdown_shows_evidence_and_links_back() -> None:
     text = render_md(digest())
-    assert "- statistic: p \\= 2\\.1e\\-05" in text
+    assert "- statistic: p = 2.1e-05" in text
     assert "[Lavrov at the UN](https://t.me/MFARussia/101)" in text
-    assert "Pasted remarks (seeds/004\\_01d4050f5de082cc\\.txt\\#3)" in text
+    assert "Pasted remarks (seeds/004\\_01d4050f5de082cc.txt#3)" in text
+    assert "### 1. #UNCharterIsOurRules: new campaign (T2), score 12.5" in text
     assert "- Posts: 7 independent, 2 forwards" in text
 
 

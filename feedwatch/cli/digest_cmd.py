@@ -35,10 +35,12 @@ Examples:
               help="Rendering printed or written with --out [default: from the --out suffix, else md].")
 @click.option("--out", "out", default=None, type=click.Path(dir_okay=False),
               help="Write the digest to FILE (atomically) instead of printing it.")
+@click.option("--seen", is_flag=True,
+              help="Count posts seen again in the window too, not only those first stored: what a cycle read.")
 @click.option("--send", is_flag=True,
               help="Deliver to the configured targets (file, webhook, e-mail); each gets only alerts it has not had.")
 def digest_command(db_path: str | None, config_file: str | None, since_text: str | None, fmt: str | None,
-                   out: str | None, send: bool) -> None:
+                   out: str | None, seen: bool, send: bool) -> None:
     """Build a digest: new campaigns, spiking tags, top hashtags, channel activity, scraper health.
 
     Sections come in that order; every alert shows its evidence and links back to
@@ -61,7 +63,7 @@ def digest_command(db_path: str | None, config_file: str | None, since_text: str
     fmt = fmt or {"html": "html", "htm": "html", "json": "json"}.get(suffix, "md")
     try:
         if out or not send:
-            _show(store.db, since if since_text else now - DEFAULT_WINDOW, now, fmt, out)
+            _show(store.db, since if since_text else now - DEFAULT_WINDOW, now, fmt, out, seen)
         code = _send(store.db, config, since if since_text else AUTO, now) if send else OK
     except FeedwatchError as exc:
         say_error(exc)
@@ -71,11 +73,11 @@ def digest_command(db_path: str | None, config_file: str | None, since_text: str
     raise SystemExit(code)
 
 
-def _show(db: object, since: datetime | None, now: datetime, fmt: str, out: str | None) -> None:
+def _show(db: object, since: datetime | None, now: datetime, fmt: str, out: str | None, seen: bool) -> None:
     from feedwatch.digest.build import build_digest
     from feedwatch.digest.deliver import RENDERERS, write_file
 
-    digest = build_digest(db, since, now, now=now)
+    digest = build_digest(db, since, now, now=now, seen=seen)
     if out:
         written = write_file(digest, Path(out), fmt)
         click.echo(f"digest written to {written}", err=True)

@@ -195,10 +195,13 @@ def listed_tags(alerts: Iterable[AlertEntry], tags: Iterable[TagRow]) -> list[tu
 
 
 def build_digest(db: Any, since: datetime | None, until: datetime, exclude: set[str] | None = None,
-                 *, now: datetime | None = None) -> Digest:
-    """Return the digest of what was stored in [since, until] (since None: everything), minus `exclude`d alerts."""
+                 *, now: datetime | None = None, seen: bool = False) -> Digest:
+    """Return the digest of what was stored in [since, until] (since None: everything), minus `exclude`d alerts.
+
+    With `seen`, posts seen again in the window count too (see feedwatch.digest.sql.Window).
+    """
     conn: sqlite3.Connection = db.conn
-    window = Window(since, until)
+    window = Window(since, until, seen)
     notes = []
     try:
         alerts = campaign_alerts(db, since, until, exclude)
@@ -214,7 +217,7 @@ def build_digest(db: Any, since: datetime | None, until: datetime, exclude: set[
         generated_at=now or datetime.now(UTC), since=since, until=until, posts=posts_count(conn, window),
         new_campaigns=campaigns, spiking=spiking, top_tags=tags, channels=tuple(channel_rows(conn, window)),
         health=tuple(health_rows(conn, window)), chart=build_chart(conn, window, listed_tags(alerts, tags)),
-        notes=tuple(notes),
+        notes=tuple(notes), seen=seen,
     )
 
 

@@ -181,6 +181,7 @@ class Digest:
     health: tuple[HealthRow, ...] = ()
     chart: Chart | None = None
     notes: tuple[str, ...] = field(default=())  # e.g. "campaign detection is not available"
+    seen: bool = False  # the window holds posts seen again in it, not only those first stored
 
     @property
     def alerts(self) -> tuple[AlertEntry, ...]:
@@ -192,10 +193,11 @@ class Digest:
         return f"feedwatch digest, {when}"
 
     def window(self) -> str:
-        """Return the window in words: 'since 2026-11-22 01:00 UTC' or 'everything stored'."""
+        """Return the window in words: 'posts stored 2026-11-22 08:00 to 2026-11-23 08:00 UTC' or 'everything stored'."""
         if self.since is None:
             return "everything stored"
-        return f"{self.since:%Y-%m-%d %H:%M} to {self.until:%Y-%m-%d %H:%M} UTC"
+        what = "posts stored or seen again" if self.seen else "posts stored"
+        return f"{what} {self.since:%Y-%m-%d %H:%M} to {self.until:%Y-%m-%d %H:%M} UTC"
 
 
 def iso(value: datetime | date | None) -> str | None:

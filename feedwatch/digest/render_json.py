@@ -1,7 +1,7 @@
 """The JSON digest: what the webhook posts and what other tools read.
 
 Shape (every key always present):
-    {"format": "feedwatch-digest", "version": 1, "generated_at", "since", "until", "posts",
+    {"format": "feedwatch-digest", "version": 1, "generated_at", "since", "until", "seen", "posts",
      "new_campaigns": [alert], "spiking": [alert], "top_tags": [tag], "channels": [channel],
      "health": [source], "chart": {...} | null, "notes": [str]}
 with alert = {"key", "tier", "title", "tag", "tags", "first_seen", "alerted_at", "channels", "posts",
@@ -57,6 +57,7 @@ def digest_json(digest: Digest) -> dict[str, Any]:
         "generated_at": iso(digest.generated_at),
         "since": iso(digest.since),
         "until": iso(digest.until),
+        "seen": digest.seen,
         "posts": digest.posts,
         "new_campaigns": [_alert(a) for a in digest.new_campaigns],
         "spiking": [_alert(a) for a in digest.spiking],

@@ -1,9 +1,11 @@
 """The Markdown digest (also the text part of the e-mail).
 
-Every string that comes from posts goes through `md()`, which backslash-escapes
-the ASCII punctuation Markdown (CommonMark and GitHub's extensions) gives a
-meaning to, and folds the text into one line, so a post can never open a link,
-an image, raw HTML, a heading, a list, a table cell or an autolink.
+Every string that comes from posts goes through `md()`, which folds it into one
+line and backslash-escapes what Markdown (CommonMark and GitHub's extensions)
+could read as syntax: everywhere the characters of links, images, raw HTML,
+emphasis, code, table cells, entities and math, plus ':' and '@' and the dot of
+'www.' (autolinks); at the start, block markers (heading, list, quote). The rest
+stays as written, so the raw text reads well in a terminal and as e-mail text.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from datetime import datetime
 
 from feedwatch.digest.model import AlertEntry, Digest, PostLink, clean_text, plural
 
-# ':' and '@' and '.' stop GitHub's autolinks (https://x, www.x, a@b.c); the rest is CommonMark syntax.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&:@$=^\"'])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&$:@])")
+_MD_START = re.compile(r"^(?:(\d+)([.)])|([#+\-=]))")
+_WWW = re.compile(r"(?i)\b(www)\.")
 _URL_SPECIAL = re.compile(r"([\\()<> ])")
 
 SECTIONS = ("New campaigns", "Spiking known tags", "Top hashtags", "Activity per channel", "Scraper health")
@@ -22,11 +25,12 @@ SECTIONS = ("New campaigns", "Spiking known tags", "Top hashtags", "Activity per
 
 def md(text: str | None, limit: int = 0) -> str:
     """Return `text` as inert Markdown on one line."""
-    return _MD_SPECIAL.sub(r"\\\1", clean_text(text, limit))
+    escaped = _WWW.sub(r"\1\\.", _MD_SPECIAL.sub(r"\\\1", clean_text(text, limit)))
+    return _MD_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", escaped)
 
 
 def tag(text: str) -> str:
-    return "\\#" + md(text)
+    return "#" + md(text)
 
 
 def when(value: datetime | None) -> str:

@@ -23,9 +23,14 @@ def iso(when: datetime) -> str:
 
 
 class Window:
-    """The stored-time window as SQL: `where` over posts p, and its arguments."""
+    """The window as SQL: `where` over posts p, and its arguments.
 
-    def __init__(self, since: datetime | None, until: datetime):
+    By default it holds the posts first stored in it; with `seen`, also those seen
+    again (re-read, re-ingested) in it: what one run cycle read.
+    """
+
+    def __init__(self, since: datetime | None, until: datetime, seen: bool = False):
         self.since, self.until = since, until
-        self.where = ("p.first_seen >= ? AND " if since else "") + "p.first_seen <= ?"
+        column = "p.last_seen" if seen else "p.first_seen"
+        self.where = (f"{column} >= ? AND " if since else "") + f"{column} <= ?"
         self.args = [*([iso(since)] if since else []), iso(until)]
