@@ -42,7 +42,7 @@ from feedwatch.store.queries import link
 from feedwatch.store.rows import post_from_row
 
 LOOKBACK = timedelta(days=7)
-TOP_TAGS, TOP_CHANNELS, MAX_SOURCES = 15, 20, 20
+TOP_TAGS, TOP_CHANNELS, MAX_SOURCES, MAX_CAMPAIGNS, MAX_SPIKING = 15, 20, 20, 20, 10
 
 
 def posts_count(conn: sqlite3.Connection, window: Window) -> int:
@@ -194,6 +194,15 @@ def listed_tags(alerts: Iterable[AlertEntry], tags: Iterable[TagRow]) -> list[tu
     return listed
 
 
+def _capped(alerts: list[AlertEntry], cap: int, what: str) -> tuple[tuple[AlertEntry, ...], list[str]]:
+    """Return the `cap` best alerts, and a note on the rest (which stay unsent for the next digest)."""
+    if len(alerts) <= cap:
+        return tuple(alerts), []
+    rest = len(alerts) - cap
+    return tuple(alerts[:cap]), [f"{rest} more {what}{'' if rest == 1 else 's'} (lower scores) not shown: "
+                                 "`feedwatch campaigns` lists them all."]
+
+
 def build_digest(db: Any, since: datetime | None, until: datetime, exclude: set[str] | None = None,
                  *, now: datetime | None = None, seen: bool = False) -> Digest:
     """Return the digest of what was stored in [since, until] (since None: everything), minus `exclude`d alerts.
@@ -210,8 +219,9 @@ def build_digest(db: Any, since: datetime | None, until: datetime, exclude: set[
             raise
         alerts = []
         notes.append("Campaign detection is not installed: this digest has no alerts.")
-    campaigns = tuple(a for a in alerts if a.tier != "T3")
-    spiking = tuple(a for a in alerts if a.tier == "T3")
+    campaigns, more = _capped([a for a in alerts if a.tier != "T3"], MAX_CAMPAIGNS, "new campaign")
+    spiking, more_spiking = _capped([a for a in alerts if a.tier == "T3"], MAX_SPIKING, "spiking tag")
+    notes += more + more_spiking
     tags = tuple(top_tags(conn, window))
     return Digest(
         generated_at=now or datetime.now(UTC), since=since, until=until, posts=posts_count(conn, window),

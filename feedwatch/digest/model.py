@@ -193,7 +193,7 @@ class Digest:
         return f"feedwatch digest, {when}"
 
     def window(self) -> str:
-        """Return the window in words: 'posts stored 2026-11-22 08:00 to 2026-11-23 08:00 UTC' or 'everything stored'."""
+        """Return the window in words: 'posts stored 2026-11-22 08:00 to 2026-11-23 08:00 UTC', or the like."""
         if self.since is None:
             return "everything stored"
         what = "posts stored or seen again" if self.seen else "posts stored"
