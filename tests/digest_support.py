@@ -27,7 +27,9 @@ def alert(tag: str = "UNCharterIsOurRules", tier: str = "T2", **changes: object)
         tags=(tag, "НашиПравилаУставООН"), first_seen=datetime(2026, 11, 20, 9, tzinfo=UTC),
         alerted_at=datetime(2026, 11, 22, 10, tzinfo=UTC), channels=("MFARussia", "MID_Russia", "RusEmbUSA"),
         posts=7, forwards=2, score=12.5,
-        evidence=(Evidence("statistic", "p = 2.1e-05"), Evidence("threshold", "p < 0.001")),
+        evidence=(Evidence("observed", "7"), Evidence("expected", "0.2")),
+        statistic="Poisson tail P(X >= observed | past rate x hours) = 2.1e-05 (threshold 0.001)",
+        score_basis="-log10 p",
         samples=(
             PostLink("Lavrov at the UN", "https://t.me/MFARussia/101", "t.me/MFARussia/101", "MFARussia",
                      datetime(2026, 11, 20, 9, tzinfo=UTC)),

@@ -113,7 +113,7 @@ def test_markdown_of_hostile_posts_renders_no_link_image_or_html() -> None:
     "ftp://files.example", "12. December", "x <!-- c --> y", "&#x3C;script&#x3E;",
 ])
 def test_md_escape_keeps_text_literal(hostile: str) -> None:
-    out = MarkdownIt("gfm-like").enable("strikethrough").render("- " + md(hostile))
+    out = MarkdownIt("gfm-like").enable("strikethrough").render("- " + md(hostile, start=True))
     assert out == f"<ul>\n<li>{_html_text(clean_text(hostile))}</li>\n</ul>\n"
 
 
@@ -142,8 +142,9 @@ def test_json_shape() -> None:
     assert [a["tier"] for a in obj["new_campaigns"]] == ["T2", "T1"]
     first = obj["new_campaigns"][0]
     assert set(first) == {"key", "tier", "title", "tag", "tags", "first_seen", "alerted_at", "channels", "posts",
-                          "forwards", "score", "evidence", "samples"}
-    assert first["evidence"] == {"statistic": "p = 2.1e-05", "threshold": "p < 0.001"}
+                          "forwards", "score", "score_basis", "statistic", "evidence", "samples"}
+    assert first["evidence"] == {"observed": "7", "expected": "0.2"}
+    assert first["statistic"].endswith("= 2.1e-05 (threshold 0.001)")
     assert first["samples"][0]["url"] == "https://t.me/MFARussia/101"
     assert first["samples"][1] == {"label": "Pasted remarks", "url": None,
                                    "where": "seeds/004_01d4050f5de082cc.txt#3", "channel": None, "date": None,
@@ -158,10 +159,11 @@ def test_json_shape() -> None:
 
 def test_markdown_shows_evidence_and_links_back() -> None:
     text = render_md(digest())
-    assert "- statistic: p = 2.1e-05" in text
+    assert "- Statistic: Poisson tail P(X \\>= observed \\| past rate x hours) = 2.1e-05 (threshold 0.001)" in text
+    assert "- Details: observed 7; expected 0.2" in text and "score 12.5 (-log10 p)" in text
     assert "[Lavrov at the UN](https://t.me/MFARussia/101)" in text
     assert "Pasted remarks (seeds/004\\_01d4050f5de082cc.txt#3)" in text
-    assert "### 1. #UNCharterIsOurRules: new campaign (T2), score 12.5" in text
+    assert "### 1. #UNCharterIsOurRules: new campaign (T2), score 12.5 (-log10 p)" in text
     assert "- Posts: 7 independent, 2 forwards" in text
 
 

@@ -158,12 +158,28 @@ def alert_entry(alert: Any, posts: dict[int, Post]) -> AlertEntry:
             samples.append(post_link(post))
         elif isinstance(sample, dict) and sample.get("url"):
             samples.append(PostLink(str(sample["url"]), safe_url(sample["url"]), str(sample["url"])))
+    statistic = _statistic(evidence)
+    basis = str(evidence.pop("score", "") or "")
+    evidence.pop("first_use", None)  # shown as first_seen
     return AlertEntry(
+        statistic=statistic, score_basis=basis,
         key=alert_key(alert.tier, alert.tag_key, alert.first_seen), tier=alert.tier, tag=alert.tag,
         tags=tuple(alert.tags), first_seen=alert.first_seen, alerted_at=alert.alerted_at,
         channels=tuple(alert.channels), posts=int(alert.posts), forwards=int(alert.forwards), score=float(alert.score),
         evidence=tuple(Evidence(str(k), scalar(v)) for k, v in evidence.items()), samples=tuple(samples),
     )
+
+
+def _statistic(evidence: dict[str, Any]) -> str:
+    """Pop the statistic, its value and threshold from `evidence`; return them as one phrase."""
+    name = evidence.pop("statistic", None)
+    value, threshold = evidence.pop("value", None), evidence.pop("threshold", None)
+    parts = [str(name) if name else "statistic"]
+    if value is not None:
+        parts.append(f"= {scalar(value)}")
+    if threshold is not None:
+        parts.append(f"(threshold {scalar(threshold)})")
+    return " ".join(parts) if name or value is not None else ""
 
 
 def campaign_alerts(db: Any, since: datetime | None, until: datetime, exclude: set[str] | None) -> list[AlertEntry]:

@@ -91,8 +91,10 @@ class AlertEntry:
     posts: int  # independent posts of the episode
     forwards: int  # forwards of them (amplification, counted apart)
     score: float
-    evidence: tuple[Evidence, ...] = ()
+    evidence: tuple[Evidence, ...] = ()  # the detector's other figures, shown as details
     samples: tuple[PostLink, ...] = ()
+    statistic: str = ""  # the test that fired, its value and threshold, in words
+    score_basis: str = ""  # what the score is: "-log10 p", "z", ...
 
     @property
     def title(self) -> str:

@@ -75,11 +75,16 @@ def _alert(alert: AlertEntry) -> str:
     ]
     if len(alert.tags) > 1:
         items.append(f"<li>Spellings and family: {spellings}</li>")
-    items += [f"<li>{h(e.name.replace('_', ' '))}: {h(e.value, 300)}</li>" for e in alert.evidence]
+    if alert.statistic:
+        items.append(f"<li>Statistic: {h(alert.statistic, 300)}</li>")
+    if alert.evidence:
+        details = "; ".join(f"{h(e.name.replace('_', ' '))} {h(e.value, 200)}" for e in alert.evidence)
+        items.append(f'<li class="small">Details: {details}</li>')
     samples = "".join(_post_link(s) for s in alert.samples)
+    basis = f" ({h(alert.score_basis)})" if alert.score_basis else ""
     return (
         f'<article class="alert {h(alert.tier)}"><h3>#{h(alert.tag)} <span class="tier">{h(alert.tier)}</span> '
-        f'{h(alert.title)}, score {alert.score:.3g}</h3><ul>{"".join(items)}</ul>'
+        f'{h(alert.title)}, score {alert.score:.3g}{basis}</h3><ul>{"".join(items)}</ul>'
         + (f"<p class=small>Sample posts</p><ul>{samples}</ul>" if samples else "")
         + "</article>"
     )

@@ -23,9 +23,11 @@ _URL_SPECIAL = re.compile(r"([\\()<> ])")
 SECTIONS = ("New campaigns", "Spiking known tags", "Top hashtags", "Activity per channel", "Scraper health")
 
 
-def md(text: str | None, limit: int = 0) -> str:
-    """Return `text` as inert Markdown on one line."""
+def md(text: str | None, limit: int = 0, *, start: bool = False) -> str:
+    """Return `text` as inert Markdown on one line; `start`: it begins a block (a line, a list item)."""
     escaped = _WWW.sub(r"\1\\.", _MD_SPECIAL.sub(r"\\\1", clean_text(text, limit)))
+    if not start:
+        return escaped
     return _MD_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", escaped)
 
 
@@ -38,7 +40,7 @@ def when(value: datetime | None) -> str:
 
 
 def _link(link: PostLink) -> str:
-    label = md(link.label, 120) or "(no text)"
+    label = md(link.label, 120, start=not link.url) or "(no text)"
     facts = [md(link.channel)] if link.channel else []
     if link.date:
         facts.append(when(link.date))
@@ -54,7 +56,8 @@ def _link(link: PostLink) -> str:
 
 def _alert(number: int, alert: AlertEntry) -> list[str]:
     lines = [
-        f"### {number}. {tag(alert.tag)}: {alert.title} ({alert.tier}), score {alert.score:.3g}",
+        f"### {number}. {tag(alert.tag)}: {alert.title} ({alert.tier}), score {alert.score:.3g}"
+        + (f" ({md(alert.score_basis)})" if alert.score_basis else ""),
         "",
         f"- First use: {when(alert.first_seen)}; alerted at {when(alert.alerted_at)}",
         f"- Channels ({len(alert.channels)}): {', '.join(md(c) for c in alert.channels) or 'unknown'}",
@@ -62,7 +65,11 @@ def _alert(number: int, alert: AlertEntry) -> list[str]:
     ]
     if len(alert.tags) > 1:
         lines.append(f"- Spellings and family: {', '.join(tag(t) for t in alert.tags)}")
-    lines += [f"- {md(e.name.replace('_', ' '))}: {md(e.value, 300)}" for e in alert.evidence]
+    if alert.statistic:
+        lines.append(f"- Statistic: {md(alert.statistic, 300)}")
+    if alert.evidence:
+        lines.append("- Details: " + "; ".join(f"{md(e.name.replace('_', ' '))} {md(e.value, 200)}"
+                                              for e in alert.evidence))
     if alert.samples:
         lines.append("- Sample posts:")
         lines += [f"  - {_link(s)}" for s in alert.samples]
@@ -95,7 +102,7 @@ def render_md(digest: Digest) -> str:
         f"{plural(len(digest.new_campaigns), 'new campaign')} · {plural(len(digest.spiking), 'spiking tag')}",
         "",
     ]
-    lines += [f"> {md(note)}" for note in digest.notes] + ([""] if digest.notes else [])
+    lines += [f"> {md(note, start=True)}" for note in digest.notes] + ([""] if digest.notes else [])
     lines += _alerts(SECTIONS[0], digest.new_campaigns, "No new campaigns in this window.")
     lines += _alerts(SECTIONS[1], digest.spiking, "No known tag is spiking.")
     lines += [f"## {SECTIONS[2]}", ""]
