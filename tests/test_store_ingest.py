@@ -158,6 +158,9 @@ def test_the_same_words_in_two_channels_are_two_posts(store: Store) -> None:
     assert store.count() == 2
     assert store.ingest([post(TEXT, fmt="dump", path="p.txt")], "p") == IngestResult(updated=1)
     assert store.count() == 2
+    routes = store.db.execute("SELECT p.channel, s.format FROM post_sources s JOIN posts p ON p.id = s.post"
+                              " ORDER BY s.rowid").fetchall()
+    assert routes == [("a", "tme-html"), ("b", "tme-html"), ("a", "dump")]  # the copy joins the oldest
 
 
 def test_posts_without_words_are_told_apart_by_their_whole_record(store: Store) -> None:

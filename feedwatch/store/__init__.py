@@ -111,7 +111,7 @@ class Store:
         try:
             with store_errors(self.path), transaction(conn):
                 work = Batch(conn, self._tags, when, source)
-                work.load({ident for _, _, ident in prepared}, {p.fingerprint for p, _, _ in prepared})
+                work.load(prepared)
                 for post, record, ident in prepared:
                     counts[work.add(post, record, ident)] += 1
                 fresh = work.write()

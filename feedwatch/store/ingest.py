@@ -22,8 +22,7 @@ from feedwatch.store.rows import chunks, post_from_row, post_values, record_of
 from feedwatch.store.tags import TagIds
 
 NEW, UPDATED, UNCHANGED = "new", "updated", "unchanged"
-_SELECT = ("SELECT id, ident, title, text, author, json, first_seen, last_seen, text_since FROM posts "
-           "WHERE {column} IN ({marks})")
+_SELECT = "SELECT id, ident, title, text, author, json, first_seen, last_seen, text_since FROM posts WHERE "
 _INSERT = ("INSERT INTO posts (id, ident, channel, message_id, fingerprint, kind, date, title, text, author,"
            " key_points, views, forwards, json, first_seen, last_seen, text_since)"
            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
@@ -63,13 +62,19 @@ class Batch:
         self.channels: dict[str, tuple[str, int | None, str | None]] = {}
         self.next_id = (conn.execute("SELECT max(id) FROM posts").fetchone()[0] or 0) + 1
 
-    def load(self, idents: set[str], fingerprints: set[str]) -> None:
-        """Read the stored rows that posts with these identities or fingerprints could merge with."""
+    def load(self, prepared: list[tuple[Post, dict[str, Any], str]]) -> None:
+        """Read the stored rows these posts could merge with: at most two per post (see `match`)."""
+        idents = {ident for _, _, ident in prepared}
+        # A post with an id may claim an id-less row of its text; one without joins the oldest of its text.
+        idents |= {f"f:{p.fingerprint}" for p, _, ident in prepared if ident.startswith("c:")}
+        oldest = {p.fingerprint for p, _, ident in prepared if ident.startswith("f:")}
         found: dict[int, tuple[Any, ...]] = {}
-        for column, keys in (("ident", idents), ("fingerprint", fingerprints - {mg.EMPTY_FINGERPRINT})):
+        for column, keys in (("ident", idents), ("id", oldest)):
             for part in chunks(sorted(keys)):
-                sql = _SELECT.format(column=column, marks=", ".join("?" * len(part)))
-                found.update((r[0], r) for r in self.conn.execute(sql, part))
+                marks = ", ".join("?" * len(part))
+                where = (f"ident IN ({marks})" if column == "ident" else
+                         f"id IN (SELECT min(id) FROM posts WHERE fingerprint IN ({marks}) GROUP BY fingerprint)")
+                found.update((r[0], r) for r in self.conn.execute(_SELECT + where, part))
         rows = {i: Row(i, r[1], post_from_row(r[2:6]), r[6], r[7], r[8]) for i, r in found.items()}
         for part in chunks(sorted(rows)):
             marks = ", ".join("?" * len(part))

@@ -1,0 +1,287 @@
+"""The streaming detector: posts in stream order in, episodes and alerts out.
+
+Work per (post, tag) is constant: a dictionary look-up, a few counters, and at
+most a bounded check of the tier that could have become true. The state of
+recently used tags lives in an LRU cache; the rest is packed into
+`campaign_tags` and read back when the tag is used again, so memory is bounded
+by the cache size, not by the vocabulary. `flush()` writes everything the
+batch changed; the caller owns the transaction (the store's ingest batch, or
+`run()` below).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from feedwatch.campaigns import tiers
+from feedwatch.campaigns.identity import tag_identity
+from feedwatch.campaigns.model import DAY, DEFAULTS, HOUR, Settings, TagState
+from feedwatch.campaigns.schema import connection, ensure_schema
+from feedwatch.campaigns.stream import Use, use_of
+from feedwatch.models import Post
+
+KEEP_CHANNELS = 8  # actors kept per episode and per tag history beyond the young-episode map
+CACHE_SIZE = 20_000
+
+
+class Detector:
+    """Feed it (post key, Post) pairs in stream order; call `flush()` inside the caller's transaction."""
+
+    def __init__(self, db: Any, settings: Settings = DEFAULTS, cache_size: int = CACHE_SIZE):
+        self.conn = connection(db)
+        ensure_schema(self.conn)
+        self.settings = settings
+        self.cache_size = cache_size
+        self.cache: OrderedDict[str, TagState] = OrderedDict()
+        self.dirty: set[str] = set()
+        self.evicted: dict[str, TagState] = {}  # changed states pushed out of the cache, written at flush
+        self.actors = dict(self.conn.execute("SELECT actor, first_seen FROM campaign_actors"))
+        self.new_actors: dict[str, float] = {}
+        self.pairs = {(a, b): [w, u] for a, b, w, u in self.conn.execute("SELECT * FROM campaign_pairs")}
+        self.dirty_pairs: set[tuple[str, str]] = set()
+        row = self.conn.execute("SELECT value FROM campaign_meta WHERE key = 'stream_start'").fetchone()
+        self.start: float | None = float(row[0]) if row else None
+        self.spellings: Counter[tuple[str, str]] = Counter()
+        self.days: dict[tuple[str, str], list[int]] = {}
+        self.links: Counter[tuple[str, str]] = Counter()
+        self.alerts: list[tuple[Any, ...]] = []
+        self.raised = 0
+        self.alpha = 1.0 - 0.5 ** (1.0 / settings.ewma_half_life_hours)
+
+    # -- the stream ---------------------------------------------------------------------------
+
+    def feed(self, items: Iterable[tuple[Any, Post]]) -> None:
+        """Observe a batch of (post key, Post); the batch is put in stream order first."""
+        batch = []
+        for key, post in items:
+            if post.hashtags:
+                use = use_of(post)
+                if use is not None:
+                    batch.append((use.t, key, use, post.hashtags))
+        batch.sort(key=lambda item: item[0])
+        for _, key, use, tags in batch:
+            self.observe(key, use, tags)
+
+    def observe(self, key: Any, use: Use, raw_tags: Iterable[str]) -> None:
+        """Count one post's tags."""
+        if self.start is None:
+            self.start = use.t
+        if use.actor not in self.actors:
+            self.actors[use.actor] = self.new_actors[use.actor] = use.t
+        keys: list[str] = []
+        for raw in raw_tags:
+            tag = tag_identity(raw)
+            if not tag:
+                continue
+            self.spellings[(tag, raw)] += 1
+            if tag not in keys:
+                keys.append(tag)
+        young = [tag for tag in keys if self.use_tag(tag, key, use)]
+        for i, a in enumerate(young[:KEEP_CHANNELS]):
+            for b in young[i + 1 : KEEP_CHANNELS]:
+                self.links[(a, b) if a < b else (b, a)] += 1
+
+    def use_tag(self, tag: str, key: Any, use: Use) -> bool:
+        """Count one use of a tag; return True when its episode is young enough to join a family."""
+        s = self.settings
+        t = use.t
+        state = self.state(tag, t, use.actor)
+        if t - state.last_seen > s.episode_gap_days * DAY:
+            state.close_episode(KEEP_CHANNELS)
+            state.open_episode(t, novel=False, baseline=self.in_warmup(t, use.actor))
+        state.last_seen = max(state.last_seen, t)
+        weight = s.forward_weight if use.forward else 1.0
+        if use.forward:
+            state.ep_forwards += 1
+        else:
+            state.ep_posts += 1
+        state.ep_weight += weight
+        age = max(0.0, t - state.ep_start)
+        if age < s.new_days * DAY:
+            state.ep_days[int(age // DAY)] += weight
+        state.ep_approx = state.ep_approx or use.approximate
+        if len(state.samples) < s.samples:
+            state.samples.append([key, use.url])
+        if use.actor not in state.ep_chans and len(state.ep_chans) < KEEP_CHANNELS:
+            state.ep_chans.append(use.actor)
+        first_use = self.note_actor(state, use.actor, t, age)
+        self.count_hour(state, t, weight, use.actor)
+        if not state.ep_baseline and age < s.new_days * DAY:
+            if first_use and not state.ep_alerted & 1:
+                self.raise_alert(state, "T1", tiers.t1(self, state, t))
+            if not state.ep_alerted & 2 and age >= s.persist_hours * HOUR:
+                self.raise_alert(state, "T2", tiers.t2(s, state, use.actor, t))
+        if not state.ep_confirmed and age >= s.persist_hours * HOUR and state.ep_first is not None:
+            tiers.confirm_launch(self, state, t)
+        if age >= s.new_days * DAY and t - state.first_ever >= s.new_days * DAY:
+            self.raise_alert(state, "T3", tiers.t3(s, state, t))
+        self.count_day(tag, t, use.forward)
+        self.dirty.add(tag)
+        return age <= s.family_hours * HOUR and not state.ep_baseline
+
+    def note_actor(self, state: TagState, actor: str, t: float, age: float) -> bool:
+        """Record an actor's first use in a young episode; return True when it is its first."""
+        if state.ep_first is None:
+            return False
+        if age >= self.settings.new_days * DAY:
+            state.ep_first = state.ep_actor_days = None  # the episode has matured: per-actor maps are not needed
+            return False
+        days = state.ep_actor_days
+        mask = days.get(actor, 0) | 1 << int(age // DAY)
+        days[actor] = mask
+        state.ep_sustain = max(state.ep_sustain, bin(mask).count("1"))
+        if actor in state.ep_first:
+            return False
+        state.ep_first[actor] = t
+        state.ep_channels += 1
+        return True
+
+    def count_hour(self, state: TagState, t: float, weight: float, actor: str) -> None:
+        hour = int(t // HOUR)
+        if hour > state.hour:
+            state.mean, state.var = tiers.fold_hours(state, hour, self.alpha)
+            state.hour = hour
+            state.hour_count = 0.0
+            state.hour_chans = []
+        elif hour < state.hour:
+            return  # a late post: its hour is already folded into the average
+        state.hour_count += weight
+        if actor not in state.hour_chans and len(state.hour_chans) < KEEP_CHANNELS:
+            state.hour_chans.append(actor)
+
+    def count_day(self, tag: str, t: float, forward: bool) -> None:
+        day = datetime.fromtimestamp(t - t % DAY, UTC).date().isoformat()
+        counts = self.days.get((tag, day))
+        if counts is None:
+            counts = self.days[(tag, day)] = [0, 0]
+        counts[1 if forward else 0] += 1
+
+    def in_warmup(self, t: float, actor: str) -> bool:
+        warmup = self.settings.warmup_days * DAY
+        return self.start is None or t < self.start + warmup or t < self.actors.get(actor, t) + warmup
+
+    # -- pair weights ---------------------------------------------------------------------------
+
+    def pair_weight(self, a: str, b: str, t: float) -> float:
+        """Return the decayed co-launch weight of two actors at time t."""
+        entry = self.pairs.get((a, b) if a < b else (b, a))
+        if entry is None:
+            return 0.0
+        return float(entry[0] * 0.5 ** (max(0.0, t - entry[1]) / (self.settings.pair_half_life_days * DAY)))
+
+    def add_co_launch(self, a: str, b: str, t: float) -> None:
+        pair = (a, b) if a < b else (b, a)
+        self.pairs[pair] = [self.pair_weight(a, b, t) + 1.0, t]
+        self.dirty_pairs.add(pair)
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def state(self, tag: str, t: float, actor: str) -> TagState:
+        """Return the state of a tag: from the cache, else from SQLite, else a new one."""
+        state = self.cache.get(tag)
+        if state is not None:
+            self.cache.move_to_end(tag)
+            return state
+        state = self.evicted.pop(tag, None)
+        if state is None:
+            row = self.conn.execute("SELECT state FROM campaign_tags WHERE tag = ?", (tag,)).fetchone()
+            if row:
+                state = TagState.unpack(row[0])
+            else:
+                state = TagState(tag, t)
+                state.ep_baseline = self.in_warmup(t, actor)
+        self.cache[tag] = state
+        if len(self.cache) > self.cache_size:
+            old, old_state = self.cache.popitem(last=False)
+            if old in self.dirty:
+                self.dirty.discard(old)
+                self.evicted[old] = old_state
+        return state
+
+    def raise_alert(self, state: TagState, tier: str, found: tuple[float, dict[str, Any]] | None) -> None:
+        if found is None:
+            return
+        score, evidence = found
+        if tier == "T1":
+            state.ep_alerted |= 1
+        elif tier == "T2":
+            state.ep_alerted |= 2
+        t = float(evidence.pop("_t"))
+        channels = evidence.pop("_channels")
+        evidence["samples"] = [{"post": key, "url": url} for key, url in state.samples]
+        evidence["approximate_time"] = state.ep_approx
+        evidence["episode"] = "novel" if state.ep_novel else "revived"
+        self.alerts.append((
+            state.key, tier, state.ep_start, t, json.dumps(channels, ensure_ascii=False),
+            state.ep_posts, state.ep_forwards, score, json.dumps(evidence, ensure_ascii=False, default=str),
+        ))
+        self.raised += 1
+
+    def flush(self) -> int:
+        """Write what changed since the last flush (no commit); return the number of alerts written."""
+        c = self.conn
+        changed = [self.cache[tag] for tag in self.dirty] + list(self.evicted.values())
+        c.executemany(
+            "INSERT OR REPLACE INTO campaign_tags (tag, episode_start, last_seen, state) VALUES (?, ?, ?, ?)",
+            [(st.key, st.ep_start, st.last_seen, st.pack()) for st in changed],
+        )
+        c.executemany("INSERT OR IGNORE INTO campaign_actors VALUES (?, ?)", list(self.new_actors.items()))
+        c.executemany(
+            "INSERT OR REPLACE INTO campaign_pairs VALUES (?, ?, ?, ?)",
+            [(a, b, *self.pairs[(a, b)]) for a, b in self.dirty_pairs],
+        )
+        c.executemany(
+            "INSERT OR IGNORE INTO campaign_alerts (tag, tier, episode_start, alerted_at, channels, posts, forwards,"
+            " score, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.alerts,
+        )
+        c.executemany(
+            "INSERT INTO campaign_spellings VALUES (?, ?, ?) ON CONFLICT (tag, spelling) DO UPDATE"
+            " SET uses = uses + excluded.uses",
+            [(tag, raw, n) for (tag, raw), n in self.spellings.items()],
+        )
+        c.executemany(
+            "INSERT INTO campaign_tag_days VALUES (?, ?, ?, ?) ON CONFLICT (tag, day) DO UPDATE"
+            " SET posts = posts + excluded.posts, forwards = forwards + excluded.forwards",
+            [(tag, day, p, f) for (tag, day), (p, f) in self.days.items()],
+        )
+        c.executemany(
+            "INSERT INTO campaign_links VALUES (?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET uses = uses + excluded.uses",
+            [(a, b, n) for (a, b), n in self.links.items()],
+        )
+        if self.start is not None:
+            c.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('stream_start', ?)", (repr(self.start),))
+        written = len(self.alerts)
+        self.dirty.clear()
+        self.evicted.clear()
+        self.new_actors.clear()
+        self.dirty_pairs.clear()
+        self.spellings.clear()
+        self.days.clear()
+        self.links.clear()
+        self.alerts.clear()
+        return written
+
+
+def run(db: Any, items: Iterable[tuple[Any, Post]], *, batch: int = 5000, settings: Settings = DEFAULTS,
+        cache_size: int = CACHE_SIZE) -> int:
+    """Feed posts to a detector on `db` in batches, each committed; return the number of alerts raised."""
+    conn = connection(db)
+    detector = Detector(conn, settings, cache_size)
+    chunk: list[tuple[Any, Post]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= batch:
+            with conn:
+                detector.feed(chunk)
+                detector.flush()
+            chunk = []
+    with conn:
+        detector.feed(chunk)
+        detector.flush()
+    return detector.raised
+

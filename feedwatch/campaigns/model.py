@@ -1,0 +1,169 @@
+"""The campaign detector's records: its settings, an alert, and the state kept per tag."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+TIERS = {"T1": "coordinated launch", "T2": "new campaign", "T3": "known-tag burst"}
+HOUR = 3600.0
+DAY = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Thresholds of the detector (CAMPAIGNS.md's starting definition; tuned by scripts/eval_campaigns)."""
+
+    episode_gap_days: float = 30.0  # silence that ends an episode
+    new_days: float = 7.0  # a tag is new while its episode is younger than this
+    warmup_days: float = 60.0  # no new-tag alerts before this much history (per stream and per actor)
+    launch_window_hours: float = 1.0  # T1: W, the window of the channels' first uses
+    launch_channels: int = 3  # T1: channels within W
+    pair_weight: float = 2.0  # T1: decayed co-launch weight a pair needs
+    launch_share: float = 0.5  # T1: share of the window's actors that must be in such pairs
+    pair_half_life_days: float = 90.0
+    persist_hours: float = 48.0  # T2: still used this long after first use
+    min_posts: float = 3.0  # T2: posts, a forward counting forward_weight
+    min_active_days: int = 3  # T2: distinct 24 h periods of the episode on which one actor used the tag
+    p_value: float = 0.001  # T2: Poisson tail against the tag's own past rate
+    base_per_day: float = 0.1  # T2: the rate a tag is assumed to have at least (the rarest everyday words)
+    burst_sigma: float = 6.0  # T3: (x - EWMA) / (EWM std + beta)
+    burst_beta: float = 1.0
+    ewma_half_life_hours: float = 168.0
+    burst_rearm_hours: float = 48.0  # T3: a tag can burst again after this long
+    forward_weight: float = 0.5  # a forward is amplification: it counts this much of a post
+    family_hours: float = 48.0  # tags used together while this young form a family
+    samples: int = 5  # sample posts kept per episode
+
+
+DEFAULTS = Settings()
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert: a tag (with its spellings and family), a tier, and the evidence for it."""
+
+    id: int
+    tag: str  # display spelling
+    tag_key: str  # identity (see feedwatch.campaigns.identity)
+    tags: tuple[str, ...]  # every spelling of the tag and of its family members
+    tier: str  # "T1", "T2" or "T3"
+    first_seen: datetime  # the episode's first use
+    alerted_at: datetime  # stream time of the post at which the condition first held
+    channels: tuple[str, ...]
+    posts: int  # independent posts in the episode so far
+    forwards: int
+    score: float
+    evidence: dict[str, Any] = field(hash=False, compare=False)
+
+    @property
+    def what(self) -> str:
+        return TIERS[self.tier]
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON object of this alert (`feedwatch campaigns --json`)."""
+        return {
+            "id": self.id,
+            "tag": self.tag,
+            "tag_key": self.tag_key,
+            "tags": list(self.tags),
+            "tier": self.tier,
+            "what": self.what,
+            "first_seen": self.first_seen.isoformat(),
+            "alerted_at": self.alerted_at.isoformat(),
+            "channels": list(self.channels),
+            "posts": self.posts,
+            "forwards": self.forwards,
+            "score": round(self.score, 3),
+            "evidence": self.evidence,
+        }
+
+
+class TagState:
+    """What the detector remembers about one tag identity (packed to JSON when idle)."""
+
+    __slots__ = (
+        "ep_actor_days",
+        "ep_alerted",
+        "ep_approx",
+        "ep_baseline",
+        "ep_channels",
+        "ep_chans",
+        "ep_confirmed",
+        "ep_days",
+        "ep_first",
+        "ep_forwards",
+        "ep_novel",
+        "ep_posts",
+        "ep_start",
+        "ep_sustain",
+        "ep_weight",
+        "first_ever",
+        "hist_chans",
+        "hist_many",
+        "hour",
+        "hour_chans",
+        "hour_count",
+        "key",
+        "last_seen",
+        "mean",
+        "past_weight",
+        "samples",
+        "t3_hour",
+        "var",
+    )
+
+    def __init__(self, key: str, t: float):
+        self.key = key
+        self.first_ever = t
+        self.ep_start = t
+        self.last_seen = t
+        self.past_weight = 0.0  # weighted uses before the current episode
+        self.hist_chans: list[str] = []  # actors of earlier episodes (a few)
+        self.hist_many = False  # earlier episodes had more actors than kept
+        self.hour = int(t // HOUR)
+        self.hour_count = 0.0
+        self.mean = 0.0
+        self.var = 0.0
+        self.t3_hour = -(10**9)
+        self.open_episode(t, novel=True, baseline=False)
+
+    def open_episode(self, t: float, *, novel: bool, baseline: bool) -> None:
+        self.ep_start = t
+        self.ep_posts = 0
+        self.ep_forwards = 0
+        self.ep_weight = 0.0
+        self.ep_days = [0.0] * 7  # weighted uses per 24 h since the first use, while the episode is new
+        self.ep_first: dict[str, float] | None = {}  # actor -> first use, while the episode is young
+        self.ep_actor_days: dict[str, int] | None = {}  # actor -> bit d set: it used the tag on day d
+        self.ep_sustain = 0  # the most days any one actor used the tag on
+        self.ep_chans: list[str] = []  # the first few actors, kept for the episode's life
+        self.ep_channels = 0
+        self.ep_baseline = baseline  # opened during warm-up: never alerts as new
+        self.ep_alerted = 0  # bit per tier already raised (T1 = 1, T2 = 2)
+        self.ep_confirmed = False  # persisted: its launchers' pair weights were raised
+        self.ep_novel = novel
+        self.ep_approx = False
+        self.samples: list[list[Any]] = []
+        self.hour_chans: list[str] = []
+
+    def close_episode(self, keep: int) -> None:
+        """Fold the ending episode into the tag's history."""
+        self.past_weight += self.ep_weight
+        for actor in self.ep_chans:
+            if actor not in self.hist_chans:
+                self.hist_chans.append(actor)
+        self.hist_many = self.hist_many or self.ep_channels > len(self.ep_chans) or len(self.hist_chans) > keep
+        del self.hist_chans[keep:]
+
+    def pack(self) -> str:
+        return json.dumps([getattr(self, name) for name in self.__slots__], separators=(",", ":"))
+
+    @classmethod
+    def unpack(cls, text: str) -> TagState:
+        state = cls.__new__(cls)
+        for name, value in zip(cls.__slots__, json.loads(text), strict=True):
+            setattr(state, name, value)
+        return state

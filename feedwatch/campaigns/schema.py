@@ -1,0 +1,87 @@
+"""The detector's own tables, in the same SQLite file as the posts.
+
+Everything here can be derived again from the stored posts (`rebuild`), so the
+tables are a cache of detector state, not a record: `clear()` empties them.
+
+    campaign_meta       key/value: the stream's start time, the schema version
+    campaign_tags       one row per tag identity: episode start, last use, packed state
+    campaign_actors     one row per actor (channel): when it was first seen
+    campaign_pairs      decayed co-launch weight per pair of actors
+    campaign_alerts     the alerts raised, once per tier per episode
+    campaign_spellings  every raw spelling of a tag and how often it was used
+    campaign_tag_days   posts and forwards per tag per UTC day (for charts)
+    campaign_links      tags used together in one post while both were new (families)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS campaign_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS campaign_tags (
+    tag TEXT PRIMARY KEY, episode_start REAL NOT NULL, last_seen REAL NOT NULL, state TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS campaign_tags_episode_start ON campaign_tags (episode_start);
+CREATE TABLE IF NOT EXISTS campaign_actors (actor TEXT PRIMARY KEY, first_seen REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS campaign_pairs (
+    a TEXT NOT NULL, b TEXT NOT NULL, weight REAL NOT NULL, updated REAL NOT NULL, PRIMARY KEY (a, b)
+);
+CREATE TABLE IF NOT EXISTS campaign_alerts (
+    id INTEGER PRIMARY KEY,
+    tag TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    episode_start REAL NOT NULL,
+    alerted_at REAL NOT NULL,
+    channels TEXT NOT NULL,
+    posts INTEGER NOT NULL,
+    forwards INTEGER NOT NULL,
+    score REAL NOT NULL,
+    evidence TEXT NOT NULL,
+    UNIQUE (tag, tier, episode_start, alerted_at)
+);
+CREATE INDEX IF NOT EXISTS campaign_alerts_alerted_at ON campaign_alerts (alerted_at);
+CREATE TABLE IF NOT EXISTS campaign_spellings (
+    tag TEXT NOT NULL, spelling TEXT NOT NULL, uses INTEGER NOT NULL, PRIMARY KEY (tag, spelling)
+);
+CREATE TABLE IF NOT EXISTS campaign_tag_days (
+    tag TEXT NOT NULL, day TEXT NOT NULL, posts INTEGER NOT NULL, forwards INTEGER NOT NULL,
+    PRIMARY KEY (tag, day)
+);
+CREATE TABLE IF NOT EXISTS campaign_links (
+    a TEXT NOT NULL, b TEXT NOT NULL, uses INTEGER NOT NULL, PRIMARY KEY (a, b)
+);
+"""
+
+TABLES = (
+    "campaign_meta", "campaign_tags", "campaign_actors", "campaign_pairs", "campaign_alerts",
+    "campaign_spellings", "campaign_tag_days", "campaign_links",
+)
+
+
+def connection(db: Any) -> sqlite3.Connection:
+    """Return the sqlite3 connection of a sqlite_utils.Database or of a connection itself."""
+    return db if isinstance(db, sqlite3.Connection) else db.conn
+
+
+def ensure_schema(db: Any) -> None:
+    """Create the detector's tables if they are missing (idempotent)."""
+    conn = connection(db)
+    # One statement at a time: executescript() would commit a transaction the caller has open.
+    for statement in _TABLES.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute(
+        "INSERT OR IGNORE INTO campaign_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+    )
+
+
+def clear(db: Any) -> None:
+    """Empty the detector's tables (before a rebuild)."""
+    conn = connection(db)
+    ensure_schema(conn)
+    for table in TABLES:
+        conn.execute(f"DELETE FROM {table}" + (" WHERE key != 'schema_version'" if table == "campaign_meta" else ""))

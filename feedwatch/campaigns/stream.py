@@ -1,0 +1,60 @@
+"""How a Post enters the detector's stream: its time, its actor, whether it is a forward.
+
+Stream time is the post's publication time. A post without one (text pasted
+from a client) is placed at midnight UTC of its first dateline date and marked
+approximate; a post with neither is left out of detection.
+
+The actor is the channel that published the post. When the channel is not
+known (pasted dumps) the post is the origin's words passed on by someone we do
+not monitor, so the actor is the origin: forwarded_from.channel, else
+forwarded_from.name, else the source file the post came from. A post counts as
+a forward only when a known channel passed on another actor's post; forwards
+are amplification and are counted apart from independent posts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from typing import NamedTuple
+
+from feedwatch.models import Post
+
+
+class Use(NamedTuple):
+    """A post as the detector sees it."""
+
+    t: float  # stream time, Unix seconds
+    approximate: bool
+    actor: str
+    forward: bool
+    url: str | None
+
+
+def stream_time(post: Post) -> tuple[float, bool] | None:
+    """Return (Unix time, approximate) of a post in the stream, or None when it has no time at all."""
+    if post.date is not None:
+        return post.date.timestamp(), "date" in post.approximate
+    if post.datelines:
+        return datetime.combine(post.datelines[0].date, time(0), UTC).timestamp(), True
+    return None
+
+
+def actor_of(post: Post) -> tuple[str, bool]:
+    """Return (actor, is a forward) of a post."""
+    origin = post.forwarded_from
+    if post.channel:
+        actor = post.channel.lower()
+        return actor, origin is not None and (origin.channel or origin.name or "").lower() != actor
+    if origin is not None and (origin.channel or origin.name):
+        return (origin.channel or origin.name or "").lower(), False
+    return f"file:{post.source.path or post.source.format}", False
+
+
+def use_of(post: Post) -> Use | None:
+    """Return how the detector sees a post, or None when the post has no time to place it at."""
+    when = stream_time(post)
+    if when is None:
+        return None
+    actor, forward = actor_of(post)
+    url = post.url or (post.forwarded_from.url if post.forwarded_from else None)
+    return Use(when[0], when[1], actor, forward, url)
