@@ -5,8 +5,8 @@ Shape (every key always present):
      "new_campaigns": [alert], "spiking": [alert], "top_tags": [tag], "channels": [channel],
      "health": [source], "chart": {...} | null, "notes": [str]}
 with alert = {"key", "tier", "title", "tag", "tags", "first_seen", "alerted_at", "channels", "posts",
-"forwards", "score", "score_basis", "statistic", "evidence": {name: value}, "samples": [{"label", "url", "where", "channel",
-"date", "forwarded"}]}.
+"forwards", "score", "score_basis", "statistic", "evidence": {name: value},
+"samples": [{"label", "url", "where", "channel", "date", "forwarded"}]}.
 """
 
 from __future__ import annotations
