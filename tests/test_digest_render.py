@@ -162,7 +162,7 @@ def test_markdown_shows_evidence_and_links_back() -> None:
     assert "- Statistic: Poisson tail P(X \\>= observed \\| past rate x hours) = 2.1e-05 (threshold 0.001)" in text
     assert "- Details: observed 7; expected 0.2" in text and "score 12.5 (-log10 p)" in text
     assert "[Lavrov at the UN](https://t.me/MFARussia/101)" in text
-    assert "Pasted remarks (seeds/004\\_01d4050f5de082cc.txt#3)" in text
+    assert "Pasted remarks (seeds/004_01d4050f5de082cc.txt#3)" in text
     assert "### 1. #UNCharterIsOurRules: new campaign (T2), score 12.5 (-log10 p)" in text
     assert "- Posts: 7 independent, 2 forwards" in text
 

@@ -3,8 +3,9 @@
 Every string that comes from posts goes through `md()`, which folds it into one
 line and backslash-escapes what Markdown (CommonMark and GitHub's extensions)
 could read as syntax: everywhere the characters of links, images, raw HTML,
-emphasis, code, table cells, entities and math, plus ':' and '@' and the dot of
-'www.' (autolinks); at the start, block markers (heading, list, quote). The rest
+emphasis, code, table cells, entities and math, plus ':', the '@' of an address
+and the dot of 'www.' (autolinks); at the start, block markers (heading, list,
+quote). The rest
 stays as written, so the raw text reads well in a terminal and as e-mail text.
 """
 
@@ -15,7 +16,8 @@ from datetime import datetime
 
 from feedwatch.digest.model import AlertEntry, Digest, PostLink, clean_text, plural
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&$:@])")
+# '_' between two letters or digits cannot emphasise, and '@' only makes an e-mail autolink after one.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~&$:]|(?<![^\W_])_|_(?![^\W_])|(?<=[^\W_])@)")
 _MD_START = re.compile(r"^(?:(\d+)([.)])|([#+\-=]))")
 _WWW = re.compile(r"(?i)\b(www)\.")
 _URL_SPECIAL = re.compile(r"([\\()<> ])")
