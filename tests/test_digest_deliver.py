@@ -120,6 +120,17 @@ def test_file_is_written_atomically_in_each_format(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in written)  # no temp left
 
 
+def test_a_second_dated_file_on_the_same_day_does_not_replace_the_first(tmp_path: Path) -> None:
+    dated = FileTarget(str(tmp_path / "digest-{date}.md"))
+    first, second = send(dated, digest()), send(dated, digest(until=NOW.replace(hour=9, minute=5)))
+    assert (Path(first).name, Path(second).name) == ("digest-2026-11-23.md", "digest-2026-11-23-090500.md")
+    latest = FileTarget(str(tmp_path / "latest.md"))
+    assert send(latest, digest()) == send(latest, digest(posts=1)) == str(tmp_path / "latest.md")
+    assert "· 1 post ·" in (tmp_path / "latest.md").read_text()
+    timed = FileTarget(str(tmp_path / "d-{date}-{time}.json"), ("json",))
+    assert Path(send(timed, digest())).name == "d-2026-11-23-0800.json"
+
+
 def test_file_that_cannot_be_written_is_a_delivery_error(tmp_path: Path) -> None:
     (tmp_path / "blocker").write_text("a file, not a folder")
     with pytest.raises(DeliveryError, match="cannot be written"):

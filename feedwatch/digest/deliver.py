@@ -50,10 +50,17 @@ class FileTarget:
         return f"file:{self.path}"
 
     def file(self, digest: Digest, fmt: str) -> Path:
-        """Return the file for one format: {date} filled in, the suffix that of the format."""
-        path = Path(self.path.replace("{date}", digest.until.strftime("%Y-%m-%d")))
-        suffix = RENDERERS[fmt][0]
-        return path if path.suffix == suffix else path.with_suffix(suffix)
+        """Return the file for one format: {date} and {time} filled in, the suffix that of the format.
+
+        A dated name already taken (a second digest on the same day) gets the time added rather than
+        overwrite the first; a name without {date} is the latest digest, replaced each time.
+        """
+        name = self.path.replace("{date}", f"{digest.until:%Y-%m-%d}").replace("{time}", f"{digest.until:%H%M}")
+        path = Path(name)
+        path = path if path.suffix == RENDERERS[fmt][0] else path.with_suffix(RENDERERS[fmt][0])
+        if "{date}" in self.path and "{time}" not in self.path and path.exists():
+            path = path.with_stem(f"{path.stem}-{digest.until:%H%M%S}")
+        return path
 
 
 @dataclass(frozen=True)
