@@ -35,7 +35,7 @@ from feedwatch.digest.model import (
     safe_url,
     scalar,
 )
-from feedwatch.digest.sql import ACTOR, FORWARD, Window
+from feedwatch.digest.sql import Window, ensure_indexes
 from feedwatch.models import Post
 from feedwatch.parse.text import tag_key
 from feedwatch.store.queries import link
@@ -45,34 +45,39 @@ LOOKBACK = timedelta(days=7)
 TOP_TAGS, TOP_CHANNELS, MAX_SOURCES, MAX_CAMPAIGNS, MAX_SPIKING = 15, 20, 20, 20, 10
 
 
-def posts_count(conn: sqlite3.Connection, window: Window) -> int:
-    return int(conn.execute(f"SELECT count(*) FROM posts p WHERE {window.where}", window.args).fetchone()[0])
+def posts_count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM temp.digest_window").fetchone()[0])
 
 
-def top_tags(conn: sqlite3.Connection, window: Window, limit: int = TOP_TAGS) -> list[TagRow]:
+def top_tags(conn: sqlite3.Connection, limit: int = TOP_TAGS) -> list[TagRow]:
     """Return the most used hashtags of the window, spellings merged, most used spelling first."""
     rows = conn.execute(
-        f"SELECT h.id, h.key, count(*) AS n, sum({FORWARD}), count(DISTINCT {ACTOR})"
-        " FROM post_hashtags ph JOIN posts p ON p.id = ph.post JOIN hashtags h ON h.id = ph.hashtag"
-        f" WHERE {window.where} GROUP BY h.id ORDER BY n DESC, h.key LIMIT ?", [*window.args, limit],
+        "SELECT h.id, h.key, count(*) AS n, sum(w.fwd), count(DISTINCT w.actor) FROM temp.digest_window w"
+        " JOIN post_hashtags ph ON ph.post = w.id JOIN hashtags h ON h.id = ph.hashtag"
+        " GROUP BY h.id ORDER BY n DESC, h.key LIMIT ?", [limit],
     ).fetchall()
-    return [TagRow(key, _spellings(conn, window, hid, key), n, fwd or 0, actors) for hid, key, n, fwd, actors in rows]
+    spelled = _spellings(conn, {hid: key for hid, key, *_ in rows})
+    return [TagRow(key, spelled[hid], n, fwd or 0, actors) for hid, key, n, fwd, actors in rows]
 
 
-def _spellings(conn: sqlite3.Connection, window: Window, hashtag: int, key: str) -> tuple[str, ...]:
-    counts: Counter[str] = Counter()
+def _spellings(conn: sqlite3.Connection, keys: dict[int, str]) -> dict[int, tuple[str, ...]]:
+    """Return each hashtag's raw spellings in the window's posts, most used first."""
+    counts: dict[int, Counter[str]] = {hid: Counter() for hid in keys}
+    marks = ",".join("?" * len(keys))
     rows = conn.execute(
-        "SELECT j.value FROM post_hashtags ph JOIN posts p ON p.id = ph.post, json_each(p.json, '$.hashtags') j"
-        f" WHERE ph.hashtag = ? AND {window.where}", [hashtag, *window.args],
-    )
-    counts.update(raw for (raw,) in rows if tag_key(raw) == key)
-    return tuple(sorted(counts, key=lambda raw: (-counts[raw], raw))) or (key,)
+        "SELECT ph.hashtag, j.value FROM temp.digest_window w JOIN post_hashtags ph ON ph.post = w.id"
+        f" JOIN posts p ON p.id = w.id, json_each(p.json, '$.hashtags') j WHERE ph.hashtag IN ({marks})", list(keys),
+    ) if keys else []
+    for hid, raw in rows:
+        if tag_key(raw) == keys[hid]:
+            counts[hid][raw] += 1
+    return {hid: tuple(sorted(c, key=lambda raw: (-c[raw], raw))) or (keys[hid],) for hid, c in counts.items()}
 
 
-def channel_rows(conn: sqlite3.Connection, window: Window, limit: int = TOP_CHANNELS) -> list[ChannelRow]:
+def channel_rows(conn: sqlite3.Connection, limit: int = TOP_CHANNELS) -> list[ChannelRow]:
     rows = conn.execute(
-        f"SELECT {ACTOR} AS actor, count(*) AS n, sum({FORWARD}), min(p.date), max(p.date)"
-        f" FROM posts p WHERE {window.where} GROUP BY actor ORDER BY n DESC, actor LIMIT ?", [*window.args, limit],
+        "SELECT w.actor, count(*) AS n, sum(w.fwd), min(p.date), max(p.date) FROM temp.digest_window w"
+        " JOIN posts p ON p.id = w.id GROUP BY w.actor ORDER BY n DESC, w.actor LIMIT ?", [limit],
     ).fetchall()
     return [ChannelRow(actor or "unknown", n, fwd or 0, _when(lo), _when(hi)) for actor, n, fwd, lo, hi in rows]
 
@@ -226,7 +231,8 @@ def build_digest(db: Any, since: datetime | None, until: datetime, exclude: set[
     With `seen`, posts seen again in the window count too (see feedwatch.digest.sql.Window).
     """
     conn: sqlite3.Connection = db.conn
-    window = Window(since, until, seen)
+    ensure_indexes(conn)
+    window = Window(conn, since, until, seen)
     notes = []
     try:
         alerts = campaign_alerts(db, since, until, exclude)
@@ -238,11 +244,11 @@ def build_digest(db: Any, since: datetime | None, until: datetime, exclude: set[
     campaigns, more = _capped([a for a in alerts if a.tier != "T3"], MAX_CAMPAIGNS, "new campaign")
     spiking, more_spiking = _capped([a for a in alerts if a.tier == "T3"], MAX_SPIKING, "spiking tag")
     notes += more + more_spiking
-    tags = tuple(top_tags(conn, window))
+    tags = tuple(top_tags(conn))
     return Digest(
-        generated_at=now or datetime.now(UTC), since=since, until=until, posts=posts_count(conn, window),
-        new_campaigns=campaigns, spiking=spiking, top_tags=tags, channels=tuple(channel_rows(conn, window)),
-        health=tuple(health_rows(conn, window)), chart=build_chart(conn, window, listed_tags(alerts, tags)),
+        generated_at=now or datetime.now(UTC), since=since, until=until, posts=posts_count(conn),
+        new_campaigns=campaigns, spiking=spiking, top_tags=tags, channels=tuple(channel_rows(conn)),
+        health=tuple(health_rows(conn, window)), chart=build_chart(conn, listed_tags(alerts, tags)),
         notes=tuple(notes), seen=seen,
     )
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 from feedwatch.digest.model import Chart, Series
-from feedwatch.digest.sql import DAY, Window
+from feedwatch.digest.sql import DAY
 
 MAX_BUCKETS, MIN_DAYS, MAX_SERIES = 60, 14, 8
 
@@ -25,11 +25,25 @@ def _ids(conn: sqlite3.Connection, keys: Iterable[str]) -> list[int]:
     return [row[0] for row in conn.execute(f"SELECT id FROM hashtags WHERE key IN ({marks})", keys)] if keys else []
 
 
-def _tagged(ids: list[int]) -> str:
-    return f"p.id IN (SELECT post FROM post_hashtags WHERE hashtag IN ({','.join(str(int(i)) for i in ids)}))"
+def _list(ids: list[int]) -> str:
+    return ",".join(str(int(i)) for i in ids)
 
 
-def build_chart(conn: sqlite3.Connection, window: Window, listed: list[tuple[str, set[str]]]) -> Chart | None:
+def daily(conn: sqlite3.Connection, ids: list[int], first: date, last: date) -> list[tuple[str, int]]:
+    """Return (day, posts) of the posts tagged with any of `ids` in [first, last]: dated, then dateline-only."""
+    tagged = f"EXISTS (SELECT 1 FROM post_hashtags ph WHERE ph.post = p.id AND ph.hashtag IN ({_list(ids)}))"
+    dated = conn.execute(
+        f"SELECT substr(p.date, 1, 10) AS day, count(*) FROM posts p WHERE p.date >= ? AND p.date < ? AND {tagged}"
+        " GROUP BY day", [first.isoformat(), (last + timedelta(days=1)).isoformat()],
+    ).fetchall()
+    undated = conn.execute(
+        f"SELECT {DAY} AS day, count(*) FROM posts p WHERE p.date IS NULL AND {tagged} AND day BETWEEN ? AND ?"
+        " GROUP BY day", [first.isoformat(), last.isoformat()],
+    ).fetchall()
+    return dated + undated
+
+
+def build_chart(conn: sqlite3.Connection, listed: list[tuple[str, set[str]]]) -> Chart | None:
     """Return the chart of the listed (label, tag keys) pairs, or None when none of their posts has a date."""
     groups = [(label, _ids(conn, keys)) for label, keys in listed]
     groups = [(label, ids) for label, ids in groups if ids][:MAX_SERIES]
@@ -37,8 +51,8 @@ def build_chart(conn: sqlite3.Connection, window: Window, listed: list[tuple[str
         return None
     every = sorted({i for _, ids in groups for i in ids})
     lo, hi, undated = conn.execute(
-        f"SELECT min({DAY}), max({DAY}), sum({DAY} IS NULL) FROM posts p WHERE {window.where} AND {_tagged(every)}",
-        window.args,
+        "SELECT min(w.day), max(w.day), sum(w.day IS NULL) FROM temp.digest_window w"
+        f" WHERE w.id IN (SELECT post FROM post_hashtags WHERE hashtag IN ({_list(every)}))"
     ).fetchone()
     if hi is None:
         return None
@@ -50,10 +64,7 @@ def build_chart(conn: sqlite3.Connection, window: Window, listed: list[tuple[str
     series = []
     for label, ids in groups:
         counts = [0] * buckets
-        for day, n in conn.execute(
-            f"SELECT {DAY} AS day, count(*) FROM posts p WHERE {_tagged(ids)} AND day BETWEEN ? AND ? GROUP BY day",
-            [first.isoformat(), last.isoformat()],
-        ):
+        for day, n in daily(conn, ids, first, last):
             counts[(date.fromisoformat(day) - first).days // width] += n
         series.append(Series(label, tuple(counts)))
     return Chart(first, width, buckets, tuple(series), undated or 0)
