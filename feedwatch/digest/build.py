@@ -158,14 +158,15 @@ def alert_entry(alert: Any, posts: dict[int, Post]) -> AlertEntry:
     evidence = dict(alert.evidence or {})
     samples = []
     for sample in evidence.pop("samples", None) or []:
-        post = posts.get(sample.get("post")) if isinstance(sample, dict) else None
+        post = posts.get(sample.get("post", -1)) if isinstance(sample, dict) else None
         if post is not None:
             samples.append(post_link(post))
         elif isinstance(sample, dict) and sample.get("url"):
             samples.append(PostLink(str(sample["url"]), safe_url(sample["url"]), str(sample["url"])))
     statistic = _statistic(evidence)
     basis = str(evidence.pop("score", "") or "")
-    evidence.pop("first_use", None)  # shown as first_seen
+    if isinstance(evidence.get("first_use"), str):
+        del evidence["first_use"]  # the episode's first use: shown as first_seen
     return AlertEntry(
         statistic=statistic, score_basis=basis,
         key=alert_key(alert.tier, alert.tag_key, alert.first_seen), tier=alert.tier, tag=alert.tag,

@@ -117,7 +117,8 @@ def targets_from_config(config: Any) -> list[Target]:
 
 def settings(config: Any) -> Mapping[str, Any]:
     """Return the dotted-name settings of a Config (or of a plain mapping, in tests)."""
-    return config if isinstance(config, Mapping) else config.values  # type: ignore[no-any-return]
+    values: Mapping[str, Any] = config if isinstance(config, Mapping) else config.values
+    return values
 
 
 def _format(name: str) -> str:
