@@ -140,3 +140,13 @@ def test_post_link_prefers_tme_and_falls_back_to_the_source() -> None:
 def test_digest_json_of_the_seeds_is_valid_json(seeded: Store) -> None:
     text = json.dumps(digest_json(build_digest(seeded.db, None, NOW, now=NOW)))
     assert json.loads(text)["top_tags"][0]["tag"] == "UNCharterIsOurRules"
+
+
+def test_seen_window_counts_posts_read_again(seeded: Store) -> None:
+    for path in sorted(SEEDS.iterdir()):
+        seeded.ingest(parse_path(str(path)), str(path), observed_at=NOW - timedelta(minutes=5))
+    since = NOW - timedelta(minutes=10)
+    assert build_digest(seeded.db, since, NOW, now=NOW).posts == 0  # nothing new was stored
+    again = build_digest(seeded.db, since, NOW, now=NOW, seen=True)
+    assert again.posts == 8 and (again.top_tags[0].tag, again.top_tags[0].posts) == ("UNCharterIsOurRules", 7)
+    assert again.window() == "posts stored or seen again 2026-11-23 07:50 to 2026-11-23 08:00 UTC"
