@@ -67,7 +67,7 @@ def test_new_campaign_with_its_evidence_and_links(store: Store) -> None:
     assert alert.statistic.startswith("Poisson tail") and alert.statistic.endswith("(threshold 0.001)")
     assert alert.score_basis == "-log10 p"
     assert alert.samples[0].url == "https://t.me/alpha_ch/301" and alert.samples[0].channel == "@alpha_ch"
-    assert alert.key == f"T2:newcampaign:{alert.first_seen.isoformat()}"
+    assert alert.key == f"T2:newcampaign:{alert.first_seen.isoformat()}:{alert.alerted_at.isoformat()}"
     chart = d.chart
     assert chart is not None and chart.series[0].tag == "NewCampaign"
     assert sum(chart.series[0].counts) == 12  # every stored use of the tag in the chart's range
@@ -116,3 +116,16 @@ def test_delivered_by_email_and_webhook_once_each(store: Store) -> None:
     assert [m["Subject"].split(" (")[0] for m in later] == ["feedwatch: 0 new campaigns, 0 spiking tags"] * 2
     assert [[a["tag"] for a in body["new_campaigns"]] for body in receiver.bodies] == [["NewCampaign"], []]
     assert waits == []
+
+
+def test_a_detector_rebuild_does_not_resend(store: Store) -> None:
+    receiver = Receiver()
+    with http_receiver(receiver) as url:
+        targets = [WebhookTarget(url)]
+        send_digests(store.db, targets, builder(store.db), now=NOW)
+        rows = store.db.conn.execute("SELECT id, title, text, author, json FROM posts").fetchall()
+        items = sorted(((row[0], post_from_row(row[1:])) for row in rows), key=lambda item: item[1].date or NOW)
+        assert campaigns.rebuild(store.db, items) == 1  # the same alert, raised again under a new id
+        [outcome] = send_digests(store.db, targets, builder(store.db), now=NOW + timedelta(hours=1))
+    assert outcome.ok and outcome.alerts == 0
+    assert [[a["tag"] for a in body["new_campaigns"]] for body in receiver.bodies] == [["NewCampaign"], []]
