@@ -2,6 +2,8 @@
 
     model.py        the Digest record (plain values, nothing escaped)
     build.py        the queries that fill a Digest from the store and the detector
+    sql.py          the window's posts (gathered once) and the SQL the queries share
+    chart.py        posts per day of each listed tag, for the HTML chart
     render_md.py    Markdown (also the e-mail's text part)
     render_html.py  one self-contained HTML page with an inline SVG chart
     render_json.py  JSON (what the webhook posts)
