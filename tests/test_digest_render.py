@@ -8,10 +8,12 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from feedwatch.digest.model import clean_text, safe_url
-from feedwatch.digest.render_html import render_html
+from feedwatch.digest.render_html import h, render_html
 from feedwatch.digest.render_json import digest_json, render_json
 from feedwatch.digest.render_md import SECTIONS, md, render_md
 from tests.digest_support import HOSTILE, QUOTES, digest, hostile_digest
@@ -117,6 +119,27 @@ def test_md_escape_keeps_text_literal(hostile: str) -> None:
     assert out == f"<ul>\n<li>{_html_text(clean_text(hostile))}</li>\n</ul>\n"
 
 
+MARKUP = st.lists(st.sampled_from([*"#*_[]()<>!`~|\\&:@.-+=$^\"' \n\tabcwx19/;é", "www.", "http", "://"]),
+                  max_size=30).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(MARKUP, st.text(alphabet=st.characters(codec="utf-8"), max_size=60)))
+def test_md_escape_keeps_any_text_literal(text: str) -> None:
+    expected = clean_text(text)
+    assume(expected)
+    out = MarkdownIt("gfm-like").enable("strikethrough").render("- " + md(text, start=True))
+    assert out == f"<ul>\n<li>{_html_text(expected)}</li>\n</ul>\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_html_escape_keeps_any_text_literal(text: str) -> None:
+    parsed = Elements(f"<p>{h(text)}</p><a title=\"{h(text)}\">x</a>")
+    assert [tag for tag, _ in parsed.tags] == ["p", "a"]
+    assert "".join(parsed.text) == clean_text(text) + "x" and parsed.tags[1][1]["title"] == clean_text(text)
+
+
 def _html_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
@@ -162,7 +185,7 @@ def test_markdown_shows_evidence_and_links_back() -> None:
     assert "- Statistic: Poisson tail P(X \\>= observed \\| past rate x hours) = 2.1e-05 (threshold 0.001)" in text
     assert "- Details: observed 7; expected 0.2" in text and "score 12.5 (-log10 p)" in text
     assert "[Lavrov at the UN](https://t.me/MFARussia/101)" in text
-    assert "Pasted remarks (seeds/004_01d4050f5de082cc.txt#3)" in text
+    assert "Pasted remarks (seeds/004_01d4050f5de082cc\\.txt#3)" in text
     assert "### 1. #UNCharterIsOurRules: new campaign (T2), score 12.5 (-log10 p)" in text
     assert "- Posts: 7 independent, 2 forwards" in text
 

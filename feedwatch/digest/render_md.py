@@ -3,9 +3,9 @@
 Every string that comes from posts goes through `md()`, which folds it into one
 line and backslash-escapes what Markdown (CommonMark and GitHub's extensions)
 could read as syntax: everywhere the characters of links, images, raw HTML,
-emphasis, code, table cells, entities and math, plus ':', the '@' of an address
-and the dot of 'www.' (autolinks); at the start, block markers (heading, list,
-quote). The rest
+emphasis, code, table cells, entities and math, plus what autolinks need: ':',
+the '@' of an address and a dot before a letter (example.com); at the start,
+block markers (heading, list, quote). The rest
 stays as written, so the raw text reads well in a terminal and as e-mail text.
 """
 
@@ -19,7 +19,8 @@ from feedwatch.digest.model import AlertEntry, Digest, PostLink, clean_text, plu
 # '_' between two letters or digits cannot emphasise, and '@' only makes an e-mail autolink after one.
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~&$:]|(?<![^\W_])_|_(?![^\W_])|(?<=[^\W_])@)")
 _MD_START = re.compile(r"^(?:(\d+)([.)])|([#+\-=]))")
-_WWW = re.compile(r"(?i)\b(www)\.")
+# A dot before a letter could end a domain some renderers link without a scheme (example.com, t.me).
+_DOMAIN_DOT = re.compile(r"\.(?=[^\W\d_])")
 _URL_SPECIAL = re.compile(r"([\\()<> ])")
 
 SECTIONS = ("New campaigns", "Spiking known tags", "Top hashtags", "Activity per channel", "Scraper health")
@@ -27,7 +28,7 @@ SECTIONS = ("New campaigns", "Spiking known tags", "Top hashtags", "Activity per
 
 def md(text: str | None, limit: int = 0, *, start: bool = False) -> str:
     """Return `text` as inert Markdown on one line; `start`: it begins a block (a line, a list item)."""
-    escaped = _WWW.sub(r"\1\\.", _MD_SPECIAL.sub(r"\\\1", clean_text(text, limit)))
+    escaped = _DOMAIN_DOT.sub(r"\\.", _MD_SPECIAL.sub(r"\\\1", clean_text(text, limit)))
     if not start:
         return escaped
     return _MD_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", escaped)
