@@ -66,7 +66,9 @@ def test_a_bad_input_is_one_line_and_the_others_are_stored(tmp_path: Path) -> No
 def test_ingest_reads_json_lines_from_stdin(tmp_path: Path) -> None:
     lines = run("parse", DUMP).stdout
     result = run("ingest", "-", db=tmp_path / "fw.db", stdin=lines)
-    assert result.exit_code == 0 and result.stdout.splitlines()[1].split() == ["-", "7", "0", "0", "0"]
+    assert result.exit_code == 0
+    assert [line.split() for line in result.stdout.splitlines()[1:]] == [["-", "7", "0", "0", "0"],
+                                                                         ["total", "7", "0", "0", "0"]]
 
 
 def test_search_finds_guterres_in_both_seed_files_with_highlights(db: Path) -> None:
@@ -155,3 +157,14 @@ def test_every_command_has_an_example_in_its_help() -> None:
     for path in commands:
         result = run(*path, "--help")
         assert result.exit_code == 0 and "Example" in result.stdout, path
+
+
+def test_links_point_to_t_me_when_the_channel_and_id_are_known(db: Path, tmp_path: Path) -> None:
+    posts = [Post(channel="mfa_russia", message_id=n, text=f"Guterres note {n}", fingerprint=f"g{n}")
+             for n in (1, 2)]
+    run("ingest", str(write_jsonl(tmp_path / "chan.jsonl", posts)), db=db)
+    recent = hits(run("search", "Guterres", "--sort", "recent", "--json", db=db))
+    assert [h["link"] for h in recent[:2]] == ["https://t.me/mfa_russia/2", "https://t.me/mfa_russia/1"]
+    assert len(recent) == 4
+    latest = run("search", "--limit", "1", db=db)
+    assert latest.exit_code == 0 and latest.stdout.startswith("[1] 2021-05-14 ")  # the only dated post

@@ -140,7 +140,7 @@ def summary_table(rows: list[tuple[str, IngestResult]]) -> list[str]:
     from feedwatch.store import IngestResult
 
     total = sum((r for _, r in rows), IngestResult())
-    body = [(name, r) for name, r in rows] + ([("total", total)] if len(rows) != 1 else [])
+    body = [*rows, ("total", total)]
     width = max([len("input"), *(len(name) for name, _ in body)])
     lines = [f"{'input':<{width}}  {'new':>8}  {'updated':>8}  {'unchanged':>9}  {'failed':>6}"]
     for name, r in body:

@@ -90,8 +90,13 @@ class Store:
     ) -> IngestResult:
         """Store `posts` (read from `source`), merging with what is stored; return the counts.
 
-        `on_new(db, [(rowid, post)])` sees each batch's newly stored posts inside
-        that batch's transaction: what it writes commits or rolls back with them.
+        `source` names the input (a path, a channel URL) in post_sources. Each
+        batch of `batch` posts is one transaction. `on_new(db, [(rowid, post)])`
+        sees each batch's newly stored posts (not merges into stored ones) inside
+        that batch's transaction: what it writes through `db` commits or rolls
+        back with them, and an exception it raises rolls the batch back and
+        propagates. `observed_at` (default now) dates the sighting: first/last
+        seen, counters and edits. A Store is for one thread at a time.
         """
         when = ch.iso(observed_at or datetime.now(UTC))
         total = IngestResult()

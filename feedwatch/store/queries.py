@@ -78,20 +78,7 @@ def search(
     in most posts) or "recent" (latest stored first: stops at `limit`). A
     malformed query raises StoreError with one line.
     """
-    if sort not in SORTS:
-        raise StoreError(f"sort must be one of {', '.join(SORTS)}")
-    where, args = _filters(hashtag, channel, since, until)
-    if query and query.strip():
-        sql = ("SELECT p.id, p.title, p.text, p.author, p.json,"
-               f" snippet(posts_fts, -1, ?, ?, '…', {SNIPPET_TOKENS})"
-               " FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid WHERE posts_fts MATCH ?"
-               + "".join(f" AND {w}" for w in where) + f" ORDER BY {SORTS[sort]} LIMIT ?")
-        params: list[object] = [marks[0], marks[1], query, *args, limit]
-    else:
-        sql = ("SELECT p.id, p.title, p.text, p.author, p.json, NULL FROM posts p"
-               + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY p.date IS NULL, p.date DESC, p.id DESC LIMIT ?")
-        params = [*args, limit]
+    sql, params = _search_sql(query, hashtag, channel, since, until, limit, marks, sort)
     try:
         rows = conn.execute(sql, params).fetchall()
     except sqlite3.OperationalError as exc:
@@ -105,6 +92,25 @@ def search(
         snippet = row[5] if row[5] is not None else _head(post.text)
         hits.append(Hit(row[0], post, " ".join(snippet.split()), link(post)))
     return hits
+
+
+def _search_sql(
+    query: str | None, hashtag: str | None, channel: str | None, since: datetime | None,
+    until: datetime | None, limit: int, marks: tuple[str, str], sort: str,
+) -> tuple[str, list[object]]:
+    if sort not in SORTS:
+        raise StoreError(f"sort must be one of {', '.join(SORTS)}")
+    where, args = _filters(hashtag, channel, since, until)
+    if query and query.strip():
+        sql = ("SELECT p.id, p.title, p.text, p.author, p.json,"
+               f" snippet(posts_fts, -1, ?, ?, '…', {SNIPPET_TOKENS})"
+               " FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid WHERE posts_fts MATCH ?"
+               + "".join(f" AND {w}" for w in where) + f" ORDER BY {SORTS[sort]} LIMIT ?")
+        return sql, [marks[0], marks[1], query, *args, limit]
+    # Newest first; posts without a date (NULL sorts lowest) come last.
+    sql = ("SELECT p.id, p.title, p.text, p.author, p.json, NULL FROM posts p"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.date DESC, p.id DESC LIMIT ?")
+    return sql, [*args, limit]
 
 
 def _head(text: str, width: int = 160) -> str:
