@@ -19,7 +19,7 @@ from feedwatch.models import Post, Source
 from feedwatch.parse.text import fingerprint, hashtags
 from feedwatch.store import Store
 from feedwatch.store.rows import post_from_row
-from tests.digest_servers import Receiver, http_receiver, smtp_server
+from digest_servers import Receiver, http_receiver, smtp_server
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 START = NOW - timedelta(days=75)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from feedwatch.cli import main
 from feedwatch.parse import parse_path
 from feedwatch.store import Store
-from tests.digest_servers import Receiver, http_receiver, smtp_server
+from digest_servers import Receiver, http_receiver, smtp_server
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -13,7 +13,7 @@ from feedwatch.digest.job import parse_since
 from feedwatch.errors import ConfigError, DeliveryError
 from feedwatch.parse import parse_path
 from feedwatch.store import Store
-from tests.digest_servers import Receiver, http_receiver
+from digest_servers import Receiver, http_receiver
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

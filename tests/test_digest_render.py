@@ -16,7 +16,7 @@ from feedwatch.digest.model import clean_text, safe_url
 from feedwatch.digest.render_html import h, render_html
 from feedwatch.digest.render_json import digest_json, render_json
 from feedwatch.digest.render_md import SECTIONS, md, render_md
-from tests.digest_support import HOSTILE, QUOTES, digest, hostile_digest
+from digest_support import HOSTILE, QUOTES, digest, hostile_digest
 
 
 class Elements(HTMLParser):

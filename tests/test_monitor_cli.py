@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tests.tme_server import TmeServer, make_posts
+from tme_server import TmeServer, make_posts
 
 ROOT = Path(__file__).resolve().parents[1]
 FEEDWATCH = [sys.executable, "-m", "feedwatch"]
@@ -125,7 +124,7 @@ def test_watch_polls_on_schedule_stops_on_sigterm_and_resumes(tme, tmp_path):
         assert wait_for(lambda: count(db, "MFARussia") == 32)  # a later scheduled poll picked them up
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "poll web:MFARussia" in err and "watch: stopped" in err and "Traceback" not in err
 
@@ -136,8 +135,8 @@ def test_watch_polls_on_schedule_stops_on_sigterm_and_resumes(tme, tmp_path):
         assert wait_for(lambda: count(db, "RusEmbUSA") == 13)
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    first = [r for r in tme.requests if r.startswith("/s/RusEmbUSA")][0]
+    first = next(r for r in tme.requests if r.startswith("/s/RusEmbUSA"))
     assert first == "/s/RusEmbUSA"  # resumed from the stored mark: no second backfill walk
     assert count(db, "MFARussia") == 32

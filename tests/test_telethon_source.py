@@ -8,6 +8,7 @@ import stat
 from datetime import timedelta
 
 import pytest
+from monitor_helpers import NOW, FakeClock, stored_ids
 from telethon.errors import FloodWaitError
 from telethon.extensions import BinaryReader
 from telethon.tl.types import InputPeerChannel, Message, MessageEntityHashtag, PeerChannel
@@ -16,9 +17,6 @@ from feedwatch.config import ChannelSpec, load_config
 from feedwatch.poll import poll_channels
 from feedwatch.sources.telethon import TelethonSource, UnavailableSource, open_telethon_source, secure_session_file
 from feedwatch.store import Store
-from tests.monitor_helpers import NOW, FakeClock, stored_ids
-
-pytest.importorskip("feedwatch.parse.telethon_message")
 
 CHANNEL_ID, ACCESS_HASH = 1101170442, 5566778899
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from monitor_helpers import NOW, FakeClock, poll, settings, stored_ids, web_source
+from tme_server import TmeServer, make_posts
 
 from feedwatch.sources.web import HostGate, _retry_after
 from feedwatch.store import Store
-from tests.monitor_helpers import NOW, FakeClock, poll, settings, stored_ids, web_source
-from tests.tme_server import TmeServer, make_posts
 
 DELETED = (5, 6, 30, 31, 32, 47)
 

@@ -55,15 +55,18 @@ class Fault:
 
 
 def make_posts(count: int, *, first_id: int = 1, start: datetime | None = None, step: timedelta = timedelta(hours=6),
-               deleted: tuple[int, ...] = ()) -> list[FakePost]:
-    """Return `count` posts from the fixture texts, ids from `first_id` skipping `deleted`, one per `step`."""
+               deleted: tuple[int, ...] = (), salt: str = "") -> list[FakePost]:
+    """Return `count` posts from the fixture texts, ids from `first_id` skipping `deleted`, one per `step`.
+
+    `salt` goes into every text, so that two channels' posts are not the same text.
+    """
     samples = json.loads(FIXTURE.read_text(encoding="utf-8"))
     start = start or datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
     posts, number = [], first_id
     while len(posts) < count:
         if number not in deleted:
             sample = samples[number % len(samples)]
-            text = sample["text"].replace("\n\n#", f"\n\nNo. {number}.\n\n#", 1)
+            text = sample["text"].replace("\n\n#", f"\n\nNo. {number}{salt}.\n\n#", 1)
             posts.append(FakePost(number, start + step * len(posts), text, sample["views"] + number,
                                   forward=sample.get("forward")))
         number += 1

@@ -26,12 +26,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from lxml import etree
 
 from feedwatch.errors import ParseError
 from feedwatch.models import Media, Post, Source
+from feedwatch.parse import Options
 from feedwatch.parse import text as tx
 from feedwatch.parse import tme_widget as w
 from feedwatch.parse.structure import finish
@@ -72,9 +73,9 @@ def sniff(head: str) -> bool:
     )
 
 
-def parse(stream: BinaryIO, path: str, options: Any) -> Iterator[Post]:
+def parse(stream: BinaryIO, path: str, options: Options) -> Iterator[Post]:
     """Yield the posts of one saved t.me/s page; raise ParseError when it is none, or has drifted."""
-    html = tx.decode(stream.read(), path, getattr(options, "encoding", None))
+    html = tx.decode(stream.read(), path, options.encoding)
     page, items = _read(html, path)
     if not page.has_preview:
         message, hint = _no_preview(html)
@@ -202,6 +203,15 @@ def _before(doc: _Document, head: Element | None) -> int | None:
     return int(more) if more.isdigit() else None
 
 
+def _author(parts: w.Parts, channel_title: str | None) -> str | None:
+    """The post's signature; in a public group, where there is none, the member who wrote it."""
+    signature = w.text_of(parts.one.get("author"))
+    owner = w.text_of(parts.one.get("owner"))
+    if signature is None and channel_title is not None and owner != channel_title:
+        return owner
+    return signature
+
+
 def _widget_post(widget: Element, path: str, index: int, channel_title: str | None) -> Post | str:
     """Return the Post of one message widget, or what could not be read from it."""
     parts = w.walk(widget)
@@ -231,7 +241,7 @@ def _widget_post(widget: Element, path: str, index: int, channel_title: str | No
             edited=w.edited(parts.one.get("meta")),
             views=views,
             forwarded_from=w.forwarded(parts.one.get("forward")),
-            author=w.text_of(parts.one.get("author")),
+            author=_author(parts, channel_title),
             text=text,
             hashtags=tuple(entities.hashtags),
             mentions=tuple(entities.mentions),

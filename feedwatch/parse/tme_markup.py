@@ -54,6 +54,8 @@ class Entities:
             return
         if href.startswith(("?q=%23", "?q=#")):
             self.hashtags.append(shown.lstrip("#") or unquote(href[3:]).lstrip("#"))
+        elif href.startswith("?q="):
+            pass  # another search of the channel (a $cashtag): its words are in the text, it is no link
         elif shown.startswith("@") and _T_ME.match(href):
             self.mentions.append(shown[1:])
         else:

@@ -1,4 +1,11 @@
-"""One t.me/s message widget, read in one walk: its parts and what each of them says."""
+"""One t.me/s message widget, read in one walk: its parts and what each of them says.
+
+`walk()` visits a widget's elements once and sorts them by the role their
+class gives them (text, media, reply, link preview, forward, poll, reactions,
+footer parts); the reply block, link preview, media players and the hidden
+fallback are not descended into, so their words never reach the post's text.
+The other functions here turn one part into the Post field it feeds.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ _MEDIA_KINDS = {
     "tgme_widget_message_videosticker": "sticker",
     "tgme_widget_message_document_wrap": "document",
     "tgme_widget_message_voice_player": "voice",
+    "tgme_widget_message_voice": "voice",  # the <audio> itself, where no player wraps it
     "tgme_widget_message_location_wrap": "location",
 }
 # What each class token inside a widget is to the parser. "skip" subtrees are
@@ -40,6 +48,7 @@ _ROLES = {
     "tgme_widget_message_meta": "meta",
     "tgme_widget_message_from_author": "author",
     "tgme_widget_message_voters": "voters",
+    "tgme_widget_message_owner_name": "owner",
     "media_not_supported_cont": "skip",
     "tgme_widget_message_user": "skip",
     "tgme_widget_message_bubble_tail": "skip",
@@ -93,13 +102,13 @@ def widget_id(widget: Element, date_link: Element | None) -> tuple[str | None, i
 
 def date_of(el: Element) -> datetime | None:
     stamp = next((t.get("datetime") for t in el.iter("time") if t.get("datetime")), None)
+    if not stamp:
+        return None
     try:
-        parsed = datetime.fromisoformat(stamp.strip()) if stamp else None
-    except ValueError:
+        parsed = datetime.fromisoformat(stamp.strip())
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date, or one that leaves the calendar in UTC
         return None
-    if parsed is None:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def text_of(el: Element | None) -> str | None:
@@ -213,7 +222,7 @@ def _reaction_emoji(span: Element) -> str:
         return "paid"
     custom = next((e for e in span.iter("tg-emoji") if e.get("emoji-id")), None)
     if custom is not None:
-        return "custom:" + custom.get("emoji-id")
+        return f"custom:{custom.get('emoji-id')}"
     glyph = find(span, "emoji")
     return render(glyph if glyph is not None else span).strip(" 0123456789.,KMB") or "?"
 
@@ -225,7 +234,7 @@ def channel_id(data_view: str | None) -> int | None:
     try:
         view = json.loads(base64.urlsafe_b64decode(data_view + "=" * (-len(data_view) % 4)))
         marked = int(view["c"])
-    except (binascii.Error, ValueError, TypeError, KeyError):
+    except (binascii.Error, ValueError, TypeError, KeyError, OverflowError):
         return None
     bare = -marked if marked < 0 else marked
     return bare - 1_000_000_000_000 if bare > 1_000_000_000_000 else bare

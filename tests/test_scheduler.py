@@ -1,0 +1,67 @@
+"""The scheduler's wiring: one job per channel and per folder set, safe job options, the digest hook."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from feedwatch.config import load_config
+from feedwatch.scheduler import Stopping, Watcher
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[poll]\njitter = 7\nmisfire_grace = 120\n[folders]\npaths = ["seeds/"]\ninterval = 45\n'
+                    '[digest]\nschedule = "30 7 * * 1"\n'
+                    '[[channels]]\nname = "MFARussia"\ninterval = 600\n[[channels]]\nname = "mod_russia_en"\n',
+                    encoding="utf-8")
+    return load_config(path)
+
+
+def started(watcher: Watcher) -> dict:
+    watcher.scheduler.start(paused=True)
+    try:
+        return {job.id: job for job in watcher.jobs()}
+    finally:
+        watcher.scheduler.shutdown(wait=False)
+
+
+def test_one_job_per_channel_with_safe_options(config, monkeypatch):
+    monkeypatch.delitem(sys.modules, "feedwatch.digest", raising=False)
+    monkeypatch.setattr("feedwatch.poll.digest_hook", lambda: None)
+    monkeypatch.setattr("feedwatch.scheduler.digest_hook", lambda: None)
+    jobs = started(Watcher(config, db=None))
+    assert sorted(jobs) == ["folders", "poll:MFARussia", "poll:mod_russia_en"]
+    mfa = jobs["poll:MFARussia"]
+    assert mfa.trigger.interval.total_seconds() == 600 and mfa.trigger.jitter == 7
+    assert jobs["poll:mod_russia_en"].trigger.interval.total_seconds() == 900
+    assert jobs["folders"].trigger.interval.total_seconds() == 45
+    for job in jobs.values():
+        assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 120)
+
+
+def test_digest_job_on_its_cron_schedule_when_the_build_has_one(config, monkeypatch):
+    calls = []
+    module = types.ModuleType("feedwatch.digest")
+    module.run_scheduled = calls.append  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "feedwatch.digest", module)
+    import feedwatch
+
+    monkeypatch.setattr(feedwatch, "digest", module, raising=False)
+    jobs = started(Watcher(config, db=None))
+    digest = jobs["digest"]
+    assert str(digest.trigger.fields[4]) == "1" and str(digest.trigger.fields[5]) == "7"  # Mondays, 07:30
+    assert str(digest.trigger.fields[6]) == "30"
+    digest.func(*digest.args)
+    assert calls == [config]
+
+
+def test_sleep_ends_the_poll_under_way_when_stopping(config):
+    watcher = Watcher(config, db=None)
+    watcher.sleep(0)  # not stopping: an ordinary wait
+    watcher.stop()
+    with pytest.raises(Stopping, match="resumes on the next start"):
+        watcher.sleep(3600)
