@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from digest_servers import Receiver, http_receiver, smtp_server
 
 from feedwatch import campaigns
 from feedwatch.digest.build import build_digest, builder
@@ -19,7 +20,6 @@ from feedwatch.models import Post, Source
 from feedwatch.parse.text import fingerprint, hashtags
 from feedwatch.store import Store
 from feedwatch.store.rows import post_from_row
-from digest_servers import Receiver, http_receiver, smtp_server
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 START = NOW - timedelta(days=75)

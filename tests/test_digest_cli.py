@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from digest_servers import Receiver, http_receiver, smtp_server
 
 from feedwatch.cli import main
 from feedwatch.parse import parse_path
 from feedwatch.store import Store
-from digest_servers import Receiver, http_receiver, smtp_server
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -9,6 +9,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from digest_servers import Receiver, free_port, http_receiver, smtp_server
+from digest_support import NOW, alert, digest
 from sqlite_utils import Database
 
 from feedwatch.digest import state
@@ -25,8 +27,6 @@ from feedwatch.digest.deliver import (
 from feedwatch.digest.job import AUTO, send_digests
 from feedwatch.digest.model import AlertEntry, Digest
 from feedwatch.errors import ConfigError, DeliveryError
-from digest_servers import Receiver, free_port, http_receiver, smtp_server
-from digest_support import NOW, alert, digest
 
 
 def test_email_arrives_as_multipart_text_and_html() -> None:

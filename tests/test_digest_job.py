@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from digest_servers import Receiver, http_receiver
 
 from feedwatch.config import load_config
 from feedwatch.digest import run_scheduled
@@ -13,7 +14,6 @@ from feedwatch.digest.job import parse_since
 from feedwatch.errors import ConfigError, DeliveryError
 from feedwatch.parse import parse_path
 from feedwatch.store import Store
-from digest_servers import Receiver, http_receiver
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

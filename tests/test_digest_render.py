@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import pytest
+from digest_support import HOSTILE, QUOTES, digest, hostile_digest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
@@ -16,7 +17,6 @@ from feedwatch.digest.model import clean_text, safe_url
 from feedwatch.digest.render_html import h, render_html
 from feedwatch.digest.render_json import digest_json, render_json
 from feedwatch.digest.render_md import SECTIONS, md, render_md
-from digest_support import HOSTILE, QUOTES, digest, hostile_digest
 
 
 class Elements(HTMLParser):
