@@ -240,3 +240,16 @@ def test_text_filled_in_later_is_not_an_edit(store: Store) -> None:
     assert store.ingest([post(TEXT, channel="c", message_id=9)], "b", observed_at=at(2)) == IngestResult(updated=1)
     assert counts(store)["post_versions"] == 0
     assert stored(store)[0].text == post(TEXT).text
+
+
+def test_new_counters_do_not_re_index_the_text_but_an_edit_does(store: Store) -> None:
+    p = post(TEXT, channel="c", message_id=1, views=1)
+    store.ingest([p], "a", observed_at=at(1))
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    store.ingest([dataclasses.replace(p, views=5)], "a", observed_at=at(2))
+    assert not any("posts_fts" in s for s in statements)
+    store.ingest([post("A new text for the post", channel="c", message_id=1, views=6)], "a", observed_at=at(3))
+    assert any("posts_fts" in s for s in statements)
+    store.db.conn.set_trace_callback(None)
+    assert (fts_count(store, "new"), fts_count(store, "charter"), stored(store)[0].views) == (1, 0, 6)

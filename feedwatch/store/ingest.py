@@ -29,6 +29,10 @@ _INSERT = ("INSERT INTO posts (id, ident, channel, message_id, fingerprint, kind
 _UPDATE = ("UPDATE posts SET ident = ?, channel = ?, message_id = ?, fingerprint = ?, kind = ?, date = ?,"
            " title = ?, text = ?, author = ?, key_points = ?, views = ?, forwards = ?, json = ?,"
            " first_seen = ?, last_seen = ?, text_since = ? WHERE id = ?")
+# The same without the searched columns, so the FTS trigger does not re-index an unchanged text.
+_UPDATE_META = ("UPDATE posts SET ident = ?, channel = ?, message_id = ?, fingerprint = ?, kind = ?, date = ?,"
+                " views = ?, forwards = ?, json = ?, first_seen = ?, last_seen = ?, text_since = ? WHERE id = ?")
+_SEARCHED = ("title", "text", "key_points", "author")
 
 
 @dataclass
@@ -46,6 +50,7 @@ class Row:
     old_texts: set[str] | None = None  # texts this post had before (loaded when needed)
     new: bool = False
     dirty: bool = False
+    searched_changed: bool = False  # title, text, key points or author changed: FTS must re-index
     seen: bool = False
 
 
@@ -136,6 +141,7 @@ class Batch:
         differs = merged != old
         if differs:
             row.post, row.record, row.dirty = merged, None, True
+            row.searched_changed |= any(getattr(merged, f) != getattr(old, f) for f in _SEARCHED)
         return observed or differs or versioned is not None
 
     def _edit(self, row: Row, post: Post) -> bool | None:
@@ -188,7 +194,9 @@ class Batch:
         fresh = [r for r in rows if r.new]
         changed = [r for r in rows if r.dirty and not r.new]
         self.conn.executemany(_INSERT, [post_values(r) for r in fresh])
-        self.conn.executemany(_UPDATE, [(*post_values(r)[1:], r.id) for r in changed])
+        values = [(r, post_values(r)) for r in changed]
+        self.conn.executemany(_UPDATE, [(*v[1:], r.id) for r, v in values if r.searched_changed])
+        self.conn.executemany(_UPDATE_META, [(*v[1:7], *v[11:], r.id) for r, v in values if not r.searched_changed])
         self.conn.executemany("UPDATE posts SET first_seen = ?, last_seen = ? WHERE id = ?",
                               [(r.first_seen, r.last_seen, r.id) for r in rows if r.seen and not r.dirty])
         self.conn.executemany("INSERT OR IGNORE INTO post_sources (post, format, path, idx, input, first_seen)"

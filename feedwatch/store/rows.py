@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 # Kept as columns (for full-text search), so left out of the stored JSON.
 COLUMN_FIELDS = ("title", "text", "author")
 _MAX_PARAMS = 500
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def record_of(post: Post) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def _encode(value: Any) -> Any:
     if kind in _SIMPLE:
         return value
     if kind is tuple:
-        return [_encode(v) for v in value]
+        return [v if type(v) in _SIMPLE else _encode(v) for v in value] if value else []
     if kind is datetime:
         return value.astimezone(UTC).isoformat()
     if kind is date:
@@ -52,7 +53,7 @@ def stored_json(record: dict[str, Any]) -> str:
     rest = dict(record)
     for name in COLUMN_FIELDS:
         del rest[name]
-    return json.dumps(rest, ensure_ascii=False, separators=(",", ":"))
+    return _JSON.encode(rest)
 
 
 def full_record(title: str | None, text: str, author: str | None, stored: str) -> dict[str, Any]:
