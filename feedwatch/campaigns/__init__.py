@@ -4,6 +4,7 @@ See CAMPAIGNS.md for what a campaign is. The pieces:
 
     identity   which spellings are one tag (NFKC, case folding, confusable skeleton)
     stream     a Post's place in the stream: time, actor, forward or not
+    stored     over the store: IngestHook (Store.ingest's on_new) and rebuild_stored
     detector   the streaming detector (episodes, tiers, bounded state), fed (post key, Post)
     tiers      T1 coordinated launch, T2 new campaign, T3 known-tag burst
     queries    alerts (families merged), spellings, daily counts for charts
@@ -23,20 +24,20 @@ from feedwatch.campaigns.detector import Detector, run
 from feedwatch.campaigns.identity import tag_identity
 from feedwatch.campaigns.model import DEFAULTS, Alert, Settings
 from feedwatch.campaigns.queries import alerts, families, new_episodes, spellings, tag_daily_counts, tag_display
-from feedwatch.campaigns.schema import clear, ensure_schema
+from feedwatch.campaigns.schema import clear, connection, ensure_schema, transaction
+from feedwatch.campaigns.stored import IngestHook, rebuild_stored, stored_in_stream_order
 from feedwatch.models import Post
 
 __all__ = [
-    "DEFAULTS", "Alert", "Detector", "Settings", "alerts", "clear", "ensure_schema", "families", "new_episodes",
-    "rebuild", "run", "spellings", "tag_daily_counts", "tag_display", "tag_identity",
+    "DEFAULTS", "Alert", "Detector", "IngestHook", "Settings", "alerts", "clear", "ensure_schema", "families",
+    "new_episodes", "rebuild", "rebuild_stored", "run", "spellings", "stored_in_stream_order", "tag_daily_counts",
+    "tag_display", "tag_identity",
 ]
 
 
 def rebuild(db: Any, items: Iterable[tuple[Any, Post]], settings: Settings = DEFAULTS) -> int:
     """Forget the detector's state and run it again over `items` (in stream order); return alerts raised."""
-    from feedwatch.campaigns.schema import connection
-
     conn = connection(db)
-    with conn:
+    with transaction(conn):
         clear(conn)
     return run(conn, items, settings=settings)

@@ -20,12 +20,13 @@ from typing import Any
 from feedwatch.campaigns import tiers
 from feedwatch.campaigns.identity import tag_identity
 from feedwatch.campaigns.model import DAY, DEFAULTS, HOUR, Settings, TagState
-from feedwatch.campaigns.schema import connection, ensure_schema
+from feedwatch.campaigns.schema import connection, ensure_schema, transaction
 from feedwatch.campaigns.stream import Use, use_of
 from feedwatch.models import Post
 
 KEEP_CHANNELS = 8  # actors kept per episode and per tag history beyond the young-episode map
 CACHE_SIZE = 20_000
+LATE_ACTOR_DAYS = 7  # actors first seen after this much stream time get a warm-up of their own
 
 
 class Detector:
@@ -50,6 +51,7 @@ class Detector:
         self.links: Counter[tuple[str, str]] = Counter()
         self.alerts: list[tuple[Any, ...]] = []
         self.raised = 0
+        self.day_names: dict[int, str] = {}  # day number -> ISO date (bounded: cleared at each flush)
         self.alpha = 1.0 - 0.5 ** (1.0 / settings.ewma_half_life_hours)
 
     # -- the stream ---------------------------------------------------------------------------
@@ -62,6 +64,9 @@ class Detector:
                 use = use_of(post)
                 if use is not None:
                     batch.append((use.t, key, use, post.hashtags))
+                else:  # no place in time, but its spellings still say how people write the tag
+                    for raw in post.hashtags:
+                        self.spellings[(tag_identity(raw), raw)] += 1
         batch.sort(key=lambda item: item[0])
         for _, key, use, tags in batch:
             self.observe(key, use, tags)
@@ -154,15 +159,28 @@ class Detector:
             state.hour_chans.append(actor)
 
     def count_day(self, tag: str, t: float, forward: bool) -> None:
-        day = datetime.fromtimestamp(t - t % DAY, UTC).date().isoformat()
+        number = int(t // DAY)
+        day = self.day_names.get(number)
+        if day is None:
+            day = self.day_names[number] = datetime.fromtimestamp(number * DAY, UTC).date().isoformat()
         counts = self.days.get((tag, day))
         if counts is None:
             counts = self.days[(tag, day)] = [0, 0]
         counts[1 if forward else 0] += 1
 
     def in_warmup(self, t: float, actor: str) -> bool:
+        """True while the stream, or an actor that joined it later, has too little history for "new".
+
+        An actor first seen within the stream's first week shares the stream's warm-up (a quiet
+        channel's first post comes a few days in); one that joined later (a channel added without
+        backfill) has a warm-up of its own.
+        """
+        if self.start is None:
+            return True
         warmup = self.settings.warmup_days * DAY
-        return self.start is None or t < self.start + warmup or t < self.actors.get(actor, t) + warmup
+        joined = self.actors.get(actor, t)
+        own = joined + warmup if joined > self.start + LATE_ACTOR_DAYS * DAY else 0.0
+        return t < max(self.start + warmup, own)
 
     # -- pair weights ---------------------------------------------------------------------------
 
@@ -264,6 +282,7 @@ class Detector:
         self.days.clear()
         self.links.clear()
         self.alerts.clear()
+        self.day_names.clear()
         return written
 
 
@@ -276,11 +295,11 @@ def run(db: Any, items: Iterable[tuple[Any, Post]], *, batch: int = 5000, settin
     for item in items:
         chunk.append(item)
         if len(chunk) >= batch:
-            with conn:
+            with transaction(conn):
                 detector.feed(chunk)
                 detector.flush()
             chunk = []
-    with conn:
+    with transaction(conn):
         detector.feed(chunk)
         detector.flush()
     return detector.raised

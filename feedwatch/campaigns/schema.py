@@ -16,6 +16,8 @@ tables are a cache of detector state, not a record: `clear()` empties them.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -63,8 +65,9 @@ TABLES = (
 
 
 def connection(db: Any) -> sqlite3.Connection:
-    """Return the sqlite3 connection of a sqlite_utils.Database or of a connection itself."""
-    return db if isinstance(db, sqlite3.Connection) else db.conn
+    """Return the connection of a sqlite_utils.Database, or `db` itself when it is a connection."""
+    inner = getattr(db, "conn", None)
+    return db if inner is None else inner  # type: ignore[no-any-return]
 
 
 def ensure_schema(db: Any) -> None:
@@ -85,3 +88,18 @@ def clear(db: Any) -> None:
     ensure_schema(conn)
     for table in TABLES:
         conn.execute(f"DELETE FROM {table}" + (" WHERE key != 'schema_version'" if table == "campaign_meta" else ""))
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run the block in one write transaction (whatever the connection's isolation level)."""
+    if conn.in_transaction:
+        conn.execute("COMMIT")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

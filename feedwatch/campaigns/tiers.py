@@ -41,26 +41,40 @@ def t1(detector: Detector, state: TagState, t: float) -> Found:
     window = _by_first_use(state)[:MAX_WINDOW]
     if len(window) < s.launch_channels:
         return None
-    strong: set[str] = set()
+    partners: dict[str, set[str]] = {actor: set() for actor in window}
     pairs = []
     for i, a in enumerate(window):
         for b in window[i + 1 :]:
             weight = detector.pair_weight(a, b, t)
             if weight >= s.pair_weight:
-                strong.update((a, b))
+                partners[a].add(b)
+                partners[b].add(a)
                 pairs.append([a, b, round(weight, 2)])
+    strong = _in_triangles(partners)
     if len(strong) < s.launch_channels or len(strong) < s.launch_share * len(window):
         return None  # too few, or a crowd (a news event) in which a few regular partners happen to be
+    pairs = [p for p in pairs if p[0] in strong and p[1] in strong]
     score = sum(p[2] for p in pairs)
     return score, {
         "_t": t, "_channels": _by_first_use(state),
-        "statistic": "co-launch: actors that first used the tag within the window and share a strong pair",
+        "statistic": "co-launch: actors first using the tag within the window, in trios of strong pairs",
         "value": len(strong), "threshold": s.launch_channels,
         "window_hours": s.launch_window_hours, "pair_weight_threshold": s.pair_weight,
         "window_actors": window, "pairs": pairs,
         "first_use": {actor: iso(first[actor]) for actor in window},
         "score": "sum of the qualifying pair weights",
     }
+
+
+def _in_triangles(partners: dict[str, set[str]]) -> set[str]:
+    """Return the actors that, with two partners of theirs who are partners too, form a co-launching trio."""
+    found: set[str] = set()
+    for a, near in partners.items():
+        for b in near:
+            common = near & partners[b]
+            if common:
+                found.update((a, b), common)
+    return found
 
 
 def t2(s: Settings, state: TagState, actor: str, t: float) -> Found:
@@ -119,8 +133,8 @@ def t3(s: Settings, state: TagState, t: float) -> Found:
 def confirm_launch(detector: Detector, state: TagState, t: float) -> None:
     """Once an episode has persisted, its launchers (first uses within W of the start) co-launched it."""
     s = detector.settings
-    if sum(1 for w in state.ep_days if w) < s.min_active_days:
-        return
+    if state.ep_sustain < s.min_active_days:
+        return  # not (yet) pushed day after day by any of its actors
     state.ep_confirmed = True
     first = state.ep_first or {}
     until = state.ep_start + s.launch_window_hours * HOUR

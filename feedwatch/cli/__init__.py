@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from feedwatch import __version__
+from feedwatch.cli.campaigns_cmd import campaigns_command
 from feedwatch.cli.digest_cmd import digest_command
 from feedwatch.cli.parse_cmd import parse_command
 from feedwatch.cli.poll_cmd import poll_command, run_command
@@ -36,4 +37,5 @@ main.add_command(watch_command)
 main.add_command(ingest_command)
 main.add_command(search_command)
 main.add_command(export_command)
+main.add_command(campaigns_command)
 main.add_command(digest_command)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import click
 
 from feedwatch.cli.common import OK, USAGE, say_error, write_line
+from feedwatch.cli.store_cmds import db_option, open_store
 from feedwatch.errors import FeedwatchError, StoreError
 
-DEFAULT_DB = "data/feedwatch.db"
 _RELATIVE = re.compile(r"^(\d+)([hd])$")
 
 
@@ -63,11 +63,11 @@ Examples:
   feedwatch campaigns --db data/feedwatch.db --since 2025-03-01 --json
   feedwatch campaigns --rebuild""",
 )
-@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="The feedwatch database.")
+@db_option
 @click.option("--since", default="all", show_default=True, help="all, 24h, 7d, or a date (alerted on or after it).")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of alert objects instead of a table.")
 @click.option("--rebuild", is_flag=True, help="Recompute all detector state from the stored posts first.")
-def campaigns_command(db_path: str, since: str, as_json: bool, rebuild: bool) -> None:
+def campaigns_command(db_path: str | None, since: str, as_json: bool, rebuild: bool) -> None:
     """Show the hashtag campaign alerts raised, oldest first.
 
     T1 coordinated launch, T2 new campaign, T3 known-tag burst; each with its
@@ -80,18 +80,20 @@ def campaigns_command(db_path: str, since: str, as_json: bool, rebuild: bool) ->
     except ValueError:
         say_error(ValueError(f"--since {since!r}: use all, 24h, 7d, or a date such as 2025-03-01"))
         raise SystemExit(USAGE) from None
-    if not Path(db_path).exists():
-        say_error(StoreError(f"{db_path}: no such database. Store posts first (feedwatch ingest), or give --db"))
-        raise SystemExit(USAGE)
+    store = open_store(db_path, must_exist=True)
     try:
-        db = campaigns.open_db(db_path)
         if rebuild:
-            raised = campaigns.rebuild_stored(db)
-            click.echo(f"Rebuilt campaign state: {raised} alert(s) raised.", err=True)
-        found = campaigns.alerts(db, since=start)
+            raised = campaigns.rebuild_stored(store.db)
+            click.echo(f"Rebuilt campaign state from {store.count()} stored post(s): {raised} alert(s).", err=True)
+        found = campaigns.alerts(store.db, since=start)
     except FeedwatchError as exc:
         say_error(exc)
         raise SystemExit(USAGE) from None
+    except sqlite3.DatabaseError as exc:
+        say_error(StoreError(f"{store.path}: {exc}"))
+        raise SystemExit(USAGE) from None
+    finally:
+        store.close()
     if as_json:
         write_line(json.dumps([a.to_json() for a in found], ensure_ascii=False, indent=1))
     else:

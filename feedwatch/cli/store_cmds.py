@@ -127,12 +127,19 @@ def _ingest_one(store: Store, path: str, fmt: str, options: Options) -> tuple[In
 
     started = datetime.now(UTC)
     posts = guarded(_with_progress(parse_path(path, fmt, options), path), path, on_error)
-    result = store.ingest(posts, path)
+    result = store.ingest(posts, path, on_new=_campaign_hook())
     if errors:
         result += IngestResult(failed=1)
     store.record_run(path, new=result.new, updated=result.updated, unchanged=result.unchanged,
                      failed=result.failed, errors=errors, started_at=started, finished_at=datetime.now(UTC))
     return result, 1 if errors or result.failed else 0
+
+
+def _campaign_hook() -> Callable[..., None]:
+    """Return the campaign detector's callback: detection runs as posts are stored."""
+    from feedwatch.campaigns import IngestHook
+
+    return IngestHook()
 
 
 def summary_table(rows: list[tuple[str, IngestResult]]) -> list[str]:

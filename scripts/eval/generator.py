@@ -44,7 +44,7 @@ class Config:
     warmup_days: int = 60
     posts_per_day: float = 8.0  # mean per channel (heavy-tailed across channels)
     news_per_day: float = 4.0
-    networks: int = 10
+    networks: int = 0  # 0: one per 30 channels
     single_every_days: float = 2.5
 
 
@@ -155,7 +155,7 @@ class Generator:
 
     def coordinated(self) -> None:
         """Fixed networks launch a tag within the hour, then push it for weeks; half of launches via forwards."""
-        for _ in range(self.c.networks):
+        for _ in range(self.c.networks or max(2, self.c.channels // 30)):
             members = self.rng.sample(self.channels, self.rng.randint(4, 7))
             t = T0 + self.rng.uniform(0, 10) * DAY
             while t < self.end - 8 * DAY:

@@ -1,0 +1,108 @@
+"""The detector over the store: run as posts are stored, or rebuilt from them in one ordered scan.
+
+`IngestHook` is the store's `on_new` callback: pass one to `Store.ingest` and
+each batch's newly stored posts are fed to a detector inside that batch's
+transaction, so alerts commit or roll back with the posts that raised them.
+The hook keeps its detector (and its LRU of hot tag state) across batches;
+when another process has written detector state in between (a poll running
+beside an ingest), it notices by the generation counter and starts a fresh
+detector from what is stored.
+
+`rebuild_stored` forgets all detector state and feeds every stored post in
+stream order: dated posts by the `posts.date` index, then merged with the few
+undated ones placed at their dateline.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from feedwatch.campaigns.detector import Detector
+from feedwatch.campaigns.model import DEFAULTS, Settings
+from feedwatch.campaigns.schema import clear, connection, ensure_schema, transaction
+from feedwatch.models import Dateline, ForwardedFrom, Post, Source
+
+_GENERATION = "SELECT value FROM campaign_meta WHERE key = 'generation'"
+
+
+class IngestHook:
+    """`on_new(db, [(rowid, Post)])` for `Store.ingest`: detection as posts are stored."""
+
+    def __init__(self, settings: Settings = DEFAULTS):
+        self.settings = settings
+        self.detector: Detector | None = None
+        self.generation: str | None = None
+        self.raised = 0
+
+    def __call__(self, db: Any, fresh: list[tuple[int, Post]]) -> None:
+        conn = connection(db)
+        ensure_schema(conn)
+        row = conn.execute(_GENERATION).fetchone()
+        current = row[0] if row else None
+        if self.detector is None or current != self.generation:
+            self.detector = Detector(conn, self.settings)
+        self.detector.conn = conn  # the batch's connection: writes join the store's transaction
+        self.detector.feed(fresh)
+        self.raised += self.detector.flush()
+        self.generation = str(int(current or 0) + 1)
+        conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('generation', ?)", (self.generation,))
+
+
+def rebuild_stored(db: Any, settings: Settings = DEFAULTS, batch: int = 5000) -> int:
+    """Recompute all detector state from the stored posts, in stream order; return the alerts raised."""
+    conn = connection(db)
+    with transaction(conn):
+        clear(conn)
+    detector = Detector(conn, settings)
+    chunk: list[tuple[int, Post]] = []
+    for item in stored_in_stream_order(conn):
+        chunk.append(item)
+        if len(chunk) >= batch:
+            with transaction(conn):
+                detector.feed(chunk)
+                detector.flush()
+            chunk = []
+    with transaction(conn):
+        detector.feed(chunk)
+        detector.flush()
+        conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('generation', '0')")
+    return detector.raised
+
+
+def stored_in_stream_order(conn: sqlite3.Connection) -> Iterator[tuple[int, Post]]:
+    """Yield (rowid, Post) of every stored post with a hashtag, oldest first (those with no time first)."""
+    dated = (
+        (row[1], row[0], _post(row[2]))
+        for row in conn.execute("SELECT id, date, json FROM posts WHERE date IS NOT NULL ORDER BY date, id")
+    )
+    undated = []
+    for rowid, text in conn.execute("SELECT id, json FROM posts WHERE date IS NULL"):
+        post = _post(text)
+        if post.hashtags:  # with no dateline either it sorts first: only its spellings are counted
+            day = datetime.combine(post.datelines[0].date, time(0), UTC).isoformat() if post.datelines else ""
+            undated.append((day, rowid, post))
+    undated.sort(key=lambda item: (item[0], item[1]))
+    for _, rowid, post in heapq.merge(dated, undated, key=lambda item: (item[0], item[1])):
+        if post.hashtags:
+            yield rowid, post
+
+
+def _post(stored: str) -> Post:
+    """Return the fields of a stored post the detector reads (the store wrote and checked the rest)."""
+    obj = json.loads(stored)
+    origin = obj.get("forwarded_from")
+    return Post(
+        channel=obj.get("channel"),
+        url=obj.get("url"),
+        date=datetime.fromisoformat(obj["date"]) if obj.get("date") else None,
+        forwarded_from=ForwardedFrom(**origin) if origin else None,
+        hashtags=tuple(obj.get("hashtags") or ()),
+        datelines=tuple(Dateline(d.get("place"), date.fromisoformat(d["date"])) for d in obj.get("datelines") or ()),
+        source=Source(**obj["source"]) if obj.get("source") else Source("unknown"),
+        approximate=tuple(obj.get("approximate") or ()),
+    )

@@ -1,0 +1,77 @@
+"""`feedwatch campaigns`: the JSON shape, the table, --since, --rebuild, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from test_campaign_state import scenario
+
+from feedwatch.cli import main
+
+KEYS = {"tag", "tags", "tier", "first_seen", "alerted_at", "channels", "posts", "forwards", "score", "evidence"}
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database filled by `feedwatch ingest` (detection on) with a stream past the 60-day warm-up."""
+    folder = tmp_path_factory.mktemp("cli")
+    posts = folder / "posts.jsonl"
+    posts.write_text("".join(json.dumps(p.to_json()) + "\n" for p in scenario(offset=62)), encoding="utf-8")
+    path = folder / "feedwatch.db"
+    assert run("ingest", str(posts), "--db", str(path)).exit_code == 0
+    return path
+
+
+def test_json_is_an_array_of_alerts_oldest_first(db: Path) -> None:
+    result = run("campaigns", "--db", str(db), "--json")
+    assert result.exit_code == 0
+    found = json.loads(result.output)
+    assert {a["tier"] for a in found} == {"T1", "T2", "T3"}
+    assert all(set(a) >= KEYS for a in found)
+    assert [a["alerted_at"] for a in found] == sorted(a["alerted_at"] for a in found)
+    t1 = next(a for a in found if a["tier"] == "T1")
+    assert t1["tag"] == "LaunchThree" and t1["tags"] == ["LaunchThree"]
+    assert t1["channels"][:3] == ["b", "c", "a"] and (t1["posts"], t1["forwards"]) == (2, 1)
+    assert t1["first_seen"] == "2025-03-24T00:00:00+00:00" and t1["alerted_at"] == "2025-03-24T00:40:00+00:00"
+    assert isinstance(t1["score"], float) and t1["evidence"]["threshold"] == 3
+    assert t1["evidence"]["samples"][0]["url"].startswith("https://t.me/b/")
+
+
+def test_since_filters_on_the_alert_time(db: Path) -> None:
+    every = json.loads(run("campaigns", "--db", str(db), "--json", "--since", "all").output)
+    later = json.loads(run("campaigns", "--db", str(db), "--json", "--since", "2025-03-25").output)
+    assert later == [a for a in every if a["alerted_at"] >= "2025-03-25"]
+    assert 0 < len(later) < len(every)
+
+
+def test_rebuild_gives_the_same_alerts(db: Path) -> None:
+    before = json.loads(run("campaigns", "--db", str(db), "--json").output)
+    result = CliRunner().invoke(main, ["campaigns", "--db", str(db), "--json", "--rebuild"])
+    assert result.exit_code == 0
+    after = json.loads(result.stdout)
+    assert [{k: a[k] for k in KEYS} for a in after] == [{k: a[k] for k in KEYS} for a in before]
+
+
+def test_table_names_tier_tag_and_statistic(db: Path) -> None:
+    result = run("campaigns", "--db", str(db))
+    assert result.exit_code == 0
+    line = next(line for line in result.output.splitlines() if "#LaunchThree" in line and " T1 " in line)
+    assert "coordinated launch" in line and "(threshold 3)" in line and "@b" in line
+
+
+def test_bad_since_and_missing_database_are_one_line_errors(tmp_path: Path, db: Path) -> None:
+    result = run("campaigns", "--db", str(db), "--since", "last tuesday")
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and "--since" in result.output
+    result = run("campaigns", "--db", str(tmp_path / "none.db"))
+    assert result.exit_code == 2 and "no database there yet" in result.output
+
+
+def test_help_has_an_example() -> None:
+    assert "Example" in run("campaigns", "--help").output

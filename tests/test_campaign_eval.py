@@ -1,0 +1,61 @@
+"""The evaluation harness: a seeded labelled stream, scored end to end (quick mode)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts" / "eval"))
+
+from generator import Config, generate  # noqa: E402
+from score import score  # noqa: E402
+
+
+def test_generator_is_seeded_and_labels_every_campaign(tmp_path: Path) -> None:
+    config = Config(channels=30, days=20, seed=5)
+    one = generate(config, tmp_path / "one.jsonl")
+    two = generate(config, tmp_path / "two.jsonl")
+    assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "two.jsonl").read_bytes()
+    assert one["posts"] == two["posts"] > 1000
+    kinds = {c["kind"] for c in one["campaigns"]}
+    assert kinds == {"coordinated", "forwarded", "single"}
+    assert set(one["negatives"].values()) == {"evergreen", "rubric", "one-off", "news"}
+    first = json.loads((tmp_path / "one.jsonl").read_text().splitlines()[0])
+    assert {"channel", "date", "hashtags", "forwarded_from", "fingerprint"} <= set(first)
+
+
+def test_score_counts_recall_precision_and_delay() -> None:
+    labels = {
+        "campaigns": [
+            {"tags": ["camp"], "kind": "single", "start": 0.0, "channels": ["a"], "scored": True},
+            {"tags": ["missed"], "kind": "single", "start": 0.0, "channels": ["a"], "scored": True},
+        ],
+        "negatives": {"storm": "news"},
+    }
+    alerts = [
+        {"tag": "Camp", "tags": ["Camp"], "tier": "T2", "alerted_at": "1970-01-03T00:00:00+00:00"},
+        {"tag": "Storm", "tags": ["Storm"], "tier": "T1", "alerted_at": "1970-01-01T01:00:00+00:00"},
+        {"tag": "Evergreen", "tags": ["Evergreen"], "tier": "T3", "alerted_at": "1970-01-01T01:00:00+00:00"},
+    ]
+    result = score(labels, alerts, days_scored=10)
+    assert result["rows"]["single"]["recall"] == 0.5
+    assert result["rows"]["single"]["median_delay_h"] == 48.0
+    assert result["precision"] == 0.5 and result["false_positives"] == {"news": 1}
+    assert result["false_alarms_per_day"] == 0.1 and result["alerts_by_tier"] == {"T2": 1, "T1": 1, "T3": 1}
+
+
+@pytest.mark.slow
+def test_quick_evaluation_meets_the_targets() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "eval" / "run.py"), "--quick", "--direct", "--json"],
+                          capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout)
+    found, null = result["campaigns"], result["null"]
+    assert found["rows"]["all"]["campaigns"] >= 6
+    assert found["rows"]["all"]["recall"] >= 0.95 and found["precision"] >= 0.95
+    assert found["rows"]["coordinated"]["median_delay_h"] <= 1.0
+    assert null["false_alarms_per_day"] <= 0.1
