@@ -63,6 +63,8 @@ SETTINGS: tuple[Setting, ...] = (
             "API id and hash come from TG_API_ID and TG_API_HASH"),
     Setting("telethon.flood_wait_max", 60, "a FloodWait up to this many seconds is waited out; a longer one "
             "reschedules the channel"),
+    Setting("telethon.reread_hours", 48.0, "each poll re-reads messages this recent, to record edits and view "
+            "counts"),
     Setting("folders.paths", [], "folders watched for new or changed files (any format `feedwatch parse` "
             "reads)"),
     Setting("folders.interval", 300, "seconds between two looks at the watched folders"),

@@ -53,7 +53,9 @@ class Report:
 
     def error_line(self) -> str:
         """Return the one line that says why this source failed (and what it still stored)."""
-        line = f"{self.source}: " + "; ".join(message for _, message in self.errors)
+        messages = "; ".join(message for _, message in self.errors)
+        named = self.source.split(":", 1)[-1]
+        line = messages if f"/{named} " in messages or f":{named}:" in messages else f"{self.source}: {messages}"
         if self.new or self.updated:
             line += f" ({self.new} new, {self.updated} updated stored before that)"
         return line

@@ -25,7 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feedwatch.config import ChannelSpec, Config
-from feedwatch.errors import ConfigError, SourceError
+from feedwatch.errors import ConfigError, FeedwatchError, SourceError
 from feedwatch.poll import digest_hook, poll_folders_once, poll_once
 
 log = logging.getLogger("feedwatch.watch")
@@ -70,7 +70,7 @@ class Watcher:
                 trigger = CronTrigger.from_crontab(self.config["digest.schedule"], timezone=UTC)
             except ValueError as exc:
                 raise ConfigError(f"digest.schedule: not a cron expression ({exc})") from None
-            self.scheduler.add_job(hook, trigger, args=[self.config], id="digest", name="digest")
+            self.scheduler.add_job(self.digest, trigger, args=[hook], id="digest", name="digest")
         else:
             log.info("digest: not in this build; no digest job scheduled")
 
@@ -82,6 +82,13 @@ class Watcher:
             if report.retry_at is not None and not self.stop_event.is_set():
                 log.info("poll %s: rescheduled at %s", spec.name, report.retry_at.isoformat())
                 self.scheduler.modify_job(f"poll:{spec.name}", next_run_time=report.retry_at)
+
+    def digest(self, hook: Any) -> None:
+        """Build and deliver the digest; a failure is one log line, and the next schedule tries again."""
+        try:
+            log.info("digest: %s", hook(self.config))
+        except FeedwatchError as exc:
+            log.error("digest: %s", exc)
 
     def poll_folders(self) -> None:
         if not self.stop_event.is_set():

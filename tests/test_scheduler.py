@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import sys
 import types
+from datetime import UTC, datetime
 
 import pytest
 
 from feedwatch.config import load_config
+from feedwatch.errors import DeliveryError
+from feedwatch.poll import Report
 from feedwatch.scheduler import Stopping, Watcher
 
 
@@ -57,6 +60,29 @@ def test_digest_job_on_its_cron_schedule_when_the_build_has_one(config, monkeypa
     assert str(digest.trigger.fields[6]) == "30"
     digest.func(*digest.args)
     assert calls == [config]
+
+
+def test_a_failed_digest_is_one_log_line(config, caplog):
+    def failing(_config):
+        raise DeliveryError("smtp://127.0.0.1:1: connection refused")
+
+    Watcher(config, db=None).digest(failing)
+    assert [r.getMessage() for r in caplog.records] == ["digest: smtp://127.0.0.1:1: connection refused"]
+
+
+def test_a_long_flood_wait_reschedules_the_channel(config, monkeypatch):
+    retry_at = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    monkeypatch.setattr("feedwatch.scheduler.poll_once",
+                        lambda *a, **k: [Report("telethon:MFARussia", errors=[("rate_limited", "wait")],
+                                                retry_at=retry_at)])
+    watcher = Watcher(config, db=None)
+    watcher.scheduler.start(paused=True)
+    try:
+        watcher.poll_channel(config.channels[0])
+        assert watcher.scheduler.get_job("poll:MFARussia").next_run_time == retry_at
+        assert watcher.scheduler.get_job("poll:mod_russia_en").next_run_time != retry_at
+    finally:
+        watcher.scheduler.shutdown(wait=False)
 
 
 def test_sleep_ends_the_poll_under_way_when_stopping(config):

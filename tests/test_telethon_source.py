@@ -21,10 +21,12 @@ from feedwatch.store import Store
 CHANNEL_ID, ACCESS_HASH = 1101170442, 5566778899
 
 
-def message(number: int) -> Message:
-    text = f"Statement {number} on the UN Charter #UNCharterIsOurRules"
-    original = Message(id=number, peer_id=PeerChannel(CHANNEL_ID), date=NOW - timedelta(hours=100 - number),
-                       message=text, post=True, views=1000 + number, forwards=number,
+def message(number: int, text: str | None = None, views: int | None = None) -> Message:
+    text = text or f"Statement {number} on the UN Charter #UNCharterIsOurRules"
+    date = NOW - timedelta(hours=100 - number)
+    edit_date = date + timedelta(minutes=30) if views is not None else None
+    original = Message(id=number, peer_id=PeerChannel(CHANNEL_ID), date=date, edit_date=edit_date,
+                       message=text, post=True, views=views or 1000 + number, forwards=number,
                        entities=[MessageEntityHashtag(offset=text.index("#"), length=len("#UNCharterIsOurRules"))])
     return BinaryReader(bytes(original)).tgread_object()
 
@@ -41,11 +43,11 @@ class StandIn:
         self.resolves.append(username)
         return InputPeerChannel(CHANNEL_ID, ACCESS_HASH)
 
-    def iter_messages(self, peer, *, min_id=0, reverse=False, offset_date=None):
+    def iter_messages(self, peer, *, min_id=0, max_id=0, reverse=False, offset_date=None):
         assert isinstance(peer, InputPeerChannel) and peer.access_hash == ACCESS_HASH and reverse
-        self.reads.append({"min_id": min_id, "offset_date": offset_date})
+        self.reads.append({"min_id": min_id, "max_id": max_id, "offset_date": offset_date})
         for msg in sorted(self.messages, key=lambda m: m.id):
-            if msg.id <= min_id or (offset_date is not None and msg.date <= offset_date):
+            if msg.id <= min_id or (max_id and msg.id >= max_id) or (offset_date and msg.date <= offset_date):
                 continue
             if msg.id in self.floods:
                 raise FloodWaitError(request=None, capture=self.floods.pop(msg.id))
@@ -73,7 +75,8 @@ def test_resolves_once_keeps_the_entity_and_reads_from_the_mark(store):
     client.messages += [message(31), message(32)]
     report = run(store, client, clock)
     assert report.new == 2 and client.resolves == ["MFARussia"]  # the stored entity is used
-    assert client.reads[-1]["min_id"] == 30
+    assert client.reads[1] == {"min_id": 30, "max_id": 0, "offset_date": None}
+    assert client.reads[2] == {"min_id": 0, "max_id": 31, "offset_date": NOW - timedelta(hours=48)}  # re-read
     post = next(p for p in store.posts(channel="MFARussia") if p.message_id == 32)
     assert post.hashtags == ("UNCharterIsOurRules",) and post.views == 1032
 
@@ -101,6 +104,23 @@ def test_long_flood_wait_reschedules_and_never_loses_the_position(store):
     assert store.channel("MFARussia").high_water == 11 and stored_ids(store, "MFARussia") == list(range(1, 12))
     report = run(store, client, clock)
     assert report.ok and report.new == 9 and stored_ids(store, "MFARussia") == list(range(1, 21))
+
+
+def test_each_poll_rereads_the_window_for_edits_and_views(store):
+    client, clock = StandIn([message(i) for i in range(40, 71)]), FakeClock()
+    run(store, client, clock)
+    client.messages = [m for m in client.messages if m.id not in (60, 65)]
+    client.messages += [message(60, text="Corrected: statement 60 #UNCharterIsOurRules", views=5000),
+                        message(65, views=7777), message(71)]
+    report = run(store, client, clock)
+    assert (report.new, report.updated) == (1, 2)
+    conn = store.db.conn
+    old = conn.execute("SELECT v.text FROM post_versions v JOIN posts p ON p.id = v.post WHERE p.message_id = 60")
+    assert [r[0] for r in old] == ["Statement 60 on the UN Charter #UNCharterIsOurRules"]
+    views = conn.execute("SELECT o.views FROM observations o JOIN posts p ON p.id = o.post WHERE p.message_id = 65 "
+                         "ORDER BY o.id").fetchall()
+    assert [v[0] for v in views][-1] == 7777
+    assert store.channel("MFARussia").high_water == 71
 
 
 def test_session_file_is_private(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from monitor_helpers import NOW, FakeClock, poll, settings, stored_ids, web_source
 from tme_server import TmeServer, make_posts
 
+from feedwatch.errors import ConfigError
 from feedwatch.sources.web import HostGate, _retry_after
 from feedwatch.store import Store
 
@@ -187,3 +188,12 @@ def test_retry_after_in_seconds_or_as_a_date():
     assert _retry_after("7", NOW) == 7.0
     assert _retry_after("Fri, 01 May 2026 12:00:30 GMT", NOW) == 30.0
     assert _retry_after(None, NOW) is None and _retry_after("soon", NOW) is None
+
+
+@pytest.mark.parametrize("name", ["x/../../admin", "MFARussia?before=1", "evil.example.com", "@/etc", "a b c d e"])
+def test_a_channel_name_can_never_change_the_host_or_path(tme, name):
+    source = web_source(tme.base_url, FakeClock())
+    with pytest.raises(ConfigError, match="not a Telegram channel username"):
+        source.fetch(name, None, None)
+    source.client.close()
+    assert tme.requests == []

@@ -5,7 +5,9 @@ are set and the session file (`telethon.session`) holds an authorised login.
 Each username is resolved once; its id and access hash are kept in the store,
 so later polls skip the resolve call. Messages are read oldest first from the
 high-water mark (`iter_messages(min_id=..., reverse=True)`), so the mark can
-follow every message read and an interruption never loses the position.
+follow every message read and an interruption never loses the position; then
+the messages of the last `telethon.reread_hours` are read again, for their
+edits and view counts.
 
 FloodWait: a wait up to `telethon.flood_wait_max` seconds is slept through and
 the read continues; a longer one ends this poll with `RateLimited` and a
@@ -40,47 +42,63 @@ class TelethonSource:
 
     name = "telethon"
 
-    def __init__(self, client: Any, *, flood_wait_max: float = 60, sleep: Callable[[float], None] = time.sleep,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+    def __init__(self, client: Any, *, flood_wait_max: float = 60, reread_hours: float = 48.0,
+                 sleep: Callable[[float], None] = time.sleep, now: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self.client, self.flood_wait_max, self.sleep, self.now = client, flood_wait_max, sleep, now
+        self.reread_hours = reread_hours
 
     def close(self) -> None:
         disconnect = getattr(self.client, "disconnect", None)
         if disconnect is not None:
             disconnect()
+        loop = getattr(self.client, "loop", None)
+        if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_running():
+            loop.close()
 
     def fetch(self, channel: str, high_water: int | None, backfill_days: int | None, state: Any = None) -> Fetch:
-        """Return the messages of `channel` after `high_water` (or the backfill), oldest first, as Posts."""
-        from feedwatch.parse.telethon_message import message_to_post
-
+        """Return the messages of `channel` after `high_water` (or the backfill), oldest first, as Posts,
+        then those of the re-read window (edits, view counts) when the channel was polled before."""
         channel = valid_username(channel)
         result = Fetch(channel, high_water=high_water, title=getattr(state, "title", None))
+        seen: set[int] = set()
         try:
             peer = self._peer(channel, state, result)
             cutoff = None if high_water is not None or backfill_days is None else \
                 self.now() - timedelta(days=backfill_days)
-            while True:
-                try:
-                    for message in self._messages(peer, result.high_water, cutoff):
-                        try:
-                            result.posts.append(message_to_post(message, channel=channel, channel_title=result.title))
-                        except ParseError as exc:  # one odd message must not hold the channel back
-                            result.error = exc
-                        if message.id is not None and message.id > (result.high_water or 0):
-                            result.high_water = message.id
-                    return result
-                except tg_errors.FloodWaitError as exc:
-                    if not self._wait_out(channel, exc.seconds, result):
-                        return result
+
+            def new_ones() -> dict[str, Any]:
+                after = {"offset_date": cutoff} if cutoff is not None else {}
+                return {"min_id": result.high_water or 0, "reverse": True, **after}
+
+            done = self._read(channel, peer, new_ones, result, seen)
+            if done and high_water is not None and self.reread_hours > 0:
+                window = self.now() - timedelta(hours=self.reread_hours)
+                self._read(channel, peer, lambda: {"offset_date": window, "max_id": high_water + 1, "reverse": True},
+                           result, seen)
         except SourceError as exc:
             result.error = exc
         return result
 
-    def _messages(self, peer: Any, after: int | None, cutoff: datetime | None) -> Any:
-        kwargs: dict[str, Any] = {"min_id": after or 0, "reverse": True}
-        if cutoff is not None:
-            kwargs["offset_date"] = cutoff
-        return self.client.iter_messages(peer, **kwargs)
+    def _read(self, channel: str, peer: Any, kwargs: Callable[[], dict[str, Any]], result: Fetch,
+              seen: set[int]) -> bool:
+        """Read messages into `result`, moving its mark; False when a long FloodWait ended the poll."""
+        from feedwatch.parse.telethon_message import message_to_post
+
+        while True:
+            try:
+                for message in self.client.iter_messages(peer, **kwargs()):
+                    if message.id in seen:
+                        continue
+                    seen.add(message.id)
+                    try:
+                        result.posts.append(message_to_post(message, channel=channel, channel_title=result.title))
+                    except ParseError as exc:  # one odd message must not hold the channel back
+                        result.error = exc
+                    result.high_water = max(result.high_water or 0, message.id)
+                return True
+            except tg_errors.FloodWaitError as exc:
+                if not self._wait_out(channel, exc.seconds, result):
+                    return False
 
     def _wait_out(self, channel: str, seconds: int, result: Fetch) -> bool:
         """Sleep through a short FloodWait (True: go on); for a long one, set the error and retry_at (False)."""
@@ -162,4 +180,5 @@ def open_telethon_source(config: Config, *, sleep: Callable[[float], None] = tim
             return UnavailableSource("the Telethon session is not logged in (see the README)")
     except (ConnectionError, OSError):
         return UnavailableSource("cannot reach Telegram")
-    return TelethonSource(client, flood_wait_max=config["telethon.flood_wait_max"], sleep=sleep)
+    return TelethonSource(client, flood_wait_max=config["telethon.flood_wait_max"],
+                          reread_hours=config["telethon.reread_hours"], sleep=sleep)

@@ -9,7 +9,7 @@ backfill reaches its start date), plus a bounded re-read of the trailing
 window for edits and view counts. A page that brings no new ids ends the walk.
 
 429 and 5xx answers, timeouts and cut-off pages are retried, honouring
-Retry-After, each wait capped; past the cap the channel gives up for this run
+Retry-After, each wait capped and kept by every request to that host; past the cap the channel gives up for this run
 (`RateLimited` / `SourceUnreachable`) and the next run starts again from the
 stored mark. The `httpx.Client` is a seam, and so are the clocks and `sleep`.
 """
@@ -89,6 +89,11 @@ class HostGate:
             if start > now:
                 self._sleep(start - now)
             yield
+
+    def defer(self, seconds: float) -> None:
+        """Hold every request to the host for `seconds` from now (after a 429, a 5xx or a timeout)."""
+        with self._lock:
+            self._next = max(self._next, self._clock() + seconds)
 
 
 class WebSource:
@@ -188,7 +193,7 @@ class WebSource:
                 if status == 429:
                     raise RateLimited(message, retry_after=wait)
                 raise SourceUnreachable(message)
-            self.sleep(min(wait, self.settings.max_wait))
+            self.gate.defer(wait)  # the whole host waits, not just this channel
 
     def _try(self, url: str, params: dict[str, Any], label: str, result: Fetch) -> _Outcome:
         """Make one request: return the page, or a retryable problem; raise for a lasting one."""
