@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from digest_servers import Receiver, http_receiver, smtp_server
 
 from feedwatch import campaigns
+from feedwatch.cli import main
 from feedwatch.digest.build import build_digest, builder
 from feedwatch.digest.deliver import EmailTarget, WebhookTarget
 from feedwatch.digest.job import send_digests
@@ -19,7 +22,6 @@ from feedwatch.digest.render_html import render_html
 from feedwatch.models import Post, Source
 from feedwatch.parse.text import fingerprint, hashtags
 from feedwatch.store import Store
-from feedwatch.store.rows import post_from_row
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 START = NOW - timedelta(days=75)
@@ -51,9 +53,7 @@ def stream() -> list[Post]:
 def store(tmp_path: Path) -> Store:
     opened = Store.open(tmp_path / "feedwatch.db")
     opened.ingest(stream(), "test", observed_at=NOW - timedelta(hours=1))
-    rows = opened.db.conn.execute("SELECT id, title, text, author, json FROM posts").fetchall()
-    items = sorted(((row[0], post_from_row(row[1:])) for row in rows), key=lambda item: item[1].date or NOW)
-    assert campaigns.rebuild(opened.db, items) >= 1
+    assert campaigns.rebuild_stored(opened.db) == 1
     yield opened  # type: ignore[misc]
     opened.close()
 
@@ -123,9 +123,22 @@ def test_a_detector_rebuild_does_not_resend(store: Store) -> None:
     with http_receiver(receiver) as url:
         targets = [WebhookTarget(url)]
         send_digests(store.db, targets, builder(store.db), now=NOW)
-        rows = store.db.conn.execute("SELECT id, title, text, author, json FROM posts").fetchall()
-        items = sorted(((row[0], post_from_row(row[1:])) for row in rows), key=lambda item: item[1].date or NOW)
-        assert campaigns.rebuild(store.db, items) == 1  # the same alert, raised again under a new id
+        assert campaigns.rebuild_stored(store.db) == 1  # the same alert, raised again under a new id
         [outcome] = send_digests(store.db, targets, builder(store.db), now=NOW + timedelta(hours=1))
     assert outcome.ok and outcome.alerts == 0
     assert [[a["tag"] for a in body["new_campaigns"]] for body in receiver.bodies] == [["NewCampaign"], []]
+
+
+def test_command_line_ingest_then_digest_shows_the_campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    lines = [json.dumps(p.to_json()) for p in sorted(stream(), key=lambda p: p.date or NOW)]
+    (tmp_path / "posts.jsonl").write_text("\n".join(lines) + "\n")
+    runner = CliRunner()
+    env = {"FEEDWATCH_CONFIG": "", "FEEDWATCH_DB": ""}
+    ingested = runner.invoke(main, ["ingest", "--db", "x.db", "posts.jsonl"], env=env)
+    assert ingested.exit_code == 0, ingested.output
+    shown = runner.invoke(main, ["digest", "--db", "x.db", "--since", "all", "--format", "html"], env=env)
+    assert shown.exit_code == 0
+    assert "#NewCampaign <span class=\"tier\">T2</span> new campaign" in shown.stdout
+    assert "Quote &quot; breaks &lt;b&gt;attributes&lt;/b&gt;" in shown.stdout
+    assert "<script" not in shown.stdout and "<b>" not in shown.stdout
