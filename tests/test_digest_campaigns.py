@@ -44,8 +44,9 @@ def stream() -> list[Post]:
     for day in range(70, 74):
         for hour, channel in enumerate(CHANNELS[:3]):
             number += 1
+            title = 'Quote " breaks <b>attributes</b>' if channel == "alpha_ch" else None
             posts.append(_post(channel, number, START + timedelta(days=day, hours=hour, minutes=10),
-                               f"Launch {HOSTILE} #NewCampaign", title='Quote " breaks <b>attributes</b>'))
+                               f"Launch {HOSTILE} #NewCampaign", title=title))
     return posts
 
 
@@ -94,6 +95,7 @@ def test_html_of_a_hostile_campaign_post_runs_nothing(store: Store) -> None:
     parsed = Scripts(page)
     assert parsed.scripts == 0 and parsed.handlers == []
     assert "Quote &quot; breaks &lt;b&gt;attributes&lt;/b&gt;" in page
+    assert "Launch &lt;script&gt;alert(1)&lt;/script&gt; #NewCampaign" in page  # a sample without a title
 
 
 def test_delivered_by_email_and_webhook_once_each(store: Store) -> None:
@@ -141,4 +143,5 @@ def test_command_line_ingest_then_digest_shows_the_campaign(tmp_path: Path, monk
     assert shown.exit_code == 0
     assert "#NewCampaign <span class=\"tier\">T2</span> new campaign" in shown.stdout
     assert "Quote &quot; breaks &lt;b&gt;attributes&lt;/b&gt;" in shown.stdout
+    assert "Launch &lt;script&gt;alert(1)&lt;/script&gt;" in shown.stdout
     assert "<script" not in shown.stdout and "<b>" not in shown.stdout
