@@ -62,12 +62,22 @@ def record(
     ensure_tables(db)
     stamp = (now or datetime.now(UTC)).isoformat()
     keys = list(keys)
-    with db.conn:
-        db[DELIVERIES].insert(  # type: ignore[union-attr]
-            {"target": target, "until": until.isoformat(), "sent_at": stamp, "alerts": len(keys),
-             "ok": int(error is None), "error": error}
+    conn = db.conn
+    # One transaction, in plain SQL: sqlite-utils' writes would commit it half-way.
+    outer = conn.in_transaction
+    if not outer:
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            f"INSERT INTO {DELIVERIES} (target, until, sent_at, alerts, ok, error) VALUES (?, ?, ?, ?, ?, ?)",
+            [target, until.isoformat(), stamp, len(keys), int(error is None), error],
         )
         if error is None:
-            db[SENT].insert_all(  # type: ignore[union-attr]
-                ({"target": target, "key": key, "sent_at": stamp} for key in keys), ignore=True
-            )
+            conn.executemany(f"INSERT OR IGNORE INTO {SENT} (target, key, sent_at) VALUES (?, ?, ?)",
+                             [(target, key, stamp) for key in keys])
+    except BaseException:
+        if not outer:
+            conn.execute("ROLLBACK")
+        raise
+    if not outer:
+        conn.execute("COMMIT")
