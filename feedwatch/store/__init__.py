@@ -117,8 +117,8 @@ class Store:
             with store_errors(self.path), transaction(conn):
                 work = Batch(conn, self._tags, when, source)
                 work.load(prepared)
-                for post, record, ident in prepared:
-                    counts[work.add(post, record, ident)] += 1
+                for post, ident in prepared:
+                    counts[work.add(post, ident)] += 1
                 fresh = work.write()
                 ch.note_seen(conn, work.channels.values(), datetime.fromisoformat(when))
                 if on_new is not None and fresh:

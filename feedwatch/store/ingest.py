@@ -18,7 +18,7 @@ from typing import Any
 
 from feedwatch.models import Post
 from feedwatch.store import merge as mg
-from feedwatch.store.rows import chunks, post_from_row, post_values, record_of
+from feedwatch.store.rows import chunks, post_from_row, post_values
 from feedwatch.store.tags import TagIds
 
 NEW, UPDATED, UNCHANGED = "new", "updated", "unchanged"
@@ -45,7 +45,6 @@ class Row:
     first_seen: str
     last_seen: str
     text_since: str
-    record: dict[str, Any] | None = None  # the Post JSON, when already built
     sources: set[tuple[str, str | None, int | None]] = field(default_factory=set)
     old_texts: set[str] | None = None  # texts this post had before (loaded when needed)
     new: bool = False
@@ -67,12 +66,12 @@ class Batch:
         self.channels: dict[str, tuple[str, int | None, str | None]] = {}
         self.next_id = (conn.execute("SELECT max(id) FROM posts").fetchone()[0] or 0) + 1
 
-    def load(self, prepared: list[tuple[Post, dict[str, Any], str]]) -> None:
+    def load(self, prepared: list[tuple[Post, str]]) -> None:
         """Read the stored rows these posts could merge with: at most two per post (see `match`)."""
-        idents = {ident for _, _, ident in prepared}
+        idents = {ident for _, ident in prepared}
         # A post with an id may claim an id-less row of its text; one without joins the oldest of its text.
-        idents |= {f"f:{p.fingerprint}" for p, _, ident in prepared if ident.startswith("c:")}
-        oldest = {p.fingerprint for p, _, ident in prepared if ident.startswith("f:")}
+        idents |= {f"f:{p.fingerprint}" for p, ident in prepared if ident.startswith("c:")}
+        oldest = {p.fingerprint for p, ident in prepared if ident.startswith("f:")}
         found: dict[int, tuple[Any, ...]] = {}
         for column, keys in (("ident", idents), ("id", oldest)):
             for part in chunks(sorted(keys)):
@@ -104,12 +103,12 @@ class Batch:
             return next((r for r in same_text if r.ident.startswith("f:")), None)
         return min(same_text, key=lambda r: r.id) if same_text else None
 
-    def add(self, post: Post, record: dict[str, Any], ident: str) -> str:
-        """Merge one post (with its JSON record and identity) into the batch; return NEW, UPDATED or UNCHANGED."""
+    def add(self, post: Post, ident: str) -> str:
+        """Merge one post (with its identity) into the batch; return NEW, UPDATED or UNCHANGED."""
         self._note_channel(post)
         row = self.match(post, ident)
         if row is None:
-            row = Row(self.next_id, ident, post, self.now, self.now, self.now, record=record, new=True)
+            row = Row(self.next_id, ident, post, self.now, self.now, self.now, new=True)
             self.next_id += 1
             self._index(row)
             self._note_source(row, post)
@@ -140,7 +139,7 @@ class Batch:
         merged = mg.merge(old, post, text_from_new=text_from_new, counters_from_new=self.now >= row.last_seen)
         differs = merged != old
         if differs:
-            row.post, row.record, row.dirty = merged, None, True
+            row.post, row.dirty = merged, True
             row.searched_changed |= any(getattr(merged, f) != getattr(old, f) for f in _SEARCHED)
         return observed or differs or versioned is not None
 
@@ -209,10 +208,9 @@ class Batch:
         return [(r.id, r.post) for r in sorted(fresh, key=lambda r: r.id)]
 
 
-def prepare(post: Post) -> tuple[Post, dict[str, Any], str]:
-    """Return a post with its JSON record and identity."""
-    record = record_of(post)
-    return post, record, mg.ident(post, record)
+def prepare(post: Post) -> tuple[Post, str]:
+    """Return a post with its identity."""
+    return post, mg.ident(post)
 
 
 def batches(posts: Iterable[Post], size: int) -> Iterator[list[Post]]:

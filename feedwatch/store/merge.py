@@ -38,15 +38,15 @@ def keyed_ident(post: Post) -> str | None:
     return None
 
 
-def ident(post: Post, record: dict[str, Any] | None = None) -> str:
+def ident(post: Post) -> str:
     """Return the identity a post is stored under."""
     keyed = keyed_ident(post)
     if keyed:
         return keyed
     if post.fingerprint and post.fingerprint != EMPTY_FINGERPRINT:
         return f"f:{post.fingerprint}"
-    record = dict(record if record is not None else post.to_json())
-    record.pop("source", None)
+    record = post.to_json()
+    del record["source"]
     digest = hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     return f"r:{digest[:32]}"
 

@@ -20,17 +20,12 @@ _MAX_PARAMS = 500
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-def record_of(post: Post) -> dict[str, Any]:
-    """Return `post.to_json()`, built faster: the store encodes every post it writes."""
-    return {name: value if type(value) in _SIMPLE else _encode(value)
-            for name, value in zip(_POST_NAMES, _post_values(post), strict=True)}
-
-
 _SIMPLE = (str, int, float, bool, type(None))
 _NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _encode(value: Any) -> Any:
+    """Return the JSON form of a Post field's value, as Post.to_json writes it."""
     kind = type(value)
     if kind in _SIMPLE:
         return value
@@ -48,19 +43,25 @@ def _encode(value: Any) -> Any:
     return {name: _encode(getattr(value, name)) for name in names}
 
 
-def stored_json(record: dict[str, Any]) -> str:
-    """Return the JSON kept in posts.json: the record without the column fields."""
-    rest = dict(record)
-    for name in COLUMN_FIELDS:
-        del rest[name]
+def stored_json(post: Post) -> str:
+    """Return the JSON kept in posts.json: the post's known fields, less the column fields.
+
+    Null and empty fields are left out (a third of a typical record); reading
+    puts them back, so the stored post is exactly the one written.
+    """
+    rest = {}
+    for name, value in zip(_STORED_NAMES, _stored_values(post), strict=True):
+        if value is not None and value != ():
+            rest[name] = value if type(value) in _SIMPLE else _encode(value)
     return _JSON.encode(rest)
 
 
 def full_record(title: str | None, text: str, author: str | None, stored: str) -> dict[str, Any]:
-    """Return the Post JSON object of a stored row, keys in the contract's order."""
-    rest = json.loads(stored)
-    rest.update(title=title, text=text, author=author)
-    return {name: rest[name] for name in _ORDER if name in rest}
+    """Return the Post JSON object of a stored row, every key, in the contract's order."""
+    record = dict(_EMPTY_RECORD)
+    record.update(json.loads(stored))
+    record.update(title=title, text=text, author=author)
+    return record
 
 
 def post_from_row(columns: Sequence[Any]) -> Post:
@@ -71,11 +72,11 @@ def post_from_row(columns: Sequence[Any]) -> Post:
 def post_values(row: Row) -> tuple[Any, ...]:
     """Return the posts-table values of a row, in the INSERT column order."""
     post = row.post
-    record = row.record if row.record is not None else record_of(post)
+    when = _encode(post.date) if post.date else None
     return (
-        row.id, row.ident, post.channel, post.message_id, post.fingerprint, post.kind, record["date"],
+        row.id, row.ident, post.channel, post.message_id, post.fingerprint, post.kind, when,
         post.title, post.text, post.author, "\n".join(post.key_points) or None, post.views, post.forwards,
-        stored_json(record), row.first_seen, row.last_seen, row.text_since,
+        stored_json(post), row.first_seen, row.last_seen, row.text_since,
     )
 
 
@@ -85,6 +86,8 @@ def chunks(items: Sequence[Any], size: int = _MAX_PARAMS) -> Iterator[list[Any]]
         yield list(items[start : start + size])
 
 
-_ORDER = tuple(Post().to_json())
 _POST_NAMES = tuple(f.name for f in dataclasses.fields(Post))
-_post_values = operator.attrgetter(*_POST_NAMES)
+_STORED_NAMES = tuple(name for name in _POST_NAMES if name not in COLUMN_FIELDS)
+_stored_values = operator.attrgetter(*_STORED_NAMES)
+# What a left-out field reads back as: every field that can be left out defaults to null or [].
+_EMPTY_RECORD = Post().to_json()
