@@ -111,3 +111,17 @@ def test_stream_time_actor_and_forward_rules() -> None:
     assert use.t == at(0).replace(year=2023, month=4, day=29).timestamp()
     assert use_of(dataclasses.replace(pasted, datelines=())) is None
     assert actor_of(Post(source=Source("dump", "paste.txt"))) == ("file:paste.txt", False)
+
+
+def test_a_hook_notices_another_writer_and_reloads_its_state(tmp_path: Path) -> None:
+    posts = scenario()
+    third = len(posts) // 3
+    with Store.open(tmp_path / "one.db") as store:
+        store.ingest(posts, "all", batch=200, on_new=IngestHook(QUICK))
+        whole = shape(alerts(store.db))
+    with Store.open(tmp_path / "two.db") as store:
+        first, other = IngestHook(QUICK), IngestHook(QUICK)  # e.g. a poll beside an ingest
+        store.ingest(posts[:third], "a", batch=200, on_new=first)
+        store.ingest(posts[third : 2 * third], "b", batch=200, on_new=other)
+        store.ingest(posts[2 * third :], "c", batch=200, on_new=first)  # its cache is stale: it must reload
+        assert shape(alerts(store.db)) == whole

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from campaign_support import at, background, detect, post, tiers_of
+import dataclasses
+
+from campaign_support import QUICK, at, background, detect, post, tiers_of
 
 from feedwatch.campaigns import alerts
 from feedwatch.campaigns.identity import tag_identity
@@ -111,3 +113,25 @@ def test_warm_up_episodes_never_alert_as_new() -> None:
     posts = background(40, CHANNELS)
     posts += [post(k * 14, "d", "EarlyTag") for k in range(20)]  # starts with the stream
     assert tiers_of(detect(posts), "EarlyTag") == []
+
+
+def test_translations_used_together_while_new_are_one_family_and_one_alert() -> None:
+    posts = background(40, CHANNELS)
+    posts += co_launch(3, "LaunchOne", ["a", "b", "c"]) + co_launch(10, "LaunchTwo", ["a", "b", "c"])
+    both = [post(20 * 24 + i / 3, ch, "OurRules", "НашиПравила") for i, ch in enumerate(["a", "b", "c"])]
+    both += [post(20 * 24 + d * 24 + 2 + i / 3, ch, "OurRules", "НашиПравила")
+             for d in range(1, 5) for i, ch in enumerate(["a", "b", "c"])]
+    conn = detect(posts + both)
+    found = [a for a in alerts(conn) if "OurRules" in a.tags]
+    assert [a.tier for a in found] == ["T1", "T2"]  # not four: the two spellings of one campaign merge
+    assert set(found[0].tags) == {"OurRules", "НашиПравила"}
+    assert found[0].evidence["family_alerts"][0]["tag"] in ("OurRules", "НашиПравила")
+
+
+def test_a_channel_that_joins_late_has_its_own_warm_up() -> None:
+    posts = background(80, CHANNELS)
+    posts += [post(20 * 24 + k * 12, "late", "HouseRubric") for k in range(30)]  # first seen on day 20
+    posts += [post(70 * 24 + k * 14, "late", "NewPush") for k in range(12)]  # after its own warm-up
+    conn = detect(posts, settings=dataclasses.replace(QUICK, warmup_days=30))
+    assert tiers_of(conn, "HouseRubric") == []
+    assert tiers_of(conn, "NewPush") == ["T2"]

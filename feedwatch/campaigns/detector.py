@@ -122,7 +122,7 @@ class Detector:
                 self.raise_alert(state, "T2", tiers.t2(s, state, use.actor, t))
         if not state.ep_confirmed and age >= s.persist_hours * HOUR and state.ep_first is not None:
             tiers.confirm_launch(self, state, t)
-        if age >= s.new_days * DAY and t - state.first_ever >= s.new_days * DAY:
+        if state.hour_count >= state.t3_need and age >= s.new_days * DAY and t - state.first_ever >= s.new_days * DAY:
             self.raise_alert(state, "T3", tiers.t3(s, state, t))
         self.count_day(tag, t, use.forward)
         self.dirty.add(tag)
@@ -149,6 +149,7 @@ class Detector:
         hour = int(t // HOUR)
         if hour > state.hour:
             state.mean, state.var = tiers.fold_hours(state, hour, self.alpha)
+            state.t3_need = tiers.burst_threshold(self.settings, state)
             state.hour = hour
             state.hour_count = 0.0
             state.hour_chans = []
@@ -244,7 +245,9 @@ class Detector:
         c = self.conn
         changed = [self.cache[tag] for tag in self.dirty] + list(self.evicted.values())
         c.executemany(
-            "INSERT OR REPLACE INTO campaign_tags (tag, episode_start, last_seen, state) VALUES (?, ?, ?, ?)",
+            "INSERT INTO campaign_tags (tag, episode_start, last_seen, state) VALUES (?, ?, ?, ?) ON CONFLICT (tag)"
+            " DO UPDATE SET episode_start = excluded.episode_start, last_seen = excluded.last_seen,"
+            " state = excluded.state",
             [(st.key, st.ep_start, st.last_seen, st.pack()) for st in changed],
         )
         c.executemany("INSERT OR IGNORE INTO campaign_actors VALUES (?, ?)", list(self.new_actors.items()))

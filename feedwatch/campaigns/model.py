@@ -112,6 +112,7 @@ class TagState:
         "past_weight",
         "samples",
         "t3_hour",
+        "t3_need",
         "var",
     )
 
@@ -128,6 +129,7 @@ class TagState:
         self.mean = 0.0
         self.var = 0.0
         self.t3_hour = -(10**9)
+        self.t3_need = 0.0  # the hour count at which T3 could hold (set when an hour is folded)
         self.open_episode(t, novel=True, baseline=False)
 
     def open_episode(self, t: float, *, novel: bool, baseline: bool) -> None:
@@ -159,7 +161,7 @@ class TagState:
         del self.hist_chans[keep:]
 
     def pack(self) -> str:
-        return json.dumps([getattr(self, name) for name in self.__slots__], separators=(",", ":"))
+        return _ENCODE([getattr(self, name) for name in self.__slots__])
 
     @classmethod
     def unpack(cls, text: str) -> TagState:
@@ -167,3 +169,6 @@ class TagState:
         for name, value in zip(cls.__slots__, json.loads(text), strict=True):
             setattr(state, name, value)
         return state
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False, ensure_ascii=False).encode

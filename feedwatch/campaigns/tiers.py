@@ -112,6 +112,11 @@ def fold_hours(state: TagState, hour: int, alpha: float) -> tuple[float, float]:
     return ewm_fold_zeros(mean, var, hour - state.hour - 1, alpha)
 
 
+def burst_threshold(s: Settings, state: TagState) -> float:
+    """Return the hour count at which T3's z reaches its threshold (computed once per hour)."""
+    return state.mean + s.burst_sigma * (math.sqrt(max(state.var, 0.0)) + s.burst_beta)
+
+
 def t3(s: Settings, state: TagState, t: float) -> Found:
     """Known-tag burst: this hour's count is >= sigma above the EWMA (SigniTrend, with beta)."""
     if state.hour - state.t3_hour < s.burst_rearm_hours:
