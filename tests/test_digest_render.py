@@ -187,6 +187,7 @@ def test_markdown_shows_evidence_and_links_back() -> None:
     assert "[Lavrov at the UN](https://t.me/MFARussia/101)" in text
     assert "Pasted remarks (seeds/004_01d4050f5de082cc\\.txt#3)" in text
     assert "### 1. #UNCharterIsOurRules: new campaign (T2), score 12.5 (-log10 p)" in text
+    assert "**New: #UNCharterIsOurRules (T2, 3 ch), #Coordinated (T1, 3 ch) · Spiking: #Ukraine (T3, 3 ch)**" in text
     assert "- Posts: 7 independent, 2 forwards" in text
 
 

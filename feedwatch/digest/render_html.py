@@ -181,6 +181,10 @@ def _sections(digest: Digest) -> list[str]:
 def render_html(digest: Digest) -> str:
     """Return the digest as one self-contained HTML page."""
     notes = "".join(f'<p class="note">{h(n)}</p>' for n in digest.notes)
+    glance = [f"{title}: " + ", ".join(f"#{h(a.tag)} ({h(a.tier)}, {len(a.channels)} ch)" for a in alerts)
+              for title, alerts in (("New", digest.new_campaigns), ("Spiking", digest.spiking)) if alerts]
+    if glance:
+        notes = f"<p><strong>{' · '.join(glance)}</strong></p>" + notes
     summary = (
         f"{h(digest.window())} · {plural(digest.posts, 'post')} · "
         f"{plural(len(digest.new_campaigns), 'new campaign')} · {plural(len(digest.spiking), 'spiking tag')}"

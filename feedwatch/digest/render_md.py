@@ -105,6 +105,10 @@ def render_md(digest: Digest) -> str:
         f"{plural(len(digest.new_campaigns), 'new campaign')} · {plural(len(digest.spiking), 'spiking tag')}",
         "",
     ]
+    if digest.alerts:
+        glance = [f"{title}: " + ", ".join(f"{tag(a.tag)} ({a.tier}, {len(a.channels)} ch)" for a in alerts)
+                  for title, alerts in (("New", digest.new_campaigns), ("Spiking", digest.spiking)) if alerts]
+        lines += ["**" + " · ".join(glance) + "**", ""]
     lines += [f"> {md(note, start=True)}" for note in digest.notes] + ([""] if digest.notes else [])
     lines += _alerts(SECTIONS[0], digest.new_campaigns, "No new campaigns in this window.")
     lines += _alerts(SECTIONS[1], digest.spiking, "No known tag is spiking.")
