@@ -247,3 +247,9 @@ def test_new_counters_do_not_re_index_the_text_but_an_edit_does(store: Store) ->
     assert any("posts_fts" in s for s in statements)
     store.db.conn.set_trace_callback(None)
     assert (fts_count(store, "new"), fts_count(store, "charter"), stored(store)[0].views) == (1, 0, 6)
+
+
+def test_a_post_the_database_cannot_hold_fails_alone(store: Store) -> None:
+    huge = post("A post with an impossible id", channel="c", message_id=2**70)
+    assert store.ingest([huge, post(TEXT, channel="c", message_id=1)], "x") == IngestResult(new=1, failed=1)
+    assert store.count() == 1

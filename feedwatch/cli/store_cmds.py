@@ -128,6 +128,8 @@ def _ingest_one(store: Store, path: str, fmt: str, options: Options) -> tuple[In
     started = datetime.now(UTC)
     posts = guarded(_with_progress(parse_path(path, fmt, options), path), path, on_error)
     result = store.ingest(posts, path, on_new=_campaign_hook())
+    if result.failed:
+        say_error(FeedwatchError(f"{path}: {result.failed} post(s) could not be stored (values out of range)"))
     if errors:
         result += IngestResult(failed=1)
     store.record_run(path, new=result.new, updated=result.updated, unchanged=result.unchanged,

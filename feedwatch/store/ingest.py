@@ -208,8 +208,14 @@ class Batch:
         return [(r.id, r.post) for r in sorted(fresh, key=lambda r: r.id)]
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
 def prepare(post: Post) -> tuple[Post, str]:
-    """Return a post with its identity."""
+    """Return a post with its identity; ValueError for one the database cannot hold."""
+    for value in (post.message_id, post.views, post.forwards, post.channel_id):
+        if value is not None and value not in _INT64:
+            raise ValueError(f"{value} does not fit in a 64-bit integer")
     return post, mg.ident(post)
 
 

@@ -15,6 +15,9 @@ from feedwatch.store.rows import post_from_row
 
 SNIPPET_TOKENS = 16
 SORTS = {"relevance": "rank", "recent": "posts_fts.rowid DESC"}
+# Relevance ranks the latest this-many matches (of the query and filters): every query with
+# fewer matches is ranked whole, and a word in most posts stays fast.
+RANK_WINDOW = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +77,9 @@ def search(
     """Return up to `limit` posts matching the FTS5 `query` (best first) and the filters.
 
     Without a query, the filters alone select posts, newest first. `until` is
-    exclusive. `sort` is "relevance" (bm25: reads every match, slow for a word
-    in most posts) or "recent" (latest stored first: stops at `limit`). A
-    malformed query raises StoreError with one line.
+    exclusive. `sort` is "relevance" (bm25 over the latest RANK_WINDOW
+    matches) or "recent" (latest stored first). A malformed query raises
+    StoreError with one line.
     """
     sql, params = _search_sql(query, hashtag, channel, since, until, limit, marks, sort)
     try:
@@ -102,11 +105,17 @@ def _search_sql(
         raise StoreError(f"sort must be one of {', '.join(SORTS)}")
     where, args = _filters(hashtag, channel, since, until)
     if query and query.strip():
+        matches = ("FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid WHERE posts_fts MATCH ?"
+                   + "".join(f" AND {w}" for w in where))
+        window, window_args = "", []
+        if sort == "relevance":  # rank only the latest RANK_WINDOW matches: bm25 reads every match it ranks
+            window = (" AND posts_fts.rowid >= (SELECT ifnull(min(id), 0) FROM (SELECT posts_fts.rowid AS id "
+                      f"{matches} ORDER BY posts_fts.rowid DESC LIMIT {RANK_WINDOW}))")
+            window_args = [query, *args]
         sql = ("SELECT p.id, p.title, p.text, p.author, p.json,"
-               f" snippet(posts_fts, -1, ?, ?, '…', {SNIPPET_TOKENS})"
-               " FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid WHERE posts_fts MATCH ?"
-               + "".join(f" AND {w}" for w in where) + f" ORDER BY {SORTS[sort]} LIMIT ?")
-        return sql, [marks[0], marks[1], query, *args, limit]
+               f" snippet(posts_fts, -1, ?, ?, '…', {SNIPPET_TOKENS}) {matches}{window}"
+               f" ORDER BY {SORTS[sort]} LIMIT ?")
+        return sql, [marks[0], marks[1], query, *args, *window_args, limit]
     # Newest first; posts without a date (NULL sorts lowest) come last.
     sql = ("SELECT p.id, p.title, p.text, p.author, p.json, NULL FROM posts p"
            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.date DESC, p.id DESC LIMIT ?")

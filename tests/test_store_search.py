@@ -1,0 +1,37 @@
+"""Search through the library: ranking window, filters, snippets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from store_support import post
+
+from feedwatch.errors import StoreError
+from feedwatch.store import Store, queries
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    opened = Store.open(tmp_path / "fw.db")
+    opened.ingest([post(f"grain deal news {'grain ' * n}number {n}", channel="old" if n < 3 else "new",
+                        message_id=n) for n in range(1, 7)], "x")
+    yield opened
+    opened.close()
+
+
+def test_relevance_ranks_the_latest_window_of_matches(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    ranked = store.search("grain")
+    assert [h.post.message_id for h in ranked] == [6, 5, 4, 3, 2, 1]  # more 'grain', better bm25
+    monkeypatch.setattr(queries, "RANK_WINDOW", 2)
+    assert [h.post.message_id for h in store.search("grain")] == [6, 5]
+    # The window is taken after the filters, so older posts a filter asks for are still found.
+    assert [h.post.message_id for h in store.search("grain", channel="old")] == [2, 1]
+    assert [h.post.message_id for h in store.search("grain", sort="recent", limit=3)] == [6, 5, 4]
+
+
+def test_snippets_mark_the_matches(store: Store) -> None:
+    [hit] = store.search("number AND 1", marks=("<", ">"))
+    assert "<number> <1>" in hit.snippet and hit.link == "https://t.me/old/1"
+    with pytest.raises(StoreError, match="sort must be one of"):
+        store.search("grain", sort="sideways")
