@@ -57,6 +57,8 @@ def test_rebuild_gives_the_same_alerts(db: Path) -> None:
     assert result.exit_code == 0
     after = json.loads(result.stdout)
     assert [{k: a[k] for k in KEYS} for a in after] == [{k: a[k] for k in KEYS} for a in before]
+    assert [a["key"] for a in after] == [a["key"] for a in before]
+    assert len({a["key"] for a in after}) == len(after)
 
 
 def test_table_names_tier_tag_and_statistic(db: Path) -> None:

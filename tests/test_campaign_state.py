@@ -26,7 +26,7 @@ def scenario(offset: int = 0) -> list[Post]:
     """Every tier at least once (`offset` days after a quiet start): co-launches, a single-source
     campaign, a burst of a known tag; numbered per channel like a real stream."""
     posts = background(45 + offset, CHANNELS)
-    posts += co_launch(offset + 3, "LaunchOne", ["a", "b", "c"]) + co_launch(offset + 10, "LaunchTwo", ["c", "a", "b"])
+    posts += co_launch(offset + 8, "LaunchOne", ["a", "b", "c"]) + co_launch(offset + 15, "LaunchTwo", ["c", "a", "b"])
     posts += co_launch(offset + 20, "LaunchThree", ["b", "c", "a", "d"], forwards=True)
     posts += [post((offset + 5) * 24 + k * 14, "d", "Sustained") for k in range(20)]
     posts += [post((offset + 30) * 24 + 10 + k / 60, CHANNELS[k % 8], "news") for k in range(40)]
@@ -125,3 +125,13 @@ def test_a_hook_notices_another_writer_and_reloads_its_state(tmp_path: Path) -> 
         store.ingest(posts[third : 2 * third], "b", batch=200, on_new=other)
         store.ingest(posts[2 * third :], "c", batch=200, on_new=first)  # its cache is stale: it must reload
         assert shape(alerts(store.db)) == whole
+
+
+def test_readers_on_a_database_without_detector_tables_create_nothing(tmp_path: Path) -> None:
+    import sqlite3
+
+    from feedwatch.campaigns import spellings
+
+    conn = sqlite3.connect(tmp_path / "plain.db")
+    assert alerts(conn) == [] and tag_daily_counts(conn, ["x"]) == {"x": []} and spellings(conn, ["x"]) == {"x": {}}
+    assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0

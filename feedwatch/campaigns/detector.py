@@ -53,6 +53,11 @@ class Detector:
         self.raised = 0
         self.day_names: dict[int, str] = {}  # day number -> ISO date (bounded: cleared at each flush)
         self.alpha = 1.0 - 0.5 ** (1.0 / settings.ewma_half_life_hours)
+        # The settings in seconds, read once per use.
+        self.gap = settings.episode_gap_days * DAY
+        self.new = settings.new_days * DAY
+        self.persist = settings.persist_hours * HOUR
+        self.family = settings.family_hours * HOUR
 
     # -- the stream ---------------------------------------------------------------------------
 
@@ -95,7 +100,7 @@ class Detector:
         s = self.settings
         t = use.t
         state = self.state(tag, t, use.actor)
-        if t - state.last_seen > s.episode_gap_days * DAY:
+        if t - state.last_seen > self.gap:
             state.close_episode(KEEP_CHANNELS)
             state.open_episode(t, novel=False, baseline=self.in_warmup(t, use.actor))
         state.last_seen = max(state.last_seen, t)
@@ -106,27 +111,28 @@ class Detector:
             state.ep_posts += 1
         state.ep_weight += weight
         age = max(0.0, t - state.ep_start)
-        if age < s.new_days * DAY:
+        young = age < self.new
+        if young:
             state.ep_days[int(age // DAY)] += weight
         state.ep_approx = state.ep_approx or use.approximate
         if len(state.samples) < s.samples:
             state.samples.append([key, use.url])
         if use.actor not in state.ep_chans and len(state.ep_chans) < KEEP_CHANNELS:
             state.ep_chans.append(use.actor)
-        first_use = self.note_actor(state, use.actor, t, age)
+        first_use = state.ep_first is not None and self.note_actor(state, use.actor, t, age)
         self.count_hour(state, t, weight, use.actor)
-        if not state.ep_baseline and age < s.new_days * DAY:
+        if young and not state.ep_baseline:
             if first_use and not state.ep_alerted & 1:
                 self.raise_alert(state, "T1", tiers.t1(self, state, t))
-            if not state.ep_alerted & 2 and age >= s.persist_hours * HOUR:
+            if not state.ep_alerted & 2 and age >= self.persist:
                 self.raise_alert(state, "T2", tiers.t2(s, state, use.actor, t))
-        if not state.ep_confirmed and age >= s.persist_hours * HOUR and state.ep_first is not None:
+        if not state.ep_confirmed and age >= self.persist and state.ep_first is not None:
             tiers.confirm_launch(self, state, t)
-        if state.hour_count >= state.t3_need and age >= s.new_days * DAY and t - state.first_ever >= s.new_days * DAY:
+        if state.hour_count >= state.t3_need and not young and t - state.first_ever >= self.new:
             self.raise_alert(state, "T3", tiers.t3(s, state, t))
         self.count_day(tag, t, use.forward)
         self.dirty.add(tag)
-        return age <= s.family_hours * HOUR and not state.ep_baseline
+        return age <= self.family and not state.ep_baseline
 
     def note_actor(self, state: TagState, actor: str, t: float, age: float) -> bool:
         """Record an actor's first use in a young episode; return True when it is its first."""
@@ -231,6 +237,7 @@ class Detector:
             state.ep_alerted |= 2
         t = float(evidence.pop("_t"))
         channels = evidence.pop("_channels")
+        evidence["first_use"] = tiers.iso(state.ep_start)
         evidence["samples"] = [{"post": key, "url": url} for key, url in state.samples]
         evidence["approximate_time"] = state.ep_approx
         evidence["episode"] = "novel" if state.ep_novel else "revived"

@@ -21,9 +21,9 @@ class Settings:
     warmup_days: float = 60.0  # no new-tag alerts before this much history (per stream and per actor)
     launch_window_hours: float = 1.0  # T1: W, the window of the channels' first uses
     launch_channels: int = 3  # T1: channels within W
-    pair_weight: float = 2.0  # T1: decayed co-launch weight a pair needs
+    pair_weight: float = 1.5  # T1: decayed co-launch weight a pair needs (two recent co-launches; 2 needs three)
     launch_share: float = 0.5  # T1: share of the window's actors that must be in such pairs
-    pair_half_life_days: float = 90.0
+    pair_half_life_days: float = 180.0
     persist_hours: float = 48.0  # T2: still used this long after first use
     min_posts: float = 3.0  # T2: posts, a forward counting forward_weight
     min_active_days: int = 3  # T2: distinct 24 h periods of the episode on which one actor used the tag
@@ -62,10 +62,17 @@ class Alert:
     def what(self) -> str:
         return TIERS[self.tier]
 
+    @property
+    def key(self) -> str:
+        """A stable name of this alert (the same after a rebuild, unlike `id`): tier, tag, episode (and hour)."""
+        when = self.first_seen if self.tier != "T3" else self.alerted_at.replace(minute=0, second=0, microsecond=0)
+        return f"{self.tier}:{self.tag_key}:{when.isoformat()}"
+
     def to_json(self) -> dict[str, Any]:
         """Return the JSON object of this alert (`feedwatch campaigns --json`)."""
         return {
             "id": self.id,
+            "key": self.key,
             "tag": self.tag,
             "tag_key": self.tag_key,
             "tags": list(self.tags),

@@ -9,7 +9,7 @@ from typing import Any
 
 from feedwatch.campaigns.identity import display_spelling, tag_identity
 from feedwatch.campaigns.model import DAY, Alert
-from feedwatch.campaigns.schema import connection, ensure_schema
+from feedwatch.campaigns.schema import connection, has_tables
 
 FAMILY_LINK_USES = 2  # posts two young tags must share to be one family
 FAMILY_SPAN_DAYS = 7.0  # alerts of one tier on family members this close are one alert
@@ -22,8 +22,9 @@ def _time(t: float) -> datetime:
 def spellings(db: Any, tag_keys: list[str]) -> dict[str, dict[str, int]]:
     """Return {tag identity: {raw spelling: uses}} for the given identities."""
     conn = connection(db)
-    ensure_schema(conn)
     found: dict[str, dict[str, int]] = {key: {} for key in tag_keys}
+    if not has_tables(conn):
+        return found
     for chunk in _chunks(tag_keys):
         marks = ",".join("?" * len(chunk))
         for tag, raw, uses in conn.execute(
@@ -40,11 +41,17 @@ def tag_display(db: Any, tag: str) -> str:
 
 
 def tag_daily_counts(db: Any, tag_keys: list[str], since: date | None = None) -> dict[str, list[tuple[date, int, int]]]:
-    """Return {tag identity: [(UTC day, posts, forwards), ...]} oldest first, from `since` on."""
+    """Return {tag identity: [(UTC day, posts, forwards), ...]} oldest first, from `since` (a date or time) on.
+
+    `tag_keys` may be identities or raw spellings; days without a use are left out.
+    """
+    if isinstance(since, datetime):
+        since = since.astimezone(UTC).date()
     conn = connection(db)
-    ensure_schema(conn)
     keys = [tag_identity(k) for k in tag_keys]
     out: dict[str, list[tuple[date, int, int]]] = {key: [] for key in keys}
+    if not has_tables(conn):
+        return out
     first = since.isoformat() if since else ""
     for chunk in _chunks(keys):
         marks = ",".join("?" * len(chunk))
@@ -84,7 +91,8 @@ def families(db: Any, tag_keys: list[str]) -> dict[str, str]:
 def alerts(db: Any, since: datetime | None = None, tiers: tuple[str, ...] = ("T1", "T2", "T3")) -> list[Alert]:
     """Return the alerts raised (alerted at or after `since`), oldest first, family members merged."""
     conn = connection(db)
-    ensure_schema(conn)
+    if not has_tables(conn):
+        return []  # nothing detected yet (and a read-only reader must not create tables)
     start = since.timestamp() if since else float("-inf")
     rows = conn.execute(
         "SELECT id, tag, tier, episode_start, alerted_at, channels, posts, forwards, score, evidence"
@@ -144,6 +152,8 @@ def _absorb(first: Alert, other: Alert) -> Alert:
 def new_episodes(db: Any, since: datetime, limit: int = 20) -> list[tuple[str, datetime]]:
     """Return (tag identity, episode start) of the episodes opened since `since`, newest first."""
     conn = connection(db)
+    if not has_tables(conn):
+        return []
     rows = conn.execute(
         "SELECT tag, episode_start FROM campaign_tags WHERE episode_start >= ? ORDER BY episode_start DESC LIMIT ?",
         (since.timestamp(), limit),

@@ -82,6 +82,12 @@ def ensure_schema(db: Any) -> None:
     )
 
 
+def has_tables(db: Any) -> bool:
+    """True when the detector's tables exist (readers check this instead of creating them)."""
+    row = connection(db).execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'campaign_tags'")
+    return row.fetchone() is not None
+
+
 def clear(db: Any) -> None:
     """Empty the detector's tables (before a rebuild)."""
     conn = connection(db)

@@ -12,7 +12,7 @@ import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from feedwatch.campaigns.model import HOUR, Settings, TagState
+from feedwatch.campaigns.model import DAY, HOUR, Settings, TagState
 from feedwatch.campaigns.stats import ewm_fold, ewm_fold_zeros, poisson_tail, significance
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def t1(detector: Detector, state: TagState, t: float) -> Found:
         "value": len(strong), "threshold": s.launch_channels,
         "window_hours": s.launch_window_hours, "pair_weight_threshold": s.pair_weight,
         "window_actors": window, "pairs": pairs,
-        "first_use": {actor: iso(first[actor]) for actor in window},
+        "first_use_by_actor": {actor: iso(first[actor]) for actor in window},
         "score": "sum of the qualifying pair weights",
     }
 
@@ -101,7 +101,6 @@ def t2(s: Settings, state: TagState, actor: str, t: float) -> Found:
         "hours_since_first_use": round(hours, 1), "active_days": active, "actor_days": state.ep_sustain,
         "busiest_day_share": round(busiest, 3),
         "persist_hours": s.persist_hours, "min_posts": s.min_posts, "min_active_days": s.min_active_days,
-        "first_use": iso(state.ep_start),
         "score": "-log10 p",
     }
 
@@ -141,6 +140,8 @@ def confirm_launch(detector: Detector, state: TagState, t: float) -> None:
     if state.ep_sustain < s.min_active_days:
         return  # not (yet) pushed day after day by any of its actors
     state.ep_confirmed = True
+    if detector.start is not None and state.ep_start < detector.start + s.new_days * DAY:
+        return  # the stream's first days: every tag in use looks launched, none was
     first = state.ep_first or {}
     until = state.ep_start + s.launch_window_hours * HOUR
     launchers = [actor for actor in _by_first_use(state) if first[actor] <= until][:MAX_WINDOW]

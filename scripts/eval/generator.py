@@ -45,6 +45,7 @@ class Config:
     posts_per_day: float = 8.0  # mean per channel (heavy-tailed across channels)
     news_per_day: float = 4.0
     networks: int = 0  # 0: one per 30 channels
+    launch_every: tuple[float, float] = (7.0, 14.0)  # days between a network's launches
     single_every_days: float = 2.5
 
 
@@ -161,7 +162,7 @@ class Generator:
             while t < self.end - 8 * DAY:
                 kind = self.rng.choice(("coordinated", "forwarded"))
                 self.campaign(kind, t, members)
-                t += self.rng.uniform(7, 14) * DAY
+                t += self.rng.uniform(*self.c.launch_every) * DAY
 
     def campaign(self, kind: str, t: float, members: list[str]) -> None:
         tag = self.word().capitalize()

@@ -123,10 +123,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--days", type=int)
     parser.add_argument("--keep", type=Path, help="keep the streams and databases in this folder")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON instead of the table")
+    parser.add_argument("--launch-every", type=float, nargs=2, metavar=("MIN", "MAX"), default=(7.0, 14.0),
+                        help="days between a network's launches (default 7 14)")
     parser.add_argument("--direct", action="store_true", help="parse and detect in-process, without the store")
     args = parser.parse_args(argv)
     channels, days, rate = (100, 80, 4.0) if args.quick else (300, 120, 8.0)
-    config = Config(channels=args.channels or channels, days=args.days or days, seed=args.seed, posts_per_day=rate)
+    config = Config(channels=args.channels or channels, days=args.days or days, seed=args.seed, posts_per_day=rate,
+                    launch_every=tuple(args.launch_every))
     null_config = Config(**{**vars(config), "campaigns": False, "seed": config.seed + 1000})
     with tempfile.TemporaryDirectory(prefix="feedwatch-eval-") as tmp:
         workdir = args.keep or Path(tmp)
