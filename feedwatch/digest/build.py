@@ -148,13 +148,6 @@ def load_posts(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Post]:
     return found
 
 
-def alert_key(alert: Any) -> str:
-    """Return an alert's identity across detector rebuilds: tier, tag, episode start and stream time.
-
-    The stream time tells apart two bursts (T3) of one long-lived tag; T1 and T2 fire once per episode.
-    """
-    return f"{alert.tier}:{alert.tag_key}:{alert.first_seen.isoformat()}:{alert.alerted_at.isoformat()}"
-
 
 def alert_entry(alert: Any, posts: dict[int, Post]) -> AlertEntry:
     """Return the digest's view of a feedwatch.campaigns Alert, its sample posts looked up in the store."""
@@ -172,7 +165,7 @@ def alert_entry(alert: Any, posts: dict[int, Post]) -> AlertEntry:
         del evidence["first_use"]  # the episode's first use: shown as first_seen
     return AlertEntry(
         statistic=statistic, score_basis=basis,
-        key=alert_key(alert), tier=alert.tier, tag=alert.tag,
+        key=alert.key, tier=alert.tier, tag=alert.tag,
         tags=tuple(alert.tags), first_seen=alert.first_seen, alerted_at=alert.alerted_at,
         channels=tuple(alert.channels), posts=int(alert.posts), forwards=int(alert.forwards), score=float(alert.score),
         evidence=tuple(Evidence(str(k), scalar(v)) for k, v in evidence.items()), samples=tuple(samples),
