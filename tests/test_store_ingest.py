@@ -253,3 +253,14 @@ def test_a_post_the_database_cannot_hold_fails_alone(store: Store) -> None:
     huge = post("A post with an impossible id", channel="c", message_id=2**70)
     assert store.ingest([huge, post(TEXT, channel="c", message_id=1)], "x") == IngestResult(new=1, failed=1)
     assert store.count() == 1
+
+
+def test_an_older_capture_ingested_again_adds_no_observation(store: Store) -> None:
+    p = post(TEXT, channel="c", message_id=1, views=100)
+    store.ingest([p], "a", observed_at=at(5))
+    older = dataclasses.replace(p, views=40, source=Source("tme-html", "old.html", 0))
+    assert store.ingest([older], "b", observed_at=at(2)) == IngestResult(updated=1)
+    assert store.ingest([older], "b", observed_at=at(2)) == IngestResult(unchanged=1)
+    rows = store.db.execute("SELECT observed_at, views FROM observations ORDER BY observed_at").fetchall()
+    assert rows == [(at(2).isoformat(), 40), (at(5).isoformat(), 100)]
+    assert stored(store)[0].views == 100  # the newer count stays current

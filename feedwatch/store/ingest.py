@@ -129,7 +129,7 @@ class Batch:
 
     def _merge_into(self, row: Row, post: Post) -> bool:
         old = row.post
-        observed = mg.new_counters(old, post)
+        observed = mg.new_counters(old, post) and not self._seen_before(row, post)
         if observed:
             self._observe(row, post)
         text_from_new = versioned = None
@@ -163,6 +163,16 @@ class Batch:
         if newer:
             row.text_since = self.now
         return newer
+
+    def _seen_before(self, row: Row, post: Post) -> bool:
+        """True when this sighting (an older one, arriving again) is already stored."""
+        if self.now >= row.last_seen:
+            return False  # a sighting from now on: its counters are compared with the current ones
+        found = self.conn.execute(
+            "SELECT 1 FROM observations WHERE post = ? AND observed_at = ? AND ifnull(format, '') = ?"
+            " AND ifnull(path, '') = ?", [row.id, self.now, post.source.format, post.source.path or ""],
+        ).fetchone()
+        return found is not None
 
     def _note_source(self, row: Row, post: Post) -> bool:
         route = (post.source.format, post.source.path, post.source.index)
@@ -202,8 +212,8 @@ class Batch:
                               " VALUES (?, ?, ?, ?, ?, ?)", self.sources)
         self.conn.executemany("INSERT INTO post_versions (post, title, text, since, until, format)"
                               " VALUES (?, ?, ?, ?, ?, ?)", self.versions)
-        self.conn.executemany("INSERT INTO observations (post, observed_at, views, forwards, replies, reactions,"
-                              " format, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.observations)
+        self.conn.executemany("INSERT OR IGNORE INTO observations (post, observed_at, views, forwards, replies,"
+                              " reactions, format, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.observations)
         self.tags.link(self.conn, [(r.id, r.post.hashtags) for r in fresh + changed if r.post.hashtags])
         return [(r.id, r.post) for r in sorted(fresh, key=lambda r: r.id)]
 

@@ -111,7 +111,8 @@ def m002_history(db: sqlite_utils.Database) -> None:
             format TEXT,
             path TEXT
         );
-        CREATE INDEX observations_post ON observations(post, observed_at);
+        -- One sighting per post, time and route: an older capture ingested again adds nothing.
+        CREATE UNIQUE INDEX observations_post ON observations(post, observed_at, ifnull(format, ''), ifnull(path, ''));
     """)
 
 
