@@ -6,6 +6,7 @@ import dataclasses
 from datetime import date
 from pathlib import Path
 
+import pytest
 from campaign_support import QUICK, T0, at, background, detect, post
 from test_campaign_tiers import CHANNELS, co_launch
 
@@ -135,3 +136,38 @@ def test_readers_on_a_database_without_detector_tables_create_nothing(tmp_path: 
     conn = sqlite3.connect(tmp_path / "plain.db")
     assert alerts(conn) == [] and tag_daily_counts(conn, ["x"]) == {"x": []} and spellings(conn, ["x"]) == {"x": {}}
     assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+
+def test_out_of_order_ingest_counts_every_use(tmp_path: Path) -> None:
+    posts = scenario()
+    half = len(posts) // 2
+    with Store.open(tmp_path / "late.db") as store:
+        store.ingest(posts[half:], "recent first", batch=200, on_new=IngestHook(QUICK))
+        store.ingest(posts[:half], "then the backfill", batch=200, on_new=IngestHook(QUICK))
+        late = tag_daily_counts(store.db, ["news", "Sustained", "LaunchThree"])
+        late_states = store.db.conn.execute("SELECT count(*) FROM campaign_tags").fetchone()[0]
+    in_order = detect(posts)
+    assert late == tag_daily_counts(in_order, ["news", "Sustained", "LaunchThree"])
+    assert late_states == in_order.execute("SELECT count(*) FROM campaign_tags").fetchone()[0]
+
+
+def test_a_failed_batch_leaves_no_detector_state_behind(tmp_path: Path) -> None:
+    posts = scenario()
+    hook = IngestHook(QUICK)
+    calls = 0
+
+    def failing_once(db, fresh):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        hook(db, fresh)
+        if calls == 3:
+            raise RuntimeError("disk full")  # after the detector wrote: the whole batch rolls back
+
+    with Store.open(tmp_path / "fail.db") as store:
+        with pytest.raises(RuntimeError):
+            store.ingest(posts, "all", batch=200, on_new=failing_once)
+        store.ingest(posts, "again", batch=200, on_new=hook)
+        again = shape(alerts(store.db))
+    with Store.open(tmp_path / "ok.db") as store:
+        store.ingest(posts, "all", batch=200, on_new=IngestHook(QUICK))
+        assert again == shape(alerts(store.db))

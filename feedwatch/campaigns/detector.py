@@ -249,6 +249,22 @@ class Detector:
 
     def flush(self) -> int:
         """Write what changed since the last flush (no commit); return the number of alerts written."""
+        written = len(self.alerts)
+        self._write_state()
+        self._write_counts()
+        self.dirty.clear()
+        self.evicted.clear()
+        self.new_actors.clear()
+        self.dirty_pairs.clear()
+        self.spellings.clear()
+        self.days.clear()
+        self.links.clear()
+        self.alerts.clear()
+        self.day_names.clear()
+        return written
+
+    def _write_state(self) -> None:
+        """Changed tag states, new actors, changed pair weights, the stream's start."""
         c = self.conn
         changed = [self.cache[tag] for tag in self.dirty] + list(self.evicted.values())
         c.executemany(
@@ -262,6 +278,12 @@ class Detector:
             "INSERT OR REPLACE INTO campaign_pairs VALUES (?, ?, ?, ?)",
             [(a, b, *self.pairs[(a, b)]) for a, b in self.dirty_pairs],
         )
+        if self.start is not None:
+            c.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('stream_start', ?)", (repr(self.start),))
+
+    def _write_counts(self) -> None:
+        """Alerts raised, and the batch's spellings, daily counts and family links added to the stored ones."""
+        c = self.conn
         c.executemany(
             "INSERT OR IGNORE INTO campaign_alerts (tag, tier, episode_start, alerted_at, channels, posts, forwards,"
             " score, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -281,19 +303,6 @@ class Detector:
             "INSERT INTO campaign_links VALUES (?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET uses = uses + excluded.uses",
             [(a, b, n) for (a, b), n in self.links.items()],
         )
-        if self.start is not None:
-            c.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('stream_start', ?)", (repr(self.start),))
-        written = len(self.alerts)
-        self.dirty.clear()
-        self.evicted.clear()
-        self.new_actors.clear()
-        self.dirty_pairs.clear()
-        self.spellings.clear()
-        self.days.clear()
-        self.links.clear()
-        self.alerts.clear()
-        self.day_names.clear()
-        return written
 
 
 def run(db: Any, items: Iterable[tuple[Any, Post]], *, batch: int = 5000, settings: Settings = DEFAULTS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 TIERS = {"T1": "coordinated launch", "T2": "new campaign", "T3": "known-tag burst"}
@@ -168,7 +169,7 @@ class TagState:
         del self.hist_chans[keep:]
 
     def pack(self) -> str:
-        return _ENCODE([getattr(self, name) for name in self.__slots__])
+        return _ENCODE(_FIELDS(self))
 
     @classmethod
     def unpack(cls, text: str) -> TagState:
@@ -179,3 +180,4 @@ class TagState:
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False, ensure_ascii=False).encode
+_FIELDS = attrgetter(*TagState.__slots__)

@@ -47,10 +47,16 @@ class IngestHook:
         if self.detector is None or current != self.generation:
             self.detector = Detector(conn, self.settings)
         self.detector.conn = conn  # the batch's connection: writes join the store's transaction
-        self.detector.feed(fresh)
-        self.raised += self.detector.flush()
-        self.generation = str(int(current or 0) + 1)
-        conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('generation', ?)", (self.generation,))
+        try:
+            self.detector.feed(fresh)
+            raised = self.detector.flush()
+            generation = str(int(current or 0) + 1)
+            conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('generation', ?)", (generation,))
+        except BaseException:
+            self.detector = None  # the batch rolls back: what the detector holds in memory is not stored
+            raise
+        self.raised += raised
+        self.generation = generation
 
 
 def rebuild_stored(db: Any, settings: Settings = DEFAULTS, batch: int = 5000) -> int:

@@ -21,16 +21,11 @@ def _t(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-def score(labels: dict[str, Any], alerts: list[dict[str, Any]], days_scored: float) -> dict[str, Any]:
-    """Return recall per kind, precision over alerted tags, false positives by kind, delays, alarms per day."""
-    campaigns = [c for c in labels["campaigns"] if c["scored"]]
-    owner: dict[str, int] = {}
-    for i, c in enumerate(labels["campaigns"]):
-        for tag in c["tags"]:
-            owner[tag] = i
+def _match(labels: dict[str, Any], alerts: list[dict[str, Any]]) -> tuple[dict[int, dict[str, Any]], dict[str, str]]:
+    """Return {campaign index: its first detecting alert} and {alerted tag: "campaign" or its negative kind}."""
+    owner = {tag: i for i, c in enumerate(labels["campaigns"]) for tag in c["tags"]}
     first_alert: dict[int, dict[str, Any]] = {}
-    alerted_tags: dict[str, str] = {}  # alerted tag -> "campaign" or the negative kind
-    tiers: Counter[str] = Counter(a["tier"] for a in alerts)
+    alerted_tags: dict[str, str] = {}
     for a in alerts:
         if a["tier"] not in DETECTING:
             continue
@@ -40,21 +35,29 @@ def score(labels: dict[str, Any], alerts: list[dict[str, Any]], days_scored: flo
         for i in hits:
             if i not in first_alert or _t(a["alerted_at"]) < _t(first_alert[i]["alerted_at"]):
                 first_alert[i] = a
-    index = {id(c): i for i, c in enumerate(labels["campaigns"])}
-    kinds = sorted({c["kind"] for c in campaigns})
-    rows = {}
-    for kind in [*kinds, "all"]:
-        group = [c for c in campaigns if kind in (c["kind"], "all")]
-        found = [first_alert[index[id(c)]] for c in group if index[id(c)] in first_alert]
-        delays = sorted((_t(a["alerted_at"]) - c["start"]) / HOUR
-                        for c in group for a in [first_alert.get(index[id(c)])] if a)
-        rows[kind] = {
-            "campaigns": len(group), "detected": len(found),
-            "recall": len(found) / len(group) if group else float("nan"),
-            "by_T1": sum(1 for a in found if a["tier"] == "T1"),
-            "median_delay_h": statistics.median(delays) if delays else float("nan"),
-            "p90_delay_h": delays[min(len(delays) - 1, int(0.9 * len(delays)))] if delays else float("nan"),
-        }
+    return first_alert, alerted_tags
+
+
+def _row(group: list[tuple[int, dict[str, Any]]], first_alert: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Return recall and delays of one group of (index, campaign)."""
+    found = [(c, first_alert[i]) for i, c in group if i in first_alert]
+    delays = sorted((_t(a["alerted_at"]) - c["start"]) / HOUR for c, a in found)
+    return {
+        "campaigns": len(group), "detected": len(found),
+        "recall": len(found) / len(group) if group else float("nan"),
+        "by_T1": sum(1 for _, a in found if a["tier"] == "T1"),
+        "median_delay_h": statistics.median(delays) if delays else float("nan"),
+        "p90_delay_h": delays[min(len(delays) - 1, int(0.9 * len(delays)))] if delays else float("nan"),
+    }
+
+
+def score(labels: dict[str, Any], alerts: list[dict[str, Any]], days_scored: float) -> dict[str, Any]:
+    """Return recall per kind, precision over alerted tags, false positives by kind, delays, alarms per day."""
+    first_alert, alerted_tags = _match(labels, alerts)
+    scored = [(i, c) for i, c in enumerate(labels["campaigns"]) if c["scored"]]
+    kinds = sorted({c["kind"] for _, c in scored})
+    rows = {kind: _row([(i, c) for i, c in scored if kind in (c["kind"], "all")], first_alert)
+            for kind in [*kinds, "all"]}
     true = sum(1 for v in alerted_tags.values() if v == "campaign")
     false = Counter(v for v in alerted_tags.values() if v != "campaign")
     return {
@@ -63,5 +66,5 @@ def score(labels: dict[str, Any], alerts: list[dict[str, Any]], days_scored: flo
         "precision": true / len(alerted_tags) if alerted_tags else float("nan"),
         "false_positives": dict(false),
         "false_alarms_per_day": sum(false.values()) / days_scored if days_scored else float("nan"),
-        "alerts_by_tier": dict(tiers),
+        "alerts_by_tier": dict(Counter(a["tier"] for a in alerts)),
     }
