@@ -212,7 +212,7 @@ class Batch:
                               " VALUES (?, ?, ?, ?, ?, ?)", self.sources)
         self.conn.executemany("INSERT INTO post_versions (post, title, text, since, until, format)"
                               " VALUES (?, ?, ?, ?, ?, ?)", self.versions)
-        self.conn.executemany("INSERT OR IGNORE INTO observations (post, observed_at, views, forwards, replies,"
+        self.conn.executemany("INSERT OR REPLACE INTO observations (post, observed_at, views, forwards, replies,"
                               " reactions, format, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.observations)
         self.tags.link(self.conn, [(r.id, r.post.hashtags) for r in fresh + changed if r.post.hashtags])
         return [(r.id, r.post) for r in sorted(fresh, key=lambda r: r.id)]

@@ -1,0 +1,137 @@
+"""Sending digests: one digest per target, built from what that target has not yet been sent.
+
+`send_digests()` is the one mechanism behind `feedwatch digest --send` and the
+scheduled job (`run_scheduled`): for each configured target it picks the window
+(from the end of the last digest the target accepted, unless one is given),
+builds the digest without the alerts the target already has, delivers it, and
+records the outcome. A failure is recorded and reported, the alerts stay unsent
+and the window stays open, so the next run carries them again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlite_utils import Database
+
+from feedwatch.digest import state
+from feedwatch.digest.deliver import Target, send
+from feedwatch.digest.model import Digest
+from feedwatch.errors import ConfigError, DeliveryError
+
+# Builds the digest of [since, until] without the alerts whose keys are in the set (None: keep all).
+Builder = Callable[[datetime | None, datetime, "set[str] | None"], Digest]
+AUTO = "auto"  # since = the end of the last digest the target accepted
+DEFAULT_WINDOW = timedelta(days=1)  # a target's first digest covers this much
+MAX_WINDOW = timedelta(days=7)  # and a target that failed for long gets at most this much stats
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    target: str
+    ok: bool
+    detail: str  # where it went, or why it failed
+    alerts: int
+    since: datetime | None
+
+
+def window_start(db: Database, target: str, since: datetime | str | None, now: datetime) -> datetime | None:
+    """Return where `target`'s next digest starts: `since` itself, or after its last accepted one."""
+    if since != AUTO:
+        return since if isinstance(since, datetime) or since is None else None
+    last = state.last_delivered(db, target)
+    if last is None:  # never delivered: a default window, from the first try if that failed
+        last = (state.first_attempt(db, target) or now) - DEFAULT_WINDOW
+    return max(last, now - MAX_WINDOW)
+
+
+def send_digests(
+    db: Database, targets: list[Target], build: Builder, *, since: datetime | str | None = AUTO,
+    now: datetime | None = None, sleep: Callable[[float], None] = time.sleep,
+    env: Mapping[str, str] = os.environ, transport: httpx.BaseTransport | None = None,
+) -> list[Outcome]:
+    """Deliver one digest to each target and record it; return what happened to each."""
+    now = now or datetime.now(UTC)
+    outcomes = []
+    for target in targets:
+        start = window_start(db, target.name, since, now)
+        digest = build(start, now, state.sent_keys(db, target.name))
+        keys = [alert.key for alert in digest.alerts]
+        try:
+            detail = send(target, digest, sleep=sleep, env=env, transport=transport)
+        except DeliveryError as exc:
+            state.record(db, target.name, now, keys, error=str(exc), now=now)
+            outcomes.append(Outcome(target.name, False, str(exc), len(keys), start))
+        else:
+            state.record(db, target.name, now, keys, now=now)
+            outcomes.append(Outcome(target.name, True, detail, len(keys), start))
+    return outcomes
+
+
+def raise_failures(outcomes: list[Outcome]) -> None:
+    """Raise one DeliveryError naming every target that failed (after all were tried)."""
+    failed = [o.detail for o in outcomes if not o.ok]
+    if failed:
+        raise DeliveryError("; ".join(failed))
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    """Return one line saying where the digests went (or why not)."""
+    if not outcomes:
+        return "no delivery target configured (digest.file.path, digest.webhook.url, digest.smtp.host)"
+    return "; ".join(f"{o.detail} ({o.alerts} alerts)" if o.ok else f"FAILED {o.target}" for o in outcomes)
+
+
+def parse_since(text: str, now: datetime) -> datetime | None:
+    """Return the start of a window written as 24h, 7d, 2w, a day (2026-11-20), an ISO time, or all (None)."""
+    text = text.strip()
+    if text.lower() == "all":
+        return None
+    match = _RELATIVE.fullmatch(text.lower())
+    if match:
+        return now - int(match[1]) * _UNITS[match[2]]
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--since {text!r}: use 24h, 7d, 2w, a day (2026-11-20), an ISO time, or all") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+_RELATIVE = re.compile(r"(\d+)\s*([mhdw])")
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def run_scheduled(config: Any, now: datetime | None = None) -> str:
+    """The scheduled digest job: build and deliver to every configured target; return one line.
+
+    Raises DeliveryError naming every target that failed (after trying them all).
+    """
+    from feedwatch.digest.build import builder
+    from feedwatch.digest.deliver import targets_from_config
+    from feedwatch.store import Store
+
+    targets = targets_from_config(config)
+    if not targets:
+        return summary([])
+    store = Store.open(_db_path(config))
+    try:
+        outcomes = send_digests(store.db, targets, builder(store.db), now=now)
+    finally:
+        store.close()
+    raise_failures(outcomes)
+    return summary(outcomes)
+
+
+def _db_path(config: Any) -> str:
+    from feedwatch.digest.deliver import settings
+    from feedwatch.store import default_db_path
+
+    values = settings(config)
+    return str(values.get("database.path") or default_db_path())

@@ -1,0 +1,50 @@
+"""SQL fragments over stored posts (alias p) that the digest queries share.
+
+They follow the campaign detector's view of a post: its actor is the channel,
+else the forwarded origin, else the file it was read from; it is a forward when
+a channel posted another's post; its day is its date, else its first dateline.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+ACTOR = ("coalesce('@' || p.channel, '@' || json_extract(p.json, '$.forwarded_from.channel'),"
+         " json_extract(p.json, '$.forwarded_from.name'), 'file:' || json_extract(p.json, '$.source.path'),"
+         " json_extract(p.json, '$.source.format'))")
+FORWARD = ("(p.channel IS NOT NULL AND json_extract(p.json, '$.forwarded_from') IS NOT NULL AND"
+           " lower(coalesce(json_extract(p.json, '$.forwarded_from.channel'),"
+           " json_extract(p.json, '$.forwarded_from.name'), '')) <> lower(p.channel))")
+DAY = "coalesce(substr(p.date, 1, 10), json_extract(p.json, '$.datelines[0].date'))"
+
+
+def ensure_indexes(conn: sqlite3.Connection) -> None:
+    """Index the columns digest windows select on (idempotent; the first call on a big store takes a while)."""
+    conn.execute("CREATE INDEX IF NOT EXISTS posts_first_seen ON posts(first_seen)")
+    conn.execute("CREATE INDEX IF NOT EXISTS posts_last_seen ON posts(last_seen)")
+    conn.execute("CREATE INDEX IF NOT EXISTS ingest_runs_finished ON ingest_runs(finished_at)")
+
+
+def iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat()
+
+
+class Window:
+    """The window's posts, gathered once into the temporary table `digest_window` (alias w).
+
+    Each row holds a post's id, actor, forward flag and day, so the JSON of a post is
+    read once per digest, not once per query. By default the window holds the posts
+    first stored in it; with `seen`, also those seen again in it (what one run cycle read).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, since: datetime | None, until: datetime, seen: bool = False):
+        self.since, self.until = since, until
+        column = "p.last_seen" if seen else "p.first_seen"
+        where = (f"{column} >= ? AND " if since else "") + f"{column} <= ?"
+        self.args = [*([iso(since)] if since else []), iso(until)]
+        conn.execute("DROP TABLE IF EXISTS temp.digest_window")
+        conn.execute(
+            f"CREATE TEMP TABLE digest_window AS SELECT p.id AS id, {ACTOR} AS actor, {FORWARD} AS fwd, {DAY} AS day"
+            f" FROM posts p WHERE {where}", self.args,
+        )
