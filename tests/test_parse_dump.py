@@ -156,3 +156,14 @@ def test_flooding_hashtags_are_capped_and_the_cap_is_reported() -> None:
     post = finish(Post(text=" ".join(f"#t{i}" for i in range(20_000))))
     assert len(post.hashtags) == MAX_HASHTAGS
     assert "hashtags" in post.approximate
+
+
+def test_a_huge_file_claiming_to_be_a_tme_page_is_refused_before_it_fills_memory(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from feedwatch.errors import ParseError
+    from feedwatch.parse import tme_html
+
+    monkeypatch.setattr(tme_html, "MAX_PAGE_BYTES", 4096)
+    path = tmp_path / "page.html"
+    path.write_text('<div class="tgme_widget_message" data-post="x/1">' + "y" * 10_000 + "</div>")
+    with pytest.raises(ParseError, match="page.html: larger than 4,096 bytes"):
+        list(parse_path(str(path), "tme-html"))

@@ -73,9 +73,17 @@ def sniff(head: str) -> bool:
     )
 
 
+# A t.me/s page holds at most 20 widgets (~150 KB); anything far larger is not one, and is not read into memory.
+MAX_PAGE_BYTES = 64 * 2**20
+
+
 def parse(stream: BinaryIO, path: str, options: Options) -> Iterator[Post]:
     """Yield the posts of one saved t.me/s page; raise ParseError when it is none, or has drifted."""
-    html = tx.decode(stream.read(), path, options.encoding)
+    data = stream.read(MAX_PAGE_BYTES + 1)
+    if len(data) > MAX_PAGE_BYTES:
+        raise ParseError(path, f"larger than {MAX_PAGE_BYTES:,} bytes, far beyond any t.me/s page (about 150 KB)",
+                         hint="Is this the right file or --format?")
+    html = tx.decode(data, path, options.encoding)
     page, items = _read(html, path)
     if not page.has_preview:
         message, hint = _no_preview(html)
