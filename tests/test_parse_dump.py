@@ -165,5 +165,5 @@ def test_a_huge_file_claiming_to_be_a_tme_page_is_refused_before_it_fills_memory
     monkeypatch.setattr(tme_html, "MAX_PAGE_BYTES", 4096)
     path = tmp_path / "page.html"
     path.write_text('<div class="tgme_widget_message" data-post="x/1">' + "y" * 10_000 + "</div>")
-    with pytest.raises(ParseError, match="page.html: larger than 4,096 bytes"):
+    with pytest.raises(ParseError, match=r"page\.html: larger than 4,096 bytes"):
         list(parse_path(str(path), "tme-html"))
