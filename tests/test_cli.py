@@ -111,3 +111,13 @@ def test_every_command_help_shows_an_example(command: click.Command) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0
     assert "Example" in result.output
+
+
+def test_a_jsonl_post_longer_than_the_sniff_window_is_recognised(tmp_path: Path) -> None:
+    from feedwatch.models import Post
+
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps(Post(text="word " * 40_000 + "#Tag").to_json()) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["parse", str(path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["text"].endswith("#Tag")

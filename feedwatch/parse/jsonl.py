@@ -18,8 +18,8 @@ def sniff(head: str) -> bool:
         return False
     try:
         obj = json.loads(first)
-    except ValueError:
-        return '"fingerprint"' in first and '"kind"' in first  # a first line cut by the sniff window
+    except ValueError:  # a first line longer than the sniff window: the contract writes "kind" first
+        return first.lstrip().startswith('{"kind": ') or ('"fingerprint"' in first and '"kind"' in first)
     return isinstance(obj, dict) and "kind" in obj and "fingerprint" in obj
 
 

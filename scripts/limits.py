@@ -1,0 +1,93 @@
+"""Hostile sizes through `feedwatch parse`: each case's outcome and peak memory (VmHWM of the child).
+
+Cases: a multi-GB dump (many posts), a single 50 MB line, a million hashtags in
+one post, and a multi-GB file that claims to be a t.me/s page. Each must end
+with posts or one clear error line, in bounded memory, never an OOM kill.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "seeds" / "004_01d4050f5de082cc.txt"
+MEASURE = """
+import json, subprocess, sys, threading
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+peak = 0
+def watch():
+    global peak
+    while proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/status") as f:
+                peak = max(peak, int(next(l for l in f if l.startswith("VmHWM")).split()[1]))
+        except (OSError, StopIteration):
+            pass
+        threading.Event().wait(0.05)
+t = threading.Thread(target=watch); t.start()
+lines = sum(1 for _ in proc.stdout)
+err = proc.stderr.read().decode(errors="replace")
+proc.wait(); t.join()
+print(json.dumps({"code": proc.returncode, "posts": lines, "stderr": err.strip()[-300:], "peak_mb": peak / 1024}))
+"""
+
+
+def write_repeated(path: Path, piece: str, size: int) -> None:
+    block = (piece * max(1, (1 << 20) // len(piece.encode()))).encode()
+    with path.open("wb") as out:
+        written = 0
+        while written < size:
+            out.write(block)
+            written += len(block)
+
+
+def cases(folder: Path, gigabytes: float) -> list[tuple[str, Path, list[str]]]:
+    big = int(gigabytes * 2**30)
+    dump = folder / "big_dump.txt"
+    write_repeated(dump, SEED.read_text(encoding="utf-8") + "\n", big)  # the seed's real posts, ~4 KB each
+    line = folder / "one_line.txt"
+    line.write_text("Forwarded from X\n" + "word " * (10 * 2**20) + "\n", encoding="utf-8")
+    tags = folder / "many_tags.json"  # a Desktop export message: its hashtags are derived from the text
+    text = " ".join(f"#t{i}" for i in range(1_000_000))
+    message = {"id": 1, "type": "message", "date": "2024-01-01T00:00:00", "date_unixtime": "1704067200",
+               "from": "Channel", "from_id": "channel1", "text_entities": [], "text": text}
+    tags.write_text(json.dumps([message]), encoding="utf-8")
+    page = folder / "huge_page.html"
+    write_repeated(page, '<div class="tgme_widget_message" data-post="x/1">padding</div>\n', big)
+    return [
+        (f"dump of {gigabytes:g} GB (many posts)", dump, []),
+        ("a single 50 MB line", line, []),
+        ("a million hashtags in one post (Desktop JSON)", tags, []),
+        (f"{gigabytes:g} GB file claiming to be a t.me/s page", page, ["--format", "tme-html"]),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gb", type=float, default=2.0, help="size of the big inputs in GB (default 2)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="feedwatch-limits-") as tmp:
+        for name, path, extra in cases(Path(tmp), args.gb):
+            started = time.perf_counter()
+            command = [sys.executable, "-m", "feedwatch", "parse", *extra, str(path)]
+            out = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, cwd=ROOT)
+            result = json.loads(out.stdout)
+            if "many_tags" in path.name and result["posts"]:
+                shown = subprocess.run(command, capture_output=True, text=True, cwd=ROOT).stdout
+                post = json.loads(shown)
+                result["stderr"] = f"{len(post['hashtags'])} hashtags kept, approximate={post['approximate']}"
+            size = path.stat().st_size / 2**20
+            print(f"{name:48} {size:9,.0f} MB in  exit {result['code']}  {result['posts']:>9,} posts  "
+                  f"peak {result['peak_mb']:7,.1f} MB  {time.perf_counter() - started:6.1f} s  "
+                  f"{result['stderr'].splitlines()[-1] if result['stderr'] else ''}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
