@@ -167,3 +167,17 @@ def test_a_huge_file_claiming_to_be_a_tme_page_is_refused_before_it_fills_memory
     path.write_text('<div class="tgme_widget_message" data-post="x/1">' + "y" * 10_000 + "</div>")
     with pytest.raises(ParseError, match=r"page\.html: larger than 4,096 bytes"):
         list(parse_path(str(path), "tme-html"))
+
+
+@pytest.mark.parametrize("size", [-1, 0, 10, 65_536, 65_537, 200_000])
+def test_a_sniffed_stream_reads_like_a_file(size: int) -> None:
+    import io
+
+    from feedwatch.parse import _Replay
+
+    data = bytes(range(256)) * 600
+    stream = io.BytesIO(data)
+    replay = _Replay(stream.read(65_536), stream)
+    want = data if size < 0 else data[:size]
+    assert replay.read(size) == want
+    assert replay.read() == data[len(want):]

@@ -166,13 +166,15 @@ class _Replay:
         self._stream = stream
 
     def read(self, size: int = -1) -> bytes:
-        if self._head:
-            if size < 0:
-                data, self._head = self._head + self._stream.read(), b""
-                return data
-            data, self._head = self._head[:size], self._head[size:]
+        """Read like a file: up to `size` bytes (all when negative), short only at the end."""
+        if not self._head:
+            return self._stream.read(size)
+        if size < 0 or size > len(self._head):
+            rest = self._stream.read(-1 if size < 0 else size - len(self._head))
+            data, self._head = self._head + rest, b""
             return data
-        return self._stream.read(size)
+        data, self._head = self._head[:size], self._head[size:]
+        return data
 
 
 def parse_path(path: str, fmt: str = "auto", options: Options | None = None) -> Iterator[Post]:
