@@ -78,9 +78,8 @@ def mentions(text: str) -> tuple[str, ...]:
 def urls(text: str) -> tuple[str, ...]:
     """Return the URLs written out in `text`, trailing punctuation removed, unique, in order."""
     found: list[str] = []
-    lowered = text.lower()
-    if "http" not in lowered and "www." not in lowered and "t.me/" not in lowered:
-        return ()
+    if "://" not in text and "www." not in text and "t.me/" not in text and "WWW." not in text:
+        return ()  # no URL can match: skip the scan
     for match in URL_RE.finditer(text):
         url = match.group(0).rstrip(_URL_TRAIL)
         if url.count("(") < url.count(")"):
