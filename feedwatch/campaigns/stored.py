@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from feedwatch.campaigns.detector import Detector
+from feedwatch.campaigns.detector import Detector, run
 from feedwatch.campaigns.model import DEFAULTS, Settings
 from feedwatch.campaigns.schema import clear, connection, ensure_schema, transaction
 from feedwatch.models import Dateline, ForwardedFrom, Post, Source
@@ -64,20 +64,10 @@ def rebuild_stored(db: Any, settings: Settings = DEFAULTS, batch: int = 5000) ->
     conn = connection(db)
     with transaction(conn):
         clear(conn)
-    detector = Detector(conn, settings)
-    chunk: list[tuple[int, Post]] = []
-    for item in stored_in_stream_order(conn):
-        chunk.append(item)
-        if len(chunk) >= batch:
-            with transaction(conn):
-                detector.feed(chunk)
-                detector.flush()
-            chunk = []
+    raised = run(conn, stored_in_stream_order(conn), batch=batch, settings=settings)
     with transaction(conn):
-        detector.feed(chunk)
-        detector.flush()
         conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('generation', '0')")
-    return detector.raised
+    return raised
 
 
 def stored_in_stream_order(conn: sqlite3.Connection) -> Iterator[tuple[int, Post]]:
