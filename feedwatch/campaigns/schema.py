@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from feedwatch.store.db import transaction as store_transaction
+
 SCHEMA_VERSION = 1
 
 _TABLES = """
@@ -98,14 +100,11 @@ def clear(db: Any) -> None:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """Run the block in one write transaction (whatever the connection's isolation level)."""
+    """Run the block in one write transaction (whatever the connection's isolation level).
+
+    A transaction the connection's isolation level opened implicitly is committed first.
+    """
     if conn.in_transaction:
         conn.execute("COMMIT")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with store_transaction(conn):
         yield
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
