@@ -120,14 +120,25 @@ class Post:
     @classmethod
     def from_json(cls, obj: Any) -> Post:
         """Return the Post of a JSON object made by `to_json`; raise ValueError if it is not one."""
-        if not isinstance(obj, dict):
-            raise ValueError("a post must be a JSON object")
-        unknown = set(obj) - _FIELD_NAMES
-        if unknown:
-            raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
-        if obj.get("kind", "post") not in KINDS:
+        if type(obj) is not dict:
+            if not isinstance(obj, dict):
+                raise ValueError("a post must be a JSON object")
+        if not obj.keys() <= _FIELD_NAMES:
+            raise ValueError(f"unknown key(s): {', '.join(sorted(set(obj) - _FIELD_NAMES))}")
+        values = {}
+        for name, value in obj.items():
+            # The common cases first. A null, or an empty list where a list belongs, is the field's default.
+            if value is None:
+                if name in _NULLABLE:
+                    continue
+            elif value.__class__ is _SCALARS.get(name):
+                values[name] = value
+                continue
+            elif value.__class__ is list and not value and name in _LISTS:
+                continue
+            values[name] = _DECODERS[name](value, name)
+        if values.get("kind", "post") not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
-        values = {name: _decode(name, obj[name]) for name in obj}
         return cls(**values)
 
 
@@ -184,10 +195,15 @@ def _records(kind: type, value: Any, name: str) -> tuple[Any, ...]:
     return tuple(_record(kind, v, name) for v in value)
 
 
+_RECORD_FIELDS: dict[type, frozenset[str]] = {}
+
+
 def _record(kind: type, value: Any, name: str) -> Any:
     if not isinstance(value, dict):
         raise ValueError(f"{name} entries must be objects")
-    names = {f.name for f in dataclasses.fields(kind)}
+    names = _RECORD_FIELDS.get(kind)
+    if names is None:
+        names = _RECORD_FIELDS[kind] = frozenset(f.name for f in dataclasses.fields(kind))
     unknown = set(value) - names
     if unknown:
         raise ValueError(f"{name}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -202,30 +218,48 @@ def _record(kind: type, value: Any, name: str) -> Any:
         raise ValueError(f"{name}: {exc}") from None
 
 
-def _decode(name: str, value: Any) -> Any:
-    decoders = {
-        "date": _datetime,
-        "edit_date": _datetime,
-        "key_points": _strings,
-        "hashtags": _strings,
-        "mentions": _strings,
-        "approximate": _strings,
-        "links": lambda v, n: _records(Link, v, n),
-        "media": lambda v, n: _records(Media, v, n),
-        "datelines": lambda v, n: _records(Dateline, v, n),
-        "reactions": lambda v, n: _records(Reaction, v, n),
-        "forwarded_from": lambda v, n: None if v is None else _record(ForwardedFrom, v, n),
-        "poll": lambda v, n: None if v is None else _record(Poll, v, n),
-        "source": lambda v, n: _record(Source, v, n),
-        "album": lambda v, n: tuple(_opt(int, i, n) for i in (v or ())),
-        "edited": lambda v, n: _opt(bool, v, n),
-        "text": lambda v, n: _opt(str, v, n) or "",
-        "fingerprint": lambda v, n: _opt(str, v, n) or "",
-        "kind": lambda v, n: _opt(str, v, n) or "post",
-    }
-    ints = {"message_id", "views", "channel_id", "forwards", "replies", "reply_to", "grouped_id"}
-    if name in decoders:
-        return decoders[name](value, name)
-    if name in ints:
-        return _opt(int, value, name)
-    return _opt(str, value, name)
+def _strict(kind: type) -> Any:
+    return lambda v, n: _opt(kind, v, n)
+
+
+_EMPTY_LIST: list[Any] = []
+_DECODERS: dict[str, Any] = {
+    "date": _datetime,
+    "edit_date": _datetime,
+    "key_points": _strings,
+    "hashtags": _strings,
+    "mentions": _strings,
+    "approximate": _strings,
+    "links": lambda v, n: _records(Link, v, n),
+    "media": lambda v, n: _records(Media, v, n),
+    "datelines": lambda v, n: _records(Dateline, v, n),
+    "reactions": lambda v, n: _records(Reaction, v, n),
+    "forwarded_from": lambda v, n: _record(ForwardedFrom, v, n),
+    "poll": lambda v, n: _record(Poll, v, n),
+    "source": lambda v, n: _record(Source, v, n),
+    "album": lambda v, n: _ints(v, n),
+    "edited": _strict(bool),
+    "text": lambda v, n: _opt(str, v, n) or "",
+    "fingerprint": lambda v, n: _opt(str, v, n) or "",
+    "kind": lambda v, n: _opt(str, v, n) or "post",
+    **{name: _strict(int) for name in ("message_id", "views", "channel_id", "forwards", "replies", "reply_to",
+                                       "grouped_id")},
+    **{name: _strict(str) for name in ("channel", "url", "author", "title", "channel_title", "service")},
+}
+_LISTS = frozenset(("key_points", "hashtags", "mentions", "approximate", "links", "media", "datelines",
+                    "reactions", "album"))
+# Fields whose null reads as their default (None, (), "", or "post" for kind): all but source.
+_NULLABLE = frozenset(f.name for f in dataclasses.fields(Post)) - {"source"}
+# Fields of a plain JSON type, taken as they are when they have it (a bool is not an int here).
+_SCALARS: dict[str, type] = {
+    **{name: int for name in ("message_id", "views", "channel_id", "forwards", "replies", "reply_to", "grouped_id")},
+    **{name: str for name in ("channel", "url", "author", "title", "channel_title", "service", "text",
+                              "fingerprint")},
+    "edited": bool,
+}
+
+
+def _ints(value: Any, name: str) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"{name} must be a list of integers")
+    return tuple(_opt(int, i, name) for i in value)

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from feedwatch.store.rows import chunks
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelState:
@@ -105,8 +107,22 @@ def _note_name(conn: sqlite3.Connection, username: str, title: str | None, now: 
 
 
 def note_seen(conn: sqlite3.Connection, seen: Iterable[tuple[str, int | None, str | None]], now: datetime) -> None:
-    """Record the channels that stored posts name: (username, channel id, title), without polling state."""
+    """Record the channels that stored posts name: (username, channel id, title), without polling state.
+
+    One query finds the ones already stored as they are; only new or changed ones are written.
+    """
+    seen = list(seen)
+    stored: dict[str, tuple[str | None, int | None]] = {}
+    for part in chunks(sorted({username for username, _, _ in seen})):
+        marks = ", ".join("?" * len(part))
+        for username, title, channel_id in conn.execute(
+            f"SELECT username, title, channel_id FROM channels WHERE username COLLATE NOCASE IN ({marks})", part
+        ):
+            stored[username.lower()] = (title, channel_id)
     for username, channel_id, title in seen:
+        known = stored.get(username.lower())
+        if known is not None and not (title and title != known[0]) and not (channel_id and channel_id != known[1]):
+            continue
         row = _find(conn, username, channel_id)
         if row is None or (title and title != row[2]) or (channel_id and channel_id != row[3]):
             save(conn, ChannelState(username, title=title, channel_id=channel_id), now)

@@ -33,6 +33,9 @@ _UPDATE = ("UPDATE posts SET ident = ?, channel = ?, message_id = ?, fingerprint
 _UPDATE_META = ("UPDATE posts SET ident = ?, channel = ?, message_id = ?, fingerprint = ?, kind = ?, date = ?,"
                 " views = ?, forwards = ?, json = ?, first_seen = ?, last_seen = ?, text_since = ? WHERE id = ?")
 _SEARCHED = ("title", "text", "key_points", "author")
+# New rows take the ids from the batch's first one up, so this indexes exactly the batch's new posts.
+_INDEX_NEW = ("INSERT INTO posts_fts (rowid, title, text, key_points, author)"
+              " SELECT id, title, text, key_points, author FROM posts WHERE id >= ?")
 
 
 @dataclass
@@ -203,6 +206,8 @@ class Batch:
         fresh = [r for r in rows if r.new]
         changed = [r for r in rows if r.dirty and not r.new]
         self.conn.executemany(_INSERT, [post_values(r) for r in fresh])
+        if fresh:
+            self.conn.execute(_INDEX_NEW, [min(r.id for r in fresh)])
         values = [(r, post_values(r)) for r in changed]
         self.conn.executemany(_UPDATE, [(*v[1:], r.id) for r, v in values if r.searched_changed])
         self.conn.executemany(_UPDATE_META, [(*v[1:7], *v[11:], r.id) for r, v in values if not r.searched_changed])

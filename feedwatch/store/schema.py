@@ -170,12 +170,23 @@ def m005_runs(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX ingest_runs_source ON ingest_runs(source, finished_at)")
 
 
+def m006_index_by_batch(db: sqlite_utils.Database) -> None:
+    """New posts are indexed for search by the ingest batch, in one statement, not by a trigger per row.
+
+    A trigger fires a statement per row, and FTS5 writes its pending index to
+    disk at each one: indexing a batch in one INSERT ... SELECT is about five
+    times cheaper. Edits and deletes still re-index through their triggers.
+    """
+    db.execute("DROP TRIGGER posts_fts_insert")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_posts", m001_posts),
     ("002_history", m002_history),
     ("003_hashtags", m003_hashtags),
     ("004_search", m004_search),
     ("005_runs", m005_runs),
+    ("006_index_by_batch", m006_index_by_batch),
 ]
 
 
