@@ -85,7 +85,7 @@ class Store:
         posts: Iterable[Post],
         source: str,
         *,
-        batch: int = 1000,
+        batch: int = 5000,
         on_new: OnNew | None = None,
         observed_at: datetime | None = None,
     ) -> IngestResult:

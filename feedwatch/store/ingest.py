@@ -115,8 +115,8 @@ class Batch:
             self.next_id += 1
             self._index(row)
             self._note_source(row, post)
-            if any(mg.known(v) for v in mg.counters(post)):
-                self._observe(row, post)
+            if post.views is not None or post.forwards is not None or post.replies is not None or post.reactions:
+                self._observe(row, post)  # any known counter
             return NEW
         changed = ident != row.ident and ident.startswith("c:")
         if changed:  # a post with an id claims its id-less copy

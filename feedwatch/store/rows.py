@@ -43,16 +43,18 @@ def _encode(value: Any) -> Any:
     return {name: _encode(getattr(value, name)) for name in names}
 
 
-def stored_json(post: Post) -> str:
+def stored_json(post: Post, when: str | None = None) -> str:
     """Return the JSON kept in posts.json: the post's known fields, less the column fields.
 
     Null and empty fields are left out (a third of a typical record); reading
-    puts them back, so the stored post is exactly the one written.
+    puts them back, so the stored post is exactly the one written. `when` is
+    the post's date as `_encode` writes it, when the caller has it already.
     """
-    rest = {}
-    for name, value in zip(_STORED_NAMES, _stored_values(post), strict=True):
-        if value is not None and value != ():
-            rest[name] = value if type(value) in _SIMPLE else _encode(value)
+    rest = {name: value for name, value in zip(_STORED_NAMES, _stored_values(post)) if value is not None
+            and value != ()}
+    # Strings, numbers and tuples of strings are JSON as they are; the rest needs encoding.
+    for name in _NEEDS_ENCODING.intersection(rest):
+        rest[name] = when if name == "date" and when is not None else _encode(rest[name])
     return _JSON.encode(rest)
 
 
@@ -76,7 +78,7 @@ def post_values(row: Row) -> tuple[Any, ...]:
     return (
         row.id, row.ident, post.channel, post.message_id, post.fingerprint, post.kind, when,
         post.title, post.text, post.author, "\n".join(post.key_points) or None, post.views, post.forwards,
-        stored_json(post), row.first_seen, row.last_seen, row.text_since,
+        stored_json(post, when), row.first_seen, row.last_seen, row.text_since,
     )
 
 
@@ -89,5 +91,8 @@ def chunks(items: Sequence[Any], size: int = _MAX_PARAMS) -> Iterator[list[Any]]
 _POST_NAMES = tuple(f.name for f in dataclasses.fields(Post))
 _STORED_NAMES = tuple(name for name in _POST_NAMES if name not in COLUMN_FIELDS)
 _stored_values = operator.attrgetter(*_STORED_NAMES)
+# Post fields whose values are not JSON as they are: times, records, and tuples of records.
+_NEEDS_ENCODING = frozenset(("date", "edit_date", "forwarded_from", "poll", "source", "links", "media", "datelines",
+                             "reactions"))
 # What a left-out field reads back as: every field that can be left out defaults to null or [].
 _EMPTY_RECORD = Post().to_json()

@@ -2,7 +2,7 @@
 
 The floor is raw sqlite3.executemany of the very rows the store writes to its
 posts table, into one plain table, in the same run, committing as often as the
-store does (every 1,000 rows). Building those rows is not timed for the floor;
+store does (every 5,000 rows). Building those rows is not timed for the floor;
 the store's time includes encoding each Post, merging, hashtag links, sources,
 observations and the FTS5 index. FEEDWATCH_BENCH_POSTS
 chooses a smaller N for a quick look.
@@ -26,7 +26,7 @@ from feedwatch.parse.text import fingerprint
 
 N = int(os.environ.get("FEEDWATCH_BENCH_POSTS", "1000000"))
 CHUNK = 10_000
-BATCH = 1_000  # Store.ingest's default transaction size
+BATCH = 5_000  # Store.ingest's default transaction size
 CHANNELS = [f"channel_{i:02d}" for i in range(50)]
 
 
