@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
+from functools import lru_cache
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,11 +48,10 @@ class Detector:
         row = self.conn.execute("SELECT value FROM campaign_meta WHERE key = 'stream_start'").fetchone()
         self.start: float | None = float(row[0]) if row else None
         self.spellings: Counter[tuple[str, str]] = Counter()
-        self.days: dict[tuple[str, str], list[int]] = {}
+        self.days: dict[tuple[str, int], list[int]] = {}  # (tag, day number) -> [posts, forwards]
         self.links: Counter[tuple[str, str]] = Counter()
         self.alerts: list[tuple[Any, ...]] = []
         self.raised = 0
-        self.day_names: dict[int, str] = {}  # day number -> ISO date (bounded: cleared at each flush)
         self.alpha = 1.0 - 0.5 ** (1.0 / settings.ewma_half_life_hours)
         # The settings in seconds, read once per use.
         self.gap = settings.episode_gap_days * DAY
@@ -96,41 +96,70 @@ class Detector:
                 self.links[(a, b) if a < b else (b, a)] += 1
 
     def use_tag(self, tag: str, key: Any, use: Use) -> bool:
-        """Count one use of a tag; return True when its episode is young enough to join a family."""
+        """Count one use of a tag; return True when its episode is young enough to join a family.
+
+        The hot path of detection: the hour and day counts are inlined here, and
+        each tier's check runs only when its condition could have become true.
+        """
         s = self.settings
-        t = use.t
-        state = self.state(tag, t, use.actor)
+        t, actor, forward = use.t, use.actor, use.forward
+        state = self.cache.get(tag)
+        if state is None:
+            state = self.state(tag, t, actor)
+        else:
+            self.cache.move_to_end(tag)
         if t - state.last_seen > self.gap:
             state.close_episode(KEEP_CHANNELS)
-            state.open_episode(t, novel=False, baseline=self.in_warmup(t, use.actor))
-        state.last_seen = max(state.last_seen, t)
-        weight = s.forward_weight if use.forward else 1.0
-        if use.forward:
+            state.open_episode(t, novel=False, baseline=self.in_warmup(t, actor))
+        if t > state.last_seen:
+            state.last_seen = t
+        if forward:
+            weight = s.forward_weight
             state.ep_forwards += 1
         else:
+            weight = 1.0
             state.ep_posts += 1
         state.ep_weight += weight
-        age = max(0.0, t - state.ep_start)
+        age = t - state.ep_start
+        if age < 0.0:
+            age = 0.0
         young = age < self.new
         if young:
             state.ep_days[int(age // DAY)] += weight
-        state.ep_approx = state.ep_approx or use.approximate
+        if use.approximate:
+            state.ep_approx = True
         if len(state.samples) < s.samples:
             state.samples.append([key, use.url])
-        if use.actor not in state.ep_chans and len(state.ep_chans) < KEEP_CHANNELS:
-            state.ep_chans.append(use.actor)
-        first_use = state.ep_first is not None and self.note_actor(state, use.actor, t, age)
-        self.count_hour(state, t, weight, use.actor)
+        if actor not in state.ep_chans and len(state.ep_chans) < KEEP_CHANNELS:
+            state.ep_chans.append(actor)
+        first_use = state.ep_first is not None and self.note_actor(state, actor, t, age)
+        # This hour's count (see tiers.fold_hours for the hours before it).
+        hour = int(t // HOUR)
+        if hour > state.hour:
+            state.mean, state.var = tiers.fold_hours(state, hour, self.alpha)
+            state.t3_need = tiers.burst_threshold(s, state)
+            state.hour = hour
+            state.hour_count = 0.0
+            state.hour_chans = []
+        if hour >= state.hour:  # a late post's hour is already folded into the average
+            state.hour_count += weight
+            if actor not in state.hour_chans and len(state.hour_chans) < KEEP_CHANNELS:
+                state.hour_chans.append(actor)
         if young and not state.ep_baseline:
             if first_use and not state.ep_alerted & 1:
                 self.raise_alert(state, "T1", tiers.t1(self, state, t))
             if not state.ep_alerted & 2 and age >= self.persist:
-                self.raise_alert(state, "T2", tiers.t2(s, state, use.actor, t))
+                self.raise_alert(state, "T2", tiers.t2(s, state, actor, t))
         if not state.ep_confirmed and age >= self.persist and state.ep_first is not None:
             tiers.confirm_launch(self, state, t)
         if state.hour_count >= state.t3_need and not young and t - state.first_ever >= self.new:
             self.raise_alert(state, "T3", tiers.t3(s, state, t))
-        self.count_day(tag, t, use.forward)
+        # Posts and forwards per tag per UTC day, for charts.
+        number = int(t // DAY)
+        counts = self.days.get((tag, number))
+        if counts is None:
+            counts = self.days[(tag, number)] = [0, 0]
+        counts[forward] += 1
         self.dirty.add(tag)
         return age <= self.family and not state.ep_baseline
 
@@ -150,30 +179,6 @@ class Detector:
         state.ep_first[actor] = t
         state.ep_channels += 1
         return True
-
-    def count_hour(self, state: TagState, t: float, weight: float, actor: str) -> None:
-        hour = int(t // HOUR)
-        if hour > state.hour:
-            state.mean, state.var = tiers.fold_hours(state, hour, self.alpha)
-            state.t3_need = tiers.burst_threshold(self.settings, state)
-            state.hour = hour
-            state.hour_count = 0.0
-            state.hour_chans = []
-        elif hour < state.hour:
-            return  # a late post: its hour is already folded into the average
-        state.hour_count += weight
-        if actor not in state.hour_chans and len(state.hour_chans) < KEEP_CHANNELS:
-            state.hour_chans.append(actor)
-
-    def count_day(self, tag: str, t: float, forward: bool) -> None:
-        number = int(t // DAY)
-        day = self.day_names.get(number)
-        if day is None:
-            day = self.day_names[number] = datetime.fromtimestamp(number * DAY, UTC).date().isoformat()
-        counts = self.days.get((tag, day))
-        if counts is None:
-            counts = self.days[(tag, day)] = [0, 0]
-        counts[1 if forward else 0] += 1
 
     def in_warmup(self, t: float, actor: str) -> bool:
         """True while the stream, or an actor that joined it later, has too little history for "new".
@@ -260,7 +265,6 @@ class Detector:
         self.days.clear()
         self.links.clear()
         self.alerts.clear()
-        self.day_names.clear()
         return written
 
     def _write_state(self) -> None:
@@ -297,12 +301,18 @@ class Detector:
         c.executemany(
             "INSERT INTO campaign_tag_days VALUES (?, ?, ?, ?) ON CONFLICT (tag, day) DO UPDATE"
             " SET posts = posts + excluded.posts, forwards = forwards + excluded.forwards",
-            [(tag, day, p, f) for (tag, day), (p, f) in self.days.items()],
+            [(tag, _day_name(number), p, f) for (tag, number), (p, f) in self.days.items()],
         )
         c.executemany(
             "INSERT INTO campaign_links VALUES (?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET uses = uses + excluded.uses",
             [(a, b, n) for (a, b), n in self.links.items()],
         )
+
+
+@lru_cache(maxsize=4096)
+def _day_name(number: int) -> str:
+    """Return the ISO date of a UTC day number."""
+    return datetime.fromtimestamp(number * DAY, UTC).date().isoformat()
 
 
 def run(db: Any, items: Iterable[tuple[Any, Post]], *, batch: int = 5000, settings: Settings = DEFAULTS,
