@@ -226,3 +226,35 @@ def test_an_explicit_window_overrides_the_record() -> None:
 
 def _no_sleep(seconds: float) -> None:
     raise AssertionError(f"unexpected wait of {seconds} s")
+
+
+def test_two_senders_at_once_send_each_alert_once(tmp_path: Path) -> None:
+    """While one sender builds and sends, a second (its own connection, as another process) skips the target."""
+    path = tmp_path / "fw.db"
+    alerts = Alerts(alert("Once", key="T2:once:1"))
+    receiver = Receiver()
+    inner: list[list[object]] = []
+    with http_receiver(receiver) as url:
+        target = [WebhookTarget(url)]
+
+        def build_then_race(since: datetime | None, until: datetime, exclude: set[str] | None) -> Digest:
+            # The second sender starts while the first is between building and recording.
+            inner.append(send_digests(Database(path), target, alerts, now=NOW, sleep=_no_sleep))
+            return alerts(since, until, exclude)
+
+        outer = send_digests(Database(path), target, build_then_race, now=NOW, sleep=_no_sleep)
+        after = send_digests(Database(path), target, alerts, now=NOW.replace(hour=9), sleep=_no_sleep)
+    [[skipped]] = inner
+    assert skipped.ok and skipped.alerts == 0 and "another feedwatch is sending" in skipped.detail
+    assert [(o.ok, o.alerts) for o in outer + after] == [(True, 1), (True, 0)]
+    assert [[a["tag"] for a in body["new_campaigns"]] for body in receiver.bodies] == [["Once"], []]
+    assert list(Database(path).query("select * from digest_leases")) == []  # every claim was let go
+
+
+def test_a_claim_left_by_a_killed_sender_expires() -> None:
+    db = Database(memory=True)
+    assert state.claim(db, "webhook", "killed", NOW)
+    assert not state.claim(db, "webhook", "next", NOW + state.LEASE / 2)
+    state.release(db, "webhook", "next")  # not its claim: left alone
+    assert not state.claim(db, "webhook", "next", NOW + state.LEASE / 2)
+    assert state.claim(db, "webhook", "next", NOW + state.LEASE)

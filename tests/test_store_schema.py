@@ -55,6 +55,28 @@ def test_every_older_version_migrates_to_the_current_schema(tmp_path: Path, done
     assert schema_of(old) == schema_of(fresh)
 
 
+def test_tables_made_before_their_migration_are_kept(tmp_path: Path) -> None:
+    """Before 007 and 008 the detector and the digest made their own tables on first use: data survives."""
+    from sqlite_utils import Database
+
+    from feedwatch.campaigns.schema import ensure_schema
+
+    path = tmp_path / "old.db"
+    con = sqlite3.connect(path, isolation_level=None)
+    migrate(batch_database(con), upto=6)
+    ensure_schema(con)
+    con.execute("INSERT INTO campaign_actors VALUES ('mfarussia', 1.0)")
+    db = Database(con)
+    db["digest_sent"].create({"target": str, "key": str, "sent_at": str}, pk=("target", "key"))  # type: ignore[union-attr]
+    db["digest_sent"].insert({"target": "file", "key": "T2:x:1", "sent_at": "2026-11-01"})  # type: ignore[union-attr]
+    con.close()
+    with Store.open(path) as store:
+        assert applied(store.db)[-2:] == ["007_campaigns", "008_digests"]
+        assert store.db.execute("SELECT actor FROM campaign_actors").fetchall() == [("mfarussia",)]
+        assert store.db.execute("SELECT key FROM digest_sent").fetchall() == [("T2:x:1",)]
+        assert store.db.execute("SELECT count(*) FROM digest_leases").fetchone()[0] == 0
+
+
 def test_wal_mode_and_busy_timeout(tmp_path: Path) -> None:
     with Store.open(tmp_path / "fw.db") as store:
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -2,6 +2,9 @@
 
 Everything here can be derived again from the stored posts (`rebuild`), so the
 tables are a cache of detector state, not a record: `clear()` empties them.
+In a feedwatch database they are part of the store's versioned schema
+(migration 007_campaigns); `ensure_schema` makes the same tables on a bare
+connection (the detector run on its own) and changes nothing where they exist.
 
     campaign_meta       key/value: the stream's start time, the schema version
     campaign_tags       one row per tag identity: episode start, last use, packed state

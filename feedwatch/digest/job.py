@@ -59,20 +59,34 @@ def send_digests(
 ) -> list[Outcome]:
     """Deliver one digest to each target and record it; return what happened to each."""
     now = now or datetime.now(UTC)
+    holder = state.holder_name()
     outcomes = []
     for target in targets:
         start = window_start(db, target.name, since, now)
-        digest = build(start, now, state.sent_keys(db, target.name))
-        keys = [alert.key for alert in digest.alerts]
+        if not state.claim(db, target.name, holder, now):
+            outcomes.append(Outcome(target.name, True, "skipped: another feedwatch is sending to it now", 0, start))
+            continue
         try:
-            detail = send(target, digest, sleep=sleep, env=env, transport=transport)
-        except DeliveryError as exc:
-            state.record(db, target.name, now, keys, error=str(exc), now=now)
-            outcomes.append(Outcome(target.name, False, str(exc), len(keys), start))
-        else:
-            state.record(db, target.name, now, keys, now=now)
-            outcomes.append(Outcome(target.name, True, detail, len(keys), start))
+            outcomes.append(_deliver(db, target, build, start, now, sleep=sleep, env=env, transport=transport))
+        finally:
+            state.release(db, target.name, holder)
     return outcomes
+
+
+def _deliver(
+    db: Database, target: Target, build: Builder, start: datetime | None, now: datetime, *,
+    sleep: Callable[[float], None], env: Mapping[str, str], transport: httpx.BaseTransport | None,
+) -> Outcome:
+    """Build `target`'s digest without what it was sent before, send it, and record the outcome."""
+    digest = build(start, now, state.sent_keys(db, target.name))
+    keys = [alert.key for alert in digest.alerts]
+    try:
+        detail = send(target, digest, sleep=sleep, env=env, transport=transport)
+    except DeliveryError as exc:
+        state.record(db, target.name, now, keys, error=str(exc), now=now)
+        return Outcome(target.name, False, str(exc), len(keys), start)
+    state.record(db, target.name, now, keys, now=now)
+    return Outcome(target.name, True, detail, len(keys), start)
 
 
 def raise_failures(outcomes: list[Outcome]) -> None:

@@ -1,8 +1,9 @@
 """What each delivery target has been sent, so no alert reaches it twice.
 
-Two tables in the feedwatch database:
+Three tables in the feedwatch database (created by the store's migrations):
     digest_sent        (target, key, sent_at)            one row per alert delivered to a target
     digest_deliveries  (target, until, sent_at, alerts, ok, error)   every attempt, failed ones too
+    digest_leases      (target, holder, expires)         who is sending to a target right now
 
 An alert is recorded only after its target accepted the digest; a failed
 delivery records the attempt (for scraper-health style reporting) but marks
@@ -11,12 +12,19 @@ nothing sent, so the next digest carries the same alerts again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, datetime
+import os
+import socket
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
 
-SENT, DELIVERIES = "digest_sent", "digest_deliveries"
+SENT, DELIVERIES, LEASES = "digest_sent", "digest_deliveries", "digest_leases"
+# How long a claim on a target holds when its holder never lets go (killed mid-send).
+LEASE = timedelta(minutes=15)
 
 
 def ensure_tables(db: Database) -> None:
@@ -30,6 +38,51 @@ def ensure_tables(db: Database) -> None:
         if_not_exists=True,
     )
     db[DELIVERIES].create_index(["target", "ok", "until"], if_not_exists=True)  # type: ignore[union-attr]
+    db.execute(f"CREATE TABLE IF NOT EXISTS {LEASES} (target TEXT PRIMARY KEY, holder TEXT NOT NULL,"
+               " expires TEXT NOT NULL)")
+
+
+def holder_name() -> str:
+    """Return a name for this sender that no other process shares."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def claim(db: Database, target: str, holder: str, now: datetime, lease: timedelta = LEASE) -> bool:
+    """Take the right to send to `target`; False while another sender holds an unexpired claim.
+
+    Two `digest --send` runs (or a run and the scheduled job) must not both
+    build and send the same alerts: whoever claims the target first sends, the
+    other skips it. A claim left by a killed sender expires after `lease`.
+    """
+    ensure_tables(db)
+    with _writing(db.conn) as conn:
+        row = conn.execute(f"SELECT holder, expires FROM {LEASES} WHERE target = ?", [target]).fetchone()
+        free = row is None or row[0] == holder or datetime.fromisoformat(row[1]) <= now
+        if free:
+            conn.execute(f"INSERT OR REPLACE INTO {LEASES} (target, holder, expires) VALUES (?, ?, ?)",
+                         [target, holder, (now + lease).isoformat()])
+    return free
+
+
+def release(db: Database, target: str, holder: str) -> None:
+    """Give up a claim taken with `claim` (a claim someone else holds is left alone)."""
+    with _writing(db.conn) as conn:
+        conn.execute(f"DELETE FROM {LEASES} WHERE target = ? AND holder = ?", [target, holder])
+
+
+@contextmanager
+def _writing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run the block in a write transaction of its own, or in the caller's when one is open."""
+    if conn.in_transaction:
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def sent_keys(db: Database, target: str) -> set[str]:
@@ -62,12 +115,8 @@ def record(
     ensure_tables(db)
     stamp = (now or datetime.now(UTC)).isoformat()
     keys = list(keys)
-    conn = db.conn
     # One transaction, in plain SQL: sqlite-utils' writes would commit it half-way.
-    outer = conn.in_transaction
-    if not outer:
-        conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _writing(db.conn) as conn:
         conn.execute(
             f"INSERT INTO {DELIVERIES} (target, until, sent_at, alerts, ok, error) VALUES (?, ?, ?, ?, ?, ?)",
             [target, until.isoformat(), stamp, len(keys), int(error is None), error],
@@ -75,9 +124,3 @@ def record(
         if error is None:
             conn.executemany(f"INSERT OR IGNORE INTO {SENT} (target, key, sent_at) VALUES (?, ?, ?)",
                              [(target, key, stamp) for key in keys])
-    except BaseException:
-        if not outer:
-            conn.execute("ROLLBACK")
-        raise
-    if not outer:
-        conn.execute("COMMIT")
