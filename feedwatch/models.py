@@ -120,9 +120,8 @@ class Post:
     @classmethod
     def from_json(cls, obj: Any) -> Post:
         """Return the Post of a JSON object made by `to_json`; raise ValueError if it is not one."""
-        if type(obj) is not dict:
-            if not isinstance(obj, dict):
-                raise ValueError("a post must be a JSON object")
+        if not isinstance(obj, dict):
+            raise ValueError("a post must be a JSON object")
         if not obj.keys() <= _FIELD_NAMES:
             raise ValueError(f"unknown key(s): {', '.join(sorted(set(obj) - _FIELD_NAMES))}")
         values = {}

@@ -50,8 +50,8 @@ def stored_json(post: Post, when: str | None = None) -> str:
     puts them back, so the stored post is exactly the one written. `when` is
     the post's date as `_encode` writes it, when the caller has it already.
     """
-    rest = {name: value for name, value in zip(_STORED_NAMES, _stored_values(post)) if value is not None
-            and value != ()}
+    pairs = zip(_STORED_NAMES, _stored_values(post), strict=True)
+    rest = {name: value for name, value in pairs if value is not None and value != ()}
     # Strings, numbers and tuples of strings are JSON as they are; the rest needs encoding.
     for name in _NEEDS_ENCODING.intersection(rest):
         rest[name] = when if name == "date" and when is not None else _encode(rest[name])
