@@ -278,3 +278,21 @@ def test_an_older_capture_ingested_again_adds_no_observation(store: Store) -> No
     rows = store.db.execute("SELECT observed_at, views FROM observations ORDER BY observed_at").fetchall()
     assert rows == [(at(2).isoformat(), 40), (at(5).isoformat(), 100)]
     assert stored(store)[0].views == 100  # the newer count stays current
+
+
+def test_the_search_index_holds_exactly_the_stored_texts_across_batches_claims_and_edits(store: Store) -> None:
+    """New posts are indexed per batch in one statement: the index must match the table whatever the batch held."""
+    words = [f"word{i:03d}x" for i in range(40)]
+    pasted = [post(f"Pasted {w} text", fmt="dump", path="paste.txt", index=i) for i, w in enumerate(words[:10])]
+    keyed = [post(f"Pasted {w} text", channel="c", message_id=i, date=at(1)) for i, w in enumerate(words[:10])]
+    fresh = [post(f"Fresh {w} text", channel="c", message_id=100 + i, date=at(2)) for i, w in enumerate(words[10:])]
+    # Pasted copies first; then a batch mixing new posts with keyed ones that claim the pasted rows.
+    store.ingest(pasted, "paste", batch=3)
+    store.ingest([p for pair in zip(fresh, keyed, strict=False) for p in pair] + fresh[10:], "page", batch=7)
+    store.ingest([post("An edited text, now about word999x", channel="c", message_id=100, date=at(2))], "edit")
+    store.db.execute("INSERT INTO posts_fts(posts_fts, rank) VALUES ('integrity-check', 1)")
+    assert store.count() == 40
+    assert [fts_count(store, w) for w in words] == [1] * 10 + [0] + [1] * 29  # word010x was edited away
+    assert fts_count(store, "word999x") == 1
+    indexed = store.db.execute("SELECT count(*) FROM posts_fts").fetchone()[0]
+    assert indexed == store.count()
