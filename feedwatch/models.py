@@ -221,7 +221,6 @@ def _strict(kind: type) -> Any:
     return lambda v, n: _opt(kind, v, n)
 
 
-_EMPTY_LIST: list[Any] = []
 _DECODERS: dict[str, Any] = {
     "date": _datetime,
     "edit_date": _datetime,

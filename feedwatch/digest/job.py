@@ -62,11 +62,12 @@ def send_digests(
     holder = state.holder_name()
     outcomes = []
     for target in targets:
-        start = window_start(db, target.name, since, now)
         if not state.claim(db, target.name, holder, now):
-            outcomes.append(Outcome(target.name, True, "skipped: another feedwatch is sending to it now", 0, start))
+            skipped = f"{target.name}: skipped, another feedwatch is sending to it now"
+            outcomes.append(Outcome(target.name, True, skipped, 0, None))
             continue
-        try:
+        try:  # the window is read under the claim, after any sender before this one has recorded its digest
+            start = window_start(db, target.name, since, now)
             outcomes.append(_deliver(db, target, build, start, now, sleep=sleep, env=env, transport=transport))
         finally:
             state.release(db, target.name, holder)
