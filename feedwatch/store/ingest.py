@@ -4,8 +4,9 @@ A batch loads the stored rows its posts could merge with (by identity and by
 fingerprint, two indexed queries), merges in memory, then writes with
 executemany: new posts with ids assigned here (so their hashtag links and
 sources need no round trip; one INSERT ... SELECT indexes them all for search),
-changed posts, routes, old texts, counters and hashtag links. A process killed at any point leaves the last committed batch;
-running the same ingest again finds what is stored and adds only the rest.
+changed posts, routes, old texts, counters and hashtag links. A process
+killed at any point leaves the last committed batch; running the same
+ingest again finds what is stored and adds only the rest.
 """
 
 from __future__ import annotations
