@@ -245,7 +245,7 @@ def test_two_senders_at_once_send_each_alert_once(tmp_path: Path) -> None:
         outer = send_digests(Database(path), target, build_then_race, now=NOW, sleep=_no_sleep)
         after = send_digests(Database(path), target, alerts, now=NOW.replace(hour=9), sleep=_no_sleep)
     [[skipped]] = inner
-    assert skipped.ok and skipped.alerts == 0 and "another feedwatch is sending" in skipped.detail
+    assert skipped.skipped and skipped.alerts == 0 and "another feedwatch is sending" in skipped.detail
     assert [(o.ok, o.alerts) for o in outer + after] == [(True, 1), (True, 0)]
     assert [[a["tag"] for a in body["new_campaigns"]] for body in receiver.bodies] == [["Once"], []]
     assert list(Database(path).query("select * from digest_leases")) == []  # every claim was let go
@@ -258,3 +258,15 @@ def test_a_claim_left_by_a_killed_sender_expires() -> None:
     state.release(db, "webhook", "next")  # not its claim: left alone
     assert not state.claim(db, "webhook", "next", NOW + state.LEASE / 2)
     assert state.claim(db, "webhook", "next", NOW + state.LEASE)
+
+
+def test_a_claim_counts_from_when_it_is_taken_and_is_never_left_inside_a_transaction(tmp_path: Path) -> None:
+    """A run dated in the past (or a slow run reaching its last target late) still holds a live claim."""
+    db = Database(tmp_path / "fw.db")
+    assert state.claim(db, "webhook", "late run")  # the wall clock, not the run's start
+    assert not state.claim(Database(tmp_path / "fw.db"), "webhook", "other")
+    state.release(db, "webhook", "late run")
+    db.conn.execute("BEGIN")
+    with pytest.raises(RuntimeError, match="committed on its own"):
+        state.claim(db, "webhook", "inside")
+    db.conn.execute("ROLLBACK")

@@ -53,6 +53,10 @@ def test_dates_are_utc_with_offset() -> None:
     ("patch", "message"),
     [
         ({"kind": "tweet"}, "kind"),
+        ({"kind": None}, "kind"),
+        ({"kind": ""}, "kind"),
+        ({"source": None}, "source"),
+        ({"album": {}}, "album"),
         ({"message_id": "12"}, "message_id"),
         ({"message_id": True}, "message_id"),
         ({"date": "2024-01-01T00:00:00"}, "offset"),

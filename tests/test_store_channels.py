@@ -34,6 +34,18 @@ def test_renames_are_kept_as_history(tmp_path: Path) -> None:
         assert store.db.execute("SELECT count(*) FROM channels").fetchone()[0] == 1
 
 
+def test_a_batch_that_renames_a_channel_then_names_the_old_name_again(tmp_path: Path) -> None:
+    """Posts of one batch: the channel under its new name (same id), then a post naming the old one."""
+    from feedwatch.store import channels
+
+    with Store.open(tmp_path / "fw.db") as store:
+        store.save_channel(ChannelState("oldname", "Old", channel_id=5))
+        conn = store.db.conn
+        channels.note_seen(conn, [("newname", 5, "New"), ("oldname", None, None)], datetime(2024, 5, 3, tzinfo=UTC))
+        rows = conn.execute("SELECT username, title, channel_id FROM channels ORDER BY username").fetchall()
+        assert rows == [("newname", "New", 5), ("oldname", None, None)]
+
+
 def test_runs_are_recorded_with_their_kind_and_errors(tmp_path: Path) -> None:
     start, end = datetime(2024, 5, 1, 10, tzinfo=UTC), datetime(2024, 5, 1, 10, 1, tzinfo=UTC)
     with Store.open(tmp_path / "fw.db") as store:

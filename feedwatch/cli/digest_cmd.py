@@ -97,7 +97,9 @@ def _send(db: object, config: object, since: datetime | str | None, now: datetim
                           "digest.smtp.host (see config/feedwatch.toml)")
     outcomes = send_digests(db, targets, builder(db), since=since, now=now, env=os.environ)  # type: ignore[arg-type]
     for outcome in outcomes:
-        if outcome.ok:
+        if outcome.skipped:
+            write_line(outcome.detail)
+        elif outcome.ok:
             write_line(f"sent: {outcome.detail} ({outcome.alerts} alerts)")
         else:
             say_error(FeedwatchError(outcome.detail))

@@ -10,8 +10,10 @@ and the window stays open, so the next run carries them again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -40,6 +42,7 @@ class Outcome:
     detail: str  # where it went, or why it failed
     alerts: int
     since: datetime | None
+    skipped: bool = False  # another sender was sending to this target: nothing was built or sent
 
 
 def window_start(db: Database, target: str, since: datetime | str | None, now: datetime) -> datetime | None:
@@ -62,15 +65,16 @@ def send_digests(
     holder = state.holder_name()
     outcomes = []
     for target in targets:
-        if not state.claim(db, target.name, holder, now):
+        if not state.claim(db, target.name, holder):
             skipped = f"{target.name}: skipped, another feedwatch is sending to it now"
-            outcomes.append(Outcome(target.name, True, skipped, 0, None))
+            outcomes.append(Outcome(target.name, True, skipped, 0, None, skipped=True))
             continue
         try:  # the window is read under the claim, after any sender before this one has recorded its digest
             start = window_start(db, target.name, since, now)
             outcomes.append(_deliver(db, target, build, start, now, sleep=sleep, env=env, transport=transport))
         finally:
-            state.release(db, target.name, holder)
+            with contextlib.suppress(sqlite3.Error):  # the claim expires on its own; what was sent is recorded
+                state.release(db, target.name, holder)
     return outcomes
 
 
@@ -101,7 +105,8 @@ def summary(outcomes: list[Outcome]) -> str:
     """Return one line saying where the digests went (or why not)."""
     if not outcomes:
         return "no delivery target configured (digest.file.path, digest.webhook.url, digest.smtp.host)"
-    return "; ".join(f"{o.detail} ({o.alerts} alerts)" if o.ok else f"FAILED {o.target}" for o in outcomes)
+    return "; ".join(o.detail if o.skipped else f"{o.detail} ({o.alerts} alerts)" if o.ok else f"FAILED {o.target}"
+                     for o in outcomes)
 
 
 def parse_since(text: str, now: datetime) -> datetime | None:

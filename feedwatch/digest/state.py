@@ -47,15 +47,19 @@ def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def claim(db: Database, target: str, holder: str, now: datetime, lease: timedelta = LEASE) -> bool:
+def claim(db: Database, target: str, holder: str, now: datetime | None = None, lease: timedelta = LEASE) -> bool:
     """Take the right to send to `target`; False while another sender holds an unexpired claim.
 
     Two `digest --send` runs (or a run and the scheduled job) must not both
     build and send the same alerts: whoever claims the target first sends, the
-    other skips it. A claim left by a killed sender expires after `lease`.
+    other skips it. A claim left by a killed sender expires after `lease`,
+    counted from `now`, the wall clock unless given. The claim is committed at
+    once so other senders see it, so the connection must not be inside a
+    transaction.
     """
+    now = now or datetime.now(UTC)
     ensure_tables(db)
-    with _writing(db.conn) as conn:
+    with _own_transaction(db.conn) as conn:
         row = conn.execute(f"SELECT holder, expires FROM {LEASES} WHERE target = ?", [target]).fetchone()
         free = row is None or row[0] == holder or datetime.fromisoformat(row[1]) <= now
         if free:
@@ -66,8 +70,17 @@ def claim(db: Database, target: str, holder: str, now: datetime, lease: timedelt
 
 def release(db: Database, target: str, holder: str) -> None:
     """Give up a claim taken with `claim` (a claim someone else holds is left alone)."""
-    with _writing(db.conn) as conn:
+    with _own_transaction(db.conn) as conn:
         conn.execute(f"DELETE FROM {LEASES} WHERE target = ? AND holder = ?", [target, holder])
+
+
+@contextmanager
+def _own_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run the block in a write transaction committed at its end; refuse to join one already open."""
+    if conn.in_transaction:
+        raise RuntimeError("a digest claim must be committed on its own: the connection is inside a transaction")
+    with _writing(conn):
+        yield conn
 
 
 @contextmanager

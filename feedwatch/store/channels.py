@@ -126,6 +126,7 @@ def note_seen(conn: sqlite3.Connection, seen: Iterable[tuple[str, int | None, st
         row = _find(conn, username, channel_id)
         if row is None or (title and title != row[2]) or (channel_id and channel_id != row[3]):
             save(conn, ChannelState(username, title=title, channel_id=channel_id), now)
+            stored.clear()  # a save can rename a stored channel: from here on, look each one up again
 
 
 def record_run(conn: sqlite3.Connection, run: RunRecord) -> None:
