@@ -92,6 +92,11 @@ CHANNEL_KEYS: dict[str, str] = {
 REGISTRY = {s.name: s for s in SETTINGS}
 
 
+def default(name: str) -> Any:
+    """Return the default of a setting in the registry (one source for every default)."""
+    return REGISTRY[name].default
+
+
 @dataclass(frozen=True)
 class ChannelSpec:
     name: str

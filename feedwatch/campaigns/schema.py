@@ -24,44 +24,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from feedwatch.store.db import transaction as store_transaction
+from feedwatch.store.schema import CAMPAIGN_TABLES, statements
 
 SCHEMA_VERSION = 1
 
-_TABLES = """
-CREATE TABLE IF NOT EXISTS campaign_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS campaign_tags (
-    tag TEXT PRIMARY KEY, episode_start REAL NOT NULL, last_seen REAL NOT NULL, state TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS campaign_tags_episode_start ON campaign_tags (episode_start);
-CREATE TABLE IF NOT EXISTS campaign_actors (actor TEXT PRIMARY KEY, first_seen REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS campaign_pairs (
-    a TEXT NOT NULL, b TEXT NOT NULL, weight REAL NOT NULL, updated REAL NOT NULL, PRIMARY KEY (a, b)
-);
-CREATE TABLE IF NOT EXISTS campaign_alerts (
-    id INTEGER PRIMARY KEY,
-    tag TEXT NOT NULL,
-    tier TEXT NOT NULL,
-    episode_start REAL NOT NULL,
-    alerted_at REAL NOT NULL,
-    channels TEXT NOT NULL,
-    posts INTEGER NOT NULL,
-    forwards INTEGER NOT NULL,
-    score REAL NOT NULL,
-    evidence TEXT NOT NULL,
-    UNIQUE (tag, tier, episode_start, alerted_at)
-);
-CREATE INDEX IF NOT EXISTS campaign_alerts_alerted_at ON campaign_alerts (alerted_at);
-CREATE TABLE IF NOT EXISTS campaign_spellings (
-    tag TEXT NOT NULL, spelling TEXT NOT NULL, uses INTEGER NOT NULL, PRIMARY KEY (tag, spelling)
-);
-CREATE TABLE IF NOT EXISTS campaign_tag_days (
-    tag TEXT NOT NULL, day TEXT NOT NULL, posts INTEGER NOT NULL, forwards INTEGER NOT NULL,
-    PRIMARY KEY (tag, day)
-);
-CREATE TABLE IF NOT EXISTS campaign_links (
-    a TEXT NOT NULL, b TEXT NOT NULL, uses INTEGER NOT NULL, PRIMARY KEY (a, b)
-);
-"""
 
 TABLES = (
     "campaign_meta", "campaign_tags", "campaign_actors", "campaign_pairs", "campaign_alerts",
@@ -79,9 +45,8 @@ def ensure_schema(db: Any) -> None:
     """Create the detector's tables if they are missing (idempotent)."""
     conn = connection(db)
     # One statement at a time: executescript() would commit a transaction the caller has open.
-    for statement in _TABLES.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    for statement in statements(CAMPAIGN_TABLES):
+        conn.execute(statement)
     conn.execute(
         "INSERT OR IGNORE INTO campaign_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
     )

@@ -22,24 +22,17 @@ from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
 
+from feedwatch.store.schema import DIGEST_TABLES, statements
+
 SENT, DELIVERIES, LEASES = "digest_sent", "digest_deliveries", "digest_leases"
 # How long a claim on a target holds when its holder never lets go (killed mid-send).
 LEASE = timedelta(minutes=15)
 
 
 def ensure_tables(db: Database) -> None:
-    """Create the delivery tables when missing (safe to call every time)."""
-    db[SENT].create(  # type: ignore[union-attr]
-        {"target": str, "key": str, "sent_at": str}, pk=("target", "key"), if_not_exists=True
-    )
-    db[DELIVERIES].create(  # type: ignore[union-attr]
-        {"id": int, "target": str, "until": str, "sent_at": str, "alerts": int, "ok": int, "error": str},
-        pk="id",
-        if_not_exists=True,
-    )
-    db[DELIVERIES].create_index(["target", "ok", "until"], if_not_exists=True)  # type: ignore[union-attr]
-    db.execute(f"CREATE TABLE IF NOT EXISTS {LEASES} (target TEXT PRIMARY KEY, holder TEXT NOT NULL,"
-               " expires TEXT NOT NULL)")
+    """Create the delivery tables when missing (safe to call every time; a store has them already)."""
+    for statement in statements(DIGEST_TABLES):
+        db.execute(statement)
 
 
 def holder_name() -> str:

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from feedwatch import __version__
-from feedwatch.config import Config, valid_username
+from feedwatch.config import Config, default, valid_username
 from feedwatch.errors import ChannelNotFound, PreviewUnavailable, RateLimited, SourceError, SourceUnreachable
 from feedwatch.models import Post, Source
 from feedwatch.sources import Fetch, MarkupChanged
@@ -39,18 +39,18 @@ from feedwatch.sources import Fetch, MarkupChanged
 
 @dataclass(frozen=True)
 class WebSettings:
-    base_url: str = "https://t.me"
-    concurrency: int = 4
-    min_delay: float = 1.0
-    jitter: float = 0.5
-    timeout: float = 20.0
-    connect_timeout: float = 5.0
-    user_agent: str = ""
-    max_retries: int = 3
-    backoff: float = 2.0
-    max_wait: float = 60.0
-    reread_hours: float = 48.0
-    reread_pages: int = 1
+    base_url: str = default("web.base_url")
+    concurrency: int = default("web.concurrency")
+    min_delay: float = default("web.min_delay")
+    jitter: float = default("web.jitter")
+    timeout: float = default("web.timeout")
+    connect_timeout: float = default("web.connect_timeout")
+    user_agent: str = default("web.user_agent")
+    max_retries: int = default("web.max_retries")
+    backoff: float = default("web.backoff")
+    max_wait: float = default("web.max_wait")
+    reread_hours: float = default("web.reread_hours")
+    reread_pages: int = default("web.reread_pages")
 
     @classmethod
     def from_config(cls, config: Config) -> WebSettings:

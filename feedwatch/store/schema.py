@@ -180,48 +180,66 @@ def m006_index_by_batch(db: sqlite_utils.Database) -> None:
     db.execute("DROP TRIGGER posts_fts_insert")
 
 
+# The detector's and the digests' tables as migrations 007 and 008 made them. Like every migration, never
+# edit these: a later change is a new migration. feedwatch.campaigns.schema and feedwatch.digest.state
+# run the same statements on a bare connection (no store), so the two can never drift apart.
+CAMPAIGN_TABLES = """
+CREATE TABLE IF NOT EXISTS campaign_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS campaign_tags (
+    tag TEXT PRIMARY KEY, episode_start REAL NOT NULL, last_seen REAL NOT NULL, state TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS campaign_tags_episode_start ON campaign_tags (episode_start);
+CREATE TABLE IF NOT EXISTS campaign_actors (actor TEXT PRIMARY KEY, first_seen REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS campaign_pairs (
+    a TEXT NOT NULL, b TEXT NOT NULL, weight REAL NOT NULL, updated REAL NOT NULL, PRIMARY KEY (a, b)
+);
+CREATE TABLE IF NOT EXISTS campaign_alerts (
+    id INTEGER PRIMARY KEY,
+    tag TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    episode_start REAL NOT NULL,
+    alerted_at REAL NOT NULL,
+    channels TEXT NOT NULL,
+    posts INTEGER NOT NULL,
+    forwards INTEGER NOT NULL,
+    score REAL NOT NULL,
+    evidence TEXT NOT NULL,
+    UNIQUE (tag, tier, episode_start, alerted_at)
+);
+CREATE INDEX IF NOT EXISTS campaign_alerts_alerted_at ON campaign_alerts (alerted_at);
+CREATE TABLE IF NOT EXISTS campaign_spellings (
+    tag TEXT NOT NULL, spelling TEXT NOT NULL, uses INTEGER NOT NULL, PRIMARY KEY (tag, spelling)
+);
+CREATE TABLE IF NOT EXISTS campaign_tag_days (
+    tag TEXT NOT NULL, day TEXT NOT NULL, posts INTEGER NOT NULL, forwards INTEGER NOT NULL,
+    PRIMARY KEY (tag, day)
+);
+CREATE TABLE IF NOT EXISTS campaign_links (
+    a TEXT NOT NULL, b TEXT NOT NULL, uses INTEGER NOT NULL, PRIMARY KEY (a, b)
+);
+"""
+DIGEST_TABLES = """
+CREATE TABLE IF NOT EXISTS digest_sent (target TEXT, key TEXT, sent_at TEXT, PRIMARY KEY (target, key));
+CREATE TABLE IF NOT EXISTS digest_deliveries (
+    id INTEGER PRIMARY KEY, target TEXT, until TEXT, sent_at TEXT, alerts INTEGER, ok INTEGER, error TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_digest_deliveries_target_ok_until ON digest_deliveries (target, ok, until);
+CREATE TABLE IF NOT EXISTS digest_leases (target TEXT PRIMARY KEY, holder TEXT NOT NULL, expires TEXT NOT NULL);
+"""
+
+
+def statements(script: str) -> list[str]:
+    """Return the statements of a script of CREATE statements, one string each."""
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
 def m007_campaigns(db: sqlite_utils.Database) -> None:
     """The campaign detector's tables (see feedwatch.campaigns.schema): part of the versioned schema.
 
     Databases made before this migration may have them already (the detector
     created them on first use), hence IF NOT EXISTS.
     """
-    _run(db, """
-        CREATE TABLE IF NOT EXISTS campaign_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS campaign_tags (
-            tag TEXT PRIMARY KEY, episode_start REAL NOT NULL, last_seen REAL NOT NULL, state TEXT NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS campaign_tags_episode_start ON campaign_tags (episode_start);
-        CREATE TABLE IF NOT EXISTS campaign_actors (actor TEXT PRIMARY KEY, first_seen REAL NOT NULL);
-        CREATE TABLE IF NOT EXISTS campaign_pairs (
-            a TEXT NOT NULL, b TEXT NOT NULL, weight REAL NOT NULL, updated REAL NOT NULL, PRIMARY KEY (a, b)
-        );
-        CREATE TABLE IF NOT EXISTS campaign_alerts (
-            id INTEGER PRIMARY KEY,
-            tag TEXT NOT NULL,
-            tier TEXT NOT NULL,
-            episode_start REAL NOT NULL,
-            alerted_at REAL NOT NULL,
-            channels TEXT NOT NULL,
-            posts INTEGER NOT NULL,
-            forwards INTEGER NOT NULL,
-            score REAL NOT NULL,
-            evidence TEXT NOT NULL,
-            UNIQUE (tag, tier, episode_start, alerted_at)
-        );
-        CREATE INDEX IF NOT EXISTS campaign_alerts_alerted_at ON campaign_alerts (alerted_at);
-        CREATE TABLE IF NOT EXISTS campaign_spellings (
-            tag TEXT NOT NULL, spelling TEXT NOT NULL, uses INTEGER NOT NULL, PRIMARY KEY (tag, spelling)
-        );
-        CREATE TABLE IF NOT EXISTS campaign_tag_days (
-            tag TEXT NOT NULL, day TEXT NOT NULL, posts INTEGER NOT NULL, forwards INTEGER NOT NULL,
-            PRIMARY KEY (tag, day)
-        );
-        CREATE TABLE IF NOT EXISTS campaign_links (
-            a TEXT NOT NULL, b TEXT NOT NULL, uses INTEGER NOT NULL, PRIMARY KEY (a, b)
-        );
-        INSERT OR IGNORE INTO campaign_meta (key, value) VALUES ('schema_version', '1');
-    """)
+    _run(db, CAMPAIGN_TABLES + "INSERT OR IGNORE INTO campaign_meta (key, value) VALUES ('schema_version', '1');")
 
 
 def m008_digests(db: sqlite_utils.Database) -> None:
@@ -229,16 +247,7 @@ def m008_digests(db: sqlite_utils.Database) -> None:
 
     As with the campaign tables, older databases may have the first two already.
     """
-    _run(db, """
-        CREATE TABLE IF NOT EXISTS digest_sent (
-            target TEXT, key TEXT, sent_at TEXT, PRIMARY KEY (target, key)
-        );
-        CREATE TABLE IF NOT EXISTS digest_deliveries (
-            id INTEGER PRIMARY KEY, target TEXT, until TEXT, sent_at TEXT, alerts INTEGER, ok INTEGER, error TEXT
-        );
-        CREATE INDEX IF NOT EXISTS idx_digest_deliveries_target_ok_until ON digest_deliveries (target, ok, until);
-        CREATE TABLE IF NOT EXISTS digest_leases (target TEXT PRIMARY KEY, holder TEXT NOT NULL, expires TEXT NOT NULL);
-    """)
+    _run(db, DIGEST_TABLES)
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
