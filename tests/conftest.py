@@ -17,6 +17,22 @@ SHARED_FORMATS = next(
 )
 
 
+def only_posts_or_parse_error(parse: Any, data: bytes, name: str) -> None:
+    """A streaming parser `parse(stream, name, options)` on `data` gives Posts, or a ParseError naming `name`."""
+    import io
+
+    from feedwatch.errors import ParseError
+    from feedwatch.models import Post
+    from feedwatch.parse import Options
+
+    try:
+        posts = list(parse(io.BytesIO(data), name, Options()))
+    except ParseError as exc:
+        assert name in str(exc)
+        return
+    assert all(isinstance(p, Post) for p in posts)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--regen-golden", action="store_true", help="rewrite golden files from the current output")
 

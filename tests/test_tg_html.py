@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import only_posts_or_parse_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -201,15 +202,6 @@ def test_message_without_numeric_id_is_a_parse_error(tmp_path: Path) -> None:
         list(parse(io.BytesIO(page.encode()), "messages.html", Options()))
 
 
-def only_posts_or_parse_error(data: bytes) -> None:
-    try:
-        posts = list(parse(io.BytesIO(data), "fuzz.html", Options()))
-    except ParseError as exc:
-        assert "fuzz.html" in str(exc)
-        return
-    assert all(isinstance(p, Post) for p in posts)
-
-
 _TOKENS = st.sampled_from([
     '<div class="message default clearfix" id="message7">', '<div class="message service" id="message-1">',
     '<div class="message default clearfix joined" id="message8">', '<div class="body">', "</div>", "<br>",
@@ -224,7 +216,7 @@ _TOKENS = st.sampled_from([
 @settings(max_examples=150, deadline=None)
 @given(st.lists(_TOKENS | st.text(max_size=10), max_size=40))
 def test_random_html_gives_posts_or_parse_error(pieces: list[str]) -> None:
-    only_posts_or_parse_error("".join(pieces).encode("utf-8", "surrogatepass"))
+    only_posts_or_parse_error(parse, "".join(pieces).encode("utf-8", "surrogatepass"), "fuzz.html")
 
 
 @settings(max_examples=100, deadline=None)
@@ -232,8 +224,8 @@ def test_random_html_gives_posts_or_parse_error(pieces: list[str]) -> None:
 def test_truncated_or_spliced_pages_give_posts_or_parse_error(page: Path, where: float, junk: bytes) -> None:
     data = page.read_bytes()
     cut = int(len(data) * where)
-    only_posts_or_parse_error(data[:cut])
-    only_posts_or_parse_error(data[:cut] + junk + data[cut:])
+    only_posts_or_parse_error(parse, data[:cut], "fuzz.html")
+    only_posts_or_parse_error(parse, data[:cut] + junk + data[cut:], "fuzz.html")
 
 
 class _Terminal(io.StringIO):
