@@ -43,3 +43,8 @@ def write_line(line: str) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         raise SystemExit(OK) from None
+
+
+def printable(text: str) -> str:
+    """Return `text` with control characters shown escaped, for printing to a person's terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

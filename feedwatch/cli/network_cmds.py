@@ -1,0 +1,198 @@
+"""`feedwatch network` and `feedwatch discover`: who amplifies whom, and which channels to watch next."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from datetime import datetime
+
+import click
+
+from feedwatch.cli.campaigns_cmd import parse_since
+from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, printable, say_error, write_line
+from feedwatch.cli.store_cmds import db_option, open_store
+from feedwatch.errors import ConfigError, FeedwatchError
+
+
+def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_since(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a time; use all, 24h, 7d, a date or an ISO time") from None
+
+
+def _configured(config_file: str | None) -> list[str]:
+    """Return the channel names of the config file (none without one)."""
+    from feedwatch.config import config_path, load_config
+
+    return [c.name for c in load_config(config_path(config_file)).channels]
+
+
+@click.command(
+    "network",
+    epilog="""\b
+Examples:
+  feedwatch network --format gexf --out channels.gexf     # open in Gephi
+  feedwatch network --since 30d --min-weight 3 --format csv
+  feedwatch network --channel MFARussia --communities --format graphml --out mfa.graphml""",
+)
+@db_option
+@click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False),
+              help="Config file whose channels count as monitored [default: $FEEDWATCH_CONFIG, else "
+                   "config/feedwatch.toml when present].")
+@click.option("--since", "since", callback=_when, help="Only posts from this time: all, 24h, 7d, a date or ISO time.")
+@click.option("--until", "until", callback=_when, help="Only posts before this time (same forms as --since).")
+@click.option("--channel", "channels", multiple=True, help="Only edges to or from this channel (repeatable).")
+@click.option("--min-weight", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Leave out edges seen fewer times than this.")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(["forward", "mention", "link"]),
+              help="Only edges of this kind (repeatable) [default: all].")
+@click.option("--format", "fmt", default="csv", show_default=True, type=click.Choice(["gexf", "graphml", "csv"]),
+              help="GEXF or GraphML open in Gephi as they are; CSV is an edge list.")
+@click.option("--communities", is_flag=True, help="Add a Louvain community number to every node.")
+@click.option("--out", "out", default="-", type=click.Path(dir_okay=False, allow_dash=True),
+              help="File to write [default: standard output].")
+def network_command(
+    db_path: str | None, config_file: str | None, since: datetime | None, until: datetime | None,
+    channels: tuple[str, ...], min_weight: int, kinds: tuple[str, ...], fmt: str, communities: bool, out: str,
+) -> None:
+    """Write the channel graph: channels as nodes; forwards, mentions and t.me links as weighted edges.
+
+    Nodes are monitored channels (listed in the config or with stored posts) and the channels they point at,
+    with title, username, posts in the window and whether monitored. Each edge has its kind, weight (how many
+    posts), and the first and last time. A summary goes to stderr.
+    """
+    from feedwatch.network import graph
+
+    try:
+        configured = _configured(config_file)
+    except ConfigError as exc:
+        say_error(exc)
+        raise SystemExit(USAGE) from None
+    with open_store(db_path, must_exist=True) as store:
+        try:
+            full = graph.collect(store.db.conn, since, until, configured)
+        except FeedwatchError as exc:
+            say_error(exc)
+            raise SystemExit(PARTLY_FAILED) from None
+    part = graph.select(full, channels=channels, min_weight=min_weight, kinds=kinds or graph.KINDS)
+    _write(out, lambda stream: graph.write(part, fmt, stream, communities))
+    counts = graph.summary(part)
+    edges = ", ".join(f"{v['edges']} {k} edges ({v['weight']} posts)" for k, v in counts["edges"].items())
+    click.echo(f"{counts['nodes']} channels ({counts['monitored']} monitored); {edges}"
+               + ("" if out == "-" else f"; written to {out}"), err=True)
+    raise SystemExit(OK)
+
+
+def _write(out: str, writer: object) -> None:
+    """Write through `writer(stream)` to stdout, or to `out` via a temporary file renamed into place."""
+    assert callable(writer)
+    if out == "-":
+        writer(sys.stdout.buffer)
+        sys.stdout.flush()
+        return
+    folder = os.path.dirname(os.path.abspath(out))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".feedwatch-", suffix=".tmp")
+    except OSError as exc:
+        say_error(FeedwatchError(f"{out}: cannot write there ({exc.strerror})"))
+        raise SystemExit(PARTLY_FAILED) from None
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            writer(stream)
+        os.replace(tmp, out)
+    except OSError as exc:
+        os.unlink(tmp)
+        say_error(FeedwatchError(f"{out}: cannot write there ({exc.strerror})"))
+        raise SystemExit(PARTLY_FAILED) from None
+
+
+@click.command(
+    "discover",
+    epilog="""\b
+Examples:
+  feedwatch discover                          # channels that 2+ monitored channels point at
+  feedwatch discover --min-channels 3 --top 10 --json
+  feedwatch discover --add rybar --add @readovkanews  # append them to the config file""",
+)
+@db_option
+@click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False),
+              help="Config file: its channels count as monitored, and --add writes to it "
+                   "[default: $FEEDWATCH_CONFIG, else config/feedwatch.toml].")
+@click.option("--since", "since", callback=_when, help="Only posts from this time: all, 24h, 7d, a date or ISO time.")
+@click.option("--until", "until", callback=_when, help="Only posts before this time (same forms as --since).")
+@click.option("--top", default=20, show_default=True, type=click.IntRange(min=1), help="List at most this many.")
+@click.option("--min-channels", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Only channels that at least this many monitored channels point at.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, with the evidence.")
+@click.option("--nl", "as_nl", is_flag=True, help="JSON Lines: one object per channel.")
+@click.option("--add", "add", multiple=True,
+              help="Append this channel to the config's [[channels]] (repeatable), keeping the file's comments.")
+def discover_command(
+    db_path: str | None, config_file: str | None, since: datetime | None, until: datetime | None, top: int,
+    min_channels: int, as_json: bool, as_nl: bool, add: tuple[str, ...],
+) -> None:
+    """List channels that are not monitored but that monitored channels forward, mention or link.
+
+    Ranked by how many monitored channels point at each, then how often; each with its evidence: which
+    channels, how often by kind, and example posts. With --add, the named channels are appended to the
+    config file (source "web") without touching anything else in it.
+    """
+    from feedwatch.config import DEFAULT_PATH, config_path
+    from feedwatch.network import graph
+    from feedwatch.network.discover import discover
+    from feedwatch.network.edit_config import add_channels
+
+    try:
+        configured = _configured(config_file)
+    except ConfigError as exc:
+        say_error(exc)
+        raise SystemExit(USAGE) from None
+    if add:
+        target = config_path(config_file) or DEFAULT_PATH
+        try:
+            added, present = add_channels(target, add)
+        except FeedwatchError as exc:
+            say_error(exc)
+            raise SystemExit(USAGE) from None
+        for name in present:
+            click.echo(f"{name}: already in {target}", err=True)
+        if added:
+            click.echo(f"Added to {target}: {', '.join(added)}", err=True)
+        raise SystemExit(OK)
+    with open_store(db_path, must_exist=True) as store:
+        network = graph.collect(store.db.conn, since, until, configured)
+    leads = discover(network, min_channels=min_channels, top=top)
+    if as_json:
+        write_line(json.dumps([lead.to_json() for lead in leads], ensure_ascii=False, indent=2))
+    elif as_nl:
+        for lead in leads:
+            write_line(json.dumps(lead.to_json(), ensure_ascii=False))
+    else:
+        _print_leads(leads, min_channels)
+    raise SystemExit(OK)
+
+
+def _print_leads(leads: list, min_channels: int) -> None:  # type: ignore[type-arg]
+    if not leads:
+        write_line(f"No unmonitored channel is pointed at by {min_channels} or more monitored channels.")
+        return
+    for rank, lead in enumerate(leads, 1):
+        kinds = {k: sum(r.counts.get(k, 0) for r in lead.referrers) for k in ("forward", "mention", "link")}
+        how = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in kinds.items() if n)
+        name = f"@{lead.username}" if lead.username else lead.channel
+        title = f" ({printable(lead.label)})" if lead.label not in (name, lead.channel) else ""
+        write_line(f"{rank:>3}. {printable(name)}{title}: {lead.channels} monitored channels, {how}")
+        for ref in lead.referrers[:5]:
+            counts = ", ".join(f"{n} {k}" for k, n in ref.counts.items())
+            example = f"  e.g. {ref.examples[0]}" if ref.examples else ""
+            write_line(f"       {printable(ref.label)}: {counts}{example}")
+        if len(lead.referrers) > 5:
+            write_line(f"       … and {len(lead.referrers) - 5} more")
+    if leads and leads[0].username:
+        write_line("")
+        write_line(f"Add one to the config with: feedwatch discover --add {leads[0].username}")
