@@ -12,7 +12,7 @@ import click
 from feedwatch import __version__
 from feedwatch.cli.campaigns_cmd import campaigns_command
 from feedwatch.cli.digest_cmd import digest_command
-from feedwatch.cli.network_cmds import discover_command, network_command
+from feedwatch.cli.network_cmds import discover_command, echoes_command, network_command
 from feedwatch.cli.parse_cmd import parse_command
 from feedwatch.cli.poll_cmd import poll_command, run_command
 from feedwatch.cli.store_cmds import export_command, ingest_command, search_command
@@ -42,3 +42,4 @@ main.add_command(campaigns_command)
 main.add_command(digest_command)
 main.add_command(network_command)
 main.add_command(discover_command)
+main.add_command(echoes_command)

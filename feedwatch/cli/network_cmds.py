@@ -196,3 +196,76 @@ def _print_leads(leads: list, min_channels: int) -> None:  # type: ignore[type-a
     if leads and leads[0].username:
         write_line("")
         write_line(f"Add one to the config with: feedwatch discover --add {leads[0].username}")
+
+
+@click.command(
+    "echoes",
+    epilog="""\b
+Examples:
+  feedwatch echoes --since 7d                     # passages that reached 2+ channels this week
+  feedwatch echoes MFARussia/12345                # where one post's passages reappeared
+  feedwatch echoes --since 30d --min-channels 3 --json""",
+)
+@click.argument("post", required=False)
+@db_option
+@click.option("--since", "since", callback=_when,
+              help="Passages posted from this time: all, 24h, 7d, a date or ISO time.")
+@click.option("--until", "until", callback=_when, help="Passages posted before this time (same forms as --since).")
+@click.option("--min-channels", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Only groups that reached at least this many channels.")
+@click.option("--top", default=20, show_default=True, type=click.IntRange(min=1), help="Show at most this many groups.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of groups.")
+@click.option("--nl", "as_nl", is_flag=True, help="JSON Lines: one group per line.")
+def echoes_command(
+    post: str | None, db_path: str | None, since: datetime | None, until: datetime | None, min_channels: int,
+    top: int, as_json: bool, as_nl: bool,
+) -> None:
+    """List passages (whole posts, paragraphs, key points) that reappear in other channels.
+
+    Each group starts with its first appearance (the likely origin), then every echo with its channel, lag,
+    similarity and how it was repeated: a forward (amplification the platform shows), a verbatim copy or an
+    edited copy (copies carry no attribution: what analysts look for). Give a post as CHANNEL/ID or its
+    t.me link, or a window with --since.
+    """
+    from feedwatch.network import echoes
+
+    if post is None and since is None:
+        raise click.UsageError("give a post (CHANNEL/ID) or a window (--since 7d)")
+    with open_store(db_path, must_exist=True) as store:
+        conn = store.db.conn
+        try:
+            if post is not None:
+                groups = echoes.echoes_of_post(conn, echoes.find_post(conn, post), min_channels=min_channels)
+            else:
+                groups = echoes.echoes_of_window(conn, since, until, min_channels=min_channels)
+        except FeedwatchError as exc:
+            say_error(exc)
+            raise SystemExit(PARTLY_FAILED) from None
+    shown = groups[:top]
+    if as_json:
+        write_line(json.dumps([g.to_json() for g in shown], ensure_ascii=False, indent=2))
+    elif as_nl:
+        for group in shown:
+            write_line(json.dumps(group.to_json(), ensure_ascii=False))
+    else:
+        _print_groups(shown, len(groups), min_channels)
+    raise SystemExit(OK)
+
+
+def _print_groups(groups: list, total: int, min_channels: int) -> None:  # type: ignore[type-arg]
+    if not groups:
+        write_line(f"No passage reached {min_channels} or more channels.")
+        return
+    write_line(f"{len(groups)} of {total} group(s) shown, most channels first.")
+    for number, group in enumerate(groups, 1):
+        origin = group.origin
+        head = " ".join(origin.text.split())
+        head = head if len(head) <= 160 else head[:159].rsplit(" ", 1)[0] + "…"
+        counts = ", ".join(f"{n} {how}" for how in ("forward", "verbatim", "edited") if (n := group.count(how)))
+        write_line("")
+        write_line(f"[{number}] {group.channels} channels ({counts}): {printable(head)}")
+        when = f"{origin.date:%Y-%m-%d %H:%M} UTC" if origin.date else "no date"
+        write_line(f"    origin   {printable(origin.channel):24} {when:20} {origin.url}")
+        for echo in group.echoes[1:]:
+            lag = f"+{echo.lag_hours:.1f} h" if echo.lag_hours is not None else "?"
+            write_line(f"    {echo.how:9}{printable(echo.channel):24} {lag:>10}  sim {echo.similarity:.2f}  {echo.url}")

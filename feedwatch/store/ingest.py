@@ -19,6 +19,7 @@ from typing import Any
 
 from feedwatch.models import Post
 from feedwatch.store import merge as mg
+from feedwatch.store import passages
 from feedwatch.store.rows import chunks, post_from_row, post_values
 from feedwatch.store.tags import TagIds
 
@@ -221,6 +222,8 @@ class Batch:
         self.conn.executemany("INSERT OR REPLACE INTO observations (post, observed_at, views, forwards, replies,"
                               " reactions, format, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.observations)
         self.tags.link(self.conn, [(r.id, r.post.hashtags) for r in fresh + changed if r.post.hashtags])
+        passages.index(self.conn, [(r.id, r.post) for r in fresh])
+        passages.reindex(self.conn, [(r.id, r.post) for r in changed if r.searched_changed])
         return [(r.id, r.post) for r in sorted(fresh, key=lambda r: r.id)]
 
 

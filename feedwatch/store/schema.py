@@ -250,6 +250,34 @@ def m008_digests(db: sqlite_utils.Database) -> None:
     _run(db, DIGEST_TABLES)
 
 
+def m013_echoes(db: sqlite_utils.Database) -> None:
+    """The passage index for echoes (feedwatch.store.passages): MinHash signatures and their LSH bands.
+
+    Posts stored before this migration are indexed here, so echoes cover the whole store.
+    """
+    from feedwatch.store import passages
+    from feedwatch.store.rows import post_from_row
+
+    _run(db, """
+        CREATE TABLE echo_passages (
+            id INTEGER PRIMARY KEY,
+            post INTEGER NOT NULL REFERENCES posts(id),
+            part TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            words INTEGER NOT NULL,
+            signature BLOB NOT NULL
+        );
+        CREATE INDEX echo_passages_post ON echo_passages(post);
+        CREATE TABLE echo_bands (
+            key INTEGER NOT NULL,
+            passage INTEGER NOT NULL,
+            PRIMARY KEY (key, passage)
+        ) WITHOUT ROWID;
+    """)
+    rows = db.conn.execute("SELECT id, title, text, author, json FROM posts ORDER BY id")
+    passages.rebuild(db.conn, ((row[0], post_from_row(row[1:])) for row in rows))
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_posts", m001_posts),
     ("002_history", m002_history),
@@ -259,6 +287,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("006_index_by_batch", m006_index_by_batch),
     ("007_campaigns", m007_campaigns),
     ("008_digests", m008_digests),
+    ("013_echoes", m013_echoes),
 ]
 
 

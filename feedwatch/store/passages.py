@@ -1,0 +1,236 @@
+"""The passage index: MinHash signatures of every post's passages, banded for locality-sensitive lookup.
+
+A passage is a paragraph of a post (or the whole post when it has one), or a
+key point, of at least MIN_WORDS words. Its words (lower case, no punctuation,
+emoji or links) make a set of word pairs (shingles), and the Jaccard
+similarity of two such sets is what "the same passage, edited" means here:
+words added or dropped, emoji and punctuation changed and sentences reordered
+each cost only the pairs at the edit.
+
+Each passage gets SIGNATURE MinHash values, cut into BANDS bands of ROWS
+values; two passages sharing a band are candidates (with Jaccard s, the chance
+of sharing one band is 1 - (1 - s^ROWS)^BANDS: 0.98 at s = 0.5, 0.13 at 0.15).
+Candidates are then checked against their exact Jaccard similarity, so the
+bands decide only recall and cost, never what is called an echo.
+
+The index is written with each ingest batch (new posts, and posts whose text
+was edited), in the batch's transaction, and `rebuild()` recomputes it from
+the stored texts. Signatures are computed for a whole batch at once with
+numpy: a universal hash family (a*x + b) mod p over 32-bit shingle hashes,
+which is the MinHash datasketch implements, batched (measured in scripts/bench).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from feedwatch.models import Post
+
+MIN_WORDS = 8
+ROWS = 2
+BANDS = 12
+SIGNATURE = ROWS * BANDS
+_rng = np.random.default_rng(20240301)  # fixed: stored signatures must match future ones
+_A = _rng.integers(0, 2**63, SIGNATURE, dtype=np.uint64) * np.uint64(2) + np.uint64(1)  # odd multipliers
+_B = _rng.integers(0, 2**63, SIGNATURE, dtype=np.uint64)
+_SHIFT = np.uint64(32)
+_CHUNK = 8192  # shingles hashed at once (memory: _CHUNK x SIGNATURE x 8 bytes)
+
+_URL = re.compile(r"(?:https?://|www\.|t\.me/)\S+", re.IGNORECASE)
+_NOT_WORD = re.compile(r"[\W_]+")
+_PARAGRAPH = re.compile(r"\n\s*\n|\n(?=\s*[-•*–—▪🔹🔸✅❗]|\s*\d+[.)]\s)")
+_POSITIONS = 32  # characters of a word that its hash reads (longer words share their first 32)
+_WEIGHTS = np.random.default_rng(20240302).integers(1, 2**32, _POSITIONS, dtype=np.uint64)
+
+POST, PARAGRAPH, KEY_POINT = "post", "paragraph", "key_point"
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    post: int  # the stored post's id
+    part: str  # post, paragraph, key_point
+    index: int  # its number within the post
+    text: str
+    normal: str  # its words, lower case, one space apart (see `normal`)
+
+    @property
+    def words(self) -> int:
+        return self.normal.count(" ") + 1
+
+
+def normal(text: str) -> str:
+    """The words of a text as the index sees them: lower case, one space apart, no links, punctuation or emoji."""
+    if "://" in text or "www." in text or "t.me/" in text:
+        text = _URL.sub(" ", text)
+    return _NOT_WORD.sub(" ", text.lower()).strip()
+
+
+def words(text: str) -> list[str]:
+    return normal(text).split()
+
+
+def shingles(text: str) -> set[tuple[str, str]]:
+    """The word pairs of a text (its consecutive words, two at a time)."""
+    found = words(text)
+    return set(itertools.pairwise(found))
+
+
+def jaccard(a: set[tuple[str, str]], b: set[tuple[str, str]]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def passages(post_id: int, post: Post) -> list[Passage]:
+    """Return the passages of a stored post worth indexing: paragraphs (or the post) and key points."""
+    if post.kind == "service" or not post.text:
+        return []
+    whole = normal(post.text)
+    if whole.count(" ") + 1 < MIN_WORDS:
+        return []
+    found: list[Passage] = []
+    pieces = _PARAGRAPH.split(post.text) if "\n" in post.text else [post.text]
+    parts = [(text, n) for text in pieces if (n := normal(text)).count(" ") + 1 >= MIN_WORDS]
+    if len(parts) <= 1:
+        found.append(Passage(post_id, POST, 0, post.text.strip(), whole))
+    else:
+        found += [Passage(post_id, PARAGRAPH, i, text.strip(), n) for i, (text, n) in enumerate(parts)]
+    seen = {p.normal for p in found}
+    for i, point in enumerate(post.key_points):
+        n = normal(point)
+        if n not in seen and n.count(" ") + 1 >= MIN_WORDS:
+            found.append(Passage(post_id, KEY_POINT, i, point, n))
+    return found
+
+
+def signatures(normals: Sequence[str]) -> np.ndarray:
+    """Return the MinHash signatures of normalised texts, shape (len(normals), SIGNATURE), uint32.
+
+    All texts are hashed at once: each word's hash is a weighted sum of its characters, each word pair's
+    a mix of its two words' hashes, and each signature value the minimum over the pairs of one
+    multiply-shift hash (a*x + b) >> 32 (a odd, arithmetic modulo 2**64): a universal family, like
+    MinHash's (a*x + b) mod p, without the division.
+    """
+    out = np.full((len(normals), SIGNATURE), np.iinfo(np.uint32).max, dtype=np.uint64)
+    if not normals:
+        return out.astype(np.uint32)
+    joined = "\n".join(normals)
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    index = np.arange(len(codes), dtype=np.int64)
+    gap = (codes == 32) | (codes == 10)
+    start = np.maximum.accumulate(np.where(gap, index + 1, 0))
+    weights = _WEIGHTS[np.minimum(index - start, _POSITIONS - 1)]
+    values = np.where(gap, np.uint64(0), codes * weights)
+    word_starts = np.flatnonzero(np.concatenate(([True], gap[:-1])) & ~gap)
+    word_hash = np.add.reduceat(values, word_starts) >> _SHIFT
+    owner = np.searchsorted(np.flatnonzero(codes == 10), word_starts)  # which text each word is in
+    same = owner[1:] == owner[:-1]
+    pairs = ((word_hash[:-1] * np.uint64(1_000_003) + word_hash[1:]) & np.uint64(0xFFFFFFFF))[same]
+    who = owner[:-1][same]
+    for begin in range(0, len(pairs), _CHUNK):
+        chunk = pairs[begin : begin + _CHUNK]
+        mins = (chunk[:, None] * _A[None, :] + _B[None, :]) >> _SHIFT
+        chunk_owner = who[begin : begin + _CHUNK]
+        cuts = np.concatenate(([0], np.flatnonzero(np.diff(chunk_owner)) + 1))
+        reduced = np.minimum.reduceat(mins, cuts, axis=0)
+        targets = chunk_owner[cuts]
+        out[targets] = np.minimum(out[targets], reduced)
+    return out.astype(np.uint32)
+
+
+def _keys_of(sigs: np.ndarray) -> np.ndarray:
+    """Return the band keys of signatures, shape (n, BANDS): each band's values hashed, the band number on top."""
+    rows = sigs.astype(np.uint64).reshape(len(sigs), BANDS, ROWS)
+    mixed = np.zeros((len(sigs), BANDS), dtype=np.uint64)
+    for column in range(ROWS):
+        mixed = mixed * np.uint64(0x9E3779B97F4A7C15) + rows[:, :, column]
+    keys = (mixed >> np.uint64(8)) & np.uint64((1 << 55) - 1)
+    bands = np.arange(BANDS, dtype=np.uint64) << np.uint64(55)
+    return (keys | bands[None, :]).astype(np.int64)
+
+
+def index(conn: sqlite3.Connection, posts: Sequence[tuple[int, Post]]) -> int:
+    """Index the passages of stored posts given as (id, post); return how many passages were indexed."""
+    found = [p for post_id, post in posts for p in passages(post_id, post)]
+    if not found:
+        return 0
+    sigs = signatures([p.normal for p in found])
+    keys = _keys_of(sigs)
+    first = (conn.execute("SELECT max(id) FROM echo_passages").fetchone()[0] or 0) + 1
+    conn.executemany(
+        "INSERT INTO echo_passages (id, post, part, idx, words, signature) VALUES (?, ?, ?, ?, ?, ?)",
+        [(first + n, p.post, p.part, p.index, p.words, sigs[n].tobytes()) for n, p in enumerate(found)],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO echo_bands (key, passage) VALUES (?, ?)",
+        [(key, first + n) for n, row in enumerate(keys.tolist()) for key in row],
+    )
+    return len(found)
+
+
+def reindex(conn: sqlite3.Connection, posts: Sequence[tuple[int, Post]]) -> int:
+    """Index edited posts again: their old passages go, their current ones come in."""
+    drop(conn, [post_id for post_id, _ in posts])
+    return index(conn, posts)
+
+
+def signature_of(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.uint32)
+
+
+def drop(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
+    """Remove the passages of these posts from the index (their bands found from their stored signatures)."""
+    for start in range(0, len(post_ids), 500):
+        part = list(post_ids[start : start + 500])
+        marks = ", ".join("?" * len(part))
+        rows = conn.execute(f"SELECT id, signature FROM echo_passages WHERE post IN ({marks})", part).fetchall()
+        if not rows:
+            continue
+        keys = _keys_of(np.stack([signature_of(blob) for _, blob in rows]))
+        conn.executemany("DELETE FROM echo_bands WHERE key = ? AND passage = ?",
+                         [(key, passage) for (passage, _), row in zip(rows, keys.tolist(), strict=True) for key in row])
+        conn.execute(f"DELETE FROM echo_passages WHERE post IN ({marks})", part)
+
+
+def rebuild(conn: sqlite3.Connection, posts: Iterable[tuple[int, Post]], batch: int = 5000) -> int:
+    """Recompute the whole index from stored posts; return the number of passages indexed."""
+    conn.execute("DELETE FROM echo_bands")
+    conn.execute("DELETE FROM echo_passages")
+    total, chunk = 0, []
+    for item in posts:
+        chunk.append(item)
+        if len(chunk) >= batch:
+            total += index(conn, chunk)
+            chunk = []
+    return total + index(conn, chunk)
+
+
+def candidates(
+    conn: sqlite3.Connection, signatures_by_passage: dict[int, np.ndarray], bucket_cap: int = 200
+) -> dict[int, set[int]]:
+    """Return, for each passage, the other passages that share one of its bands.
+
+    A band shared by more than `bucket_cap` passages is boilerplate (a sign-off every post of a channel
+    carries, a slogan) and is left out of the lookup, so a lookup reads at most BANDS x bucket_cap rows.
+    """
+    found: dict[int, set[int]] = {}
+    if not signatures_by_passage:
+        return found
+    ids = list(signatures_by_passage)
+    keys = _keys_of(np.stack([signatures_by_passage[i] for i in ids]))
+    query = "SELECT passage FROM echo_bands WHERE key = ? LIMIT ?"
+    for passage, row in zip(ids, keys.tolist(), strict=True):
+        near: set[int] = set()
+        for key in row:
+            members = [m for (m,) in conn.execute(query, (key, bucket_cap + 1))]
+            if len(members) <= bucket_cap:
+                near.update(members)
+        near.discard(passage)
+        found[passage] = near
+    return found
