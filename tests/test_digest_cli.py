@@ -44,7 +44,8 @@ def test_markdown_digest_of_the_seeds(db: str) -> None:
     assert "| #UNCharterIsOurRules | 7 | 0 | 1 | #UNCharterIsOurRules, #UnCharterIsOurRules |" in out
     headings = [line for line in out.splitlines() if line.startswith("## ")]
     assert [h.split(" (")[0] for h in headings] == [
-        "## New campaigns", "## Spiking known tags", "## Top hashtags", "## Activity per channel", "## Scraper health"]
+        "## New campaigns", "## Spiking known tags", "## Talking points spreading", "## Top hashtags",
+        "## Activity per channel", "## Scraper health"]
 
 
 def test_json_and_html_outputs(db: str, tmp_path: Path) -> None:

@@ -41,9 +41,10 @@ def test_sections_come_in_order_in_every_format() -> None:
     positions = [text.index(f"## {name}") for name in SECTIONS]
     assert positions == sorted(positions)
     page = render_html(d)
-    ids = [page.index(f'id="{name}"') for name in ("new-campaigns", "spiking", "top-hashtags", "channels", "health")]
+    names = ("new-campaigns", "spiking", "spreading", "top-hashtags", "channels", "health")
+    ids = [page.index(f'id="{name}"') for name in names]
     assert ids == sorted(ids)
-    assert list(digest_json(d))[7:12] == ["new_campaigns", "spiking", "top_tags", "channels", "health"]
+    assert list(digest_json(d))[7:13] == ["new_campaigns", "spiking", "spreading", "top_tags", "channels", "health"]
 
 
 def test_html_of_hostile_posts_has_no_script_handler_or_unsafe_link() -> None:

@@ -216,9 +216,10 @@ Examples:
 @click.option("--top", default=20, show_default=True, type=click.IntRange(min=1), help="Show at most this many groups.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of groups.")
 @click.option("--nl", "as_nl", is_flag=True, help="JSON Lines: one group per line.")
+@click.option("--rebuild", is_flag=True, help="Recompute the passage index from the stored posts, then stop.")
 def echoes_command(
     post: str | None, db_path: str | None, since: datetime | None, until: datetime | None, min_channels: int,
-    top: int, as_json: bool, as_nl: bool,
+    top: int, as_json: bool, as_nl: bool, rebuild: bool,
 ) -> None:
     """List passages (whole posts, paragraphs, key points) that reappear in other channels.
 
@@ -229,6 +230,11 @@ def echoes_command(
     """
     from feedwatch.network import echoes
 
+    if rebuild:
+        with open_store(db_path, must_exist=True) as store:
+            count, posts = store.rebuild_passages(), store.count()
+        click.echo(f"Passage index rebuilt: {count:,} passages of {posts:,} posts.", err=True)
+        raise SystemExit(OK)
     if post is None and since is None:
         raise click.UsageError("give a post (CHANNEL/ID) or a window (--since 7d)")
     with open_store(db_path, must_exist=True) as store:

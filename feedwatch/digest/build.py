@@ -27,9 +27,11 @@ from feedwatch.digest.model import (
     AlertEntry,
     ChannelRow,
     Digest,
+    EchoLink,
     Evidence,
     HealthRow,
     PostLink,
+    Spread,
     TagRow,
     clean_text,
     safe_url,
@@ -43,6 +45,7 @@ from feedwatch.store.rows import post_from_row
 
 LOOKBACK = timedelta(days=7)
 TOP_TAGS, TOP_CHANNELS, MAX_SOURCES, MAX_CAMPAIGNS, MAX_SPIKING = 15, 20, 20, 20, 10
+MAX_SPREADING, SPREAD_CHANNELS, SPREAD_ECHOES = 8, 3, 12  # groups shown, channels each reached, echoes listed
 
 
 def posts_count(conn: sqlite3.Connection) -> int:
@@ -221,6 +224,26 @@ def _capped(alerts: list[AlertEntry], cap: int, what: str) -> tuple[tuple[AlertE
                                  "`feedwatch campaigns` lists them all."]
 
 
+def spreading(conn: sqlite3.Connection, since: datetime | None, until: datetime) -> list[Spread]:
+    """Return the passages stored in the window that reached SPREAD_CHANNELS or more channels, widest first."""
+    from feedwatch.network.echoes import echoes_of_window
+
+    groups = echoes_of_window(conn, since, until, min_channels=SPREAD_CHANNELS, stored=True)
+    posts = load_posts(conn, [e.post_id for g in groups[:MAX_SPREADING] for e in g.echoes])
+    out = []
+    for group in groups[:MAX_SPREADING]:
+        links = {e.post_id: post_link(posts[e.post_id]) for e in group.echoes if e.post_id in posts}
+        if group.origin.post_id not in links:
+            continue
+        out.append(Spread(
+            text=clean_text(group.origin.text, 300), origin=links[group.origin.post_id], channels=group.channels,
+            forwards=group.count("forward"), verbatim=group.count("verbatim"), edited=group.count("edited"),
+            echoes=tuple(EchoLink(links[e.post_id], e.how, e.similarity, e.lag_hours)
+                         for e in group.echoes[1 : SPREAD_ECHOES + 1] if e.post_id in links),
+        ))
+    return out
+
+
 def build_digest(db: Any, since: datetime | None, until: datetime, exclude: set[str] | None = None,
                  *, now: datetime | None = None, seen: bool = False) -> Digest:
     """Return the digest of what was stored in [since, until] (since None: everything), minus `exclude`d alerts.
@@ -244,7 +267,8 @@ def build_digest(db: Any, since: datetime | None, until: datetime, exclude: set[
     tags = tuple(top_tags(conn))
     return Digest(
         generated_at=now or datetime.now(UTC), since=since, until=until, posts=posts_count(conn),
-        new_campaigns=campaigns, spiking=spiking, top_tags=tags, channels=tuple(channel_rows(conn)),
+        new_campaigns=campaigns, spiking=spiking, spreading=tuple(spreading(conn, since, until)),
+        top_tags=tags, channels=tuple(channel_rows(conn)),
         health=tuple(health_rows(conn, window)), chart=build_chart(conn, listed_tags(alerts, tags)),
         notes=tuple(notes), seen=seen,
     )

@@ -102,6 +102,29 @@ class AlertEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class EchoLink:
+    """One post that repeated a talking point: how (forward, verbatim, edited), how similar, how much later."""
+
+    post: PostLink
+    how: str
+    similarity: float
+    lag_hours: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """A passage that reached several channels in the window: its origin first, then its echoes in time order."""
+
+    text: str  # the origin's passage
+    origin: PostLink
+    channels: int
+    forwards: int  # amplification the platform shows
+    verbatim: int  # copies without attribution
+    edited: int  # copies with words added, dropped or moved
+    echoes: tuple[EchoLink, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class TagRow:
     """One hashtag over the digest's window, every spelling merged under its key."""
 
@@ -178,6 +201,7 @@ class Digest:
     posts: int = 0
     new_campaigns: tuple[AlertEntry, ...] = ()  # T1 and T2
     spiking: tuple[AlertEntry, ...] = ()  # T3
+    spreading: tuple[Spread, ...] = ()  # talking points that reached several channels
     top_tags: tuple[TagRow, ...] = ()
     channels: tuple[ChannelRow, ...] = ()
     health: tuple[HealthRow, ...] = ()
@@ -207,7 +231,20 @@ def iso(value: datetime | date | None) -> str | None:
 
 
 def plural(n: int, word: str) -> str:
+    if word.endswith("copy"):
+        return f"{n:,} {word if n == 1 else word[:-1] + 'ies'}"
     return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def lag(hours: float | None) -> str:
+    """Return how long after the origin, in words: '40 min later', '5.5 h later', '3 days later'."""
+    if hours is None:
+        return "undated"
+    if hours < 1:
+        return f"{max(hours * 60, 0):.0f} min later"
+    if hours < 48:
+        return f"{hours:.1f} h later"
+    return f"{hours / 24:.0f} days later"
 
 
 def scalar(value: Any) -> str:

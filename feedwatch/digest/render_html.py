@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from datetime import datetime, timedelta
 
-from feedwatch.digest.model import AlertEntry, Chart, Digest, PostLink, clean_text, plural, safe_url
+from feedwatch.digest.model import AlertEntry, Chart, Digest, PostLink, Spread, clean_text, lag, plural, safe_url
 from feedwatch.digest.render_md import SECTIONS
 
 _CSS = """
@@ -22,7 +22,7 @@ h1{font-size:1.3rem;margin:.2rem 0}h2{font-size:1.1rem;margin:1.6rem 0 .5rem;bor
 h3{font-size:1rem;margin:0 0 .4rem;overflow-wrap:anywhere}
 .meta,.note{color:#555;font-size:.9rem}.note{background:#fff6d6;padding:.4rem .6rem}
 .alert{background:#fff;border-left:5px solid #888;padding:.6rem .8rem;margin:.6rem 0;border-radius:4px}
-.T1{border-color:#b3261e}.T2{border-color:#c66a00}.T3{border-color:#2b6cb0}
+.spread{border-color:#6b46c1}.T1{border-color:#b3261e}.T2{border-color:#c66a00}.T3{border-color:#2b6cb0}
 .alert ul{padding-left:1.1rem;margin:.3rem 0}.alert li{overflow-wrap:anywhere}
 .tier{font-size:.8rem;font-weight:600;color:#fff;background:#555;border-radius:3px;padding:0 .35rem}
 .T1 .tier{background:#b3261e}.T2 .tier{background:#c66a00}.T3 .tier{background:#2b6cb0}
@@ -87,6 +87,21 @@ def _alert(alert: AlertEntry) -> str:
         f'{h(alert.title)}, score {alert.score:.3g}{basis}</h3><ul>{"".join(items)}</ul>'
         + (f"<p class=small>Sample posts</p><ul>{samples}</ul>" if samples else "")
         + "</article>"
+    )
+
+
+def _spread(spread: Spread) -> str:
+    echoes = "".join(
+        _post_link(e.post).replace("<li>", f"<li><strong>{h(e.how)}</strong>, {h(lag(e.lag_hours))}, "
+                                   f"similarity {e.similarity:.2f}: ", 1)
+        for e in spread.echoes
+    )
+    counts = (f"{plural(spread.forwards, 'forward')}, {plural(spread.verbatim, 'verbatim copy')}, "
+              f"{plural(spread.edited, 'edited copy')}")
+    return (
+        f'<article class="alert spread"><h3>{spread.channels} channels: {h(spread.text, 200)}</h3>'
+        f"<p class=small>Origin</p><ul>{_post_link(spread.origin)}</ul>"
+        f"<p class=small>Repeated by {counts} (copies carry no attribution)</p><ul>{echoes}</ul></article>"
     )
 
 
@@ -166,13 +181,17 @@ def _sections(digest: Digest) -> list[str]:
     return [
         _alerts(SECTIONS[0], "new-campaigns", digest.new_campaigns, "No new campaigns in this window."),
         _alerts(SECTIONS[1], "spiking", digest.spiking, "No known tag is spiking."),
-        f'<section id="top-hashtags"><h2>{SECTIONS[2]}</h2>{chart}'
+        f'<section id="spreading"><h2>{SECTIONS[2]} ({len(digest.spreading)})</h2>'
+        + ("".join(_spread(s) for s in digest.spreading)
+           or "<p>No passage reached three or more channels in this window.</p>")
+        + "</section>",
+        f'<section id="top-hashtags"><h2>{SECTIONS[3]}</h2>{chart}'
         + _table(("Tag", "Posts", "Forwards", "Channels", "Spellings"), tags, "No hashtags in this window.")
         + "</section>",
-        f'<section id="channels"><h2>{SECTIONS[3]}</h2>'
+        f'<section id="channels"><h2>{SECTIONS[4]}</h2>'
         + _table(("Channel", "Posts", "Forwards", "Last post"), channels, "No posts stored in this window.")
         + "</section>",
-        f'<section id="health"><h2>{SECTIONS[4]}</h2>'
+        f'<section id="health"><h2>{SECTIONS[5]}</h2>'
         + _table(("Source", "Status", "Runs", "Failed", "Errors", "Last error"), health, "No ingest runs.")
         + "</section>",
     ]

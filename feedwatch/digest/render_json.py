@@ -2,11 +2,13 @@
 
 Shape (every key always present):
     {"format": "feedwatch-digest", "version": 1, "generated_at", "since", "until", "seen", "posts",
-     "new_campaigns": [alert], "spiking": [alert], "top_tags": [tag], "channels": [channel],
+     "new_campaigns": [alert], "spiking": [alert], "spreading": [spread], "top_tags": [tag], "channels": [channel],
      "health": [source], "chart": {...} | null, "notes": [str]}
 with alert = {"key", "tier", "title", "tag", "tags", "first_seen", "alerted_at", "channels", "posts",
 "forwards", "score", "score_basis", "statistic", "evidence": {name: value},
-"samples": [{"label", "url", "where", "channel", "date", "forwarded"}]}.
+"samples": [link]}, link = {"label", "url", "where", "channel", "date", "forwarded"} and
+spread = {"text", "origin": link, "channels", "forwards", "verbatim", "edited",
+"echoes": [link + {"how", "similarity", "lag_hours"}]}.
 """
 
 from __future__ import annotations
@@ -63,6 +65,13 @@ def digest_json(digest: Digest) -> dict[str, Any]:
         "posts": digest.posts,
         "new_campaigns": [_alert(a) for a in digest.new_campaigns],
         "spiking": [_alert(a) for a in digest.spiking],
+        "spreading": [
+            {"text": x.text, "origin": _link(x.origin), "channels": x.channels, "forwards": x.forwards,
+             "verbatim": x.verbatim, "edited": x.edited,
+             "echoes": [{**_link(e.post), "how": e.how, "similarity": round(e.similarity, 3),
+                         "lag_hours": None if e.lag_hours is None else round(e.lag_hours, 2)} for e in x.echoes]}
+            for x in digest.spreading
+        ],
         "top_tags": [
             {"key": t.key, "tag": t.tag, "spellings": list(t.spellings), "posts": t.posts,
              "forwards": t.forwards, "channels": t.channels}

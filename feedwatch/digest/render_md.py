@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from feedwatch.digest.model import AlertEntry, Digest, PostLink, clean_text, plural
+from feedwatch.digest.model import AlertEntry, Digest, PostLink, Spread, clean_text, lag, plural
 
 # '_' between two letters or digits cannot emphasise, and '@' only makes an e-mail autolink after one.
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~&$:]|(?<![^\W_])_|_(?![^\W_])|(?<=[^\W_])@)")
@@ -23,7 +23,8 @@ _MD_START = re.compile(r"^(?:(\d+)([.)])|([#+\-=]))")
 _DOMAIN_DOT = re.compile(r"\.(?=[^\W\d_])")
 _URL_SPECIAL = re.compile(r"([\\()<> ])")
 
-SECTIONS = ("New campaigns", "Spiking known tags", "Top hashtags", "Activity per channel", "Scraper health")
+SECTIONS = ("New campaigns", "Spiking known tags", "Talking points spreading", "Top hashtags", "Activity per channel",
+            "Scraper health")
 
 
 def md(text: str | None, limit: int = 0, *, start: bool = False) -> str:
@@ -88,6 +89,19 @@ def _alerts(title: str, alerts: tuple[AlertEntry, ...], empty: str) -> list[str]
     return lines
 
 
+def _spread(number: int, spread: Spread) -> list[str]:
+    lines = [
+        f"### {number}. {spread.channels} channels: {md(spread.text, 200)}",
+        "",
+        f"- Origin: {_link(spread.origin)}",
+        f"- Repeated by {plural(spread.forwards, 'forward')}, {plural(spread.verbatim, 'verbatim copy')} and "
+        f"{plural(spread.edited, 'edited copy')} (copies carry no attribution)",
+    ]
+    lines += [f"  - {echo.how}, {lag(echo.lag_hours)}, similarity {echo.similarity:.2f}: {_link(echo.post)}"
+              for echo in spread.echoes]
+    return [*lines, ""]
+
+
 def _table(head: tuple[str, ...], rows: list[tuple[str, ...]], empty: str) -> list[str]:
     if not rows:
         return [empty, ""]
@@ -112,20 +126,25 @@ def render_md(digest: Digest) -> str:
     lines += [f"> {md(note, start=True)}" for note in digest.notes] + ([""] if digest.notes else [])
     lines += _alerts(SECTIONS[0], digest.new_campaigns, "No new campaigns in this window.")
     lines += _alerts(SECTIONS[1], digest.spiking, "No known tag is spiking.")
-    lines += [f"## {SECTIONS[2]}", ""]
+    lines += [f"## {SECTIONS[2]} ({len(digest.spreading)})", ""]
+    if not digest.spreading:
+        lines += ["No passage reached three or more channels in this window.", ""]
+    for number, spread in enumerate(digest.spreading, 1):
+        lines += _spread(number, spread)
+    lines += [f"## {SECTIONS[3]}", ""]
     lines += _table(
         ("Tag", "Posts", "Forwards", "Channels", "Spellings"),
         [(tag(t.tag), str(t.posts), str(t.forwards), str(t.channels),
           ", ".join(tag(s) for s in t.spellings)) for t in digest.top_tags],
         "No hashtags in this window.",
     )
-    lines += [f"## {SECTIONS[3]}", ""]
+    lines += [f"## {SECTIONS[4]}", ""]
     lines += _table(
         ("Channel", "Posts", "Forwards", "First", "Last"),
         [(md(c.channel), str(c.posts), str(c.forwards), when(c.first), when(c.last)) for c in digest.channels],
         "No posts stored in this window.",
     )
-    lines += [f"## {SECTIONS[4]}", ""]
+    lines += [f"## {SECTIONS[5]}", ""]
     lines += _table(
         ("Source", "Status", "Runs", "Failed", "Errors", "Last error"),
         [(md(h.source), h.status, str(h.runs), str(h.failed_runs),

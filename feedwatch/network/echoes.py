@@ -31,6 +31,7 @@ from feedwatch.store.rows import post_from_row
 
 THRESHOLD = 0.3  # word-pair Jaccard similarity at and above which two passages are the same talking point
 ORIGIN, FORWARD, VERBATIM, EDITED = "origin", "forward", "verbatim", "edited"
+MAX_SEEDS = 50_000  # passages of one window looked at, the latest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,21 +178,25 @@ def _ranked(groups: Iterable[Group], min_channels: int) -> list[Group]:
 
 def echoes_of_window(
     conn: sqlite3.Connection, since: datetime | None, until: datetime | None = None, *,
-    min_channels: int = 2, threshold: float = THRESHOLD,
+    min_channels: int = 2, threshold: float = THRESHOLD, stored: bool = False, limit: int = MAX_SEEDS,
 ) -> list[Group]:
     """Return the passages posted in [since, until) that reached at least `min_channels` channels.
 
     Each passage of the window is put with its origin: the earliest passage of another channel that it is
     similar to (or itself, when it is the first). A group is an origin and the window's passages put with
-    it, so similarity is always to the origin and groups never chain one edit onto the next.
+    it, so similarity is always to the origin and groups never chain one edit onto the next. With `stored`,
+    the window is when posts were first stored (the digest's window) rather than published. At most the
+    latest `limit` passages of the window are looked at, so a window over a whole large store stays bounded.
     """
+    column = "p.first_seen" if stored else "p.date"
     where, args = ["1"], []
     if since is not None:
-        where.append("p.date >= ?")
+        where.append(f"{column} >= ?")
         args.append(iso(since))
     if until is not None:
-        where.append("p.date < ?")
+        where.append(f"{column} {'<=' if stored else '<'} ?")  # the digest's window includes its end
         args.append(iso(until))
+    where.append(f"1 ORDER BY e.id DESC LIMIT {int(limit)}")
     loaded, similar = _similar(conn, _signatures(conn, " AND ".join(where), args), threshold)
     groups: dict[int, list[_Passage]] = {}
     for seed, others in similar.items():

@@ -165,6 +165,13 @@ class Store:
         with store_errors(self.path):
             yield from queries.posts(self.db.conn, channel=channel, since=since)
 
+    def rebuild_passages(self) -> int:
+        """Recompute the passage index (feedwatch.store.passages) from the stored posts; return its size."""
+        from feedwatch.store import passages
+
+        with store_errors(self.path), transaction(self.db.conn):
+            return passages.rebuild(self.db.conn)
+
     def count(self) -> int:
         with store_errors(self.path):
             return int(self.db.conn.execute("SELECT count(*) FROM posts").fetchone()[0])

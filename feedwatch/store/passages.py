@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,9 +97,9 @@ def passages(post_id: int, post: Post) -> list[Passage]:
     found: list[Passage] = []
     pieces = _PARAGRAPH.split(post.text) if "\n" in post.text else [post.text]
     parts = [(text, n) for text in pieces if (n := normal(text)).count(" ") + 1 >= MIN_WORDS]
-    if len(parts) <= 1:
-        found.append(Passage(post_id, POST, 0, post.text.strip(), whole))
-    else:
+    if not parts or (len(parts) == 1 and parts[0][1] == whole):
+        found.append(Passage(post_id, POST, 0, post.text.strip(), whole))  # the post is one passage
+    else:  # its paragraphs of MIN_WORDS words or more; short lines (a sign-off, a link line) are left out
         found += [Passage(post_id, PARAGRAPH, i, text.strip(), n) for i, (text, n) in enumerate(parts)]
     seen = {p.normal for p in found}
     for i, point in enumerate(post.key_points):
@@ -198,13 +198,15 @@ def drop(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
         conn.execute(f"DELETE FROM echo_passages WHERE post IN ({marks})", part)
 
 
-def rebuild(conn: sqlite3.Connection, posts: Iterable[tuple[int, Post]], batch: int = 5000) -> int:
-    """Recompute the whole index from stored posts; return the number of passages indexed."""
+def rebuild(conn: sqlite3.Connection, batch: int = 5000) -> int:
+    """Recompute the whole index from the stored posts; return the number of passages indexed."""
+    from feedwatch.store.rows import post_from_row
+
     conn.execute("DELETE FROM echo_bands")
     conn.execute("DELETE FROM echo_passages")
     total, chunk = 0, []
-    for item in posts:
-        chunk.append(item)
+    for row in conn.execute("SELECT id, title, text, author, json FROM posts ORDER BY id"):
+        chunk.append((row[0], post_from_row(row[1:])))
         if len(chunk) >= batch:
             total += index(conn, chunk)
             chunk = []

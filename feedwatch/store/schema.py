@@ -256,7 +256,6 @@ def m013_echoes(db: sqlite_utils.Database) -> None:
     Posts stored before this migration are indexed here, so echoes cover the whole store.
     """
     from feedwatch.store import passages
-    from feedwatch.store.rows import post_from_row
 
     _run(db, """
         CREATE TABLE echo_passages (
@@ -274,8 +273,7 @@ def m013_echoes(db: sqlite_utils.Database) -> None:
             PRIMARY KEY (key, passage)
         ) WITHOUT ROWID;
     """)
-    rows = db.conn.execute("SELECT id, title, text, author, json FROM posts ORDER BY id")
-    passages.rebuild(db.conn, ((row[0], post_from_row(row[1:])) for row in rows))
+    passages.rebuild(db.conn)
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
