@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
 from feedwatch.errors import FeedwatchError
 from feedwatch.models import Post
 from feedwatch.network.refs import post_node
@@ -112,9 +110,10 @@ def _load(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, _Passage]:
     return found
 
 
-def _signatures(conn: sqlite3.Connection, where: str, args: list[Any]) -> dict[int, np.ndarray]:
-    sql = f"SELECT e.id, e.signature FROM echo_passages e JOIN posts p ON p.id = e.post WHERE {where}"
-    return {row[0]: px.signature_of(row[1]) for row in conn.execute(sql, args)}
+def _keys(conn: sqlite3.Connection, where: str, args: list[Any]) -> dict[int, str]:
+    sql = ("SELECT e.id, e.keys FROM posts p JOIN echo_passages e"
+           f" ON e.id BETWEEN p.id * {px.PER_POST} AND p.id * {px.PER_POST} + {px.PER_POST - 1} WHERE {where}")
+    return {row[0]: row[1] for row in conn.execute(sql, args)}
 
 
 def _when(passage: _Passage) -> tuple[int, str, int]:
@@ -124,7 +123,7 @@ def _when(passage: _Passage) -> tuple[int, str, int]:
 
 
 def _similar(
-    conn: sqlite3.Connection, seeds: dict[int, np.ndarray], threshold: float
+    conn: sqlite3.Connection, seeds: dict[int, str], threshold: float
 ) -> tuple[dict[int, _Passage], dict[int, list[int]]]:
     """Load the seeds and their candidates; return them and, per seed, the passages of other channels that
     are at least `threshold` similar to it (checked on the exact word-pair Jaccard similarity)."""
@@ -197,7 +196,7 @@ def echoes_of_window(
         where.append(f"{column} {'<=' if stored else '<'} ?")  # the digest's window includes its end
         args.append(iso(until))
     where.append(f"1 ORDER BY e.id DESC LIMIT {int(limit)}")
-    loaded, similar = _similar(conn, _signatures(conn, " AND ".join(where), args), threshold)
+    loaded, similar = _similar(conn, _keys(conn, " AND ".join(where), args), threshold)
     groups: dict[int, list[_Passage]] = {}
     for seed, others in similar.items():
         origin = min([loaded[seed], *(loaded[o] for o in others)], key=_when)
@@ -209,7 +208,7 @@ def echoes_of_post(
     conn: sqlite3.Connection, post_id: int, *, min_channels: int = 1, threshold: float = THRESHOLD
 ) -> list[Group]:
     """Return, for each passage of one stored post, the posts of other channels that carry it, earliest first."""
-    loaded, similar = _similar(conn, _signatures(conn, "e.post = ?", [post_id]), threshold)
+    loaded, similar = _similar(conn, _keys(conn, "p.id = ?", [post_id]), threshold)
     groups = []
     for seed, others in similar.items():
         members = [loaded[seed], *(loaded[o] for o in others)]

@@ -91,12 +91,13 @@ def passages(post_id: int, post: Post) -> list[Passage]:
     """Return the passages of a stored post worth indexing: paragraphs (or the post) and key points."""
     if post.kind == "service" or not post.text:
         return []
-    whole = normal(post.text)
+    pieces = _PARAGRAPH.split(post.text) if "\n" in post.text else [post.text]
+    normals = [normal(piece) for piece in pieces]  # each character is normalised once
+    whole = " ".join(n for n in normals if n)
     if whole.count(" ") + 1 < MIN_WORDS:
         return []
     found: list[Passage] = []
-    pieces = _PARAGRAPH.split(post.text) if "\n" in post.text else [post.text]
-    parts = [(text, n) for text in pieces if (n := normal(text)).count(" ") + 1 >= MIN_WORDS]
+    parts = [(text, n) for text, n in zip(pieces, normals, strict=True) if n.count(" ") + 1 >= MIN_WORDS]
     if not parts or (len(parts) == 1 and parts[0][1] == whole):
         found.append(Passage(post_id, POST, 0, post.text.strip(), whole))  # the post is one passage
     else:  # its paragraphs of MIN_WORDS words or more; short lines (a sign-off, a link line) are left out
@@ -155,22 +156,32 @@ def _keys_of(sigs: np.ndarray) -> np.ndarray:
     return (keys | bands[None, :]).astype(np.int64)
 
 
+PER_POST = 64  # a passage's id is its post's id * PER_POST + its number, so a post's passages are one id range
+
+
+def key_text(keys: Sequence[int]) -> str:
+    """Return band keys as the tokens the full-text table indexes (hex words)."""
+    return " ".join(map(hex, keys))
+
+
 def index(conn: sqlite3.Connection, posts: Sequence[tuple[int, Post]]) -> int:
     """Index the passages of stored posts given as (id, post); return how many passages were indexed."""
-    found = [p for post_id, post in posts for p in passages(post_id, post)]
+    found = [p for post_id, post in posts for p in passages(post_id, post)[: PER_POST - 1]]
     if not found:
         return 0
     sigs = signatures([p.normal for p in found])
-    keys = _keys_of(sigs)
-    first = (conn.execute("SELECT max(id) FROM echo_passages").fetchone()[0] or 0) + 1
+    keys = _keys_of(sigs).tolist()
+    ids, number, last = [], 0, None
+    for passage in found:
+        number = number + 1 if passage.post == last else 0
+        last = passage.post
+        ids.append(passage.post * PER_POST + number)
+    texts = [key_text(row) for row in keys]
     conn.executemany(
-        "INSERT INTO echo_passages (id, post, part, idx, words, signature) VALUES (?, ?, ?, ?, ?, ?)",
-        [(first + n, p.post, p.part, p.index, p.words, sigs[n].tobytes()) for n, p in enumerate(found)],
+        "INSERT INTO echo_passages (id, post, part, idx, words, keys) VALUES (?, ?, ?, ?, ?, ?)",
+        [(i, p.post, p.part, p.index, p.words, text) for i, p, text in zip(ids, found, texts, strict=True)],
     )
-    conn.executemany(
-        "INSERT OR IGNORE INTO echo_bands (key, passage) VALUES (?, ?)",
-        [(key, first + n) for n, row in enumerate(keys.tolist()) for key in row],
-    )
+    conn.executemany("INSERT INTO echo_bands (rowid, keys) VALUES (?, ?)", zip(ids, texts, strict=True))
     return len(found)
 
 
@@ -180,30 +191,21 @@ def reindex(conn: sqlite3.Connection, posts: Sequence[tuple[int, Post]]) -> int:
     return index(conn, posts)
 
 
-def signature_of(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype=np.uint32)
-
-
 def drop(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
-    """Remove the passages of these posts from the index (their bands found from their stored signatures)."""
-    for start in range(0, len(post_ids), 500):
-        part = list(post_ids[start : start + 500])
-        marks = ", ".join("?" * len(part))
-        rows = conn.execute(f"SELECT id, signature FROM echo_passages WHERE post IN ({marks})", part).fetchall()
-        if not rows:
-            continue
-        keys = _keys_of(np.stack([signature_of(blob) for _, blob in rows]))
-        conn.executemany("DELETE FROM echo_bands WHERE key = ? AND passage = ?",
-                         [(key, passage) for (passage, _), row in zip(rows, keys.tolist(), strict=True) for key in row])
-        conn.execute(f"DELETE FROM echo_passages WHERE post IN ({marks})", part)
+    """Remove the passages of these posts from the index."""
+    for post_id in post_ids:
+        bounds = (post_id * PER_POST, post_id * PER_POST + PER_POST - 1)
+        conn.execute("INSERT INTO echo_bands (echo_bands, rowid, keys) SELECT 'delete', id, keys FROM echo_passages"
+                     " WHERE id BETWEEN ? AND ?", bounds)
+        conn.execute("DELETE FROM echo_passages WHERE id BETWEEN ? AND ?", bounds)
 
 
 def rebuild(conn: sqlite3.Connection, batch: int = 5000) -> int:
     """Recompute the whole index from the stored posts; return the number of passages indexed."""
     from feedwatch.store.rows import post_from_row
 
-    conn.execute("DELETE FROM echo_bands")
     conn.execute("DELETE FROM echo_passages")
+    conn.execute("INSERT INTO echo_bands (echo_bands) VALUES ('rebuild')")
     total, chunk = 0, []
     for row in conn.execute("SELECT id, title, text, author, json FROM posts ORDER BY id"):
         chunk.append((row[0], post_from_row(row[1:])))
@@ -213,24 +215,18 @@ def rebuild(conn: sqlite3.Connection, batch: int = 5000) -> int:
     return total + index(conn, chunk)
 
 
-def candidates(
-    conn: sqlite3.Connection, signatures_by_passage: dict[int, np.ndarray], bucket_cap: int = 200
-) -> dict[int, set[int]]:
+def candidates(conn: sqlite3.Connection, keys_by_passage: dict[int, str], bucket_cap: int = 200) -> dict[int, set[int]]:
     """Return, for each passage, the other passages that share one of its bands.
 
     A band shared by more than `bucket_cap` passages is boilerplate (a sign-off every post of a channel
     carries, a slogan) and is left out of the lookup, so a lookup reads at most BANDS x bucket_cap rows.
     """
     found: dict[int, set[int]] = {}
-    if not signatures_by_passage:
-        return found
-    ids = list(signatures_by_passage)
-    keys = _keys_of(np.stack([signatures_by_passage[i] for i in ids]))
-    query = "SELECT passage FROM echo_bands WHERE key = ? LIMIT ?"
-    for passage, row in zip(ids, keys.tolist(), strict=True):
+    query = "SELECT rowid FROM echo_bands WHERE echo_bands MATCH ? LIMIT ?"
+    for passage, keys in keys_by_passage.items():
         near: set[int] = set()
-        for key in row:
-            members = [m for (m,) in conn.execute(query, (key, bucket_cap + 1))]
+        for key in keys.split():
+            members = [m for (m,) in conn.execute(query, (f'"{key}"', bucket_cap + 1))]
             if len(members) <= bucket_cap:
                 near.update(members)
         near.discard(passage)

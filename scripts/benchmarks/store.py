@@ -133,10 +133,29 @@ def search_latencies(path: Path) -> tuple[list[float], dict[str, float]]:
     return times, common_times
 
 
+def echo_latencies(path: Path) -> list[float]:
+    """Return the wall time of looking up the echoes of 50 random stored posts."""
+    from feedwatch.network.echoes import echoes_of_post
+    from feedwatch.store import Store
+
+    store = Store.open(path)
+    rng = random.Random(4)
+    ids = [rng.randint(1, N) for _ in range(51)]
+    echoes_of_post(store.db.conn, ids[0])  # warm the cache, as a running service would be
+    times = []
+    for post_id in ids[1:]:
+        started = time.perf_counter()
+        echoes_of_post(store.db.conn, post_id)
+        times.append(time.perf_counter() - started)
+    store.close()
+    return times
+
+
 def run(workdir: Path) -> list[Figure]:
     path = workdir / "bench.db"
     store_s, floor_s = ingest_seconds(path)
     times, common = search_latencies(path)
+    echo_times = echo_latencies(path)
     con = sqlite3.connect(path)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
@@ -152,4 +171,7 @@ def run(workdir: Path) -> list[Figure]:
         Figure("search a word in ~all posts, by relevance", common["relevance"] * 1000, "ms"),
         Figure("search a word in ~all posts, recent first", common["recent"] * 1000, "ms"),
         Figure("database bytes per post", size / N, "B", floor_size / N, "plain table"),
+        Figure(f"echoes of one post, median of 50 ({N:,} posts)", statistics.median(echo_times) * 1000, "ms",
+               None, "", "< 50 ms", statistics.median(echo_times) < 0.05),
+        Figure("echoes of one post, slowest of 50", max(echo_times) * 1000, "ms"),
     ]

@@ -1,0 +1,74 @@
+"""Echo figures: what the passage index costs ingest, and how its signatures compare with datasketch's.
+
+The baseline for ingest is the same store ingest of the same generated posts
+with the passage index switched off at its one seam (feedwatch.store.ingest
+calls passages.index and passages.reindex), in the same run. Signatures are
+compared with datasketch's MinHash (the well-kept reference) on the same
+passages, when datasketch is installed. The lookup of one post's echoes at
+1,000,000 posts is timed in the store area, on its store.
+FEEDWATCH_BENCH_ECHO_POSTS chooses the number of posts (default 50,000).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from pathlib import Path
+
+from common import Figure
+from store import BATCH, Generator
+
+N = int(os.environ.get("FEEDWATCH_BENCH_ECHO_POSTS", "50000"))
+
+
+def _ingest_seconds(path: Path, posts: list, indexed: bool) -> float:  # type: ignore[type-arg]
+    import feedwatch.store.ingest as ingest
+    from feedwatch.store import Store, passages
+
+    saved = ingest.passages
+    if not indexed:
+        class Off:  # the seam: the ingest's view of the passage index, switched off
+            index = staticmethod(lambda conn, posts: 0)
+            reindex = staticmethod(lambda conn, posts: 0)
+        ingest.passages = Off  # type: ignore[assignment]
+    try:
+        with Store.open(path) as store:
+            started = time.process_time()
+            store.ingest(posts, "bench", batch=BATCH)
+            return time.process_time() - started
+    finally:
+        ingest.passages = saved
+        assert ingest.passages is passages
+
+
+def run(workdir: Path) -> list[Figure]:
+    from feedwatch.store import passages
+
+    gen = Generator(seed=5)
+    posts = [gen.post(n) for n in range(N)]
+    # Best of two each, alternating, so a burst of load on the shared machine hits both alike.
+    with_index = min(_ingest_seconds(workdir / f"on{i}.db", posts, True) for i in range(2))
+    without = min(_ingest_seconds(workdir / f"off{i}.db", posts, False) for i in range(2))
+    ratio = without / with_index
+    figures = [
+        Figure(f"ingest with the passage index ({N:,} posts)", N / with_index, "posts/s", N / without,
+               "without it", ">= 0.7x", ratio >= 0.7),
+    ]
+    texts = [p.normal for i, post in enumerate(posts[:20_000]) for p in passages.passages(i, post)]
+    started = time.process_time()
+    passages.signatures(texts)
+    ours = (time.process_time() - started) / len(texts) * 1e6
+    try:
+        from datasketch import MinHash
+    except ImportError:
+        figures.append(Figure("signature per passage (datasketch not installed)", ours, "us"))
+        return figures
+    started = time.process_time()
+    for text in texts:
+        words = text.split()
+        hasher = MinHash(num_perm=passages.SIGNATURE)
+        hasher.update_batch([f"{a} {b}".encode() for a, b in itertools.pairwise(words)])
+    theirs = (time.process_time() - started) / len(texts) * 1e6
+    figures.append(Figure("signature per passage, batched numpy", ours, "us", theirs, "datasketch MinHash"))
+    return figures
