@@ -51,7 +51,8 @@ def m001_posts(db: sqlite_utils.Database) -> None:
             first_seen TEXT NOT NULL
         );
         CREATE UNIQUE INDEX channel_names_unique ON channel_names(channel, username, ifnull(title, ''));
-        -- ident: 'c:<channel, lower case>/<message id>' for posts with an id, 'f:<fingerprint>' without.
+        -- ident: 'c:<channel, lower case>/<message id>' for posts with an id, 'f:<fingerprint>' without
+        -- (since 009 a post with an id may also be 'i:', 't:' or 'm:', see feedwatch.store.merge).
         -- json: the Post JSON without title, text and author, which are the columns beside it.
         CREATE TABLE posts (
             id INTEGER PRIMARY KEY,
@@ -250,6 +251,38 @@ def m008_digests(db: sqlite_utils.Database) -> None:
     _run(db, DIGEST_TABLES)
 
 
+def m009_identity(db: sqlite_utils.Database) -> None:
+    """Posts with a message id are identified by their chat and that id, never by their text.
+
+    A channel row may now lack a username: a chat read only from a Telegram
+    Desktop export is recorded by its numeric id or its title. Rows that
+    earlier versions stored under their text fingerprint although they had a
+    message id are re-keyed (feedwatch.store.repair.rekey); what those versions
+    merged comes back when the export is ingested again.
+    """
+    _run(db, """
+        CREATE TABLE channels_009 (
+            id INTEGER PRIMARY KEY,
+            username TEXT,
+            title TEXT,
+            channel_id INTEGER,
+            access_hash INTEGER,
+            high_water INTEGER,
+            last_polled_at TEXT,
+            first_seen TEXT NOT NULL
+        );
+        INSERT INTO channels_009 SELECT id, username, title, channel_id, access_hash, high_water, last_polled_at,
+            first_seen FROM channels;
+        DROP TABLE channels;
+        ALTER TABLE channels_009 RENAME TO channels;
+        CREATE UNIQUE INDEX channels_username ON channels(username COLLATE NOCASE);
+        CREATE INDEX channels_channel_id ON channels(channel_id);
+    """)
+    from feedwatch.store.repair import rekey
+
+    rekey(db.conn)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_posts", m001_posts),
     ("002_history", m002_history),
@@ -259,6 +292,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("006_index_by_batch", m006_index_by_batch),
     ("007_campaigns", m007_campaigns),
     ("008_digests", m008_digests),
+    ("009_identity", m009_identity),
 ]
 
 
