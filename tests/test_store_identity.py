@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from store_support import at, counts, post, stored
 
-from feedwatch.models import Post, Source
+from feedwatch.models import ForwardedFrom, Post, Source
 from feedwatch.parse import expand, parse_path
 from feedwatch.parse.text import fingerprint
 from feedwatch.store import IngestResult, Store
@@ -133,6 +133,19 @@ def test_an_export_then_the_channel_polled_by_username_are_one_channel(store: St
     assert counts(store) == before
 
 
+def test_a_post_stored_under_both_the_id_and_the_username_becomes_one_when_they_meet(store: Store) -> None:
+    store.ingest([export_post(5, "Words", views=None)], "result.json")
+    by_name = dataclasses.replace(tme_post(5, "Words"), channel_id=None, views=7)  # a source without the id
+    assert store.ingest([by_name], "page") == IngestResult(new=1)
+    assert store.count() == 2
+    assert store.ingest([tme_post(6, "Later")], "tme") == IngestResult(new=1)  # the username meets the id
+    assert sorted(r[0] for r in store.db.execute("SELECT ident FROM posts")) == ["c:all1app/5", "c:all1app/6"]
+    [five] = [p for p in store.posts() if p.message_id == 5]
+    assert (five.channel_id, five.views, five.channel_title) == (1858370886, 7, "All1App daily")
+    assert counts(store)["post_sources"] == 3
+    assert store.db.execute("SELECT count(*) FROM posts_fts").fetchone()[0] == 2
+
+
 def test_a_polled_channel_then_its_export_are_one_channel(store: Store) -> None:
     assert store.ingest([tme_post(1), tme_post(2, "Other words")], "tme") == IngestResult(new=2)
     assert store.ingest([export_post(1), export_post(2, "Other words"), export_post(3, "New")],
@@ -157,6 +170,7 @@ def test_the_desktop_html_sample_stores_every_message(store: Store, formats_dir:
     "tdesktop_json_all1app_messages_array.json", "tdesktop_json_langchain_result.json", "tme_s_durov.html",
     "tme_s_tginfouk.html", "tdesktop_html_cybersec_2018", "real/tgh_android_sec_2019", "real/tgh_fin_capital_ru",
     "real/tgj_tgif_corporate_speak", "real/tgj_tgif_software_testing", "real/tme_topwar_2023",
+    "real/tme_any2feed_fragments",
 ])
 def test_every_sample_stores_each_of_its_messages_once(store: Store, formats_dir: Path, name: str) -> None:
     path = formats_dir / name
@@ -228,3 +242,21 @@ def test_migration_merges_rows_that_turn_out_to_be_one_message(tmp_path: Path,
         assert counts(store)["post_sources"] == 2
         assert store.db.execute("SELECT count(*) FROM posts_fts").fetchone()[0] == 1
         assert store.ingest([first, edited], "again") == IngestResult(unchanged=2)
+
+
+def test_campaigns_and_digests_key_a_chat_as_the_store_does(store: Store, tmp_path: Path) -> None:
+    from feedwatch.campaigns.stream import actor_of
+    from feedwatch.digest.sql import ACTOR, FORWARD
+
+    exported = [export_post(1), export_post(2, "Forwarded words", forwarded_from=ForwardedFrom("Someone else")),
+                export_post(3, "Our own words again", forwarded_from=ForwardedFrom("All1App daily"))]
+    titled = [dataclasses.replace(p, channel_id=None, source=Source("tg-html", f"messages{i}.html", 0))
+              for i, p in enumerate(exported, 1)]  # one export's pages: one actor, not one per file
+    store.ingest(exported + titled, "exports")
+    seen = {(r[0], r[1]) for r in store.db.execute(f"SELECT {ACTOR}, {FORWARD} FROM posts p ORDER BY id")}
+    actors = {(actor, bool(forward)) for actor, forward in map(actor_of, stored(store))}
+    assert actors == {("i:1858370886", False), ("i:1858370886", True), ("t:all1app daily", False),
+                      ("t:all1app daily", True)}
+    assert {(a, bool(f)) for a, f in seen} == actors
+    store.ingest([tme_post(9, "Polled")], "tme")  # the id meets its username
+    assert {actor_of(p)[0] for p in store.posts() if p.channel_id} == {"all1app"}

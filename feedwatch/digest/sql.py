@@ -1,8 +1,9 @@
 """SQL fragments over stored posts (alias p) that the digest queries share.
 
-They follow the campaign detector's view of a post: its actor is the channel,
-else the forwarded origin, else the file it was read from; it is a forward when
-a channel posted another's post; its day is its date, else its first dateline.
+They follow the campaign detector's view of a post: its actor is the chat
+(its username, else `i:<numeric id>`, else `t:<export title>`), else the
+forwarded origin, else the file it was read from; it is a forward when a chat
+posted another's post; its day is its date, else its first dateline.
 """
 
 from __future__ import annotations
@@ -10,12 +11,17 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
-ACTOR = ("coalesce('@' || p.channel, '@' || json_extract(p.json, '$.forwarded_from.channel'),"
+ACTOR = ("coalesce('@' || p.channel, 'i:' || json_extract(p.json, '$.channel_id'),"
+         " 't:' || lower(trim(json_extract(p.json, '$.channel_title'))),"
+         " '@' || json_extract(p.json, '$.forwarded_from.channel'),"
          " json_extract(p.json, '$.forwarded_from.name'), 'file:' || json_extract(p.json, '$.source.path'),"
          " json_extract(p.json, '$.source.format'))")
-FORWARD = ("(p.channel IS NOT NULL AND json_extract(p.json, '$.forwarded_from') IS NOT NULL AND"
-           " lower(coalesce(json_extract(p.json, '$.forwarded_from.channel'),"
-           " json_extract(p.json, '$.forwarded_from.name'), '')) <> lower(p.channel))")
+_ORIGIN = ("lower(coalesce(json_extract(p.json, '$.forwarded_from.channel'),"
+           " json_extract(p.json, '$.forwarded_from.name'), ''))")
+FORWARD = ("(coalesce(p.channel, json_extract(p.json, '$.channel_id'), json_extract(p.json, '$.channel_title'))"
+           f" IS NOT NULL AND json_extract(p.json, '$.forwarded_from') IS NOT NULL AND {_ORIGIN}"
+           " <> lower(coalesce(p.channel, '')) AND (json_extract(p.json, '$.channel_title') IS NULL OR"
+           f" {_ORIGIN} <> lower(trim(json_extract(p.json, '$.channel_title')))))")
 DAY = "coalesce(substr(p.date, 1, 10), json_extract(p.json, '$.datelines[0].date'))"
 
 

@@ -127,7 +127,13 @@ class Batch:
                 for p in posts]
 
     def link(self, username: str, channel_id: int) -> None:
-        """Move the posts stored under a channel's numeric id to its username (those not stored there already)."""
+        """Move the posts stored under a channel's numeric id to its username.
+
+        A post stored under both (read by username from a source that did not
+        give the id) is merged into the one under the username.
+        """
+        from feedwatch.store.repair import merge_rows
+
         old, new = f"i:{channel_id}/", f"c:{username.lower()}/"
         rest = f"substr(posts.ident, {len(old) + 1})"
         self.conn.execute(
@@ -136,6 +142,11 @@ class Batch:
             f" WHERE ident >= ? AND ident < ? AND NOT EXISTS (SELECT 1 FROM posts AS p WHERE p.ident = ? || {rest})",
             [new, username, username, username, old, old[:-1] + "0", new],
         )
+        both = self.conn.execute(f"SELECT p.id, posts.id FROM posts JOIN posts AS p ON p.ident = ? || {rest}"
+                                 " WHERE posts.ident >= ? AND posts.ident < ?", [new, old, old[:-1] + "0"]).fetchall()
+        for keep, other in both:
+            merge_rows(self.conn, keep, other)
+
     def _index(self, row: Row) -> None:
         self.by_ident[row.ident] = row
         self.by_fp.setdefault(row.post.fingerprint, []).append(row)
@@ -280,7 +291,6 @@ def prepare(post: Post) -> Post:
         if value is not None and value not in _INT64:
             raise ValueError(f"{value} does not fit in a 64-bit integer")
     return post
-
 
 
 def batches(posts: Iterable[Post], size: int) -> Iterator[list[Post]]:
