@@ -13,7 +13,7 @@ from store_support import at, counts, post, stored
 from feedwatch.models import ForwardedFrom, Post, Source
 from feedwatch.parse import expand, parse_path
 from feedwatch.parse.text import fingerprint
-from feedwatch.store import IngestResult, Store
+from feedwatch.store import ChannelState, IngestResult, Store
 from feedwatch.store import channels as ch
 from feedwatch.store import merge as mg
 from feedwatch.store.db import batch_database
@@ -144,6 +144,15 @@ def test_a_post_stored_under_both_the_id_and_the_username_becomes_one_when_they_
     assert (five.channel_id, five.views, five.channel_title) == (1858370886, 7, "All1App daily")
     assert counts(store)["post_sources"] == 3
     assert store.db.execute("SELECT count(*) FROM posts_fts").fetchone()[0] == 2
+
+
+def test_a_username_learnt_from_channel_state_alone_still_takes_over_the_posts(store: Store) -> None:
+    exported = [export_post(i, f"{SAME} {i}") for i in (1, 2)]
+    store.ingest(exported, "result.json")
+    store.save_channel(ChannelState("All1App", channel_id=1858370886))  # a poll that found no new posts
+    assert store.ingest(exported, "result.json") == IngestResult(unchanged=2)  # moved, not duplicated
+    assert sorted(r[0] for r in store.db.execute("SELECT ident FROM posts")) == ["c:all1app/1", "c:all1app/2"]
+    assert {p.channel for p in store.posts()} == {"All1App"}
 
 
 def test_a_polled_channel_then_its_export_are_one_channel(store: Store) -> None:

@@ -105,9 +105,9 @@ class Batch:
     def resolve(self, posts: list[Post]) -> list[Post]:
         """Return the posts with the username the store (or the batch) knows for their numeric channel id.
 
-        A username met with its channel id for the first time takes over the
-        posts stored under that id (`link`), so a channel read from an export
-        and later polled is one channel.
+        Posts stored under a channel id whose username is now known move to the
+        username (`link`), so a channel read from an export and polled (in
+        either order) is one channel.
         """
         ids = sorted({p.channel_id for p in posts if p.channel_id is not None})
         if not ids:
@@ -118,11 +118,13 @@ class Batch:
             names.update((cid, name) for name, cid in self.conn.execute(
                 f"SELECT username, channel_id FROM channels WHERE channel_id IN ({marks}) AND username IS NOT NULL",
                 part))
-        for post in posts:
-            if post.channel and post.channel_id is not None:
-                if names.get(post.channel_id, "").lower() != post.channel.lower():
-                    self.link(post.channel, post.channel_id)
-                names[post.channel_id] = post.channel
+        names.update((p.channel_id, p.channel) for p in posts if p.channel and p.channel_id is not None)
+        for channel_id, username in names.items():
+            # Posts stored under the id before its username was known (however the store learnt it) move now.
+            old = f"i:{channel_id}/"
+            if self.conn.execute("SELECT 1 FROM posts WHERE ident >= ? AND ident < ? LIMIT 1",
+                                 [old, old[:-1] + "0"]).fetchone():
+                self.link(username, channel_id)
         return [p if p.channel or p.channel_id not in names else mg.with_username(p, names[p.channel_id])
                 for p in posts]
 
