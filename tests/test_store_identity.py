@@ -13,7 +13,7 @@ from store_support import at, counts, post, stored
 from feedwatch.models import ForwardedFrom, Post, Source
 from feedwatch.parse import expand, parse_path
 from feedwatch.parse.text import fingerprint
-from feedwatch.store import ChannelState, IngestResult, Store
+from feedwatch.store import ChannelState, IngestResult, Store, repair
 from feedwatch.store import channels as ch
 from feedwatch.store import merge as mg
 from feedwatch.store.db import batch_database
@@ -224,6 +224,7 @@ def test_migration_re_keys_an_old_database_and_re_ingesting_restores_every_messa
     polled = tme_post(7, "A polled post")
     path = tmp_path / "old.db"
     assert old_database(path, [*exported, *others, pasted, polled], monkeypatch) == (5, 2)  # the old defect
+    monkeypatch.setattr(repair, "PAGE", 2)  # rows are read a page at a time
     with Store.open(path) as store:
         idents = sorted(r[0] for r in store.db.execute("SELECT ident FROM posts"))
         # The polled channel gave its username with the id: the export's posts are stored under it.
@@ -255,17 +256,20 @@ def test_migration_merges_rows_that_turn_out_to_be_one_message(tmp_path: Path,
 
 def test_campaigns_and_digests_key_a_chat_as_the_store_does(store: Store, tmp_path: Path) -> None:
     from feedwatch.campaigns.stream import actor_of
-    from feedwatch.digest.sql import ACTOR, FORWARD
+    from feedwatch.digest.sql import ACTOR, FORWARD, register
 
     exported = [export_post(1), export_post(2, "Forwarded words", forwarded_from=ForwardedFrom("Someone else")),
                 export_post(3, "Our own words again", forwarded_from=ForwardedFrom("All1App daily"))]
-    titled = [dataclasses.replace(p, channel_id=None, source=Source("tg-html", f"messages{i}.html", 0))
+    titled = [dataclasses.replace(p, channel_id=None, channel_title="ВСЕ Новости", source=Source("tg-html",
+              f"messages{i}.html", 0), forwarded_from=p.forwarded_from and ForwardedFrom(
+              "Someone else" if p.message_id == 2 else "все  новости"))
               for i, p in enumerate(exported, 1)]  # one export's pages: one actor, not one per file
     store.ingest(exported + titled, "exports")
+    register(store.db.conn)
     seen = {(r[0], r[1]) for r in store.db.execute(f"SELECT {ACTOR}, {FORWARD} FROM posts p ORDER BY id")}
     actors = {(actor, bool(forward)) for actor, forward in map(actor_of, stored(store))}
-    assert actors == {("i:1858370886", False), ("i:1858370886", True), ("t:all1app daily", False),
-                      ("t:all1app daily", True)}
+    assert actors == {("i:1858370886", False), ("i:1858370886", True), ("t:все новости", False),
+                      ("t:все новости", True)}
     assert {(a, bool(f)) for a, f in seen} == actors
     store.ingest([tme_post(9, "Polled")], "tme")  # the id meets its username
     assert {actor_of(p)[0] for p in store.posts() if p.channel_id} == {"all1app"}

@@ -12,7 +12,9 @@ stored), but ingesting the export again now stores each of them once.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from feedwatch.store import channels as ch
 from feedwatch.store import merge as mg
@@ -20,6 +22,7 @@ from feedwatch.store.ingest import _UPDATE, Row
 from feedwatch.store.rows import post_from_row, post_values, stored_json
 
 _SELECT = "SELECT id, title, text, author, json FROM posts"
+PAGE = 1000  # rows read at a time
 
 
 def rekey(conn: sqlite3.Connection) -> tuple[int, int]:
@@ -32,9 +35,7 @@ def rekey(conn: sqlite3.Connection) -> tuple[int, int]:
                               " WHERE channel_id IS NOT NULL AND username IS NOT NULL"))
     rekeyed = merged = 0
     chats: dict[str, tuple[int | None, str | None]] = {}
-    rows = conn.execute(f"{_SELECT} WHERE message_id IS NOT NULL AND substr(ident, 1, 2) IN ('f:', 'r:')"
-                        " ORDER BY id").fetchall()
-    for row_id, *columns in rows:
+    for row_id, *columns in _old_keyed_rows(conn):
         post = post_from_row(columns)
         if not post.channel and post.channel_id in names:
             post = mg.with_username(post, names[post.channel_id])
@@ -52,6 +53,18 @@ def rekey(conn: sqlite3.Connection) -> tuple[int, int]:
             merged += 1
     ch.note_chats(conn, chats.values(), datetime.now(UTC))
     return rekeyed, merged
+
+
+def _old_keyed_rows(conn: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
+    """Yield the rows with a message id stored under their text, a page at a time (memory stays flat)."""
+    last, page = 0, PAGE
+    while True:
+        rows = conn.execute(f"{_SELECT} WHERE id > ? AND message_id IS NOT NULL AND substr(ident, 1, 2) IN"
+                            " ('f:', 'r:') ORDER BY id LIMIT ?", [last, page]).fetchall()
+        yield from rows
+        if len(rows) < page:
+            return
+        last = rows[-1][0]
 
 
 def merge_rows(conn: sqlite3.Connection, keep: int, other: int) -> None:
