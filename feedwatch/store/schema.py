@@ -51,8 +51,7 @@ def m001_posts(db: sqlite_utils.Database) -> None:
             first_seen TEXT NOT NULL
         );
         CREATE UNIQUE INDEX channel_names_unique ON channel_names(channel, username, ifnull(title, ''));
-        -- ident: 'c:<channel, lower case>/<message id>' for posts with an id, 'f:<fingerprint>' without
-        -- (since 009 a post with an id may also be 'i:', 't:' or 'm:', see feedwatch.store.merge).
+        -- ident: 'c:<channel, lower case>/<message id>' for posts with an id, 'f:<fingerprint>' without.
         -- json: the Post JSON without title, text and author, which are the columns beside it.
         CREATE TABLE posts (
             id INTEGER PRIMARY KEY,
@@ -254,33 +253,39 @@ def m008_digests(db: sqlite_utils.Database) -> None:
 def m009_identity(db: sqlite_utils.Database) -> None:
     """Posts with a message id are identified by their chat and that id, never by their text.
 
+    Identities of posts with an id are now `c:<username>/<id>`, `i:<channel id>/<id>`,
+    `t:<export title>/<id>` or `m:<id>/<fingerprint>` (see feedwatch.store.merge).
     A channel row may now lack a username: a chat read only from a Telegram
     Desktop export is recorded by its numeric id or its title. Rows that
     earlier versions stored under their text fingerprint although they had a
     message id are re-keyed (feedwatch.store.repair.rekey); what those versions
     merged comes back when the export is ingested again.
     """
-    _run(db, """
-        CREATE TABLE channels_009 (
-            id INTEGER PRIMARY KEY,
-            username TEXT,
-            title TEXT,
-            channel_id INTEGER,
-            access_hash INTEGER,
-            high_water INTEGER,
-            last_polled_at TEXT,
-            first_seen TEXT NOT NULL
-        );
-        INSERT INTO channels_009 SELECT id, username, title, channel_id, access_hash, high_water, last_polled_at,
-            first_seen FROM channels;
-        DROP TABLE channels;
-        ALTER TABLE channels_009 RENAME TO channels;
-        CREATE UNIQUE INDEX channels_username ON channels(username COLLATE NOCASE);
-        CREATE INDEX channels_channel_id ON channels(channel_id);
-    """)
+    _drop_not_null(db, "channels", "username")
     from feedwatch.store.repair import rekey
 
     rekey(db.conn)
+
+
+def _drop_not_null(db: sqlite_utils.Database, table: str, column: str) -> None:
+    """Rebuild `table` with `column` nullable, keeping every other column, its rows and its indexes.
+
+    SQLite cannot alter a column's constraint in place; the table is copied
+    into a new one of the same columns, as SQLite's documentation advises.
+    """
+    columns = db.execute(f"PRAGMA table_info({table})").fetchall()  # cid, name, type, notnull, default, pk
+    indexes = [r[0] for r in db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+                                        " AND sql IS NOT NULL", [table])]
+    parts = [f"{name} {kind}" + (" PRIMARY KEY" if pk else "") + (" NOT NULL" if notnull and name != column else "")
+             + (f" DEFAULT {default}" if default is not None else "")
+             for _, name, kind, notnull, default, pk in columns]
+    names = ", ".join(name for _, name, *_ in columns)
+    db.execute(f"CREATE TABLE {table}_rebuilt ({', '.join(parts)})")
+    db.execute(f"INSERT INTO {table}_rebuilt ({names}) SELECT {names} FROM {table}")
+    db.execute(f"DROP TABLE {table}")
+    db.execute(f"ALTER TABLE {table}_rebuilt RENAME TO {table}")
+    for index in indexes:
+        db.execute(index)
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
