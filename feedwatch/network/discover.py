@@ -34,7 +34,7 @@ class Referrer:
 class Lead:
     """A channel that is not monitored, with the monitored channels that point at it."""
 
-    channel: str  # node id: username, id:<n> or title:<name>
+    channel: str  # node id: username, i:<id> or t:<title>
     label: str
     username: str
     referrers: tuple[Referrer, ...] = field(default_factory=tuple)

@@ -37,7 +37,7 @@ class Echo:
     """One post in a group: where and when the passage appeared, and how it relates to the origin."""
 
     post_id: int
-    channel: str  # node id: username, id:<n> or title:<name>
+    channel: str  # node id: username, i:<id> or t:<title>
     url: str
     date: datetime | None
     how: str  # origin, forward, verbatim, edited

@@ -2,9 +2,10 @@
 
 A channel is named by its username (lower case) when known. A forward whose
 origin is given only by a numeric id is resolved to a username through the
-channels the store knows (every stored post carries its channel's id); an id
-no stored post names stays `id:<n>`, and an origin known only by its title
-stays `title:<name>`, so a graph never merges two channels on a guess.
+channels the store knows (every stored post carries its channel's id). A chat
+without a username is named as the store names it (feedwatch.store.merge.chat_key):
+`i:<id>`, or `t:<title>` for an export that carries neither, so a graph never
+merges two channels on a guess.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from feedwatch.models import Post
+from feedwatch.store.merge import chat_key, title_key
 
 FORWARD, MENTION, LINK = "forward", "mention", "link"
 KINDS = (FORWARD, MENTION, LINK)
@@ -31,7 +33,7 @@ class Ref:
     """One reference from a post to a channel."""
 
     kind: str  # forward, mention, link
-    target: str  # the node id: username (lower case), id:<n> or title:<name>
+    target: str  # the node id: username (lower case), i:<id> or t:<title>
     title: str | None = None  # what the post calls the target, when it says
 
 
@@ -65,14 +67,10 @@ def tme_channel(url: str | None) -> str | None:
 
 
 def post_node(post: Post) -> str | None:
-    """Return the node id of the channel a post was published in, or None when it names none."""
+    """Return the node id of the chat a post was published in, or None when it names none."""
     if name := username(post.channel):
         return name
-    if post.channel_id is not None:
-        return f"id:{post.channel_id}"
-    if post.channel_title:
-        return f"title:{post.channel_title}"
-    return None
+    return chat_key(post)
 
 
 def refs(post: Post, ids: dict[int, str]) -> Iterator[Ref]:
@@ -85,9 +83,9 @@ def refs(post: Post, ids: dict[int, str]) -> Iterator[Ref]:
     if origin is not None:
         target = username(origin.channel) or (tme_channel(origin.url) if origin.url else None)
         if target is None and origin.channel_id is not None:
-            target = ids.get(origin.channel_id, f"id:{origin.channel_id}")
-        if target is None and origin.name:
-            target = f"title:{origin.name}"
+            target = ids.get(origin.channel_id, f"i:{origin.channel_id}")
+        if target is None and origin.name and origin.name.strip():
+            target = f"t:{title_key(origin.name)}"
         if target is not None and target != own:
             yield Ref(FORWARD, target, origin.name)
     seen: set[str] = set()
