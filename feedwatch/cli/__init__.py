@@ -11,6 +11,7 @@ import click
 
 from feedwatch import __version__
 from feedwatch.cli.campaigns_cmd import campaigns_command
+from feedwatch.cli.common import OneLineUsage
 from feedwatch.cli.digest_cmd import digest_command
 from feedwatch.cli.parse_cmd import parse_command
 from feedwatch.cli.poll_cmd import poll_command, run_command
@@ -19,6 +20,7 @@ from feedwatch.cli.watch_cmd import watch_command
 
 
 @click.group(
+    cls=OneLineUsage,
     epilog="""\b
 Examples:
   feedwatch parse seeds/004_01d4050f5de082cc.txt

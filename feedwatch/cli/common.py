@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -16,6 +16,8 @@ T = TypeVar("T")
 
 def error_line(exc: BaseException, what: str | None = None) -> str:
     """Return the one line that tells a person what went wrong."""
+    if isinstance(exc, click.ClickException):
+        return exc.format_message()
     if isinstance(exc, FeedwatchError):
         return str(exc)
     prefix = f"{what}: " if what else ""
@@ -43,3 +45,25 @@ def write_line(line: str) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         raise SystemExit(OK) from None
+
+
+class OneLineUsage(click.Group):
+    """A command group whose usage errors are one line on stderr (exit 2), like every other error."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            done = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+            say_error(click.ClickException(exc.format_message() + where))
+            raise SystemExit(USAGE) from None
+        except click.ClickException as exc:
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            raise SystemExit(PARTLY_FAILED) from None
+        raise SystemExit(done if isinstance(done, int) else OK)
