@@ -28,10 +28,10 @@ def readme_commands() -> list[str]:
     """Return the `feedwatch ...` lines of the README's fenced blocks, in order."""
     lines, fenced = [], False
     for line in README.read_text(encoding="utf-8").splitlines():
-        if line.startswith("```"):
+        if line.strip().startswith("```"):
             fenced = not fenced
-        elif fenced and line.startswith("feedwatch "):
-            lines.append(line)
+        elif fenced and line.strip().startswith("feedwatch "):
+            lines.append(line.strip())
     return lines
 
 

@@ -180,3 +180,13 @@ def test_a_post_that_cannot_be_stored_is_named_and_exits_1(tmp_path: Path) -> No
     result = run("ingest", str(write_jsonl(tmp_path / "p.jsonl", posts)), db=tmp_path / "fw.db")
     assert result.exit_code == 1 and "1 post(s) could not be stored" in result.stderr
     assert result.stdout.splitlines()[1].split()[1:] == ["1", "0", "0", "1"]
+
+
+def test_a_file_no_format_recognises_says_so(tmp_path: Path) -> None:
+    """This project's README quotes the export markers; it is still no export."""
+    from conftest import ROOT
+
+    result = run("ingest", str(ROOT / "README.md"), db=tmp_path / "fw.db")
+    assert result.exit_code == 1
+    assert result.stderr.strip().endswith("README.md: not a format feedwatch knows. Force one with --format "
+                                          "jsonl|tg-json|tg-html|tme-html|statement|dump")

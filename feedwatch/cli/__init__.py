@@ -13,6 +13,7 @@ from feedwatch import __version__
 from feedwatch.cli.campaigns_cmd import campaigns_command
 from feedwatch.cli.common import OneLineUsage
 from feedwatch.cli.digest_cmd import digest_command
+from feedwatch.cli.login_cmd import login_command
 from feedwatch.cli.parse_cmd import parse_command
 from feedwatch.cli.poll_cmd import poll_command, run_command
 from feedwatch.cli.store_cmds import export_command, ingest_command, search_command
@@ -36,6 +37,7 @@ main.add_command(parse_command)
 main.add_command(poll_command)
 main.add_command(run_command)
 main.add_command(watch_command)
+main.add_command(login_command)
 main.add_command(ingest_command)
 main.add_command(search_command)
 main.add_command(export_command)
