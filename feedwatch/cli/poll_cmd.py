@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -109,6 +111,9 @@ Examples:
 def run_command(db_path: str, config_file: str | None) -> None:
     """One full monitoring cycle: ingest the watched folders, poll every channel, print a summary.
 
+    On a terminal the summary goes on: what the cycle read (posts, new
+    campaigns, top hashtags), where the store is, and the commands to try next.
+
     Each source gets a line; a failed source is one line on stderr and the
     cycle still completes. Exit 1 when a source failed for a lasting reason
     (no public preview, changed markup, ...); sources that were merely
@@ -119,6 +124,7 @@ def run_command(db_path: str, config_file: str | None) -> None:
     config = load(config_file)
     from feedwatch.poll import run_cycle
 
+    started = datetime.now(UTC)
     try:
         summary = run_cycle(config, db=db_path, on_report=report_line)
     except FeedwatchError as exc:
@@ -126,4 +132,10 @@ def run_command(db_path: str, config_file: str | None) -> None:
         raise SystemExit(PARTLY_FAILED) from None
     for line in summary.lines():
         write_line(line)
+    if sys.stdout.isatty():  # a person is reading: what the cycle read, where it is, what to try next
+        from feedwatch.cli.first_hour import cycle_lines
+
+        write_line("")
+        for line in cycle_lines(db_path, started, datetime.now(UTC)):
+            write_line(line)
     raise SystemExit(PARTLY_FAILED if summary.lasting_failures else OK)
