@@ -9,6 +9,7 @@ import click
 
 from feedwatch.cli.common import OK, PARTLY_FAILED, say_error, write_line
 from feedwatch.cli.options import config_option, db_option, open_store, output_options, since_option, write_json
+from feedwatch.cli.progress import counted
 from feedwatch.errors import FeedwatchError, StoreError
 
 
@@ -62,7 +63,8 @@ def campaigns_command(config_file: str | None, db_path: str, since: datetime | N
     store = open_store(db_path, must_exist=True)
     try:
         if rebuild:
-            raised = campaigns.rebuild_stored(store.db)
+            raised = campaigns.rebuild_stored(store.db, track=lambda posts, total: counted(
+                posts, "rebuilding (posts with hashtags)", total))
             click.echo(f"Rebuilt campaign state from {store.count():,} stored post(s): {raised} alert(s).", err=True)
         found = campaigns.alerts(store.db, since=since)
     except FeedwatchError as exc:

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,25 +24,16 @@ from feedwatch.cli.options import (
     until_option,
     write_json,
 )
+from feedwatch.cli.progress import posts_of
 from feedwatch.errors import FeedwatchError, QueryError
 from feedwatch.models import Post
-from feedwatch.parse import Options, expand, format_names, parse_path
+from feedwatch.parse import Options, expand, format_names
 
 if TYPE_CHECKING:
     from feedwatch.store import IngestResult, Store
 
 T = TypeVar("T")
 _LONG_INPUT = 1024 * 1024  # bytes: inputs at least this big get a progress bar on a terminal
-
-
-def _with_progress(items: Iterator[T], path: str) -> Iterator[T]:
-    """Show a progress bar on a terminal while a long input is read."""
-    long_input = path == "-" or (os.path.isfile(path) and os.path.getsize(path) >= _LONG_INPUT)
-    if not (long_input and sys.stderr.isatty()):
-        yield from items
-        return
-    with click.progressbar(items, label=path, file=sys.stderr, show_pos=True, update_min_steps=500) as bar:
-        yield from bar
 
 
 @click.command(
@@ -98,7 +88,7 @@ def _ingest_one(store: Store, path: str, fmt: str, options: Options) -> tuple[In
         errors.append(("parse" if isinstance(exc, FeedwatchError) else "internal", error_line(exc, path)))
 
     started = datetime.now(UTC)
-    posts = guarded(_with_progress(parse_path(path, fmt, options), path), path, on_error)
+    posts = guarded(posts_of(path, fmt, options, min_bytes=_LONG_INPUT), path, on_error)
     result = store.ingest(posts, path, on_new=_campaign_hook())
     if result.failed:
         say_error(FeedwatchError(f"{path}: {result.failed} post(s) could not be stored (values out of range)"))
