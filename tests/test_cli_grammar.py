@@ -189,3 +189,13 @@ def test_an_unknown_channel_in_export_says_so(db: str, tmp_path: Path) -> None:
     assert known.exit_code == 0 and len(known.stdout.splitlines()) == 2
     empty_window = run("export", "--channel", "mfa_russia", "--since", "2030-01-01", "--db", db)
     assert empty_window.exit_code == 0 and empty_window.stdout == ""
+
+
+def test_ingest_counts_for_machines(tmp_path: Path) -> None:
+    db = str(tmp_path / "fw.db")
+    first = run("ingest", str(SEEDS), "--json", "--db", db)
+    assert first.exit_code == 0
+    assert [(r["new"], r["unchanged"], r["failed"]) for r in json.loads(first.stdout)] == [(1, 0, 0), (7, 0, 0)]
+    again = [json.loads(line) for line in run("ingest", str(SEEDS), "--nl", "--db", db).stdout.splitlines()]
+    assert [r["input"] for r in again] == sorted(str(p) for p in SEEDS.iterdir())
+    assert [(r["new"], r["unchanged"]) for r in again] == [(0, 1), (0, 7)]

@@ -42,7 +42,8 @@ _LONG_INPUT = 1024 * 1024  # bytes: inputs at least this big get a progress bar 
 Examples:
   feedwatch ingest seeds/
   feedwatch ingest --db /tmp/watch.db export/result.jsonl pasted.txt
-  feedwatch parse seeds/ | feedwatch ingest -""",
+  feedwatch parse seeds/ | feedwatch ingest -
+  feedwatch ingest seeds/ --json          # the counts for a script""",
 )
 @click.argument("paths", nargs=-1, required=True)
 @config_option
@@ -50,8 +51,9 @@ Examples:
 @click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(["auto", *format_names()]),
               help="Input format; auto detects each file.")
 @click.option("--encoding", default=None, help="Encoding of text inputs (default UTF-8, with or without BOM).")
+@output_options("counts per input (input, new, updated, unchanged, failed)")
 def ingest_command(paths: tuple[str, ...], config_file: str | None, db_path: str, fmt: str,
-                   encoding: str | None) -> None:
+                   encoding: str | None, output: str | None) -> None:
     """Store posts from archived material in the database, once each.
 
     PATHS are files, folders (walked) or - for stdin, in any format `parse`
@@ -72,8 +74,12 @@ def ingest_command(paths: tuple[str, ...], config_file: str | None, db_path: str
         raise SystemExit(PARTLY_FAILED) from None
     finally:
         store.close()
-    for line in summary_table(table):
-        write_line(line)
+    if output:
+        write_json(({"input": name, "new": r.new, "updated": r.updated, "unchanged": r.unchanged,
+                     "failed": r.failed} for name, r in table), output)
+    else:
+        for line in summary_table(table):
+            write_line(line)
     raise SystemExit(PARTLY_FAILED if bad else OK)
 
 
