@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from feedwatch.errors import ConfigError
 
-HELP = "24h, 7d, 2w, a day (2023-04-29) or an ISO time; UTC unless a zone is written"
+HELP = "24h, 7d, 2w, a day (2023-04-29) or an ISO time (UTC unless it has a zone)"
 _UNITS = {
     "m": timedelta(minutes=1), "min": timedelta(minutes=1), "mins": timedelta(minutes=1),
     "minute": timedelta(minutes=1), "minutes": timedelta(minutes=1),
