@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class TimeParam(click.ParamType):
+class TimeParam(click.ParamType[datetime | None]):
     """A window's end in the one grammar of feedwatch.window; `end` makes a bare day inclusive."""
 
     name = "WHEN"

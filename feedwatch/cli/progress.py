@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from feedwatch.models import Post
 from feedwatch.parse import Options, parse_path, parse_stream
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 T = TypeVar("T")
 STEP = 200  # posts between two updates of a bar
@@ -57,8 +60,9 @@ def posts_of(path: str, fmt: str, options: Options, *, min_bytes: int) -> Iterat
     except OSError:
         yield from parse_path(path, fmt, options)  # which says what is wrong with it
         return
-    with stream, click.progressbar(length=size, label=label, file=sys.stderr,
-                                   item_show_func=lambda n: f"{n:,} posts" if n is not None else None) as bar:
+    bar: ProgressBar[int] = click.progressbar(length=size, label=label, file=sys.stderr,
+                                              item_show_func=lambda n: f"{n:,} posts" if n is not None else None)
+    with stream, bar:
         read = 0
         for read, post in enumerate(parse_stream(stream, path, fmt, options), 1):
             if read % STEP == 0:

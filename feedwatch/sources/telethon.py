@@ -206,7 +206,8 @@ def telegram_client() -> Callable[..., Any]:
     from telethon.sync import TelegramClient
 
     asyncio.set_event_loop(asyncio.new_event_loop())
-    return TelegramClient
+    client: Callable[..., Any] = TelegramClient
+    return client
 
 
 def login(config: Config, env: Mapping[str, str] = os.environ) -> tuple[Path, str]:
