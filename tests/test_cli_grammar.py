@@ -121,13 +121,22 @@ def test_the_database_resolution_order(tmp_path: Path, monkeypatch: pytest.Monke
     assert resolve_db(str(tmp_path / "flag.db"), str(config)) == str(tmp_path / "flag.db")
 
 
-def test_poll_honours_feedwatch_db(tmp_path: Path) -> None:
-    """poll with no channel stops before polling; what matters is that the option is the shared one."""
-    from feedwatch.cli.poll_cmd import poll_command
+def test_poll_writes_where_feedwatch_db_says_before_the_config(tmp_path: Path) -> None:
+    """poll used to have its own --db that ignored FEEDWATCH_DB when the config named a database."""
+    from tme_server import TmeServer, make_posts
 
-    assert [p for p in poll_command.params if p.name == "db_path"], "poll uses the shared --db option"
-    result = run("poll", "--config", str(_config(tmp_path, tmp_path / "x.db")), env={"FEEDWATCH_DB": "y.db"})
-    assert result.exit_code == 2 and "no channels to poll" in result.stderr
+    config = tmp_path / "poll.toml"
+    config.write_text(f'[database]\npath = "{tmp_path}/configured.db"\n[web]\nmin_delay = 0.0\njitter = 0.0\n'
+                      '[poll]\nbackfill = "all"\n', encoding="utf-8")
+    env_db = tmp_path / "env.db"
+    with TmeServer() as tme:
+        tme.add_channel("MFARussia", make_posts(5))
+        result = run("poll", "MFARussia", "--config", str(config),
+                     env={"FEEDWATCH_DB": str(env_db), "FEEDWATCH_TME_BASE_URL": tme.base_url})
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "configured.db").exists()
+    exported = run("export", "--channel", "MFARussia", "--db", str(env_db))
+    assert len(exported.stdout.splitlines()) == 5
 
 
 # --- output -----------------------------------------------------------------------------------------------
