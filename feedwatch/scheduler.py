@@ -115,9 +115,10 @@ class Watcher:
         if install_signals:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: self.stop_event.set())
-        self.scheduler.start()
+        self.scheduler.start(paused=True)  # the schedule is told before the first jobs run and move it on
         for line in self.schedule_lines():
             log.info("watch: %s", line)
+        self.scheduler.resume()
         while not self.stop_event.wait(0.5):
             pass
         log.info("watch: stopping")
