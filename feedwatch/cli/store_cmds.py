@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -32,7 +32,6 @@ from feedwatch.parse import Options, expand, format_names
 if TYPE_CHECKING:
     from feedwatch.store import IngestResult, Store
 
-T = TypeVar("T")
 _LONG_INPUT = 1024 * 1024  # bytes: inputs at least this big get a progress bar on a terminal
 
 
