@@ -198,6 +198,10 @@ def test_an_unknown_channel_in_export_says_so(db: str, tmp_path: Path) -> None:
     assert known.exit_code == 0 and len(known.stdout.splitlines()) == 2
     empty_window = run("export", "--channel", "mfa_russia", "--since", "2030-01-01", "--db", db)
     assert empty_window.exit_code == 0 and empty_window.stdout == ""
+    searched = run("search", "note", "--channel", "MFARussia", "--db", db)
+    assert searched.exit_code == 0 and searched.stderr == (
+        "0 found. --channel MFARussia: no stored post is from this channel (stored channels include mfa_russia).\n")
+    assert run("search", "nothing", "--channel", "mfa_russia", "--db", db).stderr == "0 found.\n"
 
 
 def test_ingest_counts_for_machines(tmp_path: Path) -> None:

@@ -162,6 +162,7 @@ def search_command(query: str | None, hashtag: str | None, channel: str | None, 
     try:
         hits = store.search(query, limit=limit, marks=marks, sort=sort, **filters)
         total = store.count_matches(query, **filters) if len(hits) == limit else len(hits)
+        unknown = unknown_channel(store, channel) if channel and not hits else None
     except QueryError as exc:
         say_error(FeedwatchError(_query_hint(exc)))
         raise SystemExit(USAGE) from None
@@ -177,7 +178,16 @@ def search_command(query: str | None, hashtag: str | None, channel: str | None, 
     for number, hit in enumerate(hits, 1):
         write_line(_hit_lines(number, hit.post, hit.snippet, hit.link))
     shown = f"{len(hits):,} of {total:,} shown (--limit to see more)" if total > len(hits) else f"{total:,} found"
-    click.echo(f"{shown}.", err=True)
+    click.echo(f"{shown}." + (f" {unknown}." if unknown else ""), err=True)
+
+
+def unknown_channel(store: Store, channel: str) -> str | None:
+    """Return the line saying no stored post is of `channel` (naming some that are), or None when some is."""
+    if store.has_channel(channel):
+        return None
+    known = store.channel_names()
+    listed = f"stored channels include {', '.join(known)}" if known else "no stored post has a channel"
+    return f"--channel {channel}: no stored post is from this channel ({listed})"
 
 
 def _query_hint(exc: QueryError) -> str:
@@ -224,10 +234,9 @@ def export_command(channel: str | None, since: datetime | None, until: datetime 
     store = open_store(db_path, must_exist=True)
     try:
         written = _write_posts(store.posts(channel=channel, since=since, until=until), fmt)
-        if channel and not written and not store.has_channel(channel):
-            known = store.channel_names()
-            listed = f"stored channels include {', '.join(known)}" if known else "no stored post has a channel"
-            raise FeedwatchError(f"--channel {channel}: no stored post is from this channel ({listed})")
+        unknown = unknown_channel(store, channel) if channel and not written else None
+        if unknown:
+            raise FeedwatchError(unknown)
     except FeedwatchError as exc:
         say_error(exc)
         raise SystemExit(PARTLY_FAILED) from None
