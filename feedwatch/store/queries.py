@@ -97,10 +97,14 @@ def count(
 ) -> int:
     """Return how many posts match what `search` would show (with no limit)."""
     where, args = _filters(hashtag, channel, since, until)
-    if query and query.strip():
+    if query and query.strip() and not where:  # the index alone: no row of posts is read
+        sql, args = "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", [query]
+    elif query and query.strip():
         sql = ("SELECT count(*) FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid WHERE posts_fts MATCH ?"
                + "".join(f" AND {w}" for w in where))
         args = [query, *args]
+    elif hashtag and len(where) == 1:  # the hashtag's links alone, from their covering index
+        sql = "SELECT count(*) FROM post_hashtags WHERE hashtag = (SELECT id FROM hashtags WHERE key = ?)"
     else:
         sql = "SELECT count(*) FROM posts p" + (" WHERE " + " AND ".join(where) if where else "")
     return int(_fetch(conn, query, sql, args)[0][0])
