@@ -212,3 +212,9 @@ def test_ingest_counts_for_machines(tmp_path: Path) -> None:
     again = [json.loads(line) for line in run("ingest", str(SEEDS), "--nl", "--db", db).stdout.splitlines()]
     assert [r["input"] for r in again] == sorted(str(p) for p in SEEDS.iterdir())
     assert [(r["new"], r["unchanged"]) for r in again] == [(0, 1), (0, 7)]
+
+
+def test_no_command_shows_the_help_not_an_error_line() -> None:
+    result = run()
+    assert result.exit_code == 2 and result.stderr.startswith("Usage:") and "Commands:" in result.stderr
+    assert "error:" not in result.stderr

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
+from click.exceptions import NoArgsIsHelpError
 
 from feedwatch.errors import FeedwatchError
 
@@ -56,6 +57,9 @@ class OneLineUsage(click.Group):
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
             done = super().main(args, prog_name, complete_var, False, **extra)
+        except NoArgsIsHelpError as exc:  # no command given: the help itself, as click shows it
+            exc.show()
+            raise SystemExit(USAGE) from None
         except click.UsageError as exc:
             where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
             say_error(click.ClickException(exc.format_message() + where))
