@@ -103,6 +103,8 @@ def _post(stored: str) -> Post:
     origin = obj.get("forwarded_from")
     return Post(
         channel=obj.get("channel"),
+        channel_id=obj.get("channel_id"),
+        channel_title=obj.get("channel_title"),
         url=obj.get("url"),
         date=datetime.fromisoformat(obj["date"]) if obj.get("date") else None,
         forwarded_from=ForwardedFrom(**origin) if origin else None,

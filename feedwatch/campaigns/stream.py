@@ -4,11 +4,13 @@ Stream time is the post's publication time. A post without one (text pasted
 from a client) is placed at midnight UTC of its first dateline date and marked
 approximate; a post with neither is left out of detection.
 
-The actor is the channel that published the post. When the channel is not
-known (pasted dumps) the post is the origin's words passed on by someone we do
-not monitor, so the actor is the origin: forwarded_from.channel, else
-forwarded_from.name, else the source file the post came from. A post counts as
-a forward only when a known channel passed on another actor's post; forwards
+The actor is the chat that published the post, identified as the store
+identifies it (feedwatch.store.merge.chat_key): its username, else `i:<numeric
+id>`, else `t:<title>` for a Telegram Desktop export that names neither. When
+the chat is not known (pasted dumps) the post is the origin's words passed on
+by someone we do not monitor, so the actor is the origin: forwarded_from.channel,
+else forwarded_from.name, else the source file the post came from. A post counts
+as a forward only when a known chat passed on another actor's post; forwards
 are amplification and are counted apart from independent posts.
 """
 
@@ -18,6 +20,7 @@ from datetime import UTC, datetime, time
 from typing import NamedTuple
 
 from feedwatch.models import Post
+from feedwatch.store.merge import chat_key, title_key
 
 
 class Use(NamedTuple):
@@ -42,9 +45,14 @@ def stream_time(post: Post) -> tuple[float, bool] | None:
 def actor_of(post: Post) -> tuple[str, bool]:
     """Return (actor, is a forward) of a post."""
     origin = post.forwarded_from
-    if post.channel:
-        actor = post.channel.lower()
-        return actor, origin is not None and (origin.channel or origin.name or "").lower() != actor
+    chat = chat_key(post)
+    if chat:
+        actor = chat[2:] if chat.startswith("c:") else chat  # a username stands for itself
+        if origin is None:
+            return actor, False
+        source = (origin.channel or origin.name or "").lower()
+        own_title = title_key(post.channel_title or "") or None
+        return actor, source != actor and title_key(source) != own_title
     if origin is not None and (origin.channel or origin.name):
         return (origin.channel or origin.name or "").lower(), False
     return f"file:{post.source.path or post.source.format}", False

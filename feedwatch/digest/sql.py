@@ -1,8 +1,9 @@
 """SQL fragments over stored posts (alias p) that the digest queries share.
 
-They follow the campaign detector's view of a post: its actor is the channel,
-else the forwarded origin, else the file it was read from; it is a forward when
-a channel posted another's post; its day is its date, else its first dateline.
+They follow the campaign detector's view of a post: its actor is the chat
+(its username, else `i:<numeric id>`, else `t:<export title>`), else the
+forwarded origin, else the file it was read from; it is a forward when a chat
+posted another's post; its day is its date, else its first dateline.
 """
 
 from __future__ import annotations
@@ -10,13 +11,25 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
-ACTOR = ("coalesce('@' || p.channel, '@' || json_extract(p.json, '$.forwarded_from.channel'),"
+from feedwatch.store.merge import title_key
+
+ACTOR = ("coalesce('@' || p.channel, 'i:' || json_extract(p.json, '$.channel_id'),"
+         " 't:' || title_key(json_extract(p.json, '$.channel_title')),"
+         " '@' || json_extract(p.json, '$.forwarded_from.channel'),"
          " json_extract(p.json, '$.forwarded_from.name'), 'file:' || json_extract(p.json, '$.source.path'),"
          " json_extract(p.json, '$.source.format'))")
-FORWARD = ("(p.channel IS NOT NULL AND json_extract(p.json, '$.forwarded_from') IS NOT NULL AND"
-           " lower(coalesce(json_extract(p.json, '$.forwarded_from.channel'),"
-           " json_extract(p.json, '$.forwarded_from.name'), '')) <> lower(p.channel))")
+_ORIGIN = ("lower(coalesce(json_extract(p.json, '$.forwarded_from.channel'),"
+           " json_extract(p.json, '$.forwarded_from.name'), ''))")
+FORWARD = ("(coalesce(p.channel, json_extract(p.json, '$.channel_id'), json_extract(p.json, '$.channel_title'))"
+           f" IS NOT NULL AND json_extract(p.json, '$.forwarded_from') IS NOT NULL AND {_ORIGIN}"
+           " <> lower(coalesce(p.channel, '')) AND (json_extract(p.json, '$.channel_title') IS NULL OR"
+           f" title_key({_ORIGIN}) <> title_key(json_extract(p.json, '$.channel_title'))))")
 DAY = "coalesce(substr(p.date, 1, 10), json_extract(p.json, '$.datelines[0].date'))"
+
+
+def register(conn: sqlite3.Connection) -> None:
+    """Give `conn` the SQL function ACTOR and FORWARD call: title_key(title), the store's identity of a title."""
+    conn.create_function("title_key", 1, lambda t: None if t is None else title_key(t), deterministic=True)
 
 
 def ensure_indexes(conn: sqlite3.Connection) -> None:
@@ -44,6 +57,7 @@ class Window:
         where = (f"{column} >= ? AND " if since else "") + f"{column} <= ?"
         self.args = [*([iso(since)] if since else []), iso(until)]
         conn.execute("DROP TABLE IF EXISTS temp.digest_window")
+        register(conn)
         conn.execute(
             f"CREATE TEMP TABLE digest_window AS SELECT p.id AS id, {ACTOR} AS actor, {FORWARD} AS fwd, {DAY} AS day"
             f" FROM posts p WHERE {where}", self.args,

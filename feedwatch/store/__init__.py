@@ -117,11 +117,11 @@ class Store:
         try:
             with store_errors(self.path), transaction(conn):
                 work = Batch(conn, self._tags, when, source)
-                work.load(prepared)
-                for post, ident in prepared:
+                for post, ident in work.load(prepared):
                     counts[work.add(post, ident)] += 1
                 fresh = work.write()
                 ch.note_seen(conn, work.channels.values(), datetime.fromisoformat(when))
+                ch.note_chats(conn, work.chats.values(), datetime.fromisoformat(when))
                 if on_new is not None and fresh:
                     on_new(self._batch_db, fresh)
         except BaseException:

@@ -1,4 +1,12 @@
-"""Channel state (ids, title, polling high-water mark), rename history, and run records."""
+"""Channel state (ids, title, polling high-water mark), rename history, and run records.
+
+A channel row is a chat the store has posts of. Most have a username; a chat
+read only from a Telegram Desktop export has none, and is known by its numeric
+id or, failing that, its title (see feedwatch.store.merge.chat_key). When a
+source later gives the username together with that id, the row takes the
+username: the chat is linked, and its posts move to the username (see
+feedwatch.store.ingest.Batch.link).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from feedwatch.store.merge import title_key
 from feedwatch.store.rows import chunks
 
 
@@ -84,12 +93,14 @@ def save(conn: sqlite3.Connection, state: ChannelState, now: datetime) -> None:
     high = max((h for h in (row[5], state.high_water) if h is not None), default=None)
     polled = max((p for p in (_when(row[6]), state.last_polled_at) if p is not None), default=None)
     title = state.title if state.title is not None else row[2]
+    channel_id = _first(state.channel_id, row[3])
     conn.execute(
         "UPDATE channels SET username = ?, title = ?, channel_id = ?, access_hash = ?, high_water = ?,"
         " last_polled_at = ? WHERE id = ?",
-        [username, title, _first(state.channel_id, row[3]), _first(state.access_hash, row[4]), high,
-         polled and iso(polled), row[0]],
+        [username, title, channel_id, _first(state.access_hash, row[4]), high, polled and iso(polled), row[0]],
     )
+    if channel_id is not None:  # an export's row of the same chat, now known by its username
+        conn.execute("DELETE FROM channels WHERE channel_id = ? AND username IS NULL AND id <> ?", [channel_id, row[0]])
     if username != row[1] or title != row[2]:
         _note_name(conn, username, title, now)
 
@@ -124,9 +135,34 @@ def note_seen(conn: sqlite3.Connection, seen: Iterable[tuple[str, int | None, st
         if known is not None and not (title and title != known[0]) and not (channel_id and channel_id != known[1]):
             continue
         row = _find(conn, username, channel_id)
-        if row is None or (title and title != row[2]) or (channel_id and channel_id != row[3]):
+        if row is None or row[1] is None or (title and title != row[2]) or (channel_id and channel_id != row[3]):
             save(conn, ChannelState(username, title=title, channel_id=channel_id), now)
             stored.clear()  # a save can rename a stored channel: from here on, look each one up again
+
+
+def note_chats(conn: sqlite3.Connection, chats: Iterable[tuple[int | None, str | None]], now: datetime) -> None:
+    """Record the chats without a username that stored posts are in: (numeric id, title).
+
+    A chat is its id when it has one, else its title (compared as identities
+    are, see feedwatch.store.merge.title_key); a known chat's title is kept
+    up to date.
+    """
+    for channel_id, title in chats:
+        if channel_id is not None:
+            row = conn.execute("SELECT id, title FROM channels WHERE channel_id = ? ORDER BY username IS NULL LIMIT 1",
+                               [channel_id]).fetchone()
+        elif title:
+            key = title_key(title)
+            row = next((r for r in conn.execute(
+                "SELECT id, title FROM channels WHERE username IS NULL AND channel_id IS NULL")
+                if title_key(r[1] or "") == key), None)
+        else:
+            continue
+        if row is None:
+            conn.execute("INSERT INTO channels (username, title, channel_id, first_seen) VALUES (NULL, ?, ?, ?)",
+                         [title, channel_id, iso(now)])
+        elif title and title != row[1] and channel_id is not None:
+            conn.execute("UPDATE channels SET title = ? WHERE id = ? AND username IS NULL", [title, row[0]])
 
 
 def record_run(conn: sqlite3.Connection, run: RunRecord) -> None:

@@ -1,7 +1,10 @@
 """Writing posts: one batch at a time, each batch one transaction.
 
-A batch loads the stored rows its posts could merge with (by identity and by
-fingerprint, two indexed queries), merges in memory, then writes with
+A batch first resolves its posts' chats (a numeric channel id the store knows
+a username for becomes that username; a username seen with its id for the
+first time takes over the posts stored under the id), then loads the stored
+rows its posts could merge with (by identity and by fingerprint, two indexed
+queries), merges in memory, then writes with
 executemany: new posts with ids assigned here (so their hashtag links and
 sources need no round trip; one INSERT ... SELECT indexes them all for search),
 changed posts, routes, old texts, counters and hashtag links. A process
@@ -68,13 +71,18 @@ class Batch:
         self.versions: list[tuple[Any, ...]] = []
         self.observations: list[tuple[Any, ...]] = []
         self.channels: dict[str, tuple[str, int | None, str | None]] = {}
+        self.chats: dict[str, tuple[int | None, str | None]] = {}  # chats without a username, by chat key
         self.next_id = (conn.execute("SELECT max(id) FROM posts").fetchone()[0] or 0) + 1
 
-    def load(self, prepared: list[tuple[Post, str]]) -> None:
-        """Read the stored rows these posts could merge with: at most two per post (see `match`)."""
+    def load(self, posts: list[Post]) -> list[tuple[Post, str]]:
+        """Resolve the posts' chats and read the stored rows they could merge with; return (post, identity).
+
+        At most two stored rows per post are read (see `match`).
+        """
+        prepared = [(post, mg.ident(post)) for post in self.resolve(posts)]
         idents = {ident for _, ident in prepared}
         # A post with an id may claim an id-less row of its text; one without joins the oldest of its text.
-        idents |= {f"f:{p.fingerprint}" for p, ident in prepared if ident.startswith("c:")}
+        idents |= {f"f:{p.fingerprint}" for p, ident in prepared if mg.is_keyed(ident)}
         oldest = {p.fingerprint for p, ident in prepared if ident.startswith("f:")}
         found: dict[int, tuple[Any, ...]] = {}
         for column, keys in (("ident", idents), ("id", oldest)):
@@ -92,6 +100,54 @@ class Batch:
                 rows[post_id].sources.add((fmt, path, idx))
         for row in rows.values():
             self._index(row)
+        return prepared
+
+    def resolve(self, posts: list[Post]) -> list[Post]:
+        """Return the posts with the username the store (or the batch) knows for their numeric channel id.
+
+        Posts stored under a channel id whose username is now known move to the
+        username (`link`), so a channel read from an export and polled (in
+        either order) is one channel.
+        """
+        ids = sorted({p.channel_id for p in posts if p.channel_id is not None})
+        if not ids:
+            return posts
+        names: dict[int, str] = {}
+        for part in chunks(ids):
+            marks = ", ".join("?" * len(part))
+            names.update((cid, name) for name, cid in self.conn.execute(
+                f"SELECT username, channel_id FROM channels WHERE channel_id IN ({marks}) AND username IS NOT NULL",
+                part))
+        names.update((p.channel_id, p.channel) for p in posts if p.channel and p.channel_id is not None)
+        for channel_id, username in names.items():
+            # Posts stored under the id before its username was known (however the store learnt it) move now.
+            old = f"i:{channel_id}/"
+            if self.conn.execute("SELECT 1 FROM posts WHERE ident >= ? AND ident < ? LIMIT 1",
+                                 [old, old[:-1] + "0"]).fetchone():
+                self.link(username, channel_id)
+        return [p if p.channel or p.channel_id not in names else mg.with_username(p, names[p.channel_id])
+                for p in posts]
+
+    def link(self, username: str, channel_id: int) -> None:
+        """Move the posts stored under a channel's numeric id to its username.
+
+        A post stored under both (read by username from a source that did not
+        give the id) is merged into the one under the username.
+        """
+        from feedwatch.store.repair import merge_rows
+
+        old, new = f"i:{channel_id}/", f"c:{username.lower()}/"
+        rest = f"substr(posts.ident, {len(old) + 1})"
+        self.conn.execute(
+            f"UPDATE posts SET ident = ? || {rest}, channel = ?, json = json_set(json, '$.channel', ?, '$.url',"
+            " coalesce(json_extract(json, '$.url'), 'https://t.me/' || ? || '/' || message_id))"
+            f" WHERE ident >= ? AND ident < ? AND NOT EXISTS (SELECT 1 FROM posts AS p WHERE p.ident = ? || {rest})",
+            [new, username, username, username, old, old[:-1] + "0", new],
+        )
+        both = self.conn.execute(f"SELECT p.id, posts.id FROM posts JOIN posts AS p ON p.ident = ? || {rest}"
+                                 " WHERE posts.ident >= ? AND posts.ident < ?", [new, old, old[:-1] + "0"]).fetchall()
+        for keep, other in both:
+            merge_rows(self.conn, keep, other)
 
     def _index(self, row: Row) -> None:
         self.by_ident[row.ident] = row
@@ -103,7 +159,7 @@ class Batch:
         if row is not None or ident.startswith("r:"):
             return row
         same_text = self.by_fp.get(post.fingerprint, [])
-        if ident.startswith("c:"):
+        if mg.is_keyed(ident):
             return next((r for r in same_text if r.ident.startswith("f:")), None)
         return min(same_text, key=lambda r: r.id) if same_text else None
 
@@ -119,7 +175,7 @@ class Batch:
             if post.views is not None or post.forwards is not None or post.replies is not None or post.reactions:
                 self._observe(row, post)  # any known counter
             return NEW
-        changed = ident != row.ident and ident.startswith("c:")
+        changed = ident != row.ident and mg.is_keyed(ident)
         if changed:  # a post with an id claims its id-less copy
             del self.by_ident[row.ident]
             row.ident = ident
@@ -197,6 +253,10 @@ class Batch:
             key = post.channel.lower()
             _, channel_id, title = self.channels.get(key, (None, None, None))
             self.channels[key] = (post.channel, post.channel_id or channel_id, post.channel_title or title)
+        elif post.message_id is not None:
+            chat = mg.chat_key(post)
+            if chat is not None:
+                self.chats[chat] = (post.channel_id, post.channel_title or self.chats.get(chat, (None, None))[1])
 
     def rows(self) -> Iterator[Row]:
         return iter(self.by_ident.values())
@@ -227,12 +287,12 @@ class Batch:
 _INT64 = range(-(2**63), 2**63)
 
 
-def prepare(post: Post) -> tuple[Post, str]:
-    """Return a post with its identity; ValueError for one the database cannot hold."""
+def prepare(post: Post) -> Post:
+    """Return a post the database can hold; ValueError for one it cannot."""
     for value in (post.message_id, post.views, post.forwards, post.channel_id):
         if value is not None and value not in _INT64:
             raise ValueError(f"{value} does not fit in a 64-bit integer")
-    return post, mg.ident(post)
+    return post
 
 
 def batches(posts: Iterable[Post], size: int) -> Iterator[list[Post]]:

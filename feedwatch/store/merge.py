@@ -1,8 +1,13 @@
 """How two sightings of one post become one record: pure functions over Posts.
 
-- Identity: a post with a channel and a message id is `c:<channel>/<id>`; one
-  without is its text fingerprint `f:<fingerprint>` (a post with no words at
-  all is identified by its whole record instead).
+- Identity: a post with a message id is its chat and that id. The chat is the
+  channel's username when known (`c:<username>/<id>`), else its numeric id
+  (`i:<channel id>/<id>`), else, for an export that names neither, the
+  export's chat title (`t:<title>/<id>`); an id with no chat at all is kept
+  apart by its text (`m:<id>/<fingerprint>`). A post without an id is its
+  text fingerprint `f:<fingerprint>` (one with no words at all is identified
+  by its whole record, `r:`). Fingerprints never join two posts with ids: they
+  only let an id-less copy be claimed by the post with an id it copies.
 - Fields: the richer sighting (more known fields) wins each field it knows;
   nothing known is ever replaced by an unknown (null or empty) value.
 - Text and what is derived from it (title, key points, hashtags, ...) move
@@ -19,11 +24,13 @@ import dataclasses
 import hashlib
 import json
 import operator
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
 from feedwatch.models import Post
 from feedwatch.parse.text import fingerprint
+from feedwatch.parse.tg_export import post_url
 
 EMPTY_FINGERPRINT = fingerprint("")
 TEXT_FIELDS = ("text", "title", "key_points", "hashtags", "mentions", "links", "datelines", "fingerprint")
@@ -33,11 +40,44 @@ _OTHER_FIELDS = tuple(name for name in _FIELDS if name not in TEXT_FIELDS and na
                       and name not in ("approximate", "source"))
 
 
-def keyed_ident(post: Post) -> str | None:
-    """Return the channel+id identity of a post, or None when it lacks either."""
-    if post.channel and post.message_id is not None:
-        return f"c:{post.channel.lower()}/{post.message_id}"
+# Prefixes of the identities of posts with a message id (see the module docstring).
+KEYED = ("c:", "i:", "t:", "m:")
+
+
+def title_key(title: str) -> str:
+    """Return a chat title as an identity: NFKC, case-folded, runs of spaces made one."""
+    return " ".join(unicodedata.normalize("NFKC", title).casefold().split())
+
+
+def chat_key(post: Post) -> str | None:
+    """Return the identity of the chat a post is in (`c:`, `i:` or `t:`), or None when nothing names it."""
+    if post.channel:
+        return f"c:{post.channel.lower()}"
+    if post.channel_id is not None:
+        return f"i:{post.channel_id}"
+    if post.channel_title and post.channel_title.strip():
+        return f"t:{title_key(post.channel_title)}"
     return None
+
+
+def keyed_ident(post: Post) -> str | None:
+    """Return the chat+id identity of a post, or None when it has no message id."""
+    if post.message_id is None:
+        return None
+    chat = chat_key(post)
+    if chat is None:
+        return f"m:{post.message_id}/{post.fingerprint}"
+    return f"{chat}/{post.message_id}"
+
+
+def with_username(post: Post, username: str) -> Post:
+    """Return a post of a chat known by its numeric id, with the username the chat is known by (and its link)."""
+    return dataclasses.replace(post, channel=username, url=post.url or post_url(username, post.message_id))
+
+
+def is_keyed(ident: str) -> bool:
+    """True for the identity of a post with a message id."""
+    return ident.startswith(KEYED)
 
 
 def ident(post: Post) -> str:

@@ -250,6 +250,44 @@ def m008_digests(db: sqlite_utils.Database) -> None:
     _run(db, DIGEST_TABLES)
 
 
+def m009_identity(db: sqlite_utils.Database) -> None:
+    """Posts with a message id are identified by their chat and that id, never by their text.
+
+    Identities of posts with an id are now `c:<username>/<id>`, `i:<channel id>/<id>`,
+    `t:<export title>/<id>` or `m:<id>/<fingerprint>` (see feedwatch.store.merge).
+    A channel row may now lack a username: a chat read only from a Telegram
+    Desktop export is recorded by its numeric id or its title. Rows that
+    earlier versions stored under their text fingerprint although they had a
+    message id are re-keyed (feedwatch.store.repair.rekey); what those versions
+    merged comes back when the export is ingested again.
+    """
+    _drop_not_null(db, "channels", "username")
+    from feedwatch.store.repair import rekey
+
+    rekey(db.conn)
+
+
+def _drop_not_null(db: sqlite_utils.Database, table: str, column: str) -> None:
+    """Rebuild `table` with `column` nullable, keeping every other column, its rows and its indexes.
+
+    SQLite cannot alter a column's constraint in place; the table is copied
+    into a new one of the same columns, as SQLite's documentation advises.
+    """
+    columns = db.execute(f"PRAGMA table_info({table})").fetchall()  # cid, name, type, notnull, default, pk
+    indexes = [r[0] for r in db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+                                        " AND sql IS NOT NULL", [table])]
+    parts = [f"{name} {kind}" + (" PRIMARY KEY" if pk else "") + (" NOT NULL" if notnull and name != column else "")
+             + (f" DEFAULT {default}" if default is not None else "")
+             for _, name, kind, notnull, default, pk in columns]
+    names = ", ".join(name for _, name, *_ in columns)
+    db.execute(f"CREATE TABLE {table}_rebuilt ({', '.join(parts)})")
+    db.execute(f"INSERT INTO {table}_rebuilt ({names}) SELECT {names} FROM {table}")
+    db.execute(f"DROP TABLE {table}")
+    db.execute(f"ALTER TABLE {table}_rebuilt RENAME TO {table}")
+    for index in indexes:
+        db.execute(index)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_posts", m001_posts),
     ("002_history", m002_history),
@@ -259,6 +297,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("006_index_by_batch", m006_index_by_batch),
     ("007_campaigns", m007_campaigns),
     ("008_digests", m008_digests),
+    ("009_identity", m009_identity),
 ]
 
 

@@ -1,0 +1,89 @@
+"""Repairs of what earlier versions stored: posts re-keyed by today's identity rules, duplicates merged.
+
+Before schema 009, a post with a message id but no channel username (every
+Telegram Desktop export) was stored under its text fingerprint, so messages
+with the same text were merged into one row. `rekey` gives each such row the
+identity it has today (its chat and id, see feedwatch.store.merge); two rows
+that turn out to be one message are merged with `merge_rows`. What an earlier
+version merged cannot be taken apart here (the lost messages were never
+stored), but ingesting the export again now stores each of them once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from feedwatch.store import channels as ch
+from feedwatch.store import merge as mg
+from feedwatch.store.ingest import _UPDATE, Row
+from feedwatch.store.rows import post_from_row, post_values, stored_json
+
+_SELECT = "SELECT id, title, text, author, json FROM posts"
+PAGE = 1000  # rows read at a time
+
+
+def rekey(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Give every post with a message id that is stored under its text its chat+id identity.
+
+    Returns (re-keyed rows, rows merged into another). Usernames known for a
+    numeric channel id are used, as ingest does.
+    """
+    names = dict(conn.execute("SELECT channel_id, username FROM channels"
+                              " WHERE channel_id IS NOT NULL AND username IS NOT NULL"))
+    rekeyed = merged = 0
+    chats: dict[str, tuple[int | None, str | None]] = {}
+    for row_id, *columns in _old_keyed_rows(conn):
+        post = post_from_row(columns)
+        if not post.channel and post.channel_id in names:
+            post = mg.with_username(post, names[post.channel_id])
+        ident = mg.ident(post)
+        chat = mg.chat_key(post)
+        if chat is not None and not post.channel:
+            chats[chat] = (post.channel_id, post.channel_title)
+        taken = conn.execute("SELECT id FROM posts WHERE ident = ?", [ident]).fetchone()
+        if taken is None:
+            conn.execute("UPDATE posts SET ident = ?, channel = ?, json = ? WHERE id = ?",
+                         [ident, post.channel, stored_json(post), row_id])
+            rekeyed += 1
+        else:
+            merge_rows(conn, taken[0], row_id)
+            merged += 1
+    ch.note_chats(conn, chats.values(), datetime.now(UTC))
+    return rekeyed, merged
+
+
+def _old_keyed_rows(conn: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
+    """Yield the rows with a message id stored under their text, a page at a time (memory stays flat)."""
+    last, page = 0, PAGE
+    while True:
+        rows = conn.execute(f"{_SELECT} WHERE id > ? AND message_id IS NOT NULL AND substr(ident, 1, 2) IN"
+                            " ('f:', 'r:') ORDER BY id LIMIT ?", [last, page]).fetchall()
+        yield from rows
+        if len(rows) < page:
+            return
+        last = rows[-1][0]
+
+
+def merge_rows(conn: sqlite3.Connection, keep: int, other: int) -> None:
+    """Merge stored post `other` into `keep`: fields by the merge rules; routes, versions, counters and tags."""
+    columns = "ident, id, title, text, author, json, first_seen, last_seen, text_since"
+    kept, gone = (conn.execute(f"SELECT {columns} FROM posts WHERE id = ?", [i]).fetchone() for i in (keep, other))
+    old, new = post_from_row(kept[2:6]), post_from_row(gone[2:6])
+    merged = mg.merge(old, new)
+    for post in (old, new):
+        if post.text != merged.text:  # the text that is no longer current is kept as a version
+            conn.execute(
+                "INSERT INTO post_versions (post, title, text, since, until, format)"
+                " SELECT ?, ?, ?, NULL, NULL, ? WHERE NOT EXISTS"
+                " (SELECT 1 FROM post_versions WHERE post IN (?, ?) AND text = ?)",
+                [keep, post.title, post.text, post.source.format, keep, other, post.text],
+            )
+    for table in ("post_sources", "observations", "post_hashtags", "post_versions"):
+        conn.execute(f"UPDATE OR IGNORE {table} SET post = ? WHERE post = ?", [keep, other])
+        conn.execute(f"DELETE FROM {table} WHERE post = ?", [other])
+    conn.execute("DELETE FROM posts WHERE id = ?", [other])
+    row = Row(keep, kept[0], merged, min(kept[6], gone[6]), max(kept[7], gone[7]), kept[8])
+    conn.execute(_UPDATE, [*post_values(row)[1:], keep])
