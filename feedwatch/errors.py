@@ -9,6 +9,7 @@
     │   ├── SourceUnreachable    network down, DNS, timeouts
     │   └── RateLimited          429 / FloodWait, with retry_after seconds
     ├── StoreError             the database cannot be opened or written
+    │   └── QueryError           a search query that is not valid FTS5 syntax
     └── DeliveryError          a digest could not be delivered
 
 The library raises and never prints or exits; `feedwatch.cli` turns these into
@@ -69,3 +70,13 @@ class StoreError(FeedwatchError):
 
 class DeliveryError(FeedwatchError):
     pass
+
+
+class QueryError(StoreError):
+    """A search query SQLite's FTS5 cannot read; `query` is the query, `detail` what FTS5 said."""
+
+    def __init__(self, query: str, detail: str):
+        self.query = query
+        self.detail = detail
+        super().__init__(f"search query {query!r} is not valid FTS5 syntax ({detail}). "
+                         "Put words in double quotes to search for them as written")

@@ -12,6 +12,7 @@ wait (what it read is stored, its mark not moved past anything unread), and
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import signal
@@ -41,10 +42,13 @@ class Watcher:
     def __init__(self, config: Config, db: str | None = None):
         from feedwatch.sources.web import HostGate, WebSettings
 
+        if db:  # the digest job reads config's database.path: make it the database the polls write
+            config = dataclasses.replace(config, values={**config.values, "database.path": db})
         self.config, self.db = config, db
         self.stop_event = threading.Event()
         settings = WebSettings.from_config(config)
         self.gate = HostGate(settings, time.monotonic, self.sleep, random.Random())
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its per-job INFO lines say nothing of when
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": int(config["poll.misfire_grace"]) or None,
         })
@@ -97,14 +101,24 @@ class Watcher:
     def jobs(self) -> list[Any]:
         return list(self.scheduler.get_jobs())
 
+    def schedule_lines(self) -> list[str]:
+        """Return one line per job: what it does, how often, and when it next runs (UTC)."""
+        lines = []
+        for job in self.jobs():
+            when = getattr(job, "next_run_time", None)
+            at = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if when else "not yet scheduled"
+            lines.append(f"{job.name}: {_every(job.trigger, self.config)}, next at {at}")
+        return lines
+
     def run(self, install_signals: bool = True) -> None:
         """Start the jobs and block until stop() or SIGINT/SIGTERM; return after a clean shutdown."""
         if install_signals:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: self.stop_event.set())
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
-        self.scheduler.start()
-        log.info("watch: %d job(s) started", len(self.jobs()))
+        self.scheduler.start(paused=True)  # the schedule is told before the first jobs run and move it on
+        for line in self.schedule_lines():
+            log.info("watch: %s", line)
+        self.scheduler.resume()
         while not self.stop_event.wait(0.5):
             pass
         log.info("watch: stopping")
@@ -113,3 +127,13 @@ class Watcher:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+
+def _every(trigger: Any, config: Config) -> str:
+    """Return how often a trigger fires, for people: "every 15 min", "on cron 0 8 * * * (UTC)"."""
+    if isinstance(trigger, IntervalTrigger):
+        seconds = int(trigger.interval.total_seconds())
+        return f"every {seconds // 60} min" if seconds % 60 == 0 and seconds >= 60 else f"every {seconds} s"
+    if isinstance(trigger, CronTrigger):
+        return f"on cron {config['digest.schedule']} (UTC)"
+    return str(trigger)

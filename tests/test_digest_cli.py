@@ -64,7 +64,7 @@ def test_a_window_after_the_posts_is_empty(db: str) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--db", "{tmp}/missing.db"], "no database there yet"),
-    (["--since", "yesterday"], "--since 'yesterday': use 24h, 7d"),
+    (["--since", "yesterday"], "'--since': 'yesterday': use 24h, 7d"),
     (["--send"], "no digest target set"),
 ])
 def test_bad_usage_is_one_line_and_exit_2(db: str, tmp_path: Path, args: list[str], message: str) -> None:

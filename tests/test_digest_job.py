@@ -72,3 +72,13 @@ def test_parse_since(text: str, expected: datetime | None) -> None:
 def test_parse_since_rejects_words() -> None:
     with pytest.raises(ConfigError, match="use 24h, 7d"):
         parse_since("last week", NOW)
+
+
+def test_a_digest_with_nothing_new_writes_no_file(tmp_path: Path) -> None:
+    config = load_config(config_file(tmp_path, f'[digest.file]\npath = "{tmp_path}/d-{{time}}.md"\n'))
+    first = run_scheduled(config)
+    (written,) = tmp_path.glob("d-*.md")
+    assert first == f"{written} (0 alerts)"
+    again = run_scheduled(config)  # nothing stored since the first digest
+    assert again == "nothing new, no digest file written (0 alerts)"
+    assert list(tmp_path.glob("d-*.md")) == [written]

@@ -141,6 +141,10 @@ def test_watch_polls_on_schedule_stops_on_sigterm_and_resumes(tme, tmp_path):
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "poll web:MFARussia" in err and "watch: stopped" in err and "Traceback" not in err
+    schedule = [line.split(" ", 1)[1] for line in err.splitlines() if " next at " in line]
+    assert [line.split(", next at ")[0] for line in schedule] == [  # one line per job, before any poll
+        "watch: poll MFARussia: every 1 s", "watch: poll RusEmbUSA: every 1 s", "watch: digest: on cron 0 8 * * * (UTC)"]
+    assert "tentatively" not in err
 
     tme.add_posts("RusEmbUSA", make_posts(3, first_id=20))
     tme.requests.clear()

@@ -91,3 +91,27 @@ def test_sleep_ends_the_poll_under_way_when_stopping(config):
     watcher.stop()
     with pytest.raises(Stopping, match="resumes on the next start"):
         watcher.sleep(3600)
+
+
+def test_the_schedule_is_one_line_per_job_with_its_next_run(config, caplog, monkeypatch):
+    monkeypatch.setattr("feedwatch.scheduler.digest_hook", lambda: (lambda config: "sent"))
+    with caplog.at_level("INFO"):
+        watcher = Watcher(config, db=None)
+        watcher.scheduler.start(paused=True)
+    try:
+        lines = sorted(watcher.schedule_lines())
+    finally:
+        watcher.scheduler.shutdown(wait=False)
+    assert not [r for r in caplog.records if "tentatively" in r.getMessage()]
+    assert len(lines) == 4
+    assert lines[0].startswith("digest: on cron 30 7 * * 1 (UTC), next at ") and lines[0].endswith(" UTC")
+    assert lines[1].startswith("poll MFARussia: every 10 min, next at 20")
+    assert lines[2].startswith("poll mod_russia_en: every 15 min, next at 20")
+    assert lines[3].startswith("watched folders: every 45 s, next at 20")
+    next_digest = datetime.strptime(lines[0].rsplit("next at ", 1)[1], "%Y-%m-%d %H:%M:%S UTC")
+    assert (next_digest.hour, next_digest.minute) == (7, 30)
+
+
+def test_the_digest_job_reads_the_database_the_polls_write(config, tmp_path):
+    watcher = Watcher(config, db=str(tmp_path / "other.db"))
+    assert watcher.config["database.path"] == str(tmp_path / "other.db")

@@ -31,8 +31,11 @@ def db(tmp_path: Path) -> Path:
 
 
 def hits(result: Result) -> list[dict]:  # type: ignore[type-arg]
+    """The hits of `search --json`: one JSON array."""
     assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in result.stdout.splitlines()]
+    found = json.loads(result.stdout)
+    assert isinstance(found, list)
+    return found
 
 
 def test_ingest_prints_a_table_per_input_and_a_total(tmp_path: Path) -> None:
@@ -93,7 +96,7 @@ def test_search_filters_by_date_and_channel(db: Path) -> None:
     assert hits(run("search", "Lavrov", "--since", "2021-05-15", "--json", db=db)) == []
     assert hits(run("search", "Lavrov", "--channel", "mfa_russia", "--json", db=db)) == []
     bad = run("search", "x", "--since", "last week", db=db)
-    assert bad.exit_code == 2 and "not a date" in bad.stderr
+    assert bad.exit_code == 2 and "'--since': 'last week': use 24h, 7d, 2w" in bad.stderr
 
 
 @pytest.mark.parametrize("query", ['"unbalanced', "Lavrov AND", "nosuchcolumn:word", "(Lavrov"])
@@ -138,7 +141,8 @@ def test_not_a_database_and_no_database_are_one_line_each(tmp_path: Path) -> Non
     notes = tmp_path / "notes.txt"
     notes.write_text("my notes\n")
     result = run("ingest", DUMP, db=notes)
-    assert result.exit_code == 2 and "not a feedwatch database" in result.stderr
+    assert result.exit_code == 1 and "not a feedwatch database" in result.stderr  # a store error, not usage
+    assert run("search", "x", db=notes).exit_code == 1
     assert notes.read_text() == "my notes\n"
     missing = run("search", "x", db=tmp_path / "none.db")
     assert missing.exit_code == 2 and "no database there yet" in missing.stderr
@@ -176,3 +180,13 @@ def test_a_post_that_cannot_be_stored_is_named_and_exits_1(tmp_path: Path) -> No
     result = run("ingest", str(write_jsonl(tmp_path / "p.jsonl", posts)), db=tmp_path / "fw.db")
     assert result.exit_code == 1 and "1 post(s) could not be stored" in result.stderr
     assert result.stdout.splitlines()[1].split()[1:] == ["1", "0", "0", "1"]
+
+
+def test_a_file_no_format_recognises_says_so(tmp_path: Path) -> None:
+    """This project's README quotes the export markers; it is still no export."""
+    from conftest import ROOT
+
+    result = run("ingest", str(ROOT / "README.md"), db=tmp_path / "fw.db")
+    assert result.exit_code == 1
+    assert result.stderr.strip().endswith("README.md: not a format feedwatch knows. Force one with --format "
+                                          "jsonl|tg-json|tg-html|tme-html|statement|dump")

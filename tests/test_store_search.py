@@ -35,3 +35,23 @@ def test_snippets_mark_the_matches(store: Store) -> None:
     assert "<number> <1>" in hit.snippet and hit.link == "https://t.me/old/1"
     with pytest.raises(StoreError, match="sort must be one of"):
         store.search("grain", sort="sideways")
+
+
+@pytest.mark.parametrize("query", [None, "Lavrov", "multipolar*", "UN AND Charter", "nosuchword"])
+@pytest.mark.parametrize("hashtag", [None, "UNCharterIsOurRules", "uncharterisourrules", "NoSuchTag"])
+@pytest.mark.parametrize("since", [None, "2021-01-01"])
+def test_the_count_of_matches_is_what_search_finds_without_a_limit(tmp_path: Path, query: str | None,
+                                                                    hashtag: str | None, since: str | None) -> None:
+    from datetime import UTC, datetime
+
+    from store_support import SEEDS
+
+    from feedwatch.parse import parse_path
+
+    with Store.open(tmp_path / "fw.db") as seeded:
+        for seed in sorted(SEEDS.iterdir()):
+            seeded.ingest(parse_path(str(seed)), str(seed))
+        when = datetime.fromisoformat(since).replace(tzinfo=UTC) if since else None
+        filters = {"hashtag": hashtag, "since": when}
+        found = seeded.search(query, limit=1000, **filters)
+        assert seeded.count_matches(query, **filters) == len(found)

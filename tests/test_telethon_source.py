@@ -144,4 +144,4 @@ def test_without_credentials_each_channel_says_what_is_missing(store, monkeypatc
     monkeypatch.setenv("TG_API_HASH", "0123456789abcdef")
     config = load_config(None)
     config.values["telethon.session"] = str(tmp_path / "none.session")
-    assert "no Telethon session file" in open_telethon_source(config).reason
+    assert open_telethon_source(config).reason == "no Telethon session file; create it once with: feedwatch login"

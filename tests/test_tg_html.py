@@ -234,19 +234,17 @@ class _Terminal(io.StringIO):
 
 
 def test_progress_bar_only_on_a_terminal_for_large_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
-    from feedwatch.cli import parse_cmd
+    from feedwatch.cli import progress
+    from feedwatch.parse import Options
 
     posts = posts_of(CHANNEL)
     piped = io.StringIO()
-    monkeypatch.setattr(parse_cmd.sys, "stderr", piped)
-    monkeypatch.setattr(parse_cmd, "PROGRESS_BYTES", 0)
-    assert list(parse_cmd._with_progress(str(CHANNEL), iter(posts))) == posts
+    monkeypatch.setattr(progress.sys, "stderr", piped)
+    assert list(progress.posts_of(str(CHANNEL), "auto", Options(), min_bytes=0)) == posts
     assert piped.getvalue() == ""
     terminal = _Terminal()
-    monkeypatch.setattr(parse_cmd.sys, "stderr", terminal)
-    monkeypatch.setattr(parse_cmd, "PROGRESS_BYTES", 10**9)
-    assert list(parse_cmd._with_progress(str(CHANNEL), iter(posts))) == posts
+    monkeypatch.setattr(progress.sys, "stderr", terminal)
+    assert list(progress.posts_of(str(CHANNEL), "auto", Options(), min_bytes=10**9)) == posts
     assert terminal.getvalue() == ""  # small input: no bar
-    monkeypatch.setattr(parse_cmd, "PROGRESS_BYTES", 0)
-    assert list(parse_cmd._with_progress(str(CHANNEL), iter(posts))) == posts
+    assert list(progress.posts_of(str(CHANNEL), "auto", Options(), min_bytes=0)) == posts
     assert "channel (posts)" in terminal.getvalue() and "12" in terminal.getvalue()

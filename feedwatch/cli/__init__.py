@@ -11,7 +11,9 @@ import click
 
 from feedwatch import __version__
 from feedwatch.cli.campaigns_cmd import campaigns_command
+from feedwatch.cli.common import OneLineUsage
 from feedwatch.cli.digest_cmd import digest_command
+from feedwatch.cli.login_cmd import login_command
 from feedwatch.cli.network_cmds import discover_command, echoes_command, network_command
 from feedwatch.cli.parse_cmd import parse_command
 from feedwatch.cli.poll_cmd import poll_command, run_command
@@ -20,6 +22,7 @@ from feedwatch.cli.watch_cmd import watch_command
 
 
 @click.group(
+    cls=OneLineUsage,
     epilog="""\b
 Examples:
   feedwatch parse seeds/004_01d4050f5de082cc.txt
@@ -35,6 +38,7 @@ main.add_command(parse_command)
 main.add_command(poll_command)
 main.add_command(run_command)
 main.add_command(watch_command)
+main.add_command(login_command)
 main.add_command(ingest_command)
 main.add_command(search_command)
 main.add_command(export_command)

@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import re
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import click
 
-from feedwatch.cli.common import OK, USAGE, say_error, write_line
-from feedwatch.cli.store_cmds import db_option, open_store
+from feedwatch.cli.common import OK, PARTLY_FAILED, say_error, write_line
+from feedwatch.cli.options import config_option, db_option, open_store, output_options, since_option, write_json
+from feedwatch.cli.progress import counted
 from feedwatch.errors import FeedwatchError, StoreError
-
-_RELATIVE = re.compile(r"^(\d+)([hd])$")
-
-
-def parse_since(value: str, now: datetime | None = None) -> datetime | None:
-    """Return the time `--since` names ("all", "24h", "7d", a date or an ISO time); raise ValueError."""
-    value = value.strip()
-    if value == "all":
-        return None
-    match = _RELATIVE.match(value)
-    if match:
-        amount = int(match.group(1))
-        delta = timedelta(hours=amount) if match.group(2) == "h" else timedelta(days=amount)
-        return (now or datetime.now(UTC)) - delta
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _table(alerts: list) -> list[str]:  # type: ignore[type-arg]
@@ -59,15 +42,17 @@ def _num(value: object) -> str:
     epilog="""\b
 Examples:
   feedwatch campaigns
-  feedwatch campaigns --since 7d
+  feedwatch campaigns --since 2w
   feedwatch campaigns --db data/feedwatch.db --since 2025-03-01 --json
   feedwatch campaigns --rebuild""",
 )
+@config_option
 @db_option
-@click.option("--since", default="all", show_default=True, help="all, 24h, 7d, or a date (alerted on or after it).")
-@click.option("--json", "as_json", is_flag=True, help="A JSON array of alert objects instead of a table.")
+@since_option("Only alerts raised from this time on (stream time)", default="all")
+@output_options("alert objects")
 @click.option("--rebuild", is_flag=True, help="Recompute all detector state from the stored posts first.")
-def campaigns_command(db_path: str | None, since: str, as_json: bool, rebuild: bool) -> None:
+def campaigns_command(config_file: str | None, db_path: str, since: datetime | None, output: str | None,
+                      rebuild: bool) -> None:
     """Show the hashtag campaign alerts raised, oldest first.
 
     T1 coordinated launch, T2 new campaign, T3 known-tag burst; each with its
@@ -75,27 +60,23 @@ def campaigns_command(db_path: str | None, since: str, as_json: bool, rebuild: b
     """
     from feedwatch import campaigns
 
-    try:
-        start = parse_since(since)
-    except ValueError:
-        say_error(ValueError(f"--since {since!r}: use all, 24h, 7d, or a date such as 2025-03-01"))
-        raise SystemExit(USAGE) from None
     store = open_store(db_path, must_exist=True)
     try:
         if rebuild:
-            raised = campaigns.rebuild_stored(store.db)
-            click.echo(f"Rebuilt campaign state from {store.count()} stored post(s): {raised} alert(s).", err=True)
-        found = campaigns.alerts(store.db, since=start)
+            raised = campaigns.rebuild_stored(store.db, track=lambda posts, total: counted(
+                posts, "rebuilding (posts with hashtags)", total))
+            click.echo(f"Rebuilt campaign state from {store.count():,} stored post(s): {raised} alert(s).", err=True)
+        found = campaigns.alerts(store.db, since=since)
     except FeedwatchError as exc:
         say_error(exc)
-        raise SystemExit(USAGE) from None
+        raise SystemExit(PARTLY_FAILED) from None
     except sqlite3.DatabaseError as exc:
         say_error(StoreError(f"{store.path}: {exc}"))
-        raise SystemExit(USAGE) from None
+        raise SystemExit(PARTLY_FAILED) from None
     finally:
         store.close()
-    if as_json:
-        write_line(json.dumps([a.to_json() for a in found], ensure_ascii=False, indent=1))
+    if output:
+        write_json((a.to_json() for a in found), output)
     else:
         for line in _table(found):
             write_line(line)

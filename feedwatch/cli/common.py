@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
+from click.exceptions import NoArgsIsHelpError
 
 from feedwatch.errors import FeedwatchError
 
@@ -16,6 +17,8 @@ T = TypeVar("T")
 
 def error_line(exc: BaseException, what: str | None = None) -> str:
     """Return the one line that tells a person what went wrong."""
+    if isinstance(exc, click.ClickException):
+        return exc.format_message()
     if isinstance(exc, FeedwatchError):
         return str(exc)
     prefix = f"{what}: " if what else ""
@@ -48,3 +51,28 @@ def write_line(line: str) -> None:
 def printable(text: str) -> str:
     """Return `text` with control characters shown escaped, for printing to a person's terminal."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+class OneLineUsage(click.Group):
+    """A command group whose usage errors are one line on stderr (exit 2), like every other error."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            done = super().main(args, prog_name, complete_var, False, **extra)
+        except NoArgsIsHelpError as exc:  # no command given: the help itself, as click shows it
+            exc.show()
+            raise SystemExit(USAGE) from None
+        except click.UsageError as exc:
+            where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+            say_error(click.ClickException(exc.format_message() + where))
+            raise SystemExit(USAGE) from None
+        except click.ClickException as exc:
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            raise SystemExit(PARTLY_FAILED) from None
+        raise SystemExit(done if isinstance(done, int) else OK)

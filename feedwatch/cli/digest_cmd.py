@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, say_error, write_line
-from feedwatch.cli.store_cmds import open_store
+from feedwatch.cli.options import config_option, db_option, open_store, since_option
 from feedwatch.errors import ConfigError, FeedwatchError
 
-DEFAULT_WINDOW = timedelta(hours=24)
+SUFFIXES = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
 
 
 @click.command(
@@ -24,22 +25,19 @@ Examples:
   feedwatch digest --since all --format json
   feedwatch digest --send                         # deliver to the targets in config/feedwatch.toml""",
 )
-@click.option("--db", "db_path", envvar="FEEDWATCH_DB", default=None, type=click.Path(dir_okay=False),
-              help="The feedwatch database file [default: the config's database.path, else data/feedwatch.db].")
-@click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False),
-              help="Config file [default: $FEEDWATCH_CONFIG, else config/feedwatch.toml when present].")
-@click.option("--since", "since_text", default=None, metavar="24h|7d|DATE|all",
-              help="Start of the window of stored posts [default: 24h; with --send, where each target's last "
-                   "digest ended].")
+@db_option
+@config_option
+@since_option("Start of the window of stored posts [with --send: where each target's last digest ended]",
+              default="24h")
 @click.option("--format", "fmt", default=None, type=click.Choice(["md", "html", "json"]),
               help="Rendering printed or written with --out [default: from the --out suffix, else md].")
 @click.option("--out", "out", default=None, type=click.Path(dir_okay=False),
-              help="Write the digest to FILE (atomically) instead of printing it.")
+              help="Write the digest to FILE (atomically) instead of printing it: .md, .html or .json.")
 @click.option("--seen", is_flag=True,
               help="Count posts seen again in the window too, not only those first stored: what a cycle read.")
 @click.option("--send", is_flag=True,
               help="Deliver to the configured targets (file, webhook, e-mail); each gets only alerts it has not had.")
-def digest_command(db_path: str | None, config_file: str | None, since_text: str | None, fmt: str | None,
+def digest_command(db_path: str, config_file: str | None, since: datetime | None, fmt: str | None,
                    out: str | None, seen: bool, send: bool) -> None:
     """Build a digest: new campaigns, spiking tags, top hashtags, channel activity, scraper health.
 
@@ -47,30 +45,38 @@ def digest_command(db_path: str | None, config_file: str | None, since_text: str
     its sample posts. Post content is escaped in every format.
     """
     from feedwatch.config import config_path, load_config
-    from feedwatch.digest.job import AUTO, parse_since
-    from feedwatch.store import default_db_path
+    from feedwatch.digest.job import AUTO
 
     now = datetime.now(UTC)
+    given = click.get_current_context().get_parameter_source("since") != ParameterSource.DEFAULT
+    fmt = fmt or _format_of(out)
     try:
         config = load_config(config_path(config_file))
-        since = parse_since(since_text, now) if since_text else None
     except ConfigError as exc:
         say_error(exc)
         raise SystemExit(USAGE) from None
-    path = db_path or config.values.get("database.path") or str(default_db_path())
-    store = open_store(path, must_exist=True)
-    suffix = os.path.splitext(out or "")[1].lower().lstrip(".")
-    fmt = fmt or {"html": "html", "htm": "html", "json": "json"}.get(suffix, "md")
+    store = open_store(db_path, must_exist=True)
     try:
         if out or not send:
-            _show(store.db, since if since_text else now - DEFAULT_WINDOW, now, fmt, out, seen)
-        code = _send(store.db, config, since if since_text else AUTO, now) if send else OK
+            _show(store.db, since, now, fmt, out, seen)
+        code = _send(store.db, config, since if given else AUTO, now) if send else OK
     except FeedwatchError as exc:
         say_error(exc)
         code = USAGE if isinstance(exc, ConfigError) else PARTLY_FAILED
     finally:
         store.close()
     raise SystemExit(code)
+
+
+def _format_of(out: str | None) -> str:
+    """Return the rendering an --out file's suffix names (md without --out); refuse a suffix we do not write."""
+    if not out:
+        return "md"
+    suffix = os.path.splitext(out)[1].lower()
+    if suffix not in SUFFIXES:
+        raise click.BadParameter(f"{out}: a digest is written as .md, .html or .json; name the file so, "
+                                 "or give --format", param_hint="--out")
+    return SUFFIXES[suffix]
 
 
 def _show(db: object, since: datetime | None, now: datetime, fmt: str, out: str | None, seen: bool) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -10,19 +9,17 @@ from datetime import datetime
 
 import click
 
-from feedwatch.cli.campaigns_cmd import parse_since
 from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, printable, say_error, write_line
-from feedwatch.cli.store_cmds import db_option, open_store
+from feedwatch.cli.options import (
+    config_option,
+    db_option,
+    open_store,
+    output_options,
+    since_option,
+    until_option,
+    write_json,
+)
 from feedwatch.errors import ConfigError, FeedwatchError
-
-
-def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_since(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a time; use all, 24h, 7d, a date or an ISO time") from None
 
 
 def _configured(config_file: str | None) -> list[str]:
@@ -40,12 +37,10 @@ Examples:
   feedwatch network --since 30d --min-weight 3 --format csv
   feedwatch network --channel MFARussia --communities --format graphml --out mfa.graphml""",
 )
+@config_option
 @db_option
-@click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False),
-              help="Config file whose channels count as monitored [default: $FEEDWATCH_CONFIG, else "
-                   "config/feedwatch.toml when present].")
-@click.option("--since", "since", callback=_when, help="Only posts from this time: all, 24h, 7d, a date or ISO time.")
-@click.option("--until", "until", callback=_when, help="Only posts before this time (same forms as --since).")
+@since_option()
+@until_option()
 @click.option("--channel", "channels", multiple=True, help="Only edges to or from this channel (repeatable).")
 @click.option("--min-weight", default=1, show_default=True, type=click.IntRange(min=1),
               help="Leave out edges seen fewer times than this.")
@@ -57,7 +52,7 @@ Examples:
 @click.option("--out", "out", default="-", type=click.Path(dir_okay=False, allow_dash=True),
               help="File to write [default: standard output].")
 def network_command(
-    db_path: str | None, config_file: str | None, since: datetime | None, until: datetime | None,
+    config_file: str | None, db_path: str, since: datetime | None, until: datetime | None,
     channels: tuple[str, ...], min_weight: int, kinds: tuple[str, ...], fmt: str, communities: bool, out: str,
 ) -> None:
     """Write the channel graph: channels as nodes; forwards, mentions and t.me links as weighted edges.
@@ -119,22 +114,19 @@ Examples:
   feedwatch discover --min-channels 3 --top 10 --json
   feedwatch discover --add rybar --add @readovkanews  # append them to the config file""",
 )
+@config_option
 @db_option
-@click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False),
-              help="Config file: its channels count as monitored, and --add writes to it "
-                   "[default: $FEEDWATCH_CONFIG, else config/feedwatch.toml].")
-@click.option("--since", "since", callback=_when, help="Only posts from this time: all, 24h, 7d, a date or ISO time.")
-@click.option("--until", "until", callback=_when, help="Only posts before this time (same forms as --since).")
+@since_option()
+@until_option()
 @click.option("--top", default=20, show_default=True, type=click.IntRange(min=1), help="List at most this many.")
 @click.option("--min-channels", default=2, show_default=True, type=click.IntRange(min=1),
               help="Only channels that at least this many monitored channels point at.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON array, with the evidence.")
-@click.option("--nl", "as_nl", is_flag=True, help="JSON Lines: one object per channel.")
+@output_options("channels, with their evidence,")
 @click.option("--add", "add", multiple=True,
               help="Append this channel to the config's [[channels]] (repeatable), keeping the file's comments.")
 def discover_command(
-    db_path: str | None, config_file: str | None, since: datetime | None, until: datetime | None, top: int,
-    min_channels: int, as_json: bool, as_nl: bool, add: tuple[str, ...],
+    config_file: str | None, db_path: str, since: datetime | None, until: datetime | None, top: int,
+    min_channels: int, output: str | None, add: tuple[str, ...],
 ) -> None:
     """List channels that are not monitored but that monitored channels forward, mention or link.
 
@@ -167,11 +159,8 @@ def discover_command(
     with open_store(db_path, must_exist=True) as store:
         network = graph.collect(store.db.conn, since, until, configured)
     leads = discover(network, min_channels=min_channels, top=top)
-    if as_json:
-        write_line(json.dumps([lead.to_json() for lead in leads], ensure_ascii=False, indent=2))
-    elif as_nl:
-        for lead in leads:
-            write_line(json.dumps(lead.to_json(), ensure_ascii=False))
+    if output:
+        write_json((lead.to_json() for lead in leads), output)
     else:
         _print_leads(leads, min_channels)
     raise SystemExit(OK)
@@ -207,19 +196,18 @@ Examples:
   feedwatch echoes --since 30d --min-channels 3 --json""",
 )
 @click.argument("post", required=False)
+@config_option
 @db_option
-@click.option("--since", "since", callback=_when,
-              help="Passages posted from this time: all, 24h, 7d, a date or ISO time.")
-@click.option("--until", "until", callback=_when, help="Passages posted before this time (same forms as --since).")
+@since_option("Passages posted from this time on")
+@until_option("Passages posted before this time")
 @click.option("--min-channels", default=2, show_default=True, type=click.IntRange(min=1),
               help="Only groups that reached at least this many channels.")
 @click.option("--top", default=20, show_default=True, type=click.IntRange(min=1), help="Show at most this many groups.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON array of groups.")
-@click.option("--nl", "as_nl", is_flag=True, help="JSON Lines: one group per line.")
+@output_options("groups")
 @click.option("--rebuild", is_flag=True, help="Recompute the passage index from the stored posts, then stop.")
 def echoes_command(
-    post: str | None, db_path: str | None, since: datetime | None, until: datetime | None, min_channels: int,
-    top: int, as_json: bool, as_nl: bool, rebuild: bool,
+    post: str | None, config_file: str | None, db_path: str, since: datetime | None, until: datetime | None,
+    min_channels: int, top: int, output: str | None, rebuild: bool,
 ) -> None:
     """List passages (whole posts, paragraphs, key points) that reappear in other channels.
 
@@ -248,11 +236,8 @@ def echoes_command(
             say_error(exc)
             raise SystemExit(PARTLY_FAILED) from None
     shown = groups[:top]
-    if as_json:
-        write_line(json.dumps([g.to_json() for g in shown], ensure_ascii=False, indent=2))
-    elif as_nl:
-        for group in shown:
-            write_line(json.dumps(group.to_json(), ensure_ascii=False))
+    if output:
+        write_json((g.to_json() for g in shown), output)
     else:
         _print_groups(shown, len(groups), min_channels)
     raise SystemExit(OK)

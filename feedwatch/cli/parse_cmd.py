@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
-from collections.abc import Iterator
 from datetime import UTC, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
 from feedwatch.cli.common import OK, PARTLY_FAILED, guarded, say_error, write_line
+from feedwatch.cli.progress import posts_of
 from feedwatch.cli.show import post_summary
 from feedwatch.models import Post
-from feedwatch.parse import Options, expand, format_names, parse_path
+from feedwatch.parse import Options, expand, format_names
 
 PROGRESS_BYTES = 16 * 1024 * 1024  # inputs at least this big get a progress bar on a terminal
 _OFFSET_RE = re.compile(r"(?:UTC)?([+-])(\d{1,2})(?::?(\d{2}))?")
@@ -43,27 +41,6 @@ def _zone_option(ctx: click.Context, param: click.Parameter, value: str) -> tzin
         return parse_zone(value)
     except ValueError as exc:
         raise click.BadParameter(f"{exc}; use an IANA name such as Europe/Moscow, or +HH:MM") from None
-
-
-def _input_size(path: str) -> int:
-    if path == "-":
-        return 0
-    if os.path.isdir(path):
-        return sum(entry.stat().st_size for entry in os.scandir(path) if entry.is_file())
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
-
-
-def _with_progress(path: str, posts: Iterator[Post]) -> Iterator[Post]:
-    """Yield `posts`, with a progress bar on stderr when the input is large and stderr is a terminal."""
-    if not sys.stderr.isatty() or _input_size(path) < PROGRESS_BYTES:
-        yield from posts
-        return
-    label = f"{os.path.basename(path.rstrip(os.sep)) or path} (posts)"
-    with click.progressbar(posts, label=label, file=sys.stderr, show_pos=True, update_min_steps=200) as bar:
-        yield from bar
 
 
 def _write_post(post: Post) -> None:
@@ -109,7 +86,7 @@ def parse_command(paths: tuple[str, ...], fmt: str, encoding: str | None, tz: tz
             failed += 1
             say_error(exc, path)
 
-        for post in guarded(_with_progress(path, parse_path(path, fmt, options)), path, on_error):
+        for post in guarded(posts_of(path, fmt, options, min_bytes=PROGRESS_BYTES), path, on_error):
             parsed += 1
             if summary:
                 write_line(post_summary(post, parsed) + "\n")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, say_error, write_line
+from feedwatch.cli.options import config_option, db_option
 from feedwatch.config import ChannelSpec, Config, config_path, load_config, parse_backfill, valid_username
 from feedwatch.errors import FeedwatchError
 
@@ -57,9 +60,6 @@ def backfill_option(value: str | None) -> Any:
         raise SystemExit(USAGE) from None
 
 
-DB = click.option("--db", default=None, help="SQLite database (default: database.path in the config).")
-CONFIG = click.option("--config", "config_file", default=None, metavar="PATH",
-                      help="Config file (default: FEEDWATCH_CONFIG, else config/feedwatch.toml if present).")
 BACKFILL = click.option("--backfill", default=None, metavar="DAYS|all",
                         help="History to read on a channel's first poll (default: the config's, 60 days).")
 
@@ -73,10 +73,10 @@ Examples:
   FEEDWATCH_TME_BASE_URL=http://127.0.0.1:8080 feedwatch poll MFARussia""",
 )
 @click.argument("channels", nargs=-1)
-@DB
-@CONFIG
+@db_option
+@config_option
 @BACKFILL
-def poll_command(channels: tuple[str, ...], db: str | None, config_file: str | None, backfill: str | None) -> None:
+def poll_command(channels: tuple[str, ...], db_path: str, config_file: str | None, backfill: str | None) -> None:
     """Poll channels once and store what is new: the named CHANNELS, or every configured one.
 
     Named channels need no config (they are read from the t.me/s web preview).
@@ -92,7 +92,7 @@ def poll_command(channels: tuple[str, ...], db: str | None, config_file: str | N
     from feedwatch.poll import poll_once
 
     try:
-        reports = poll_once(config, specs, db=db, backfill=days, on_report=report_line)
+        reports = poll_once(config, specs, db=db_path, backfill=days, on_report=report_line)
     except FeedwatchError as exc:
         say_error(exc)
         raise SystemExit(PARTLY_FAILED) from None
@@ -106,10 +106,13 @@ Examples:
   feedwatch run                                   # what scripts/run does
   feedwatch run --config my.toml --db /tmp/x.db""",
 )
-@DB
-@CONFIG
-def run_command(db: str | None, config_file: str | None) -> None:
+@db_option
+@config_option
+def run_command(db_path: str, config_file: str | None) -> None:
     """One full monitoring cycle: ingest the watched folders, poll every channel, print a summary.
+
+    On a terminal the summary goes on: what the cycle read (posts, new
+    campaigns, top hashtags), where the store is, and the commands to try next.
 
     Each source gets a line; a failed source is one line on stderr and the
     cycle still completes. Exit 1 when a source failed for a lasting reason
@@ -121,11 +124,18 @@ def run_command(db: str | None, config_file: str | None) -> None:
     config = load(config_file)
     from feedwatch.poll import run_cycle
 
+    started = datetime.now(UTC)
     try:
-        summary = run_cycle(config, db=db, on_report=report_line)
+        summary = run_cycle(config, db=db_path, on_report=report_line)
     except FeedwatchError as exc:
         say_error(exc)
         raise SystemExit(PARTLY_FAILED) from None
     for line in summary.lines():
         write_line(line)
+    if sys.stdout.isatty():  # a person is reading: what the cycle read, where it is, what to try next
+        from feedwatch.cli.first_hour import cycle_lines
+
+        write_line("")
+        for line in cycle_lines(db_path, started, datetime.now(UTC)):
+            write_line(line)
     raise SystemExit(PARTLY_FAILED if summary.lasting_failures else OK)

@@ -7,73 +7,32 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, error_line, guarded, say_error, write_line
-from feedwatch.errors import FeedwatchError
+from feedwatch.cli.options import (
+    config_option,
+    db_option,
+    open_store,
+    output_options,
+    since_option,
+    until_option,
+    write_json,
+)
+from feedwatch.cli.progress import posts_of
+from feedwatch.errors import FeedwatchError, QueryError
 from feedwatch.models import Post
-from feedwatch.parse import Options, expand, format_names, parse_path
+from feedwatch.parse import Options, expand, format_names
 
 if TYPE_CHECKING:
     from feedwatch.store import IngestResult, Store
 
-F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
 _LONG_INPUT = 1024 * 1024  # bytes: inputs at least this big get a progress bar on a terminal
-
-
-def db_option(fn: F) -> F:
-    return click.option(
-        "--db", "db_path", envvar="FEEDWATCH_DB", default=None, show_envvar=True, type=click.Path(dir_okay=False),
-        help="The feedwatch database file.  [default: data/feedwatch.db]",
-    )(fn)
-
-
-def open_store(path: str | None, *, must_exist: bool = False) -> Store:
-    """Open the database (default: $FEEDWATCH_DB, else data/feedwatch.db) or end with one line (exit 2)."""
-    from feedwatch.store import Store, default_db_path
-
-    path = path or str(default_db_path())
-    if must_exist and not os.path.exists(path):
-        hint = f"Store posts first: feedwatch ingest PATH --db {path}"
-        say_error(FeedwatchError(f"{path}: no database there yet. {hint}"))
-        raise SystemExit(USAGE)
-    try:
-        return Store.open(path)
-    except FeedwatchError as exc:
-        say_error(exc)
-        raise SystemExit(USAGE) from None
-
-
-class DateParam(click.ParamType):
-    """A day (2023-04-29) or an ISO 8601 time; without a zone it is UTC."""
-
-    name = "DATE"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            when = datetime.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not a date; use YYYY-MM-DD or an ISO 8601 time", param, ctx)
-        return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def _with_progress(items: Iterator[T], path: str) -> Iterator[T]:
-    """Show a progress bar on a terminal while a long input is read."""
-    long_input = path == "-" or (os.path.isfile(path) and os.path.getsize(path) >= _LONG_INPUT)
-    if not (long_input and sys.stderr.isatty()):
-        yield from items
-        return
-    with click.progressbar(items, label=path, file=sys.stderr, show_pos=True, update_min_steps=500) as bar:
-        yield from bar
 
 
 @click.command(
@@ -82,14 +41,18 @@ def _with_progress(items: Iterator[T], path: str) -> Iterator[T]:
 Examples:
   feedwatch ingest seeds/
   feedwatch ingest --db /tmp/watch.db export/result.jsonl pasted.txt
-  feedwatch parse seeds/ | feedwatch ingest -""",
+  feedwatch parse seeds/ | feedwatch ingest -
+  feedwatch ingest seeds/ --json          # the counts for a script""",
 )
 @click.argument("paths", nargs=-1, required=True)
+@config_option
 @db_option
 @click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(["auto", *format_names()]),
               help="Input format; auto detects each file.")
 @click.option("--encoding", default=None, help="Encoding of text inputs (default UTF-8, with or without BOM).")
-def ingest_command(paths: tuple[str, ...], db_path: str | None, fmt: str, encoding: str | None) -> None:
+@output_options("counts per input (input, new, updated, unchanged, failed)")
+def ingest_command(paths: tuple[str, ...], config_file: str | None, db_path: str, fmt: str,
+                   encoding: str | None, output: str | None) -> None:
     """Store posts from archived material in the database, once each.
 
     PATHS are files, folders (walked) or - for stdin, in any format `parse`
@@ -110,8 +73,12 @@ def ingest_command(paths: tuple[str, ...], db_path: str | None, fmt: str, encodi
         raise SystemExit(PARTLY_FAILED) from None
     finally:
         store.close()
-    for line in summary_table(table):
-        write_line(line)
+    if output:
+        write_json(({"input": name, "new": r.new, "updated": r.updated, "unchanged": r.unchanged,
+                     "failed": r.failed} for name, r in table), output)
+    else:
+        for line in summary_table(table):
+            write_line(line)
     raise SystemExit(PARTLY_FAILED if bad else OK)
 
 
@@ -126,7 +93,7 @@ def _ingest_one(store: Store, path: str, fmt: str, options: Options) -> tuple[In
         errors.append(("parse" if isinstance(exc, FeedwatchError) else "internal", error_line(exc, path)))
 
     started = datetime.now(UTC)
-    posts = guarded(_with_progress(parse_path(path, fmt, options), path), path, on_error)
+    posts = guarded(posts_of(path, fmt, options, min_bytes=_LONG_INPUT), path, on_error)
     result = store.ingest(posts, path, on_new=_campaign_hook())
     if result.failed:
         say_error(FeedwatchError(f"{path}: {result.failed} post(s) could not be stored (values out of range)"))
@@ -164,48 +131,73 @@ Examples:
   feedwatch search Guterres
   feedwatch search '"Security Council" NOT Syria' --since 2023-01-01
   feedwatch search --hashtag UNCharterIsOurRules --json
-  feedwatch search 'multipolar*' --channel mfa_russia --limit 5
+  feedwatch search 'multipolar*' --channel mfa_russia --since 7d --limit 5
   feedwatch search --limit 10              # the latest stored posts""",
 )
 @click.argument("query", required=False)
 @click.option("--hashtag", help="Only posts with this hashtag (any case, with or without #).")
 @click.option("--channel", help="Only posts of this channel (username).")
-@click.option("--since", type=DateParam(), help="Only posts from this date on (UTC).")
-@click.option("--until", type=DateParam(), help="Only posts before the end of this day (UTC).")
+@since_option("Only posts published from this time on")
+@until_option("Only posts published before this time")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1), help="Show at most this many.")
 @click.option("--sort", type=click.Choice(["relevance", "recent"]), default="relevance", show_default=True,
               help="recent: latest stored first, fast even for a word most posts contain.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit: id, link, snippet, post.")
+@output_options("hits (id, link, snippet, post)")
+@config_option
 @db_option
 def search_command(query: str | None, hashtag: str | None, channel: str | None, since: datetime | None,
-                   until: datetime | None, limit: int, sort: str, as_json: bool, db_path: str | None) -> None:
+                   until: datetime | None, limit: int, sort: str, output: str | None, config_file: str | None,
+                   db_path: str) -> None:
     """Full-text search of stored posts, best matches first.
 
     QUERY is an SQLite FTS5 query: words, "exact phrases", prefix*, AND/OR/NOT.
     Without QUERY the filters alone pick posts, newest first (no filter: the
-    latest posts).
+    latest posts). Posts without a publication date (pasted dumps) are outside
+    any --since/--until window. The count of all matches goes to stderr.
     """
-    if until is not None and until.time() == datetime.min.time():
-        until += timedelta(days=1)  # a day means the whole day
     store = open_store(db_path, must_exist=True)
-    styled = sys.stdout.isatty() and not as_json
+    styled = sys.stdout.isatty() and not output
     marks = ("\x1b[1;33m", "\x1b[0m") if styled else ("**", "**")
+    filters = {"hashtag": hashtag, "channel": channel, "since": since, "until": until}
     try:
-        hits = store.search(query, hashtag=hashtag, channel=channel, since=since, until=until, limit=limit,
-                            marks=marks, sort=sort)
+        hits = store.search(query, limit=limit, marks=marks, sort=sort, **filters)
+        total = store.count_matches(query, **filters) if len(hits) == limit else len(hits)
+        unknown = unknown_channel(store, channel) if channel and not hits else None
+    except QueryError as exc:
+        say_error(FeedwatchError(_query_hint(exc)))
+        raise SystemExit(USAGE) from None
     except FeedwatchError as exc:
         say_error(exc)
-        raise SystemExit(USAGE) from None
+        raise SystemExit(PARTLY_FAILED) from None
     finally:
         store.close()
+    if output:
+        write_json(({"id": h.id, "link": h.link, "snippet": h.snippet, "post": h.post.to_json()} for h in hits),
+                   output)
+        return
     for number, hit in enumerate(hits, 1):
-        if as_json:
-            write_line(json.dumps({"id": hit.id, "link": hit.link, "snippet": hit.snippet,
-                                   "post": hit.post.to_json()}, ensure_ascii=False))
-        else:
-            write_line(_hit_lines(number, hit.post, hit.snippet, hit.link))
-    if not as_json:
-        click.echo(f"{len(hits)} post(s) found.", err=True)
+        write_line(_hit_lines(number, hit.post, hit.snippet, hit.link))
+    shown = f"{len(hits):,} of {total:,} shown (--limit to see more)" if total > len(hits) else f"{total:,} found"
+    click.echo(f"{shown}." + (f" {unknown}." if unknown else ""), err=True)
+
+
+def unknown_channel(store: Store, channel: str) -> str | None:
+    """Return the line saying no stored post is of `channel` (naming some that are), or None when some is."""
+    if store.has_channel(channel):
+        return None
+    known = store.channel_names()
+    listed = f"stored channels include {', '.join(known)}" if known else "no stored post has a channel"
+    return f"--channel {channel}: no stored post is from this channel ({listed})"
+
+
+def _query_hint(exc: QueryError) -> str:
+    """Return the one line for a query FTS5 cannot read, with what to type instead."""
+    words = exc.query.strip()
+    tags = [w.lstrip("#") for w in words.split() if w.startswith("#") and len(w) > 1]
+    hint = f"For posts with a hashtag use --hashtag {tags[0]}; to" if tags else "To"
+    example = "" if '"' in words else f": '\"{words}\"'"
+    return (f"search query {words!r} is not valid FTS5 syntax ({exc.detail}). "
+            f"{hint} search for words as written, put them in double quotes{example}")
 
 
 def _hit_lines(number: int, post: Post, snippet: str, where: str) -> str:
@@ -224,18 +216,27 @@ CSV_FIELDS = tuple(Post().to_json())
 Examples:
   feedwatch export > posts.jsonl
   feedwatch export --channel mfa_russia --since 2023-04-01
-  feedwatch export --format csv > posts.csv""",
+  feedwatch export --since 24h --format csv > today.csv""",
 )
 @click.option("--channel", help="Only posts of this channel (username).")
-@click.option("--since", type=DateParam(), help="Only posts from this date on (UTC).")
+@since_option("Only posts published from this time on")
+@until_option("Only posts published before this time")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
               help="jsonl: the Post JSON contract (feedwatch ingest reads it back); csv: one column per field.")
+@config_option
 @db_option
-def export_command(channel: str | None, since: datetime | None, fmt: str, db_path: str | None) -> None:
-    """Write stored posts to stdout, in the order they were first stored."""
+def export_command(channel: str | None, since: datetime | None, until: datetime | None, fmt: str,
+                   config_file: str | None, db_path: str) -> None:
+    """Write stored posts to stdout, in the order they were first stored.
+
+    An unknown --channel is an error that names some stored channels (exit 1).
+    """
     store = open_store(db_path, must_exist=True)
     try:
-        _write_posts(store.posts(channel=channel, since=since), fmt)
+        written = _write_posts(store.posts(channel=channel, since=since, until=until), fmt)
+        unknown = unknown_channel(store, channel) if channel and not written else None
+        if unknown:
+            raise FeedwatchError(unknown)
     except FeedwatchError as exc:
         say_error(exc)
         raise SystemExit(PARTLY_FAILED) from None
@@ -243,15 +244,19 @@ def export_command(channel: str | None, since: datetime | None, fmt: str, db_pat
         store.close()
 
 
-def _write_posts(posts: Iterable[Post], fmt: str) -> None:
-    if fmt == "jsonl":
-        for post in posts:
-            write_line(json.dumps(post.to_json(), ensure_ascii=False))
-        return
+def _write_posts(posts: Iterable[Post], fmt: str) -> int:
+    """Write the posts in `fmt`; return how many."""
+    count = 0
     writer = csv.DictWriter(_Lines(), fieldnames=CSV_FIELDS, lineterminator="")
-    writer.writeheader()
+    if fmt == "csv":
+        writer.writeheader()
     for post in posts:
-        writer.writerow({k: _cell(v) for k, v in post.to_json().items()})
+        count += 1
+        if fmt == "jsonl":
+            write_line(json.dumps(post.to_json(), ensure_ascii=False))
+        else:
+            writer.writerow({k: _cell(v) for k, v in post.to_json().items()})
+    return count
 
 
 def _cell(value: Any) -> Any:

@@ -7,7 +7,8 @@ import logging
 import click
 
 from feedwatch.cli.common import OK, USAGE, say_error
-from feedwatch.cli.poll_cmd import CONFIG, DB, load
+from feedwatch.cli.options import config_option, db_option
+from feedwatch.cli.poll_cmd import load
 from feedwatch.errors import FeedwatchError
 
 
@@ -18,9 +19,9 @@ Examples:
   feedwatch watch                                 # the channels and folders in config/feedwatch.toml
   feedwatch watch --config my.toml --db data/feedwatch.db""",
 )
-@DB
-@CONFIG
-def watch_command(db: str | None, config_file: str | None) -> None:
+@db_option
+@config_option
+def watch_command(db_path: str, config_file: str | None) -> None:
     """Poll every configured channel and folder on its interval, and build the digest on its schedule.
 
     Logs one line per poll. Stop with Ctrl-C or SIGTERM: the current write
@@ -35,7 +36,7 @@ def watch_command(db: str | None, config_file: str | None) -> None:
     from feedwatch.scheduler import Watcher
 
     try:
-        Watcher(config, db).run()
+        Watcher(config, db_path).run()
     except FeedwatchError as exc:
         say_error(exc)
         raise SystemExit(USAGE) from None

@@ -131,6 +131,8 @@ def send(target: Target, digest: Digest, *, sleep: Callable[[float], None] = tim
          env: Mapping[str, str] = os.environ, transport: httpx.BaseTransport | None = None) -> str:
     """Deliver `digest` to `target`; return where it went; raise DeliveryError when it could not."""
     if isinstance(target, FileTarget):
+        if not digest.has_news:  # a file a day saying "nothing" buries the ones that matter
+            return "nothing new, no digest file written"
         return ", ".join(str(write_file(digest, target.file(digest, fmt), fmt)) for fmt in target.formats)
     if isinstance(target, WebhookTarget):
         return post_webhook(target, digest, sleep=sleep, transport=transport)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
@@ -26,7 +25,8 @@ from sqlite_utils import Database
 from feedwatch.digest import state
 from feedwatch.digest.deliver import Target, send
 from feedwatch.digest.model import Digest
-from feedwatch.errors import ConfigError, DeliveryError
+from feedwatch.errors import DeliveryError
+from feedwatch.window import parse_time
 
 # Builds the digest of [since, until] without the alerts whose keys are in the set (None: keep all).
 Builder = Callable[[datetime | None, datetime, "set[str] | None"], Digest]
@@ -110,22 +110,8 @@ def summary(outcomes: list[Outcome]) -> str:
 
 
 def parse_since(text: str, now: datetime) -> datetime | None:
-    """Return the start of a window written as 24h, 7d, 2w, a day (2026-11-20), an ISO time, or all (None)."""
-    text = text.strip()
-    if text.lower() == "all":
-        return None
-    match = _RELATIVE.fullmatch(text.lower())
-    if match:
-        return now - int(match[1]) * _UNITS[match[2]]
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"--since {text!r}: use 24h, 7d, 2w, a day (2026-11-20), an ISO time, or all") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-_RELATIVE = re.compile(r"(\d+)\s*([mhdw])")
-_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+    """Return the start of a window in feedwatch's one grammar (feedwatch.window), or None for all."""
+    return parse_time(text, now)
 
 
 def run_scheduled(config: Any, now: datetime | None = None) -> str:

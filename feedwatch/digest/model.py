@@ -214,6 +214,11 @@ class Digest:
         return self.new_campaigns + self.spiking
 
     @property
+    def has_news(self) -> bool:
+        """True when the window holds posts or alerts (scraper health alone is no news)."""
+        return bool(self.posts or self.alerts)
+
+    @property
     def title(self) -> str:
         when = self.until.strftime("%Y-%m-%d %H:%M UTC")
         return f"feedwatch digest, {when}"

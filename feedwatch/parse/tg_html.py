@@ -40,8 +40,11 @@ NO_ZONE_NOTE = "{path}: date titles carry no time zone; read as {{tz}} (use --tz
 
 
 def sniff(head: str) -> bool:
-    """True when the head of a file looks like a Telegram Desktop HTML export page."""
-    return bool(_SNIFF_RE.search(head))
+    """True when the head of a file is HTML that looks like a Telegram Desktop export page.
+
+    It must start with markup: a text that only quotes the markers (this project's README does) is not one.
+    """
+    return head.lstrip().startswith("<") and bool(_SNIFF_RE.search(head))
 
 
 def export_files(folder: Path) -> list[Path]:

@@ -22,7 +22,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,14 @@ from telethon import errors as tg_errors
 from telethon.tl.types import InputPeerChannel
 
 from feedwatch.config import Config, valid_username
-from feedwatch.errors import ChannelNotFound, ParseError, RateLimited, SourceError, SourceUnreachable
+from feedwatch.errors import (
+    ChannelNotFound,
+    ConfigError,
+    ParseError,
+    RateLimited,
+    SourceError,
+    SourceUnreachable,
+)
 from feedwatch.sources import Fetch
 
 log = logging.getLogger("feedwatch.telethon")
@@ -168,7 +175,7 @@ def open_telethon_source(config: Config, *, sleep: Callable[[float], None] = tim
     session = Path(config["telethon.session"])
     existing = session if session.suffix == ".session" else session.with_name(session.name + ".session")
     if not existing.is_file():
-        return UnavailableSource("no Telethon session file; log in once to create it (see the README)")
+        return UnavailableSource("no Telethon session file; create it once with: feedwatch login")
     from telethon.sync import TelegramClient
 
     asyncio.set_event_loop(asyncio.new_event_loop())  # Telethon needs a loop in this (job) thread
@@ -177,9 +184,49 @@ def open_telethon_source(config: Config, *, sleep: Callable[[float], None] = tim
         client.connect()
         if not client.is_user_authorized():
             client.disconnect()
-            return UnavailableSource("the Telethon session is not logged in (see the README)")
+            return UnavailableSource("the Telethon session is not logged in; run: feedwatch login")
     except Exception as exc:  # any failure to connect (resets, EOF, a proxy's reply) is one clear line
         client.disconnect()
         return UnavailableSource(f"cannot reach Telegram ({type(exc).__name__})")
     return TelethonSource(client, flood_wait_max=config["telethon.flood_wait_max"],
                           reread_hours=config["telethon.reread_hours"], sleep=sleep)
+
+
+def api_credentials(env: Mapping[str, str]) -> tuple[int, str]:
+    """Return TG_API_ID and TG_API_HASH from the environment; raise ConfigError saying what is missing."""
+    api_id, api_hash = env.get("TG_API_ID", "").strip(), env.get("TG_API_HASH", "").strip()
+    if not api_id.isdigit() or not api_hash:
+        raise ConfigError("Telethon needs the environment variables TG_API_ID (a number) and TG_API_HASH: "
+                          "get both for your account at https://my.telegram.org (API development tools)")
+    return int(api_id), api_hash
+
+
+def telegram_client() -> Callable[..., Any]:
+    """Return Telethon's synchronous TelegramClient class (the seam a test replaces)."""
+    from telethon.sync import TelegramClient
+
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    client: Callable[..., Any] = TelegramClient
+    return client
+
+
+def login(config: Config, env: Mapping[str, str] = os.environ) -> tuple[Path, str]:
+    """Run Telethon's interactive login on the terminal; return the session file (mode 0600) and who logged in.
+
+    Telethon asks for the phone number, the code Telegram sends, and the two-step password when one is set.
+    """
+    api_id, api_hash = api_credentials(env)
+    session = secure_session_file(Path(config["telethon.session"]))
+    client = telegram_client()(str(session), api_id, api_hash)
+    try:
+        client.start()
+        me = client.get_me()
+    except (tg_errors.RPCError, ValueError) as exc:
+        raise SourceError(f"Telegram refused the login ({exc})") from None
+    except OSError as exc:
+        raise SourceUnreachable(f"cannot reach Telegram ({type(exc).__name__})") from None
+    finally:
+        client.disconnect()
+    os.chmod(session, 0o600)  # Telethon may have written the file anew
+    who = getattr(me, "username", None) or getattr(me, "first_name", None) or "your account"
+    return session, who

@@ -160,10 +160,26 @@ class Store:
         with store_errors(self.path):
             return queries.search(self.db.conn, query, **filters)  # type: ignore[arg-type]
 
-    def posts(self, *, channel: str | None = None, since: datetime | None = None) -> Iterator[Post]:
-        """Yield stored posts in storage order (of one channel, from a date, if given)."""
+    def count_matches(self, query: str | None, **filters: object) -> int:
+        """Return how many posts `search` would find with these filters and no limit."""
         with store_errors(self.path):
-            yield from queries.posts(self.db.conn, channel=channel, since=since)
+            return queries.count(self.db.conn, query, **filters)  # type: ignore[arg-type]
+
+    def posts(self, *, channel: str | None = None, since: datetime | None = None,
+              until: datetime | None = None) -> Iterator[Post]:
+        """Yield stored posts in storage order (of one channel, in a window, if given)."""
+        with store_errors(self.path):
+            yield from queries.posts(self.db.conn, channel=channel, since=since, until=until)
+
+    def has_channel(self, channel: str) -> bool:
+        """Return whether any stored post is of this channel (any case)."""
+        with store_errors(self.path):
+            return queries.has_channel(self.db.conn, channel)
+
+    def channel_names(self, limit: int = 10) -> list[str]:
+        """Return up to `limit` usernames of channels with stored posts, alphabetically."""
+        with store_errors(self.path):
+            return queries.channel_names(self.db.conn, limit)
 
     def rebuild_passages(self) -> int:
         """Recompute the passage index (feedwatch.store.passages) from the stored posts; return its size."""

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from feedwatch.errors import StoreError
+from feedwatch.errors import QueryError, StoreError
 from feedwatch.models import Post
 from feedwatch.parse.text import tag_key
 from feedwatch.store.channels import iso
@@ -82,19 +82,62 @@ def search(
     StoreError with one line.
     """
     sql, params = _search_sql(query, hashtag, channel, since, until, limit, marks, sort)
-    try:
-        rows = conn.execute(sql, params).fetchall()
-    except sqlite3.OperationalError as exc:
-        if query and ("fts5" in str(exc) or "no such column" in str(exc) or "unterminated" in str(exc)):
-            raise StoreError(f"search query {query!r} is not valid ({exc}). "
-                             'Put words in double quotes to search for them as written') from None
-        raise
+    rows = _fetch(conn, query, sql, params)
     hits = []
     for row in rows:
         post = post_from_row(row[1:5])
         snippet = row[5] if row[5] is not None else _head(post.text)
         hits.append(Hit(row[0], post, " ".join(snippet.split()), link(post)))
     return hits
+
+
+def count(
+    conn: sqlite3.Connection, query: str | None, *, hashtag: str | None = None, channel: str | None = None,
+    since: datetime | None = None, until: datetime | None = None,
+) -> int:
+    """Return how many posts match what `search` would show (with no limit)."""
+    where, args = _filters(hashtag, channel, since, until)
+    if query and query.strip() and not where:  # the index alone: no row of posts is read
+        sql, args = "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", [query]
+    elif query and query.strip():
+        sql = ("SELECT count(*) FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid WHERE posts_fts MATCH ?"
+               + "".join(f" AND {w}" for w in where))
+        args = [query, *args]
+    elif hashtag and len(where) == 1:  # the hashtag's links alone, from their covering index
+        sql = "SELECT count(*) FROM post_hashtags WHERE hashtag = (SELECT id FROM hashtags WHERE key = ?)"
+    else:
+        sql = "SELECT count(*) FROM posts p" + (" WHERE " + " AND ".join(where) if where else "")
+    return int(_fetch(conn, query, sql, args)[0][0])
+
+
+def _fetch(conn: sqlite3.Connection, query: str | None, sql: str, params: list[object]) -> list[sqlite3.Row]:
+    """Run a search statement; a query FTS5 cannot read raises QueryError (one line)."""
+    try:
+        return conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        if query and ("fts5" in str(exc) or "no such column" in str(exc) or "unterminated" in str(exc)):
+            raise QueryError(query, str(exc)) from None
+        raise
+
+
+def channel_names(conn: sqlite3.Connection, limit: int = 10) -> list[str]:
+    """Return up to `limit` usernames of channels with stored posts, alphabetically (one index seek each)."""
+    names: list[str] = []
+    after = "c:"
+    while len(names) < limit:
+        row = conn.execute("SELECT ident FROM posts WHERE ident > ? AND ident < 'c;' ORDER BY ident LIMIT 1",
+                           (after,)).fetchone()
+        if row is None:
+            break
+        names.append(row[0][2:].rsplit("/", 1)[0])
+        after = f"c:{names[-1]}0"  # '0' sorts just after '/': the next channel's first post
+    return names
+
+
+def has_channel(conn: sqlite3.Connection, channel: str) -> bool:
+    """Return whether any stored post is of `channel` (any case, with or without @)."""
+    row = conn.execute("SELECT 1 FROM posts WHERE channel = ? COLLATE NOCASE LIMIT 1", (channel.lstrip("@"),))
+    return row.fetchone() is not None
 
 
 def _search_sql(
@@ -127,9 +170,10 @@ def _head(text: str, width: int = 160) -> str:
     return flat if len(flat) <= width else flat[: width - 1].rsplit(" ", 1)[0] + "…"
 
 
-def posts(conn: sqlite3.Connection, *, channel: str | None = None, since: datetime | None = None) -> Iterator[Post]:
-    """Yield stored posts in the order they were first stored (of one channel, from a date, if given)."""
-    where, args = _filters(None, channel, since, None)
+def posts(conn: sqlite3.Connection, *, channel: str | None = None, since: datetime | None = None,
+          until: datetime | None = None) -> Iterator[Post]:
+    """Yield stored posts in the order they were first stored (of one channel, in a window, if given)."""
+    where, args = _filters(None, channel, since, until)
     sql = "SELECT p.title, p.text, p.author, p.json FROM posts p"
     sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.id"
     for row in conn.execute(sql, args):

@@ -1,0 +1,74 @@
+"""Every `feedwatch ...` line in a fenced block of README.md runs, against a small store built from seeds/.
+
+A line runs in a shell (pipes and redirections as written), from a scratch folder that sees the project's
+seeds/, tests/ and config/, with FEEDWATCH_DB naming the fixture store. It must exit 0 and print something
+on stdout (unless it writes a file with `>` or `--out`). Markers in the line's comment change that:
+`(network)` skips a line that needs Telegram, `(exit N)` expects exit status N.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+NETWORK = "(network)"
+EXIT = re.compile(r"\(exit (\d)\)")
+# A pasted dump in the old Windows encoding, for the README's `--encoding cp1251` example.
+OLD_PASTE = "Forwarded from МИД России\nЗаявление МИД России\n14 мая 2021 года\nТекст заявления. #ООН\n"
+
+
+def readme_commands() -> list[str]:
+    """Return the `feedwatch ...` lines of the README's fenced blocks, in order."""
+    lines, fenced = [], False
+    for line in README.read_text(encoding="utf-8").splitlines():
+        if line.strip().startswith("```"):
+            fenced = not fenced
+        elif fenced and line.strip().startswith("feedwatch "):
+            lines.append(line.strip())
+    return lines
+
+
+COMMANDS = readme_commands()
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    folder = tmp_path_factory.mktemp("readme")
+    for name in ("seeds", "tests", "config"):
+        (folder / name).symlink_to(ROOT / name, target_is_directory=True)
+    (folder / "old_paste.txt").write_bytes(OLD_PASTE.encode("cp1251"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDWATCH_")}
+    env |= {"FEEDWATCH_DB": str(folder / "fixture.db"),
+            "FEEDWATCH_TME_BASE_URL": "http://127.0.0.1:9",  # an unmarked line that polls stays on this machine
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
+    built = subprocess.run(["feedwatch", "ingest", "seeds/"], cwd=folder, env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert built.returncode == 0, built.stderr
+    return folder, env
+
+
+def test_the_readme_has_examples_and_marks_those_that_need_the_network() -> None:
+    assert len(COMMANDS) >= 20
+    assert any(NETWORK in line for line in COMMANDS)
+    assert {line.split()[1] for line in COMMANDS} >= {"parse", "ingest", "search", "export", "campaigns", "digest"}
+
+
+@pytest.mark.parametrize("line", COMMANDS)
+def test_readme_example_runs_as_documented(scratch: tuple[Path, dict[str, str]], line: str) -> None:
+    if NETWORK in line:
+        pytest.skip("needs the network")
+    folder, env = scratch
+    expected = EXIT.search(line)
+    done = subprocess.run(["bash", "-c", line], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == (int(expected[1]) if expected else 0), done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    writes_a_file = ">" in line.split("#")[0] or "--out" in line
+    if not writes_a_file and not expected:
+        assert done.stdout.strip(), f"{line!r} printed nothing on stdout ({done.stderr.strip()})"
