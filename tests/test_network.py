@@ -127,7 +127,7 @@ def test_csv_is_an_edge_list_filtered_by_weight_and_channel(store_path: Path) ->
     assert {r["Source"] for r in csv.DictReader(io.StringIO(result.stdout))} == {"sat_one", "sat_two"}
     result = run("network", "--db", str(store_path), "--since", "2024-03-04", "--until", "2024-03-05")
     weights = {(r["Source"], r["Kind"]): int(r["Weight"]) for r in csv.DictReader(io.StringIO(result.stdout))}
-    assert weights == {("sat_one", "forward"): 1, ("sat_two", "forward"): 1}
+    assert weights == {("sat_one", "forward"): 2, ("sat_two", "forward"): 1}  # --until a day: the whole day
     assert run("network", "--db", str(store_path), "--since", "yesterday-ish").exit_code == 2
 
 
