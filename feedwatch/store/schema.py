@@ -250,6 +250,17 @@ def m008_digests(db: sqlite_utils.Database) -> None:
     _run(db, DIGEST_TABLES)
 
 
+def m010_retry_at(db: sqlite_utils.Database) -> None:
+    """Polling progress that must survive a restart: when a rate-limited channel may be asked again
+    (`retry_at`, ISO 8601 UTC), and where an unfinished walk of its pages resumes (`resume_before`,
+    `resume_top`: the posts between them are stored, the next poll reads below `resume_before`)."""
+    _run(db, """
+        ALTER TABLE channels ADD COLUMN retry_at TEXT;
+        ALTER TABLE channels ADD COLUMN resume_before INTEGER;
+        ALTER TABLE channels ADD COLUMN resume_top INTEGER;
+    """)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_posts", m001_posts),
     ("002_history", m002_history),
@@ -259,6 +270,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("006_index_by_batch", m006_index_by_batch),
     ("007_campaigns", m007_campaigns),
     ("008_digests", m008_digests),
+    ("010_retry_at", m010_retry_at),
 ]
 
 
