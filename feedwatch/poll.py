@@ -60,7 +60,8 @@ class Report:
         """Return the one line that says why this source failed (and what it still stored)."""
         messages = "; ".join(message for _, message in self.errors)
         named = self.source.split(":", 1)[-1]
-        line = messages if f"/{named} " in messages or f":{named}:" in messages else f"{self.source}: {messages}"
+        named_in = any(f"{before}{named}{after}" in messages for before in "/:" for after in " :")
+        line = messages if named_in else f"{self.source}: {messages}"
         if self.new or self.updated:
             line += f" ({self.new} new, {self.updated} updated stored before that)"
         return line
