@@ -161,7 +161,8 @@ def post_webhook(target: WebhookTarget, digest: Digest, *, sleep: Callable[[floa
                  transport: httpx.BaseTransport | None = None) -> str:
     """POST the JSON digest, retrying 5xx, 408, 429 and network errors with capped exponential backoff.
 
-    Each request ends within `target.deadline`; only the answer's status and headers are read.
+    Each request ends within `target.deadline` (one that does not is not retried); only the answer's
+    status and headers are read.
     """
     where = f"webhook {urlsplit(target.url).hostname}"
     body = render_json(digest).encode("utf-8")
@@ -174,8 +175,9 @@ def post_webhook(target: WebhookTarget, digest: Digest, *, sleep: Callable[[floa
             try:
                 response = request(client, "POST", target.url, content=body, headers=headers, max_bytes=0,
                                    deadline=target.deadline, read_body=False)
-            except BoundExceeded as exc:
-                problem = f"{exc} (digest.webhook.deadline)"
+            except BoundExceeded as exc:  # not retried: a receiver this slow would hold delivery for each try
+                raise DeliveryError(f"{where}: {exc} (digest.webhook.deadline); the digest is kept for the next "
+                                    "try") from None
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {_first_line(exc)}"
             else:
