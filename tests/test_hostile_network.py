@@ -23,12 +23,12 @@ from tme_server import TmeServer, gzip_bomb, make_posts
 
 from feedwatch.digest.deliver import WebhookTarget, post_webhook
 from feedwatch.errors import DeliveryError
-from feedwatch.net import parse_retry_after
+from feedwatch.net import TooLarge, parse_retry_after
 from feedwatch.store import Store
 
 pytestmark = pytest.mark.slow
 
-PEAK_MB = 300  # a poll's peak resident memory, whatever the server sends
+PEAK_MB = 200  # a poll's peak resident memory, whatever the server sends
 CHILD_LIMIT = 2 << 30  # address space of the child: a runaway read fails there, not on the machine
 DEADLINE = 1.5  # web.deadline in these tests, so that a dripping server is given up quickly
 
@@ -216,3 +216,35 @@ def test_a_non_ascii_retry_after_from_a_webhook_does_not_skip_the_targets_after_
                                 lambda since, until, sent: digest(), sleep=waits.append)
     assert [o.ok for o in outcomes] == [False, True]
     assert "HTTP 429" in outcomes[0].detail and waits == [2.0]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate", "identity"])
+def test_a_compressed_answer_is_read_as_what_it_inflates_to(encoding):
+    import gzip
+    import zlib
+
+    import httpx
+
+    from feedwatch.net import request
+
+    page = b"<html>" + b"post " * 400_000 + b"</html>"  # 2 MB that packs into a few KB
+    packed = {"gzip": gzip.compress(page), "deflate": zlib.compress(page), "raw-deflate": zlib.compress(page)[2:-4],
+              "identity": page}[encoding]
+    name = "deflate" if encoding == "raw-deflate" else encoding
+    answer = httpx.MockTransport(lambda req: httpx.Response(200, headers={"content-encoding": name},
+                                                                content=iter([packed[:999], packed[999:]])))
+    with httpx.Client(transport=answer) as client:
+        assert request(client, "GET", "http://x/", max_bytes=len(page), deadline=5).body == page
+        with pytest.raises(TooLarge, match="larger than 2 MB"):
+            request(client, "GET", "http://x/", max_bytes=2_000_000, deadline=5)
+
+
+def test_an_encoding_feedwatch_did_not_ask_for_is_refused():
+    import httpx
+
+    from feedwatch.net import request
+
+    answer = httpx.MockTransport(lambda req: httpx.Response(200, headers={"content-encoding": "br"},
+                                                                content=iter([b"x"])))
+    with httpx.Client(transport=answer) as client, pytest.raises(httpx.DecodingError, match="unexpected Content"):
+        request(client, "GET", "http://x/", max_bytes=100, deadline=5)

@@ -186,14 +186,7 @@ class WebSource:
         if high_water is None and cutoff is not None:
             posts = [p for p in posts if p.date is None or p.date >= cutoff]
         result.posts = posts
-        if reached and seen:
-            result.high_water = max(high_water or 0, *seen, resume[1] if resume else 0)
-            result.resume = None
-        elif reached and resume:
-            result.high_water = max(high_water or 0, resume[1])
-            result.resume = None
-        elif seen:  # stopped short: what lies between the oldest post read and the top is stored, go on below it
-            result.resume = (min(seen), resume[1] if resume else max(seen))
+        _settle(result, seen, reached, resume)
         return result
 
     def _page(self, channel: str, params: dict[str, Any], result: Fetch) -> Any:
@@ -304,6 +297,16 @@ class _Outcome:
 def _reason(exc: Exception) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:120]
+
+
+def _settle(result: Fetch, seen: dict[int, Post], reached: bool, resume: tuple[int, int] | None) -> None:
+    """Set the mark and the resume point a walk leaves: the mark moves only when the walk reached it."""
+    top = resume[1] if resume else max(seen, default=0)
+    if reached and (seen or resume):
+        result.high_water = max(result.high_water or 0, top, *seen)
+        result.resume = None
+    elif seen:  # stopped short: the posts from the oldest one read up to the top are stored; go on below them
+        result.resume = (min(seen), top)
 
 
 def _resume(state: Any) -> tuple[int, int] | None:
