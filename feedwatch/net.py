@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,18 +59,20 @@ class Reply:
 
 
 def request(client: httpx.Client, method: str, url: str, *, max_bytes: int, deadline: float,
-            read_body: bool = True, **kwargs: Any) -> Reply:
+            read_body: bool | Callable[[int], bool] = True, **kwargs: Any) -> Reply:
     """Make one request and return its Reply; raise TooLarge or TooSlow past a bound, httpx errors as they come.
 
     `deadline` is in seconds for the whole exchange; `max_bytes` bounds the decoded body.
-    Without `read_body` only the status and headers are read (a webhook's answer body is not needed).
+    Without `read_body` (or when `read_body(status)` is false) only the status and headers are read: a
+    webhook's answer body, or the body of an error status, is not needed.
     """
     end = time.monotonic() + deadline
     token = _DEADLINE.set(end)
     kwargs["headers"] = {**kwargs.get("headers", {}), "Accept-Encoding": "gzip, deflate"}
     try:
         with client.stream(method, url, **kwargs) as response:
-            body = _read(response, max_bytes, deadline, end) if read_body else b""
+            wanted = read_body(response.status_code) if callable(read_body) else read_body
+            body = _read(response, max_bytes, deadline, end) if wanted else b""
             return Reply(response.status_code, response.headers, body, response.encoding or "utf-8")
     except httpx.TimeoutException:
         if time.monotonic() >= end:

@@ -155,6 +155,15 @@ def test_a_non_ascii_retry_after_in_polling_is_a_retry_without_one(tmp_path, tme
     assert clock.sleeps == [1.0] and report.new == 10  # the backoff, as if no Retry-After had come
 
 
+def test_the_body_of_an_error_status_is_not_read(tmp_path, tme):
+    tme.add_channel("MFARussia", make_posts(10))
+    tme.fault("MFARussia", "huge_503")  # 200 MB behind a 503: retried, never read
+    clock = FakeClock()
+    with Store.open(tmp_path / "fw.db") as store:
+        report = poll(store, web_source(tme.base_url, clock, max_bytes=1_000_000), "MFARussia")["MFARussia"]
+    assert report.ok and report.new == 10 and clock.sleeps == [1.0]
+
+
 def test_a_long_429_holds_the_host_for_every_channel_and_the_store_keeps_it(tmp_path, tme):
     for name in ("MFARussia", "mod_russia_en"):
         tme.add_channel(name, make_posts(10, salt=name))

@@ -56,7 +56,7 @@ class FakeChannel:
 
 @dataclass
 class Fault:
-    kind: str  # "429", "500", "reset", "slow", "truncate", "cut", "drift", "bomb", "endless", "drip", "huge"
+    kind: str  # "429", "500", "reset", "slow", "truncate", "cut", "drift", or one of HOSTILE
     times: int = 1
     retry_after: str | None = None
     path_has: str = ""  # only requests whose path+query contains this
@@ -287,9 +287,9 @@ def _drip(handler: BaseHTTPRequestHandler, server: TmeServer) -> None:
         time.sleep(server.drip_seconds)
 
 
-def _huge(handler: BaseHTTPRequestHandler, server: TmeServer) -> None:
+def _huge(handler: BaseHTTPRequestHandler, server: TmeServer, status: int = 200) -> None:
     size = 200_000_000
-    handler.send_response(200)
+    handler.send_response(status)
     handler.send_header("Content-Type", "text/html; charset=utf-8")
     handler.send_header("Content-Length", str(size))
     handler.end_headers()
@@ -298,7 +298,8 @@ def _huge(handler: BaseHTTPRequestHandler, server: TmeServer) -> None:
         handler.wfile.write(piece)
 
 
-HOSTILE = {"bomb": _bomb, "endless": _endless, "drip": _drip, "huge": _huge}
+HOSTILE = {"bomb": _bomb, "endless": _endless, "drip": _drip, "huge": _huge,
+           "huge_503": lambda handler, server: _huge(handler, server, 503)}
 
 
 def page_ids(ids: list[int], query: dict[str, list[str]]) -> list[int]:

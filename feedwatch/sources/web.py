@@ -251,7 +251,7 @@ class WebSource:
                 with self._lock:
                     result.requests += 1
                 response = request(self.client, "GET", url, params=params, max_bytes=settings.max_bytes,
-                                   deadline=settings.deadline)
+                                   deadline=settings.deadline, read_body=_is_page)
         except TooLarge as exc:
             raise SourceError(f"{label}: {exc} (web.max_bytes); a t.me/s page is about 150 KB, so this is not "
                               "one. Check web.base_url") from None
@@ -307,6 +307,10 @@ def _settle(result: Fetch, seen: dict[int, Post], reached: bool, resume: tuple[i
         result.resume = None
     elif seen:  # stopped short: the posts from the oldest one read up to the top are stored; go on below them
         result.resume = (min(seen), top)
+
+
+def _is_page(status: int) -> bool:
+    return status == 200  # the body of a redirect, a 404, a 429 or a 5xx is not read
 
 
 def _resume(state: Any) -> tuple[int, int] | None:
