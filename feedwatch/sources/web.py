@@ -214,7 +214,6 @@ class WebSource:
         while True:
             if self.down:
                 raise SourceUnreachable(self.down)
-            self._check_hold(label, result)
             outcome = self._try(url, params, label, result)
             if outcome.page is not None:
                 return outcome.page
@@ -248,6 +247,7 @@ class WebSource:
         settings = self.settings
         try:
             with self.gate.slot():
+                self._check_hold(label, result)  # checked once the slot is ours: a hold may have come meanwhile
                 with self._lock:
                     result.requests += 1
                 response = request(self.client, "GET", url, params=params, max_bytes=settings.max_bytes,
