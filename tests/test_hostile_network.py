@@ -257,3 +257,16 @@ def test_an_encoding_feedwatch_did_not_ask_for_is_refused():
                                                                 content=iter([b"x"])))
     with httpx.Client(transport=answer) as client, pytest.raises(httpx.DecodingError, match="unexpected Content"):
         request(client, "GET", "http://x/", max_bytes=100, deadline=5)
+
+
+def test_a_long_429_is_one_line_and_a_later_poll_does_not_ask_before_the_time(tmp_path, tme):
+    tme.add_channel("MFARussia", make_posts(10))
+    tme.fault("MFARussia", "429", retry_after="3600")
+    first, _ = run_poll(tmp_path, tme.base_url, "MFARussia")
+    second, _ = run_poll(tmp_path, tme.base_url, "MFARussia")
+    [line] = lines(first)
+    assert "HTTP 429, the server asked to wait 3600 s" in line and "polled again then" in line
+    [line] = lines(second)
+    assert line.startswith("error: web:MFARussia: rate limited: not asked before ") and "UTC" in line
+    assert (first.returncode, second.returncode) == (1, 1) and tme.count("MFARussia") == 1
+    assert stored(tmp_path, "MFARussia")[1].retry_at is not None
