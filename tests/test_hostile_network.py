@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 
 PEAK_MB = 200  # a poll's peak resident memory, whatever the server sends
 CHILD_LIMIT = 2 << 30  # address space of the child: a runaway read fails there, not on the machine
-DEADLINE = 1.5  # web.deadline in these tests, so that a dripping server is given up quickly
+DEADLINE = 3.0  # web.deadline in these tests, so that a dripping server is given up quickly
 
 CHILD = textwrap.dedent("""
     import atexit, json, resource, sys, time
