@@ -270,3 +270,20 @@ def test_a_long_429_is_one_line_and_a_later_poll_does_not_ask_before_the_time(tm
     assert line.startswith("error: web:MFARussia: rate limited: not asked before ") and "UTC" in line
     assert (first.returncode, second.returncode) == (1, 1) and tme.count("MFARussia") == 1
     assert stored(tmp_path, "MFARussia")[1].retry_at is not None
+
+
+def test_an_unexpected_error_in_one_target_does_not_skip_the_targets_after_it(tmp_path):
+    import httpx
+    from sqlite_utils import Database
+
+    from feedwatch.digest.deliver import FileTarget
+    from feedwatch.digest.job import send_digests
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("a bug below delivery")
+
+    targets = [WebhookTarget("http://127.0.0.1:9/hook"), FileTarget(str(tmp_path / "digest.md"))]
+    outcomes = send_digests(Database(tmp_path / "d.db"), targets, lambda since, until, sent: digest(),
+                            sleep=lambda s: None, transport=httpx.MockTransport(broken))
+    assert [o.ok for o in outcomes] == [False, True] and (tmp_path / "digest.md").exists()
+    assert "internal error (RuntimeError: a bug below delivery); please report it" in outcomes[0].detail

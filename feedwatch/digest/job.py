@@ -94,7 +94,7 @@ def _deliver(
         state.record(db, target.name, now, keys, error=str(exc), now=now)
         return Outcome(target.name, False, str(exc), len(keys), start)
     except Exception as exc:  # a bug in one target must not keep the digest from the targets after it
-        log.exception("digest %s: unexpected error", target.name)
+        log.debug("digest %s: unexpected error", target.name, exc_info=True)  # the outcome carries the line
         detail = f"{target.name}: internal error ({type(exc).__name__}: {exc}); please report it"
         state.record(db, target.name, now, keys, error=detail, now=now)
         return Outcome(target.name, False, detail, len(keys), start)
