@@ -55,6 +55,12 @@ SETTINGS: tuple[Setting, ...] = (
             "run (it is retried on the next)"),
     Setting("web.reread_hours", 48.0, "each poll re-reads posts this recent, to record edits and view counts"),
     Setting("web.reread_pages", 1, "at most this many older pages are read for the re-read window per poll"),
+    Setting("web.max_pages", 100, "at most this many pages are read per poll of a channel; a longer walk is "
+            "stored and continues on the next poll"),
+    Setting("web.max_bytes", 5_000_000, "an answer larger than this many bytes (decoded) is not read further; "
+            "a t.me/s page is about 150 KB"),
+    Setting("web.deadline", 60.0, "seconds one request may take in all (connecting, headers and body), "
+            "however the server spaces its bytes"),
     Setting("poll.backfill", 60, "history read on a channel's first poll: a number of days, or \"all\""),
     Setting("poll.interval", 900, "seconds between two polls of a channel (feedwatch watch)"),
     Setting("poll.jitter", 60, "up to this many seconds added at random to each scheduled poll"),
@@ -75,6 +81,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("digest.file.path", "", "write each digest to this file (a {date} in the name is filled in); "
             "empty: no file"),
     Setting("digest.webhook.url", "", "POST each digest as JSON to this URL; empty: no webhook"),
+    Setting("digest.webhook.deadline", 30.0, "seconds one webhook request may take in all; its answer's body "
+            "is not read"),
     Setting("digest.smtp.host", "", "send each digest by e-mail through this SMTP server; empty: no e-mail"),
     Setting("digest.smtp.port", 587, "SMTP port"),
     Setting("digest.smtp.starttls", True, "upgrade the SMTP connection with STARTTLS; credentials come from "

@@ -4,9 +4,13 @@
 parallel, within the per-host politeness limits; Telethon channels one after
 the other) and stores what came back in the calling thread, one channel at a
 time: posts ingested (new posts, edits as versions, view counts as
-observations), the channel's high-water mark moved forward, and one ingest-run
-record with the errors. `feedwatch poll`, `feedwatch run` and the scheduler's
-jobs all call it, so they can never drift apart.
+observations), the channel's high-water mark moved forward, its polling
+progress kept (the time a rate-limited channel may be asked again, where an
+unfinished walk resumes), and one ingest-run record with the errors. A channel
+whose stored retry time is still ahead is not asked before then, and a source
+that can hold its host (`hold(until)`) is held, so a restart honours a 429.
+`feedwatch poll`, `feedwatch run` and the scheduler's jobs all call it, so
+they can never drift apart.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from feedwatch.config import ChannelSpec, Config
-from feedwatch.errors import FeedwatchError
+from feedwatch.errors import FeedwatchError, RateLimited
 from feedwatch.sources import Fetch, error_kind
 
 log = logging.getLogger("feedwatch.poll")
@@ -46,6 +50,7 @@ class Report:
     errors: list[tuple[str, str]] = field(default_factory=list)
     requests: int = 0
     retry_at: datetime | None = None
+    note: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -55,7 +60,8 @@ class Report:
         """Return the one line that says why this source failed (and what it still stored)."""
         messages = "; ".join(message for _, message in self.errors)
         named = self.source.split(":", 1)[-1]
-        line = messages if f"/{named} " in messages or f":{named}:" in messages else f"{self.source}: {messages}"
+        named_in = any(f"{before}{named}{after}" in messages for before in "/:" for after in " :")
+        line = messages if named_in else f"{self.source}: {messages}"
         if self.new or self.updated:
             line += f" ({self.new} new, {self.updated} updated stored before that)"
         return line
@@ -66,6 +72,8 @@ class Report:
         if self.failed:
             counts += f", {self.failed} failed"
         status = "ok" if self.ok else "error: " + "; ".join(message for _, message in self.errors)
+        if self.ok and self.note:
+            status += f"; {self.note}"
         return f"{self.source:32} {counts:28} {status}"
 
 
@@ -103,6 +111,8 @@ def _fetch_all(specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource], 
         if source is None:
             return spec, Fetch(spec.name, error=FeedwatchError(f"{spec.name}: the {spec.source} source is not "
                                                               "available (see the README)")), started
+        if state is not None and state.retry_at is not None and state.retry_at > started:
+            return spec, _held(spec, state), started
         try:
             return spec, source.fetch(spec.name, state.high_water if state else None, days, state=state), started
         except FeedwatchError as exc:
@@ -111,6 +121,7 @@ def _fetch_all(specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource], 
             log.exception("poll %s: unexpected error", spec.name)
             return spec, Fetch(spec.name, error=exc), started  # type: ignore[arg-type]
 
+    _restore_holds(specs, sources, states, now())
     threaded = [s for s in specs if s.source == "web"]
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="feedwatch-web") as pool:
         futures: list[Future[Done]] = [pool.submit(one, s) for s in threaded]
@@ -121,12 +132,29 @@ def _fetch_all(specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource], 
             yield future.result()
 
 
+def _restore_holds(specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource], states: dict[str, Any],
+                   when: datetime) -> None:
+    """Hold each source that can hold its host until the latest stored retry time of its channels."""
+    for spec in specs:
+        state, hold = states.get(spec.name), getattr(sources.get(spec.source), "hold", None)
+        if hold is not None and state is not None and state.retry_at is not None and state.retry_at > when:
+            hold(state.retry_at)
+
+
+def _held(spec: ChannelSpec, state: Any) -> Fetch:
+    """Return the fetch of a channel not asked because its stored retry time is ahead: progress kept."""
+    resume = (state.resume_before, state.resume_top) if state.resume_before is not None else None
+    error = RateLimited(f"rate limited: not asked before {state.retry_at:%Y-%m-%d %H:%M:%S} UTC, as the server "
+                        "requested; polled again then")
+    return Fetch(spec.name, error=error, retry_at=state.retry_at, resume=resume)
+
+
 def store_fetch(store: Any, spec: ChannelSpec, fetch: Fetch, started: datetime, finished: datetime) -> Report:
     """Store one channel's fetch: posts, the channel state, and the run record; return its Report."""
     from feedwatch.store import ChannelState
 
     source = f"{spec.source}:{spec.name}"
-    report = Report(source, requests=fetch.requests, retry_at=fetch.retry_at)
+    report = Report(source, requests=fetch.requests, retry_at=fetch.retry_at, note=fetch.note)
     if fetch.posts:
         result = store.ingest(fetch.posts, source, observed_at=finished)
         report.new, report.updated = result.new, result.updated
@@ -137,7 +165,9 @@ def store_fetch(store: Any, spec: ChannelSpec, fetch: Fetch, started: datetime, 
     state = replace(state, title=fetch.title or state.title, channel_id=fetch.channel_id or state.channel_id,
                     access_hash=fetch.access_hash or state.access_hash,
                     high_water=fetch.high_water if fetch.high_water is not None else state.high_water,
-                    last_polled_at=finished)
+                    last_polled_at=finished, retry_at=fetch.retry_at,
+                    resume_before=fetch.resume[0] if fetch.resume else None,
+                    resume_top=fetch.resume[1] if fetch.resume else None)
     store.save_channel(state)
     store.record_run(source, new=report.new, updated=report.updated, unchanged=report.unchanged,
                      failed=report.failed, errors=report.errors, started_at=started, finished_at=finished)

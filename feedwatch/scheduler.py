@@ -5,9 +5,12 @@ folders, all with coalesce=True, max_instances=1 and a misfire grace time, so
 a late or slow poll never piles up; each job opens its own store connection.
 The digest runs on its cron schedule when this build has
 `feedwatch.digest.run_scheduled`. Web channels share one politeness gate per
-host. SIGINT/SIGTERM stop the scheduler: the poll under way ends at its next
-wait (what it read is stored, its mark not moved past anything unread), and
-`watch` returns. A restart resumes from the stored high-water marks.
+host, so a long 429 on one channel holds the host for all of them; a channel
+whose poll ends with a retry time (a long 429, a FloodWait, or one kept in the
+store from before a restart) is rescheduled at that time. SIGINT/SIGTERM stop
+the scheduler: the poll under way ends at its next wait (what it read is
+stored, its mark not moved past anything unread), and `watch` returns. A
+restart resumes from the stored high-water marks and resume points.
 """
 
 from __future__ import annotations

@@ -3,12 +3,20 @@
 Cases: a multi-GB dump (many posts), a single 50 MB line, a million hashtags in
 one post, and a multi-GB file that claims to be a t.me/s page. Each must end
 with posts or one clear error line, in bounded memory, never an OOM kill.
+
+With --network, hostile answers from a local t.me/s server through `feedwatch
+poll` instead (the test suite's server; the hostile page is the channel's
+second, so the first page's posts must be stored): a gzip bomb, an endless
+chunked body, a byte every 3 s, a 200 MB page, an endless ?before= chain, a
+non-ASCII Retry-After.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -68,10 +76,51 @@ def cases(folder: Path, gigabytes: float) -> list[tuple[str, Path, list[str]]]:
     ]
 
 
+NETWORK = {"gzip bomb (1 MB inflating to 1 GB)": "bomb", "never-ending chunked body": "endless",
+           "a byte every 3 s": "drip", "a 200 MB page": "huge", "endless ?before= chain": "chain",
+           "Retry-After: \u00b2 on a 429": "retry_after"}
+
+
+def network(deadline: float) -> None:
+    """Poll a hostile local server once per case; print outcome, peak memory and time."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tme_server import TmeServer, gzip_bomb, make_posts
+
+    gzip_bomb()
+    for name, kind in NETWORK.items():
+        with TmeServer(drip_seconds=3.0) as tme, tempfile.TemporaryDirectory(prefix="feedwatch-limits-") as tmp:
+            if kind == "chain":
+                tme.add_endless("MFARussia")
+            else:
+                tme.add_channel("MFARussia", make_posts(60))
+                if kind == "retry_after":
+                    tme.fault("MFARussia", "429", retry_after="\u00b2")
+                else:
+                    tme.fault("MFARussia", kind, times=10, path_has="before=")
+            config = Path(tmp) / "feedwatch.toml"
+            config.write_text(f"[web]\nmin_delay = 0.0\njitter = 0.0\nbackoff = 0.1\ndeadline = {deadline}\n",
+                              encoding="utf-8")
+            started = time.perf_counter()
+            command = [sys.executable, "-m", "feedwatch", "poll", "MFARussia", "--db", f"{tmp}/fw.db", "--config",
+                       str(config), "--backfill", "all"]
+            out = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, cwd=ROOT,
+                                 env={**os.environ, "FEEDWATCH_TME_BASE_URL": tme.base_url})
+            result = json.loads(out.stdout)
+            stored = sqlite3.connect(f"{tmp}/fw.db").execute("SELECT count(*) FROM posts").fetchone()[0]
+            line = result["stderr"].splitlines()[-1] if result["stderr"] else "ok"
+            print(f"{name:36} exit {result['code']}  {stored:>5} posts stored  peak {result['peak_mb']:6,.1f} MB  "
+                  f"{time.perf_counter() - started:6.1f} s  {line}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gb", type=float, default=2.0, help="size of the big inputs in GB (default 2)")
+    parser.add_argument("--network", action="store_true", help="hostile HTTP answers through feedwatch poll")
+    parser.add_argument("--deadline", type=float, default=10.0, help="web.deadline for --network (default 10 s)")
     args = parser.parse_args()
+    if args.network:
+        network(args.deadline)
+        return 0
     with tempfile.TemporaryDirectory(prefix="feedwatch-limits-") as tmp:
         for name, path, extra in cases(Path(tmp), args.gb):
             started = time.perf_counter()

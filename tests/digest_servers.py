@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,12 +54,17 @@ def smtp_server(auth: bool = False) -> Iterator[tuple[Mailbox, int]]:
 
 @dataclass
 class Receiver:
-    """A webhook receiver that answers each POST with the next scripted status (then 200)."""
+    """A webhook receiver that answers each POST with the next scripted status (then 200).
+
+    Hostile ones: `huge` answers with a 1.2 GB body; `drip` sends its answer a byte every `drip` seconds.
+    """
 
     statuses: list[int] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     bodies: list[Any] = field(default_factory=list)
     attempts: int = 0
+    huge: bool = False
+    drip: float = 0.0
 
 
 @contextmanager
@@ -73,6 +79,27 @@ def http_receiver(receiver: Receiver) -> Iterator[str]:
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 if status == 200:
                     receiver.bodies.append(json.loads(body))
+            try:
+                self._answer(status)
+            except ConnectionError:
+                self.close_connection = True  # the client went away: expected of a hostile answer
+
+        def _answer(self, status: int) -> None:
+            if receiver.drip:
+                self.close_connection = True
+                for byte in f"HTTP/1.1 {status} OK\r\ncontent-length: 0\r\n\r\n".encode():
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(receiver.drip)
+                return
+            if receiver.huge:
+                self.send_response(status)
+                self.send_header("content-length", str(1_200_000_000))
+                self.end_headers()
+                piece = b"z" * 1_000_000
+                for _ in range(1200):
+                    self.wfile.write(piece)
+                return
             self.send_response(status)
             for name, value in receiver.headers.items():
                 self.send_header(name, value)

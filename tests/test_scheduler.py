@@ -115,3 +115,36 @@ def test_the_schedule_is_one_line_per_job_with_its_next_run(config, caplog, monk
 def test_the_digest_job_reads_the_database_the_polls_write(config, tmp_path):
     watcher = Watcher(config, db=str(tmp_path / "other.db"))
     assert watcher.config["database.path"] == str(tmp_path / "other.db")
+
+
+def test_a_long_429_reschedules_the_channel_holds_the_host_and_survives_a_restart(tmp_path, monkeypatch):
+    from tme_server import TmeServer, make_posts
+
+    from feedwatch.store import Store
+
+    monkeypatch.setattr("feedwatch.scheduler.digest_hook", lambda: None)
+    with TmeServer() as tme:
+        for name in ("MFARussia", "mod_russia_en"):
+            tme.add_channel(name, make_posts(5, salt=name))
+        tme.fault("MFARussia", "429", retry_after="3600")
+        path = tmp_path / "c.toml"
+        path.write_text(f'[web]\nbase_url = "{tme.base_url}"\nmin_delay = 0.0\njitter = 0.0\n'
+                        '[[channels]]\nname = "MFARussia"\n[[channels]]\nname = "mod_russia_en"\n', encoding="utf-8")
+        config, db = load_config(path), str(tmp_path / "fw.db")
+        before = datetime.now(UTC)
+        held = None
+        for restart in (False, True):
+            watcher = Watcher(config, db=db)
+            watcher.scheduler.start(paused=True)
+            try:
+                for spec in config.channels:
+                    watcher.poll_channel(spec)
+                times = {job.id: job.next_run_time for job in watcher.jobs()}
+            finally:
+                watcher.scheduler.shutdown(wait=False)
+            held = held or times["poll:MFARussia"]
+            assert times == {"poll:MFARussia": held, "poll:mod_russia_en": held}, restart
+            assert tme.count("MFARussia") == 1 and tme.count("mod_russia_en") == 0  # the host was held
+        assert before.timestamp() + 3600 <= held.timestamp() <= datetime.now(UTC).timestamp() + 3600
+        with Store.open(db) as store:
+            assert store.channel("mod_russia_en").retry_at == held

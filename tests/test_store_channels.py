@@ -58,3 +58,23 @@ def test_runs_are_recorded_with_their_kind_and_errors(tmp_path: Path) -> None:
         assert (latest.kind, latest.errors) == ("rate_limited", (("rate_limited", "429, retry after 30 s"),))
         assert latest.started_at == start and latest.finished_at == end
         assert store.runs("elsewhere") == []
+
+
+def test_polling_progress_is_kept_across_reopening_and_not_erased_by_stored_posts(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from feedwatch.models import Post, Source
+
+    retry = datetime(2026, 5, 1, 13, tzinfo=UTC)
+    with Store.open(tmp_path / "fw.db") as store:
+        store.save_channel(ChannelState("durov", "Old", retry_at=retry, resume_before=41, resume_top=60))
+    post = Post(text="hello", date=datetime(2026, 5, 1, tzinfo=UTC), channel="durov", channel_title="New title",
+                message_id=7, source=Source("jsonl", "x.jsonl", None))
+    with Store.open(tmp_path / "fw.db") as store:
+        store.ingest([post], "x.jsonl")  # renames the channel: its polling progress stays
+        state = store.channel("durov")
+        assert state is not None and state.title == "New title"
+        assert (state.retry_at, state.resume_before, state.resume_top) == (retry, 41, 60)
+        store.save_channel(replace(state, retry_at=None, resume_before=None, resume_top=None))
+        state = store.channel("durov")
+        assert state is not None and (state.retry_at, state.resume_before, state.resume_top) == (None, None, None)

@@ -102,6 +102,10 @@ def test_long_flood_wait_reschedules_and_never_loses_the_position(store):
     assert clock.sleeps == [] and report.errors[0][0] == "rate_limited" and "3600 s" in report.errors[0][1]
     assert report.retry_at == NOW + timedelta(seconds=3600)
     assert store.channel("MFARussia").high_water == 11 and stored_ids(store, "MFARussia") == list(range(1, 12))
+    assert store.channel("MFARussia").retry_at == NOW + timedelta(seconds=3600)
+    report = run(store, client, clock)  # before the wait is over (a restart): Telegram is not asked
+    assert report.errors[0][0] == "rate_limited" and report.retry_at == NOW + timedelta(seconds=3600)
+    clock.sleep(3600)
     report = run(store, client, clock)
     assert report.ok and report.new == 9 and stored_ids(store, "MFARussia") == list(range(1, 21))
 

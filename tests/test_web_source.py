@@ -9,7 +9,8 @@ from monitor_helpers import NOW, FakeClock, poll, settings, stored_ids, web_sour
 from tme_server import TmeServer, make_posts
 
 from feedwatch.errors import ConfigError
-from feedwatch.sources.web import HostGate, _retry_after
+from feedwatch.net import parse_retry_after
+from feedwatch.sources.web import HostGate
 from feedwatch.store import Store
 
 DELETED = (5, 6, 30, 31, 32, 47)
@@ -143,7 +144,8 @@ def test_a_long_retry_after_is_not_waited_but_reported_as_rate_limited(tme, stor
     clock = FakeClock()
     report = poll(store, web_source(tme.base_url, clock), "MFARussia")["MFARussia"]
     assert clock.sleeps == [] and report.errors[0][0] == "rate_limited"
-    assert "asked for 3600 s" in report.errors[0][1] and "next run" in report.errors[0][1]
+    assert "asked to wait 3600 s" in report.errors[0][1] and "polled again then" in report.errors[0][1]
+    assert report.retry_at == clock.now() + timedelta(seconds=3600)
 
 
 def test_no_preview_and_drift_are_errors_of_their_own_kind(tme, store):
@@ -187,9 +189,9 @@ def test_gate_spaces_request_starts_and_limits_concurrency():
 
 
 def test_retry_after_in_seconds_or_as_a_date():
-    assert _retry_after("7", NOW) == 7.0
-    assert _retry_after("Fri, 01 May 2026 12:00:30 GMT", NOW) == 30.0
-    assert _retry_after(None, NOW) is None and _retry_after("soon", NOW) is None
+    assert parse_retry_after("7", NOW) == 7.0
+    assert parse_retry_after("Fri, 01 May 2026 12:00:30 GMT", NOW) == 30.0
+    assert parse_retry_after(None, NOW) is None and parse_retry_after("soon", NOW) is None
 
 
 @pytest.mark.parametrize("name", ["x/../../admin", "MFARussia?before=1", "evil.example.com", "@/etc", "a b c d e"])

@@ -6,6 +6,11 @@ page in ascending id order, `?before=N` (ids < N) and `?after=N` (ids > N),
 Faults are queued per channel: 429 with Retry-After, 500, a slow answer (a
 client timeout), a truncated page, drifted markup; a channel without a preview
 redirects to the landing page `/<name>` as t.me does.
+
+Hostile answers too: "bomb" (1 MB of gzip that inflates to 1 GB), "endless"
+(a chunked body that never ends), "drip" (a byte every `drip_seconds`, from
+the first byte of the status line), "huge" (a 200 MB page), and an `endless`
+channel whose `?before=` chain of fresh posts never ends.
 """
 
 from __future__ import annotations
@@ -46,11 +51,12 @@ class FakeChannel:
     title: str
     posts: dict[int, FakePost] = field(default_factory=dict)
     preview: bool = True
+    endless: bool = False  # every page links to an older one, with fresh posts dated now
 
 
 @dataclass
 class Fault:
-    kind: str  # "429", "500", "reset", "slow", "truncate", "cut", "drift"
+    kind: str  # "429", "500", "reset", "slow", "truncate", "cut", "drift", or one of HOSTILE
     times: int = 1
     retry_after: str | None = None
     path_has: str = ""  # only requests whose path+query contains this
@@ -86,12 +92,13 @@ class _QuietServer(ThreadingHTTPServer):
 class TmeServer:
     """The server and its state; use as a context manager (starts a thread, stops it on exit)."""
 
-    def __init__(self, latency: float = 0.0, slow_seconds: float = 1.0):
+    def __init__(self, latency: float = 0.0, slow_seconds: float = 1.0, drip_seconds: float = 3.0):
         self.channels: dict[str, FakeChannel] = {}
         self.requests: list[str] = []
         self.faults: dict[str, list[Fault]] = {}
         self.latency = latency
         self.slow_seconds = slow_seconds
+        self.drip_seconds = drip_seconds
         self.lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -113,6 +120,11 @@ class TmeServer:
     def add_channel(self, name: str, posts: list[FakePost], title: str | None = None, preview: bool = True) -> None:
         with self.lock:
             self.channels[name.lower()] = FakeChannel(name, title or name, {p.id: p for p in posts}, preview)
+
+    def add_endless(self, name: str) -> None:
+        """Add a channel whose pages never run out: each `?before=N` gives the 20 ids below N, dated now."""
+        with self.lock:
+            self.channels[name.lower()] = FakeChannel(name, name, {}, endless=True)
 
     def add_posts(self, name: str, posts: list[FakePost]) -> None:
         with self.lock:
@@ -188,10 +200,14 @@ def _handler(server: TmeServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.close()
                 return
+            if kind in HOSTILE:
+                HOSTILE[kind](self, server)
+                return
             if kind == "slow":
                 time.sleep(server.slow_seconds)
             with server.lock:
-                page = render_page(channel, query, drift=kind == "drift")
+                page = render_page(_endless_page(channel, query) if channel.endless else channel, query,
+                                   drift=kind == "drift")
             body = page.encode("utf-8")
             if kind == "truncate":
                 self._send_bytes(200, body[: len(body) // 2])
@@ -218,6 +234,72 @@ def _handler(server: TmeServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
     return Handler
+
+
+def _endless_page(channel: FakeChannel, query: dict[str, list[str]]) -> FakeChannel:
+    """Return the part of an endless channel one page shows: 20 fresh ids below `before`, and one older."""
+    before = int(query["before"][0]) if "before" in query else 2_000_000_000
+    now = datetime.now(UTC).replace(microsecond=0)
+    posts = make_posts(PAGE + 1, first_id=before - PAGE - 1, start=now - timedelta(minutes=PAGE + 1),
+                       step=timedelta(minutes=1))
+    return replace(channel, posts={p.id: p for p in posts})
+
+
+_BOMB: list[bytes] = []
+
+
+def gzip_bomb() -> bytes:
+    """Return about 1 MB of gzip that inflates to 1 GB of zeros (made once per process)."""
+    if not _BOMB:
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        block = bytes(1 << 20)
+        _BOMB.append(b"".join(packer.compress(block) for _ in range(1024)) + packer.flush())
+    return _BOMB[0]
+
+
+def _bomb(handler: BaseHTTPRequestHandler, server: TmeServer) -> None:
+    body = gzip_bomb()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html; charset=utf-8")
+    handler.send_header("Content-Encoding", "gzip")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def _endless(handler: BaseHTTPRequestHandler, server: TmeServer) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html; charset=utf-8")
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+    chunk = b"<div>" + b"x" * 65_000 + b"</div>"
+    handler.wfile.write(b"1b\r\n<!DOCTYPE html><html><body>\r\n")
+    while True:  # until the client hangs up (a ConnectionError the server keeps quiet about)
+        handler.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+
+
+def _drip(handler: BaseHTTPRequestHandler, server: TmeServer) -> None:
+    handler.close_connection = True
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n" + b"<" * 100_000
+    for byte in answer:
+        handler.wfile.write(bytes([byte]))
+        handler.wfile.flush()
+        time.sleep(server.drip_seconds)
+
+
+def _huge(handler: BaseHTTPRequestHandler, server: TmeServer, status: int = 200) -> None:
+    size = 200_000_000
+    handler.send_response(status)
+    handler.send_header("Content-Type", "text/html; charset=utf-8")
+    handler.send_header("Content-Length", str(size))
+    handler.end_headers()
+    piece = b"<p>" + b"y" * (1_000_000 - 7) + b"</p>"
+    for _ in range(size // len(piece)):
+        handler.wfile.write(piece)
+
+
+HOSTILE = {"bomb": _bomb, "endless": _endless, "drip": _drip, "huge": _huge,
+           "huge_503": lambda handler, server: _huge(handler, server, 503)}
 
 
 def page_ids(ids: list[int], query: dict[str, list[str]]) -> list[int]:

@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -30,6 +31,7 @@ from feedwatch.digest.render_html import render_html
 from feedwatch.digest.render_json import render_json
 from feedwatch.digest.render_md import render_md
 from feedwatch.errors import ConfigError, DeliveryError
+from feedwatch.net import BoundExceeded, bounded_transport, parse_retry_after, request
 
 RENDERERS: dict[str, tuple[str, Callable[[Digest], str]]] = {
     "md": (".md", render_md),
@@ -69,7 +71,8 @@ class WebhookTarget:
     attempts: int = 4
     backoff: float = 2.0  # first wait in seconds; doubles after each failure
     max_wait: float = 60.0  # cap on one wait, Retry-After included
-    timeout: float = 20.0
+    timeout: float = 20.0  # on each connect, read and write
+    deadline: float = 30.0  # on each request in all, however slowly the receiver answers
 
     @property
     def name(self) -> str:
@@ -105,7 +108,7 @@ def targets_from_config(config: Any) -> list[Target]:
     if url:
         if urlsplit(url).scheme not in ("http", "https"):
             raise ConfigError(f"digest.webhook.url: expected an http(s) URL, got {urlsplit(url).scheme or url!r}")
-        targets.append(WebhookTarget(url))
+        targets.append(WebhookTarget(url, deadline=float(values.get("digest.webhook.deadline", 30.0))))
     if values.get("digest.smtp.host"):
         to = tuple(values.get("digest.smtp.to") or ())
         if not to or not values.get("digest.smtp.from"):
@@ -156,36 +159,45 @@ def write_file(digest: Digest, path: Path, fmt: str) -> Path:
     return path
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    return float(value) if value.strip().isdigit() else None
-
-
 def post_webhook(target: WebhookTarget, digest: Digest, *, sleep: Callable[[float], None] = time.sleep,
                  transport: httpx.BaseTransport | None = None) -> str:
-    """POST the JSON digest, retrying 5xx, 408, 429 and network errors with capped exponential backoff."""
+    """POST the JSON digest, retrying 5xx, 408, 429 and network errors with capped exponential backoff.
+
+    Each request ends within `target.deadline` (one that does not is not retried); only the answer's
+    status and headers are read.
+    """
     where = f"webhook {urlsplit(target.url).hostname}"
     body = render_json(digest).encode("utf-8")
     headers = {"content-type": "application/json; charset=utf-8", "user-agent": "feedwatch digest"}
     problem = ""
-    with httpx.Client(transport=transport, timeout=target.timeout, follow_redirects=False) as client:
+    with httpx.Client(transport=transport or bounded_transport(), timeout=target.timeout,
+                      follow_redirects=False) as client:
         for attempt in range(1, target.attempts + 1):
             wait = min(target.backoff * 2 ** (attempt - 1), target.max_wait)
             try:
-                response = client.post(target.url, content=body, headers=headers)
+                response = request(client, "POST", target.url, content=body, headers=headers, max_bytes=0,
+                                   deadline=target.deadline, read_body=False)
+            except BoundExceeded as exc:  # not retried: a receiver this slow would hold delivery for each try
+                raise DeliveryError(f"{where}: {exc} (digest.webhook.deadline); the digest is kept for the next "
+                                    "try") from None
             except httpx.HTTPError as exc:
-                problem = f"{type(exc).__name__}: {exc}"
+                problem = f"{type(exc).__name__}: {_first_line(exc)}"
             else:
-                if response.is_success:
+                if 200 <= response.status < 300:
                     return where
-                problem = f"HTTP {response.status_code}"
-                if response.status_code not in (408, 429) and response.status_code < 500:
+                problem = f"HTTP {response.status}"
+                if response.status not in (408, 429) and response.status < 500:
                     raise DeliveryError(f"{where} refused the digest ({problem}); it is kept for the next try")
-                wait = min(_retry_after(response) or wait, target.max_wait)
+                asked = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
+                wait = min(asked if asked is not None else wait, target.max_wait)
             if attempt < target.attempts:
                 sleep(wait)
     raise DeliveryError(f"{where} failed {plural(target.attempts, 'time')} (last: {problem}); "
                         "the digest is kept for the next try")
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:200]
 
 
 def email_message(target: EmailTarget, digest: Digest) -> EmailMessage:

@@ -11,6 +11,7 @@ and the window stays open, so the next run carries them again.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import time
@@ -27,6 +28,8 @@ from feedwatch.digest.deliver import Target, send
 from feedwatch.digest.model import Digest
 from feedwatch.errors import DeliveryError
 from feedwatch.window import parse_time
+
+log = logging.getLogger("feedwatch.digest")
 
 # Builds the digest of [since, until] without the alerts whose keys are in the set (None: keep all).
 Builder = Callable[[datetime | None, datetime, "set[str] | None"], Digest]
@@ -90,6 +93,11 @@ def _deliver(
     except DeliveryError as exc:
         state.record(db, target.name, now, keys, error=str(exc), now=now)
         return Outcome(target.name, False, str(exc), len(keys), start)
+    except Exception as exc:  # a bug in one target must not keep the digest from the targets after it
+        log.debug("digest %s: unexpected error", target.name, exc_info=True)  # the outcome carries the line
+        detail = f"{target.name}: internal error ({type(exc).__name__}: {exc}); please report it"
+        state.record(db, target.name, now, keys, error=detail, now=now)
+        return Outcome(target.name, False, detail, len(keys), start)
     state.record(db, target.name, now, keys, now=now)
     return Outcome(target.name, True, detail, len(keys), start)
 

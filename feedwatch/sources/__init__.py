@@ -3,7 +3,9 @@
 A channel source has `fetch(channel, high_water, backfill_days) -> Fetch`. A
 fetch that fails part-way still returns what it read, with the error; its
 `high_water` moves forward only when every post newer than the old mark was
-read, so a failure never skips posts: the next poll reads them again.
+read, so a failure never skips posts. A source that reads newest first may
+instead return a `resume` point: the posts from `before` up to `top` are read,
+and the next poll continues below `before`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ class Fetch:
     access_hash: int | None = None
     requests: int = 0
     error: FeedwatchError | None = None
-    retry_at: datetime | None = None  # a source that must wait (FloodWait) says when to come back
+    retry_at: datetime | None = None  # a source that must wait (FloodWait, a long 429) says when to come back
+    resume: tuple[int, int] | None = None  # (before, top): a walk that stopped short continues below `before`
+    note: str | None = None  # one line a person should read about a fetch that went well (a page cap reached)
 
 
 ERROR_KINDS: tuple[tuple[type[Exception], str], ...] = (

@@ -8,10 +8,18 @@ newer than the channel's high-water mark are read (or, on a first poll, the
 backfill reaches its start date), plus a bounded re-read of the trailing
 window for edits and view counts. A page that brings no new ids ends the walk.
 
+Every answer is read within `web.max_bytes` (decoded) and `web.deadline`
+(`feedwatch.net`), and one poll reads at most `web.max_pages` pages. A walk
+that stops short (page cap, error) keeps a resume point: the posts from the
+oldest one read up to the newest are stored, and the next poll continues below
+them; the high-water mark moves only once the walk reaches it.
+
 429 and 5xx answers, timeouts and cut-off pages are retried, honouring
-Retry-After, each wait capped and kept by every request to that host; past the cap the channel gives up for this run
-(`RateLimited` / `SourceUnreachable`) and the next run starts again from the
-stored mark. The `httpx.Client` is a seam, and so are the clocks and `sleep`.
+Retry-After, each wait capped and kept by every request to that host. A 429
+asking for longer than `web.max_wait` holds the host until then (`HostGate.hold`:
+no request from any channel), ends the channel with `RateLimited` and a
+`retry_at` that the store keeps, so `watch` and a restart come back then. The
+`httpx.Client` is a seam, and so are the clocks and `sleep`.
 """
 
 from __future__ import annotations
@@ -24,7 +32,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,6 +41,7 @@ from feedwatch import __version__
 from feedwatch.config import Config, default, valid_username
 from feedwatch.errors import ChannelNotFound, PreviewUnavailable, RateLimited, SourceError, SourceUnreachable
 from feedwatch.models import Post, Source
+from feedwatch.net import TooLarge, TooSlow, bounded_transport, parse_retry_after, request
 from feedwatch.sources import Fetch, MarkupChanged
 
 
@@ -51,6 +59,9 @@ class WebSettings:
     max_wait: float = default("web.max_wait")
     reread_hours: float = default("web.reread_hours")
     reread_pages: int = default("web.reread_pages")
+    max_pages: int = default("web.max_pages")
+    max_bytes: int = default("web.max_bytes")
+    deadline: float = default("web.deadline")
 
     @classmethod
     def from_config(cls, config: Config) -> WebSettings:
@@ -65,7 +76,7 @@ def make_client(settings: WebSettings) -> httpx.Client:
     """Return the HTTP client the web source uses: timeouts, an honest User-Agent, no redirects followed."""
     timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
     limits = httpx.Limits(max_connections=max(1, settings.concurrency), max_keepalive_connections=settings.concurrency)
-    return httpx.Client(timeout=timeout, limits=limits, follow_redirects=False,
+    return httpx.Client(timeout=timeout, transport=bounded_transport(limits), follow_redirects=False,
                         headers={"User-Agent": settings.agent, "Accept-Language": "en"})
 
 
@@ -77,6 +88,7 @@ class HostGate:
         self._slots = threading.BoundedSemaphore(max(1, settings.concurrency))
         self._lock = threading.Lock()
         self._next = 0.0
+        self._held: datetime | None = None
         self._settings, self._clock, self._sleep, self._rng = settings, clock, sleep, rng
 
     @contextmanager
@@ -94,6 +106,16 @@ class HostGate:
         """Hold every request to the host for `seconds` from now (after a 429, a 5xx or a timeout)."""
         with self._lock:
             self._next = max(self._next, self._clock() + seconds)
+
+    def hold(self, until: datetime) -> None:
+        """Send no request to the host before `until` (a wall-clock time): a long Retry-After, here or stored."""
+        with self._lock:
+            self._held = until if self._held is None else max(self._held, until)
+
+    def held_until(self, now: datetime) -> datetime | None:
+        """Return the time the host is held until, or None when it is not held at `now`."""
+        with self._lock:
+            return self._held if self._held is not None and self._held > now else None
 
 
 class WebSource:
@@ -116,19 +138,27 @@ class WebSource:
     def label(self, channel: str) -> str:
         return f"{self.host}/s/{channel}"
 
+    def hold(self, until: datetime) -> None:
+        """Hold the host until `until` (a stored retry time, restored before a poll starts)."""
+        self.gate.hold(until)
+
     def fetch(self, channel: str, high_water: int | None, backfill_days: int | None, state: Any = None) -> Fetch:
-        """Return the posts of `channel` newer than `high_water` (or the backfill), plus the re-read window."""
+        """Return the posts of `channel` newer than `high_water` (or the backfill), plus the re-read window.
+
+        A stored resume point (`state.resume_before`, `state.resume_top`) continues an unfinished walk below it.
+        """
         channel = valid_username(channel)
-        result = Fetch(channel, high_water=high_water)
+        resume = _resume(state)
+        result = Fetch(channel, high_water=high_water, resume=resume)
         now = self.now()
         cutoff = None if backfill_days is None else now - timedelta(days=backfill_days)
         window = now - timedelta(hours=self.settings.reread_hours)
         seen: dict[int, Post] = {}
         reached = False
         try:
-            params: dict[str, Any] = {}
+            params: dict[str, Any] = {"before": resume[0]} if resume else {}
             reread_left = self.settings.reread_pages
-            while True:
+            for _ in range(max(1, self.settings.max_pages)):
                 page = self._page(channel, params, result)
                 fresh = [p for p in page.posts if p.message_id is not None and p.message_id not in seen]
                 seen.update((p.message_id, p) for p in fresh if p.message_id is not None)
@@ -146,14 +176,17 @@ class WebSource:
                         break
                     reread_left -= 1
                 params = {"before": page.before}
+            else:
+                if not reached:
+                    result.note = (f"{self.settings.max_pages} pages read (web.max_pages); the next poll "
+                                   f"continues below post {min(seen)}")
         except SourceError as exc:
             result.error = exc
         posts = sorted(seen.values(), key=lambda p: p.message_id or 0)
         if high_water is None and cutoff is not None:
             posts = [p for p in posts if p.date is None or p.date >= cutoff]
         result.posts = posts
-        if reached and seen:
-            result.high_water = max(high_water or 0, *seen)
+        _settle(result, seen, reached, resume)
         return result
 
     def _page(self, channel: str, params: dict[str, Any], result: Fetch) -> Any:
@@ -187,6 +220,9 @@ class WebSource:
             problem, retry_after, status = outcome.problem, outcome.retry_after, outcome.status
             attempt += 1
             wait = retry_after if retry_after is not None else self.settings.backoff * 2 ** (attempt - 1)
+            if status == 429 and retry_after is not None and wait > self.settings.max_wait:
+                self.gate.hold(self.now() + timedelta(seconds=wait))  # no channel asks this host before then
+                self._check_hold(label, result, f"HTTP 429, the server asked to wait {wait:.0f} s")
             if attempt > self.settings.max_retries or wait > self.settings.max_wait:
                 after = f"; the server asked for {wait:.0f} s" if retry_after is not None else ""
                 message = f"{label}: {problem} after {attempt} tries{after}; will retry on the next run"
@@ -195,13 +231,32 @@ class WebSource:
                 raise SourceUnreachable(message)
             self.gate.defer(wait)  # the whole host waits, not just this channel
 
+    def _check_hold(self, label: str, result: Fetch, why: str = "") -> None:
+        """Raise RateLimited, with the channel's retry time, while the host is held after a long 429."""
+        now = self.now()
+        held = self.gate.held_until(now)
+        if held is None:
+            return
+        result.retry_at = held
+        why = why or f"{self.host} asked feedwatch to wait (HTTP 429)"
+        raise RateLimited(f"{label}: {why}; no request to {self.host} until {held:%Y-%m-%d %H:%M:%S} UTC, "
+                          "this channel is polled again then", retry_after=(held - now).total_seconds())
+
     def _try(self, url: str, params: dict[str, Any], label: str, result: Fetch) -> _Outcome:
         """Make one request: return the page, or a retryable problem; raise for a lasting one."""
+        settings = self.settings
         try:
             with self.gate.slot():
+                self._check_hold(label, result)  # checked once the slot is ours: a hold may have come meanwhile
                 with self._lock:
                     result.requests += 1
-                response = self.client.get(url, params=params)
+                response = request(self.client, "GET", url, params=params, max_bytes=settings.max_bytes,
+                                   deadline=settings.deadline, read_body=_is_page)
+        except TooLarge as exc:
+            raise SourceError(f"{label}: {exc} (web.max_bytes); a t.me/s page is about 150 KB, so this is not "
+                              "one. Check web.base_url") from None
+        except TooSlow as exc:
+            raise SourceUnreachable(f"{label}: {exc} (web.deadline); will retry on the next run") from None
         except httpx.ConnectError as exc:
             self.down = f"cannot reach {self.host} ({_reason(exc)}); will retry on the next run"
             raise SourceUnreachable(self.down) from None
@@ -209,7 +264,9 @@ class WebSource:
             return _Outcome(problem="timed out")
         except httpx.TransportError as exc:
             return _Outcome(problem=f"connection failed ({_reason(exc)})")
-        status = response.status_code
+        except httpx.HTTPError as exc:  # a malformed answer (bad encoding, bad headers): not a page
+            raise SourceError(f"{label}: unreadable answer ({_reason(exc)})") from None
+        status = response.status
         if status in (301, 302, 303, 307, 308):
             target = urlsplit(response.headers.get("location", "")).path
             if target.startswith("/s/"):
@@ -219,7 +276,7 @@ class WebSource:
         if status == 404:
             raise ChannelNotFound(f"{label}: no such channel (HTTP 404)")
         if status == 429 or status >= 500:
-            retry_after = _retry_after(response.headers.get("retry-after"), self.now())
+            retry_after = parse_retry_after(response.headers.get("retry-after"), self.now())
             return _Outcome(None, f"HTTP {status}", retry_after, status)
         if status != 200:
             raise SourceError(f"{label}: unexpected HTTP {status}")
@@ -242,17 +299,21 @@ def _reason(exc: Exception) -> str:
     return text.splitlines()[0][:120]
 
 
-def _retry_after(value: str | None, now: datetime) -> float | None:
-    """Return the seconds a Retry-After header asks for (delta-seconds or an HTTP date), None if absent."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+def _settle(result: Fetch, seen: dict[int, Post], reached: bool, resume: tuple[int, int] | None) -> None:
+    """Set the mark and the resume point a walk leaves: the mark moves only when the walk reached it."""
+    top = resume[1] if resume else max(seen, default=0)
+    if reached and (seen or resume):
+        result.high_water = max(result.high_water or 0, top, *seen)
+        result.resume = None
+    elif seen:  # stopped short: the posts from the oldest one read up to the top are stored; go on below them
+        result.resume = (min(seen), top)
+
+
+def _is_page(status: int) -> bool:
+    return status == 200  # the body of a redirect, a 404, a 429 or a 5xx is not read
+
+
+def _resume(state: Any) -> tuple[int, int] | None:
+    """Return a stored (before, top) resume point of an unfinished walk, or None."""
+    before, top = getattr(state, "resume_before", None), getattr(state, "resume_top", None)
+    return (before, top) if before is not None and top is not None else None

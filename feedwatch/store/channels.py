@@ -1,4 +1,4 @@
-"""Channel state (ids, title, polling high-water mark), rename history, and run records.
+"""Channel state (ids, title, polling high-water mark and progress), rename history, and run records.
 
 A channel row is a chat the store has posts of. Most have a username; a chat
 read only from a Telegram Desktop export has none, and is known by its numeric
@@ -22,7 +22,12 @@ from feedwatch.store.rows import chunks
 
 @dataclass(frozen=True, slots=True)
 class ChannelState:
-    """What the store knows of a channel; `high_water` is the largest message id polling has seen."""
+    """What the store knows of a channel; `high_water` is the largest message id polling has seen.
+
+    The polling progress is written as the last poll left it (None clears it): `retry_at`, the time a
+    rate-limited source may be asked again; `resume_before` and `resume_top`, the unfinished walk of a
+    poll that stopped short (the posts from `resume_before` up to `resume_top` are stored).
+    """
 
     username: str
     title: str | None = None
@@ -30,6 +35,9 @@ class ChannelState:
     access_hash: int | None = None
     high_water: int | None = None
     last_polled_at: datetime | None = None
+    retry_at: datetime | None = None
+    resume_before: int | None = None
+    resume_top: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +55,8 @@ class RunRecord:
     errors: tuple[tuple[str, str], ...]
 
 
-_COLUMNS = "id, username, title, channel_id, access_hash, high_water, last_polled_at"
+_COLUMNS = ("id, username, title, channel_id, access_hash, high_water, last_polled_at, retry_at, resume_before,"
+            " resume_top")
 
 
 def iso(when: datetime) -> str:
@@ -74,19 +83,24 @@ def get(conn: sqlite3.Connection, username: str) -> ChannelState | None:
     row = _find(conn, username.lstrip("@"), None)
     if row is None:
         return None
-    return ChannelState(row[1], row[2], row[3], row[4], row[5], _when(row[6]))
+    return ChannelState(row[1], row[2], row[3], row[4], row[5], _when(row[6]), _when(row[7]), row[8], row[9])
 
 
-def save(conn: sqlite3.Connection, state: ChannelState, now: datetime) -> None:
-    """Store `state`; the high-water mark only moves forward, known values are not erased by None."""
+def save(conn: sqlite3.Connection, state: ChannelState, now: datetime, progress: bool = True) -> None:
+    """Store `state`; the high-water mark only moves forward, known values are not erased by None.
+
+    With `progress` the polling progress (retry time, resume point) is written as `state` has it.
+    """
     username = state.username.lstrip("@")
     row = _find(conn, username, state.channel_id)
     if row is None:
+        marks = (state.retry_at and iso(state.retry_at), state.resume_before, state.resume_top) if progress else (
+            None, None, None)
         conn.execute(
             "INSERT INTO channels (username, title, channel_id, access_hash, high_water, last_polled_at,"
-            " first_seen) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " first_seen, retry_at, resume_before, resume_top) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [username, state.title, state.channel_id, state.access_hash, state.high_water,
-             state.last_polled_at and iso(state.last_polled_at), iso(now)],
+             state.last_polled_at and iso(state.last_polled_at), iso(now), *marks],
         )
         _note_name(conn, username, state.title, now)
         return
@@ -101,6 +115,9 @@ def save(conn: sqlite3.Connection, state: ChannelState, now: datetime) -> None:
     )
     if channel_id is not None:  # an export's row of the same chat, now known by its username
         conn.execute("DELETE FROM channels WHERE channel_id = ? AND username IS NULL AND id <> ?", [channel_id, row[0]])
+    if progress:
+        conn.execute("UPDATE channels SET retry_at = ?, resume_before = ?, resume_top = ? WHERE id = ?",
+                     [state.retry_at and iso(state.retry_at), state.resume_before, state.resume_top, row[0]])
     if username != row[1] or title != row[2]:
         _note_name(conn, username, title, now)
 
@@ -136,7 +153,7 @@ def note_seen(conn: sqlite3.Connection, seen: Iterable[tuple[str, int | None, st
             continue
         row = _find(conn, username, channel_id)
         if row is None or row[1] is None or (title and title != row[2]) or (channel_id and channel_id != row[3]):
-            save(conn, ChannelState(username, title=title, channel_id=channel_id), now)
+            save(conn, ChannelState(username, title=title, channel_id=channel_id), now, progress=False)
             stored.clear()  # a save can rename a stored channel: from here on, look each one up again
 
 

@@ -288,6 +288,17 @@ def _drop_not_null(db: sqlite_utils.Database, table: str, column: str) -> None:
         db.execute(index)
 
 
+def m010_retry_at(db: sqlite_utils.Database) -> None:
+    """Polling progress that must survive a restart: when a rate-limited channel may be asked again
+    (`retry_at`, ISO 8601 UTC), and where an unfinished walk of its pages resumes (`resume_before`,
+    `resume_top`: the posts between them are stored, the next poll reads below `resume_before`)."""
+    _run(db, """
+        ALTER TABLE channels ADD COLUMN retry_at TEXT;
+        ALTER TABLE channels ADD COLUMN resume_before INTEGER;
+        ALTER TABLE channels ADD COLUMN resume_top INTEGER;
+    """)
+
+
 def m013_echoes(db: sqlite_utils.Database) -> None:
     """The passage index for echoes (feedwatch.store.passages): each passage's LSH band keys, indexed by a
     full-text table over them (FTS5 writes a batch's keys far cheaper than a B-tree row per key). A passage's
@@ -322,6 +333,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("007_campaigns", m007_campaigns),
     ("008_digests", m008_digests),
     ("009_identity", m009_identity),
+    ("010_retry_at", m010_retry_at),
     ("013_echoes", m013_echoes),
 ]
 
