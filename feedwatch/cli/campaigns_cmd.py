@@ -11,6 +11,7 @@ import click
 
 from feedwatch.cli.common import OK, USAGE, say_error, write_line
 from feedwatch.cli.store_cmds import db_option, open_store
+from feedwatch.display import shown, strip_invisible
 from feedwatch.errors import FeedwatchError, StoreError
 
 _RELATIVE = re.compile(r"^(\d+)([hd])$")
@@ -39,12 +40,14 @@ def _table(alerts: list) -> list[str]:  # type: ignore[type-arg]
         ev = a.evidence
         why = f"{ev.get('statistic', '').split(':')[0]} {_num(ev.get('value'))} (threshold {_num(ev.get('threshold'))})"
         channels = ", ".join("@" + c for c in a.channels[:4]) + (" …" if len(a.channels) > 4 else "")
+        tag = shown("#" + strip_invisible(a.tag))[:32]
         lines.append(
-            f"{a.alerted_at:%Y-%m-%d %H:%M}  {a.tier:4}  {('#' + a.tag)[:32]:32}  {a.first_seen:%Y-%m-%d}  "
-            f"{len(a.channels):>3}  {a.posts:>5}  {a.forwards:>4}  {a.score:5.1f}  {a.what}: {why}; {channels}"
+            f"{a.alerted_at:%Y-%m-%d %H:%M}  {a.tier:4}  {tag:32}  {a.first_seen:%Y-%m-%d}  "
+            f"{len(a.channels):>3}  {a.posts:>5}  {a.forwards:>4}  {a.score:5.1f}  "
+            + shown(f"{a.what}: {why}; {channels}")
         )
         if len(a.tags) > 1:
-            lines.append(" " * 24 + "also: " + " ".join("#" + t for t in a.tags if t != a.tag))
+            lines.append(" " * 24 + "also: " + shown(" ".join("#" + strip_invisible(t) for t in a.tags if t != a.tag)))
     return lines
 
 
@@ -80,7 +83,7 @@ def campaigns_command(db_path: str | None, since: str, as_json: bool, rebuild: b
     except ValueError:
         say_error(ValueError(f"--since {since!r}: use all, 24h, 7d, or a date such as 2025-03-01"))
         raise SystemExit(USAGE) from None
-    store = open_store(db_path, must_exist=True)
+    store = open_store(db_path, must_exist=True, writing=rebuild)
     try:
         if rebuild:
             raised = campaigns.rebuild_stored(store.db)

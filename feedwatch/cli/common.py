@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import click
 
+from feedwatch.display import shown
 from feedwatch.errors import FeedwatchError
 
 OK, PARTLY_FAILED, USAGE = 0, 1, 2
@@ -23,7 +24,8 @@ def error_line(exc: BaseException, what: str | None = None) -> str:
 
 
 def say_error(exc: BaseException, what: str | None = None) -> None:
-    click.echo(click.style("error: ", fg="red") + error_line(exc, what), err=True)
+    """Print the error's one line on stderr, control characters escaped (it may hold a file name or a snippet)."""
+    click.echo(click.style("error: ", fg="red") + shown(error_line(exc, what)), err=True)
 
 
 def guarded(items: Iterator[T], what: str, on_error: Callable[[BaseException], None]) -> Iterator[T]:

@@ -49,6 +49,7 @@ def digest_command(db_path: str | None, config_file: str | None, since_text: str
     from feedwatch.config import config_path, load_config
     from feedwatch.digest.job import AUTO, parse_since
     from feedwatch.store import default_db_path
+    from feedwatch.store.db import store_errors
 
     now = datetime.now(UTC)
     try:
@@ -58,13 +59,14 @@ def digest_command(db_path: str | None, config_file: str | None, since_text: str
         say_error(exc)
         raise SystemExit(USAGE) from None
     path = db_path or config.values.get("database.path") or str(default_db_path())
-    store = open_store(path, must_exist=True)
+    store = open_store(path, must_exist=True, writing=send)
     suffix = os.path.splitext(out or "")[1].lower().lstrip(".")
     fmt = fmt or {"html": "html", "htm": "html", "json": "json"}.get(suffix, "md")
     try:
-        if out or not send:
-            _show(store.db, since if since_text else now - DEFAULT_WINDOW, now, fmt, out, seen)
-        code = _send(store.db, config, since if since_text else AUTO, now) if send else OK
+        with store_errors(store.path):  # a corrupt page met while building: one line, like any store error
+            if out or not send:
+                _show(store.db, since if since_text else now - DEFAULT_WINDOW, now, fmt, out, seen)
+            code = _send(store.db, config, since if since_text else AUTO, now) if send else OK
     except FeedwatchError as exc:
         say_error(exc)
         code = USAGE if isinstance(exc, ConfigError) else PARTLY_FAILED

@@ -9,15 +9,16 @@ import click
 
 from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, say_error, write_line
 from feedwatch.config import ChannelSpec, Config, config_path, load_config, parse_backfill, valid_username
+from feedwatch.display import shown
 from feedwatch.errors import FeedwatchError
 
 
 def report_line(report: Any) -> None:
     """Print a source's line: stdout when it went well, stderr (one line) when it failed."""
     if report.ok:
-        write_line(report.line())
+        write_line(shown(report.line()))
     else:
-        click.echo(click.style("error: ", fg="red") + report.error_line(), err=True)
+        click.echo(click.style("error: ", fg="red") + shown(report.error_line()), err=True)
 
 
 def load(config_file: str | None) -> Config:

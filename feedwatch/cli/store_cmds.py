@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, error_line, guarded, say_error, write_line
+from feedwatch.display import shown
 from feedwatch.errors import FeedwatchError
 from feedwatch.models import Post
 from feedwatch.parse import Options, expand, format_names, parse_path
@@ -35,8 +36,11 @@ def db_option(fn: F) -> F:
     )(fn)
 
 
-def open_store(path: str | None, *, must_exist: bool = False) -> Store:
-    """Open the database (default: $FEEDWATCH_DB, else data/feedwatch.db) or end with one line (exit 2)."""
+def open_store(path: str | None, *, must_exist: bool = False, writing: bool = True) -> Store:
+    """Open the database (default: $FEEDWATCH_DB, else data/feedwatch.db) or end with one line (exit 2).
+
+    Commands that only read pass `writing=False`: a file they cannot write is then opened read-only.
+    """
     from feedwatch.store import Store, default_db_path
 
     path = path or str(default_db_path())
@@ -45,7 +49,7 @@ def open_store(path: str | None, *, must_exist: bool = False) -> Store:
         say_error(FeedwatchError(f"{path}: no database there yet. {hint}"))
         raise SystemExit(USAGE)
     try:
-        return Store.open(path)
+        return Store.open(path, writing=writing)
     except FeedwatchError as exc:
         say_error(exc)
         raise SystemExit(USAGE) from None
@@ -102,6 +106,10 @@ def ingest_command(paths: tuple[str, ...], db_path: str | None, fmt: str, encodi
     bad = 0
     try:
         for path in expand(paths):
+            if store.is_own_file(path):  # reading it would drop this process's locks on the database
+                click.echo(click.style("note: ", fg="yellow") + f"{shown(path)}: the database itself; skipped",
+                           err=True)
+                continue
             result, failed = _ingest_one(store, path, fmt, options)
             bad += failed
             table.append((path, result))
@@ -150,6 +158,7 @@ def summary_table(rows: list[tuple[str, IngestResult]]) -> list[str]:
 
     total = sum((r for _, r in rows), IngestResult())
     body = [*rows, ("total", total)]
+    body = [(shown(name), r) for name, r in body]  # a file name with a newline must not forge a row
     width = max([len("input"), *(len(name) for name, _ in body)])
     lines = [f"{'input':<{width}}  {'new':>8}  {'updated':>8}  {'unchanged':>9}  {'failed':>6}"]
     for name, r in body:
@@ -187,9 +196,10 @@ def search_command(query: str | None, hashtag: str | None, channel: str | None, 
     """
     if until is not None and until.time() == datetime.min.time():
         until += timedelta(days=1)  # a day means the whole day
-    store = open_store(db_path, must_exist=True)
+    store = open_store(db_path, must_exist=True, writing=False)
     styled = sys.stdout.isatty() and not as_json
-    marks = ("\x1b[1;33m", "\x1b[0m") if styled else ("**", "**")
+    # People get the snippet escaped (see feedwatch.display), so its marks go in after: placeholders first.
+    marks = ("**", "**") if as_json else _MARKS
     try:
         hits = store.search(query, hashtag=hashtag, channel=channel, since=since, until=until, limit=limit,
                             marks=marks, sort=sort)
@@ -203,16 +213,26 @@ def search_command(query: str | None, hashtag: str | None, channel: str | None, 
             write_line(json.dumps({"id": hit.id, "link": hit.link, "snippet": hit.snippet,
                                    "post": hit.post.to_json()}, ensure_ascii=False))
         else:
-            write_line(_hit_lines(number, hit.post, hit.snippet, hit.link))
+            write_line(_hit_lines(number, hit.post, _marked(hit.snippet, styled), hit.link))
     if not as_json:
         click.echo(f"{len(hits)} post(s) found.", err=True)
+
+
+_MARKS = ("\ue000", "\ue001")  # private-use characters: where a match starts and ends in a snippet
+
+
+def _marked(snippet: str, styled: bool) -> str:
+    """Return the snippet escaped for a terminal, its matches in bold yellow (terminal) or **."""
+    on, off = ("\x1b[1;33m", "\x1b[0m") if styled else ("**", "**")
+    return shown(snippet).replace(_MARKS[0], on).replace(_MARKS[1], off)
 
 
 def _hit_lines(number: int, post: Post, snippet: str, where: str) -> str:
     when = post.date.strftime("%Y-%m-%d") if post.date else "no date"
     who = f"@{post.channel}" if post.channel else (post.forwarded_from.name if post.forwarded_from else post.author)
     head = click.style(f"[{number}]", bold=True) if sys.stdout.isatty() else f"[{number}]"
-    return f"{head} {when} · {who or 'unknown origin'} · {where}\n    {post.title or '(no title)'}\n    {snippet}\n"
+    return (f"{head} {when} · {shown(who or 'unknown origin')} · {shown(where)}\n"
+            f"    {shown(post.title or '(no title)')}\n    {snippet}\n")
 
 
 CSV_FIELDS = tuple(Post().to_json())
@@ -233,7 +253,7 @@ Examples:
 @db_option
 def export_command(channel: str | None, since: datetime | None, fmt: str, db_path: str | None) -> None:
     """Write stored posts to stdout, in the order they were first stored."""
-    store = open_store(db_path, must_exist=True)
+    store = open_store(db_path, must_exist=True, writing=False)
     try:
         _write_posts(store.posts(channel=channel, since=since), fmt)
     except FeedwatchError as exc:
@@ -255,9 +275,10 @@ def _write_posts(posts: Iterable[Post], fmt: str) -> None:
 
 
 def _cell(value: Any) -> Any:
+    """A CSV cell for people: lists and objects as JSON, control characters escaped (JSON Lines stays exact)."""
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
-    return value
+        return shown(json.dumps(value, ensure_ascii=False))
+    return shown(value) if isinstance(value, str) else value
 
 
 class _Lines:
