@@ -154,3 +154,30 @@ def test_watch_on_a_db_that_is_no_database_stops_at_once_with_polls_line(tmp_pat
     assert watch.returncode == 2
     assert _one_line(watch.stderr) == _one_line(poll.stderr)
     assert str(db) in watch.stderr
+
+
+def test_ingest_of_a_folder_skips_a_link_loop_with_one_line_and_stores_the_rest(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text((SEEDS / "004_01d4050f5de082cc.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "loop.txt").symlink_to(folder / "loop.txt")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "down").symlink_to(folder / "sub" / "down", target_is_directory=True)
+    code, out, err = cli("ingest", str(folder), "--db", str(tmp_path / "fw.db"))
+    assert code == 1
+    assert err.splitlines() == [f"error: {folder / name}: cannot be read (Too many levels of symbolic links)"
+                                for name in ("loop.txt", "sub/down")]  # one line per loop
+    assert "a.txt" in out and "total" in out
+    with Store.open(tmp_path / "fw.db") as store:
+        assert store.count() > 0
+
+
+def test_ingest_of_the_folder_holding_the_database_never_reads_it(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text((SEEDS / "004_01d4050f5de082cc.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    db = folder / "posts.json"  # a name the folder walk takes for an input
+    code, out, err = cli("ingest", str(folder), "--db", str(db))
+    assert code == 0, err
+    assert err.strip() == f"note: {db}: the database itself; skipped"
+    assert [line.split()[0] for line in out.splitlines()] == ["input", str(folder / "a.txt"), "total"]

@@ -5,8 +5,11 @@ SHA-256 of its content, kept in the store's `folder_files` table (created
 here by `ensure_table`, an idempotent migration of its own). A new or changed
 input is ingested; one already seen is skipped. An input whose size changed
 between two looks `settle` seconds apart is still being written: it is left
-for the next look, never read half-written. An input that fails to parse is
-reported once and tried again only when its content changes.
+for the next look. A file written in pieces further apart than that is read
+twice, and the second reading replaces what the first gave: posts only the
+earlier content held are deleted (Store.forget_replaced). An input that fails
+to parse, or cannot be read (a link loop), is reported once and tried again
+only when its content changes. The database's own files are never read.
 """
 
 from __future__ import annotations
@@ -125,7 +128,11 @@ class FolderWatcher:
         try:
             posts = list(parse_path(path))
             count = len(posts)
-            result = self.store.ingest(posts, f"folder:{path}", observed_at=self.now())
+            observed = self.now()
+            result = self.store.ingest(posts, f"folder:{path}", observed_at=observed)
+            # What this input's earlier content gave and its content now lacks (a half-written
+            # first version of a file written in pieces) is replaced, not kept beside it.
+            self.store.forget_replaced(f"folder:{path}", observed)
             report.new += result.new
             report.updated += result.updated
             report.unchanged += result.unchanged

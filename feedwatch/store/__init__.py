@@ -28,6 +28,7 @@ from feedwatch.store.channels import ChannelState, RunRecord
 from feedwatch.store.db import batch_database, connect, is_database_file, store_errors, transaction
 from feedwatch.store.ingest import NEW, UNCHANGED, Batch, batches, prepare
 from feedwatch.store.queries import Hit
+from feedwatch.store.rows import chunks
 from feedwatch.store.schema import check_current, migrate
 from feedwatch.store.tags import TagIds
 
@@ -173,6 +174,28 @@ class Store:
         """Yield stored posts in storage order (of one channel, from a date, if given)."""
         with store_errors(self.path):
             yield from queries.posts(self.db.conn, channel=channel, since=since)
+
+    def forget_replaced(self, source: str, seen_before: datetime) -> int:
+        """Delete the posts known only from `source` and not seen since `seen_before`; return how many.
+
+        An input read again (a file whose content changed) replaces what it gave
+        before: a post that only its earlier content held (a half-written last
+        post, say) is not kept beside the full one. Posts any other input or
+        poll also gave are kept.
+        """
+        when = ch.iso(seen_before)
+        with store_errors(self.path), transaction(self.db.conn):
+            conn = self.db.conn
+            stale = [row[0] for row in conn.execute(
+                "SELECT p.id FROM posts p WHERE p.last_seen < ? AND p.id IN (SELECT post FROM post_sources"
+                " WHERE input = ?) AND NOT EXISTS (SELECT 1 FROM post_sources s WHERE s.post = p.id"
+                " AND s.input IS NOT ?)", [when, source, source])]
+            for part in chunks(stale):
+                marks = ", ".join("?" * len(part))
+                for table in ("post_hashtags", "post_sources", "post_versions", "observations"):
+                    conn.execute(f"DELETE FROM {table} WHERE post IN ({marks})", part)
+                conn.execute(f"DELETE FROM posts WHERE id IN ({marks})", part)  # its trigger unindexes them
+        return len(stale)
 
     def is_own_file(self, path: str | os.PathLike[str]) -> bool:
         """True when `path` is this database or one of its side files: never read those as inputs.
