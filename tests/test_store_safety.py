@@ -181,3 +181,19 @@ def test_ingest_of_the_folder_holding_the_database_never_reads_it(tmp_path: Path
     assert code == 0, err
     assert err.strip() == f"note: {db}: the database itself; skipped"
     assert [line.split()[0] for line in out.splitlines()] == ["input", str(folder / "a.txt"), "total"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder; needs a normal user")
+def test_a_database_in_a_folder_nobody_may_write_is_read(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = _stored(folder)
+    path.chmod(0o444)
+    folder.chmod(0o555)  # no room for the -shm file WAL readers need: read as immutable
+    try:
+        code, out, err = cli("search", "Guterres", "--db", str(path))
+        assert code == 0 and "Guterres" in out, err
+        code, _out, err = cli("ingest", str(SEEDS / "004_01d4050f5de082cc.txt"), "--db", str(path))
+        assert code == 2 and "read-only" in _one_line(err)
+    finally:
+        folder.chmod(0o755)

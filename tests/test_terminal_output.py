@@ -132,3 +132,25 @@ def test_campaigns_table_is_escaped_and_tags_lose_invisible_characters(tmp_path:
     assert not any(line.startswith("injected") for line in result.stdout.splitlines())
     exact = json.loads(run("campaigns", "--json", "--db", str(path)).stdout)
     assert any(HOSTILE.lower() in channel for alert in exact for channel in alert["channels"])  # exact
+
+
+def test_log_lines_of_poll_run_and_watch_are_escaped() -> None:
+    import subprocess
+    import sys
+
+    code = ("import logging; from feedwatch.cli.common import log_to_stderr; log_to_stderr(logging.INFO); "
+            "logging.getLogger('feedwatch.poll').info('poll %s', 'folder:drop/x\\x1b]0;owned\\x07\\rinjected')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stderr == "poll folder:drop/x\\x1b]0;owned\\x07\\rinjected\n"
+
+
+def test_run_reports_a_hostile_file_name_in_a_watched_folder_on_one_escaped_line(tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "bad\x1b[2J\ninjected.json").write_bytes(b"\x00\x01 not a format")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[folders]\npaths = ["{folder}"]\nsettle = 0.0\n', encoding="utf-8")
+    result = run("run", "--config", str(config), "--db", str(tmp_path / "fw.db"))
+    assert result.exit_code == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and not raw_in(result.stderr)
+    assert "bad\\x1b[2J\\ninjected.json" in result.stderr

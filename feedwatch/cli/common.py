@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -36,6 +37,20 @@ def guarded(items: Iterator[T], what: str, on_error: Callable[[BaseException], N
         raise
     except Exception as exc:
         on_error(exc)
+
+
+class _ShownFormatter(logging.Formatter):
+    """Log lines as people read them: control characters escaped, a traceback kept on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return shown(super().format(record))
+
+
+def log_to_stderr(level: int, fmt: str = "%(message)s", datefmt: str | None = None) -> None:
+    """Send feedwatch's log to stderr, one escaped line per record (a log quotes file names and servers)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_ShownFormatter(fmt, datefmt))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def write_line(line: str) -> None:

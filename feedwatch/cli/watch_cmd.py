@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from feedwatch.cli.common import OK, USAGE, say_error
+from feedwatch.cli.common import OK, USAGE, log_to_stderr, say_error
 from feedwatch.cli.poll_cmd import CONFIG, DB, load
 from feedwatch.errors import FeedwatchError
 
@@ -26,7 +26,7 @@ def watch_command(db: str | None, config_file: str | None) -> None:
     Logs one line per poll. Stop with Ctrl-C or SIGTERM: the current write
     finishes and feedwatch exits 0; the next start resumes where it stopped.
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
+    log_to_stderr(logging.INFO, "%(asctime)s %(message)s", "%Y-%m-%dT%H:%M:%S")
     config = load(config_file)
     if not config.channels and not config["folders.paths"]:
         say_error(FeedwatchError("nothing to watch: list channels ([[channels]]) or folders (folders.paths) "
