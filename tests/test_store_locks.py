@@ -77,7 +77,7 @@ def test_the_database_and_its_side_files_are_recognised_by_inode(tmp_path: Path)
         assert not is_database_file(tmp_path / "missing", path)
 
 
-def test_a_raw_sqlite_reader_beside_the_store_sees_every_commit(tmp_path: Path) -> None:
+def test_opening_and_closing_more_stores_beside_another_writer_loses_nothing(tmp_path: Path) -> None:
     path = tmp_path / "fw.db"
     with Store.open(path) as store:
         for number in range(1, 4):

@@ -139,11 +139,14 @@ def _watch_config(tmp_path: Path) -> Path:
     return config
 
 
-@pytest.mark.parametrize("kind", ["text", "folder"])
+@pytest.mark.parametrize("kind", ["text", "folder", "corrupt"])
 def test_watch_on_a_db_that_is_no_database_stops_at_once_with_polls_line(tmp_path: Path, kind: str) -> None:
     db = tmp_path / "not.db"
     if kind == "folder":
         db.mkdir()
+    elif kind == "corrupt":
+        db = _stored(tmp_path)
+        _damage(db, "observations")
     else:
         db.write_text("just notes, not a database\n" * 20, encoding="utf-8")
     config = _watch_config(tmp_path)

@@ -56,7 +56,6 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not read_only:
             _check_pages_once(conn, path)
-        if not read_only:
             conn.execute("PRAGMA journal_mode = WAL")
         # In WAL mode NORMAL never loses consistency; a killed process loses no committed batch.
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -183,13 +182,15 @@ def _code(exc: sqlite3.Error) -> str:
 def describe(path: Path | str, exc: sqlite3.Error) -> str:
     """Return the one line for an SQLite failure on the database at `path`."""
     code = _code(exc)
-    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in str(exc):
         return f"{path}: busy (another feedwatch holds it for over {BUSY_TIMEOUT_MS // 1000} s). Try again"
     if code.startswith("SQLITE_READONLY"):
         return read_only_message(path)
     if code.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in str(exc):
         return (f"{path}: corrupt database ({exc}); feedwatch stopped and wrote nothing more to it. Check it "
                 f"with sqlite3 {path} 'PRAGMA integrity_check', or restore a backup")
+    if code.startswith("SQLITE_CANTOPEN"):
+        return f"{path}: cannot be opened ({exc}); check that this user may read it and its folder"
     return f"{path}: {exc}"
 
 
