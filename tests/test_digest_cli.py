@@ -126,7 +126,8 @@ def test_digest_out_on_a_full_disk_is_one_line_and_leaves_no_temporary_file(db: 
     holder.execute("SELECT count(*) FROM posts").fetchone()
     out = tmp_path / "out" / "week.html"
     out.parent.mkdir()
-    env = {"FEEDWATCH_CONFIG": "", "FEEDWATCH_DB": "", "PATH": "/usr/bin:/bin"}
+    # No bytecode caches from the limited process: Python would write them cut short, and every later import fail.
+    env = {"FEEDWATCH_CONFIG": "", "FEEDWATCH_DB": "", "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
     try:
         done = subprocess.run([sys.executable, "-c", FULL_DISK, "1000", "digest", "--db", db, "--since", "all",
                                "--format", "html", "--out", str(out)], capture_output=True, text=True, env=env,
