@@ -158,7 +158,7 @@ def _check_pages_once(conn: sqlite3.Connection, path: Path) -> None:
 
     SQLite finds a corrupt page only when a statement reads it, so an ingest
     could add rows to a damaged file. `PRAGMA quick_check` reads every page
-    (about 0.35 s per 100 MB); it runs once per database per process, so a
+    (about 0.3 s per 100 MB); it runs once per database per process, so a
     `watch` pays it at start, not at every poll.
     """
     try:
