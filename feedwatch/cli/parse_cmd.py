@@ -63,7 +63,7 @@ def _with_progress(path: str, posts: Iterator[Post]) -> Iterator[Post]:
         yield from posts
         return
     label = f"{os.path.basename(path.rstrip(os.sep)) or path} (posts)"
-    with click.progressbar(posts, label=label, file=sys.stderr, show_pos=True, update_min_steps=200) as bar:
+    with click.progressbar(posts, label=shown(label), file=sys.stderr, show_pos=True, update_min_steps=200) as bar:
         yield from bar
 
 

@@ -76,7 +76,7 @@ def _with_progress(items: Iterator[T], path: str) -> Iterator[T]:
     if not (long_input and sys.stderr.isatty()):
         yield from items
         return
-    with click.progressbar(items, label=path, file=sys.stderr, show_pos=True, update_min_steps=500) as bar:
+    with click.progressbar(items, label=shown(path), file=sys.stderr, show_pos=True, update_min_steps=500) as bar:
         yield from bar
 
 
