@@ -215,7 +215,15 @@ def _check(name: str, value: Any, where: str) -> Any:
         raise ConfigError(f"{where}: {name} must be {kind}, got {value!r}")
     if isinstance(default, int | float) and not isinstance(default, bool) and value < 0:
         raise ConfigError(f"{where}: {name} must not be negative, got {value!r}")
+    texts = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+    if any(_CONTROL.search(text) for text in texts):
+        # A line break in an address or a header value would let the file forge e-mail or HTTP headers.
+        raise ConfigError(f"{where}: {name} must not contain line breaks or other control characters, "
+                          f"got {value!r}")
     return float(value) if isinstance(default, float) else value
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _channels(raw: Any, values: dict[str, Any], where: str) -> tuple[ChannelSpec, ...]:

@@ -30,7 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from feedwatch.config import ChannelSpec, Config
 from feedwatch.errors import ConfigError, FeedwatchError, SourceError
-from feedwatch.poll import digest_hook, poll_folders_once, poll_once
+from feedwatch.poll import close_store, digest_hook, open_store, poll_folders_once, poll_once
 
 log = logging.getLogger("feedwatch.watch")
 
@@ -43,10 +43,12 @@ class Watcher:
     """The scheduler and its jobs; `run()` blocks until stop() or a signal."""
 
     def __init__(self, config: Config, db: str | None = None):
+        """Raise StoreError, before any job exists, when the database cannot be used (not one, a folder, read-only)."""
         from feedwatch.sources.web import HostGate, WebSettings
 
         if db:  # the digest job reads config's database.path: make it the database the polls write
             config = dataclasses.replace(config, values={**config.values, "database.path": db})
+        close_store(open_store(config, db))
         self.config, self.db = config, db
         self.stop_event = threading.Event()
         settings = WebSettings.from_config(config)

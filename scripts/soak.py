@@ -7,6 +7,11 @@ points; a reader runs digests (or searches) against the same database. Then
 faults and kills stop, the watcher catches up and is stopped with SIGTERM, and
 the store is checked: every post the server ever served stored exactly once,
 edits recorded, `PRAGMA integrity_check` ok. Exit 0 only when all of that holds.
+
+`--mode shared` instead runs two `feedwatch watch` processes on one database
+(channels polled every second) while a third process runs `ingest`s of fresh
+posts with a `search` between them: every post served or ingested must be
+stored exactly once, with no traceback or SQLite error from any process.
 """
 
 from __future__ import annotations
@@ -234,8 +239,113 @@ class Soak:
         return 0 if ok else 1
 
 
+class Shared(Soak):
+    """Two watchers and an ingesting, searching process on one database; no faults, no kills."""
+
+    BAD = ("Traceback", "disk I/O error", "malformed", "not a database", "internal error", "locked")
+
+    def __init__(self, args: argparse.Namespace, workdir: Path):
+        super().__init__(args, workdir)
+        self.watchers: list[subprocess.Popen[str]] = []
+        self.ingested: set[tuple[str, int]] = set()
+        self.problems: list[str] = []
+
+    def start_watchers(self, server: TmeServer) -> None:
+        for number in range(2):
+            log = (self.workdir / f"watch{number}.log").open("w", encoding="utf-8")
+            self.watchers.append(subprocess.Popen(
+                [*FEEDWATCH, "watch", "--config", str(self.config), "--db", str(self.db)], env=self.env(server),
+                cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, text=True))
+
+    def ingest_and_search(self, server: TmeServer) -> None:
+        """Ingest files of 50 fresh posts each, with a search between them, until told to stop."""
+        import json
+
+        number = 0
+        while not self.stop.is_set():
+            number += 1
+            lines = [json.dumps({"kind": "post", "channel": "soak_ingest", "message_id": number * 100 + i,
+                                 "date": datetime.now(UTC).isoformat(), "fingerprint": "",
+                                 "text": f"Ingested statement {number}.{i} about soak topics #soakingest",
+                                 "source": {"format": "jsonl", "path": f"batch{number}.jsonl", "index": i}})
+                     for i in range(50)]
+            path = self.workdir / f"batch{number}.jsonl"
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            for command in (["ingest", str(path)], ["search", "statement", "--limit", "5"]):
+                done = subprocess.run([*FEEDWATCH, *command, "--db", str(self.db)], env=self.env(server),
+                                      capture_output=True, text=True, cwd=self.workdir)
+                self.counts[f"{command[0]} runs"] += 1
+                if done.returncode != 0 or any(bad in done.stderr for bad in self.BAD):
+                    self.counts[f"{command[0]} failures"] += 1
+                    self.problems.append(f"{command[0]}: {done.stderr.strip()[-300:]}")
+            self.ingested.update(("soak_ingest", number * 100 + i) for i in range(50))
+
+    def run(self) -> int:
+        served = Served()
+        with TmeServer(slow_seconds=2.0) as server:
+            for name in self.channels:
+                server.add_channel(name, make_posts(self.args.posts, start=datetime.now(UTC) - timedelta(days=3),
+                                                    step=timedelta(minutes=30), salt=f" {name}"))
+            self.start_watchers(server)
+            threads = [threading.Thread(target=fn, args=(server,), daemon=True)
+                       for fn in (self.grow, self.ingest_and_search)]
+            for thread in threads:
+                thread.start()
+            time.sleep(self.args.minutes * 60)
+            self.stop.set()
+            for thread in threads:
+                thread.join()
+            time.sleep(self.args.settle)  # the watchers catch up with the last posts added
+            codes = []
+            for proc in self.watchers:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    codes.append(proc.wait(timeout=30))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    codes.append(proc.wait())
+            requests = len(server.requests)
+            on_server = {(c.name.lower(), i) for c in server.channels.values() for i in c.posts}
+        return self.shared_report(served.ids | on_server, requests, codes)
+
+    def shared_report(self, served: set[tuple[str, int]], requests: int, codes: list[int]) -> int:
+        con = sqlite3.connect(self.db)
+        integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
+        stored = Counter(con.execute("SELECT lower(channel), message_id FROM posts WHERE message_id IS NOT NULL"))
+        con.close()
+        lost_polled = sorted(served - set(stored))
+        lost_ingested = sorted(self.ingested - set(stored))
+        duplicates = sum(n - 1 for n in stored.values() if n > 1)
+        logs = [(self.workdir / f"watch{n}.log").read_text(encoding="utf-8") for n in range(len(codes))]
+        watch_problems = [line for log in logs for line in log.splitlines() if any(b in line for b in self.BAD)]
+        figures = [
+            ("requests", requests), ("posts added while running", self.counts["posts added"]),
+            ("edits made", self.counts["edits made"]),
+            ("posts served", len(served)), ("posts ingested", len(self.ingested)), ("posts stored", len(stored)),
+            ("lost (polled)", len(lost_polled)), ("lost (ingested)", len(lost_ingested)),
+            ("duplicates", duplicates),
+            ("ingest runs", self.counts["ingest runs"]), ("ingest failures", self.counts["ingest failures"]),
+            ("search runs", self.counts["search runs"]), ("search failures", self.counts["search failures"]),
+            ("watch log lines with errors", len(watch_problems)),
+            ("tracebacks", sum(log.count("Traceback") for log in logs)
+             + sum(p.count("Traceback") for p in self.problems)),
+            ("watch exit codes", codes), ("integrity_check", integrity),
+        ]
+        for name, value in figures:
+            print(f"{name:42} {value}")
+        for line in (watch_problems + self.problems)[:10]:
+            print(f"problem: {line[:300]}")
+        ok = (not lost_polled and not lost_ingested and not duplicates and integrity == "ok"
+              and not watch_problems and not self.problems and codes == [0, 0])
+        print("soak: PASS" if ok else "soak: FAIL")
+        return 0 if ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=["chaos", "shared"], default="chaos",
+                        help="chaos: faults and kills of one watcher; shared: two watchers, ingests and searches "
+                             "on one database")
     parser.add_argument("--minutes", type=float, default=3.0, help="how long the chaos lasts (default 3)")
     parser.add_argument("--channels", type=int, default=6)
     parser.add_argument("--posts", type=int, default=80, help="posts per channel at the start")
@@ -244,9 +354,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder and print its path")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="feedwatch-soak-"))
-    print(f"soak: {args.minutes} min, {args.channels} channels, seed {args.seed}, in {workdir}", flush=True)
+    print(f"soak ({args.mode}): {args.minutes} min, {args.channels} channels, seed {args.seed}, in {workdir}",
+          flush=True)
     try:
-        return Soak(args, workdir).run()
+        return (Shared if args.mode == "shared" else Soak)(args, workdir).run()
     finally:
         if not args.keep:
             import shutil

@@ -105,3 +105,53 @@ def test_send_reports_a_failing_target_and_exits_1(db: str, tmp_path: Path) -> N
 def test_help_has_examples() -> None:
     result = CliRunner().invoke(main, ["digest", "--help"])
     assert result.exit_code == 0 and "Example" in result.stdout and "--send" in result.stdout
+
+
+FULL_DISK = """
+import resource, signal, sys
+from feedwatch.cli import main
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), as on a full disk
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+main(sys.argv[2:])
+"""
+
+
+def test_digest_out_on_a_full_disk_is_one_line_and_leaves_no_temporary_file(db: str, tmp_path: Path) -> None:
+    import sqlite3
+    import subprocess
+    import sys
+
+    assert run("--db", db, "--since", "all")[0] == 0  # the digest's indexes exist: the next run only reads
+    holder = sqlite3.connect(db)  # keeps the WAL index (-shm) in place, so the limited process writes nothing else
+    holder.execute("SELECT count(*) FROM posts").fetchone()
+    out = tmp_path / "out" / "week.html"
+    out.parent.mkdir()
+    # No bytecode caches from the limited process: Python would write them cut short, and every later import fail.
+    env = {"FEEDWATCH_CONFIG": "", "FEEDWATCH_DB": "", "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
+    try:
+        done = subprocess.run([sys.executable, "-c", FULL_DISK, "1000", "digest", "--db", db, "--since", "all",
+                               "--format", "html", "--out", str(out)], capture_output=True, text=True, env=env,
+                              timeout=120)
+    finally:
+        holder.close()
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr
+    assert f"digest file {out}: cannot be written (File too large)" in lines[0]
+    assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("sender, to", [
+    ('"digest@example.org\\r\\nBcc: victim@example.org"', '["y@example.org"]'),
+    ('"digest@example.org"', '["a@example.org", "b@example.org\\nSubject: forged"]'),
+])
+def test_a_line_break_in_an_smtp_address_is_one_line_at_config_load(db: str, tmp_path: Path, sender: str,
+                                                                      to: str) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[digest.smtp]\nhost = "127.0.0.1"\nport = 9\nfrom = {sender}\nto = {to}\n', encoding="utf-8")
+    code, _out, err = run("--db", db, "--config", str(config), "--send")
+    assert code == 2
+    lines = err.strip().splitlines()
+    key = "from" if "\\" in sender else "to"
+    assert len(lines) == 1 and f"digest.smtp.{key} must not contain line breaks" in lines[0]

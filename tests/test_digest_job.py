@@ -82,3 +82,22 @@ def test_a_digest_with_nothing_new_writes_no_file(tmp_path: Path) -> None:
     again = run_scheduled(config)  # nothing stored since the first digest
     assert again == "nothing new, no digest file written (0 alerts)"
     assert list(tmp_path.glob("d-*.md")) == [written]
+
+
+def test_scheduled_job_on_a_database_with_a_corrupt_page_is_one_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    from test_store_safety import _damage
+
+    from feedwatch.errors import StoreError
+
+    config = load_config(config_file(tmp_path, f'[digest.file]\npath = "{tmp_path}/d.md"\n'))
+    path = Path(config["database.path"])
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    _damage(path, "posts")
+    with pytest.raises(StoreError, match="corrupt database") as caught:
+        run_scheduled(config)
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "d.md").exists()

@@ -199,3 +199,25 @@ def test_empty_digest_says_so_in_every_section() -> None:
                  "No posts stored in this window.", "No ingest runs in this window."):
         assert line in text
     assert "<svg" not in render_html(d)
+
+
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u202e\u2066\u200e\U000e0041\U000e007f"
+
+
+def test_zero_width_tag_and_bidi_characters_never_reach_a_rendered_tag_or_label() -> None:
+    from digest_support import alert
+
+    from feedwatch.digest.deliver import EmailTarget, email_message
+    from feedwatch.digest.model import PostLink, TagRow
+
+    tag = f"UN{INVISIBLE}Charter"
+    sample = PostLink(f"Lavrov{INVISIBLE} at the UN", "https://t.me/MFARussia/101", "t.me/MFARussia/101",
+                      f"MFA{INVISIBLE}Russia", None)
+    d = digest(new_campaigns=(alert(tag, tags=(tag, f"Устав{INVISIBLE}ООН"), samples=(sample,)),),
+               top_tags=(TagRow("uncharter", (tag,), 3, 0, 1),))
+    message = email_message(EmailTarget("smtp.example", 587, "a@example.org", ("b@example.org",)), d)
+    renderings = {"md": render_md(d), "html": render_html(d),
+                  "e-mail": "".join(part.get_content() for part in message.iter_parts())}
+    for name, text in renderings.items():
+        assert not set(INVISIBLE) & set(text), name
+        assert "UNCharter" in text and "Lavrov at the UN" in text, name

@@ -62,3 +62,69 @@ def test_a_bad_file_is_reported_once(tmp_path, store):
     assert report.errors and report.errors[0][0] == "parse" and "bad.json" in report.errors[0][1]
     assert watcher.poll(str(folder)).errors == []
     assert watcher.poll(str(tmp_path / "missing")).errors[0] == ("not_found", f"{tmp_path / 'missing'}: no such folder")
+
+
+def test_a_file_written_in_pieces_far_apart_replaces_its_first_reading(tmp_path, store):
+    from feedwatch.parse import parse_path
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    target = folder / "pieces.txt"
+    content = SEED.read_text(encoding="utf-8")
+    target.write_text(content[: len(content) * 2 // 3], encoding="utf-8")  # the writer pauses longer than settle
+    watcher = FolderWatcher(store, settle=0)
+    assert watcher.poll(str(folder)).new > 0
+    half = {p.text for p in store.posts()}
+    target.write_text(content, encoding="utf-8")
+    assert watcher.poll(str(folder)).ok
+    full = {p.text for p in parse_path(str(target))}
+    assert half - full  # the first reading held a cut-off post the full file does not
+    assert {p.text for p in store.posts()} == full
+    store.db.execute("INSERT INTO posts_fts(posts_fts) VALUES ('integrity-check')")  # raises if the index lags
+
+
+def test_a_post_another_input_also_gave_is_kept_when_a_file_is_read_again(tmp_path, store):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    target = folder / "a.txt"
+    content = SEED.read_text(encoding="utf-8")
+    target.write_text(content, encoding="utf-8")
+    elsewhere = tmp_path / "copy.txt"
+    elsewhere.write_text(content, encoding="utf-8")
+    watcher = FolderWatcher(store, settle=0)
+    first = watcher.poll(str(folder)).new
+    from feedwatch.parse import parse_path
+
+    store.ingest(parse_path(str(elsewhere)), str(elsewhere))
+    target.write_text("Forwarded from Somebody\nsomething else entirely\n", encoding="utf-8")
+    assert watcher.poll(str(folder)).new == 1
+    assert store.count() == first + 1  # the first content's posts stay: copy.txt holds them too
+
+
+def test_a_link_loop_in_a_watched_folder_is_one_line_and_the_rest_is_read(tmp_path, store):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    shutil.copy(SEED, folder / "a.txt")
+    (folder / "loop.txt").symlink_to(folder / "loop.txt")
+    (folder / "x.txt").symlink_to(folder / "y.txt")
+    (folder / "y.txt").symlink_to(folder / "x.txt")
+    watcher = FolderWatcher(store, settle=0)
+    report = watcher.poll(str(folder))
+    assert report.new > 0
+    assert sorted(message for _, message in report.errors) == [
+        f"{folder / name}: cannot be read (Too many levels of symbolic links); skipped"
+        for name in ("loop.txt", "x.txt", "y.txt")]
+    assert watcher.poll(str(folder)).errors == []  # reported once
+
+
+def test_the_database_in_a_watched_folder_is_never_read(tmp_path):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    shutil.copy(SEED, folder / "a.txt")
+    with Store.open(folder / "watch.jsonl") as store:  # a name that says "input" to the folder walk
+        store.ingest([], "nothing")
+        watcher = FolderWatcher(store, settle=0)
+        report = watcher.poll(str(folder))
+        assert report.ok and report.new > 0
+        paths = [row[0] for row in store.db.execute("SELECT path FROM folder_files")]
+    assert paths == [str(folder / "a.txt")]

@@ -96,9 +96,14 @@ def test_run_cycle_offline_with_the_shipped_config(tmp_path):
     Unreachable channels are a transient fault the next run retries: the cycle did its job, exit 0.
     """
     db = tmp_path / "run.db"
+    (tmp_path / "seeds").symlink_to(ROOT / "seeds", target_is_directory=True)  # the config's relative paths
+    digests = ROOT / "data" / "digests"
+    before = sorted(digests.iterdir()) if digests.is_dir() else []
     result = feedwatch("run", "--db", str(db), "--config", str(ROOT / "config" / "feedwatch.toml"),
-                       base_url="http://127.0.0.1:9", cwd=ROOT)
+                       base_url="http://127.0.0.1:9", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "data" / "digests").glob("digest-*.md"))) == 1  # written here, not in the project
+    assert (sorted(digests.iterdir()) if digests.is_dir() else []) == before
     errors = result.stderr.strip().splitlines()
     assert len(errors) == 5 and all("cannot reach 127.0.0.1:9" in line for line in errors)
     assert "folder:seeds/" in result.stdout and "summary: 6 source(s), 5 failed" in result.stdout

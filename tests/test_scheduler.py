@@ -24,6 +24,11 @@ def config(tmp_path):
     return load_config(path)
 
 
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / "watch.db")  # the watcher opens its database first: never the project's data/
+
+
 def started(watcher: Watcher) -> dict:
     watcher.scheduler.start(paused=True)
     try:
@@ -32,11 +37,11 @@ def started(watcher: Watcher) -> dict:
         watcher.scheduler.shutdown(wait=False)
 
 
-def test_one_job_per_channel_with_safe_options(config, monkeypatch):
+def test_one_job_per_channel_with_safe_options(config, db, monkeypatch):
     monkeypatch.delitem(sys.modules, "feedwatch.digest", raising=False)
     monkeypatch.setattr("feedwatch.poll.digest_hook", lambda: None)
     monkeypatch.setattr("feedwatch.scheduler.digest_hook", lambda: None)
-    jobs = started(Watcher(config, db=None))
+    jobs = started(Watcher(config, db=db))
     assert sorted(jobs) == ["folders", "poll:MFARussia", "poll:mod_russia_en"]
     mfa = jobs["poll:MFARussia"]
     assert mfa.trigger.interval.total_seconds() == 600 and mfa.trigger.jitter == 7
@@ -46,7 +51,7 @@ def test_one_job_per_channel_with_safe_options(config, monkeypatch):
         assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 120)
 
 
-def test_digest_job_on_its_cron_schedule_when_the_build_has_one(config, monkeypatch):
+def test_digest_job_on_its_cron_schedule_when_the_build_has_one(config, db, monkeypatch):
     calls = []
     module = types.ModuleType("feedwatch.digest")
     module.run_scheduled = calls.append  # type: ignore[attr-defined]
@@ -54,7 +59,7 @@ def test_digest_job_on_its_cron_schedule_when_the_build_has_one(config, monkeypa
     import feedwatch
 
     monkeypatch.setattr(feedwatch, "digest", module, raising=False)
-    jobs = started(Watcher(config, db=None))
+    jobs = started(Watcher(config, db=db))
     digest = jobs["digest"]
     assert str(digest.trigger.fields[4]) == "1" and str(digest.trigger.fields[5]) == "7"  # Mondays, 07:30
     assert str(digest.trigger.fields[6]) == "30"
@@ -62,20 +67,20 @@ def test_digest_job_on_its_cron_schedule_when_the_build_has_one(config, monkeypa
     assert calls == [config]
 
 
-def test_a_failed_digest_is_one_log_line(config, caplog):
+def test_a_failed_digest_is_one_log_line(config, db, caplog):
     def failing(_config):
         raise DeliveryError("smtp://127.0.0.1:1: connection refused")
 
-    Watcher(config, db=None).digest(failing)
+    Watcher(config, db=db).digest(failing)
     assert [r.getMessage() for r in caplog.records] == ["digest: smtp://127.0.0.1:1: connection refused"]
 
 
-def test_a_long_flood_wait_reschedules_the_channel(config, monkeypatch):
+def test_a_long_flood_wait_reschedules_the_channel(config, db, monkeypatch):
     retry_at = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
     monkeypatch.setattr("feedwatch.scheduler.poll_once",
                         lambda *a, **k: [Report("telethon:MFARussia", errors=[("rate_limited", "wait")],
                                                 retry_at=retry_at)])
-    watcher = Watcher(config, db=None)
+    watcher = Watcher(config, db=db)
     watcher.scheduler.start(paused=True)
     try:
         watcher.poll_channel(config.channels[0])
@@ -85,8 +90,8 @@ def test_a_long_flood_wait_reschedules_the_channel(config, monkeypatch):
         watcher.scheduler.shutdown(wait=False)
 
 
-def test_sleep_ends_the_poll_under_way_when_stopping(config):
-    watcher = Watcher(config, db=None)
+def test_sleep_ends_the_poll_under_way_when_stopping(config, db):
+    watcher = Watcher(config, db=db)
     watcher.sleep(0)  # not stopping: an ordinary wait
     watcher.stop()
     with pytest.raises(Stopping, match="resumes on the next start"):

@@ -15,7 +15,6 @@ from feedwatch.models import ForwardedFrom, Post, Source
 from feedwatch.parse import expand, parse_path
 from feedwatch.parse.text import fingerprint
 from feedwatch.store import ChannelState, IngestResult, Store, repair
-from feedwatch.store import channels as ch
 from feedwatch.store import merge as mg
 from feedwatch.store.db import batch_database
 from feedwatch.store.ingest import Batch

@@ -10,6 +10,7 @@ import click
 from feedwatch.cli.common import OK, PARTLY_FAILED, say_error, write_line
 from feedwatch.cli.options import config_option, db_option, open_store, output_options, since_option, write_json
 from feedwatch.cli.progress import counted
+from feedwatch.display import shown, strip_invisible
 from feedwatch.errors import FeedwatchError, StoreError
 
 
@@ -22,12 +23,14 @@ def _table(alerts: list) -> list[str]:  # type: ignore[type-arg]
         ev = a.evidence
         why = f"{ev.get('statistic', '').split(':')[0]} {_num(ev.get('value'))} (threshold {_num(ev.get('threshold'))})"
         channels = ", ".join("@" + c for c in a.channels[:4]) + (" …" if len(a.channels) > 4 else "")
+        tag = shown("#" + strip_invisible(a.tag))[:32]
         lines.append(
-            f"{a.alerted_at:%Y-%m-%d %H:%M}  {a.tier:4}  {('#' + a.tag)[:32]:32}  {a.first_seen:%Y-%m-%d}  "
-            f"{len(a.channels):>3}  {a.posts:>5}  {a.forwards:>4}  {a.score:5.1f}  {a.what}: {why}; {channels}"
+            f"{a.alerted_at:%Y-%m-%d %H:%M}  {a.tier:4}  {tag:32}  {a.first_seen:%Y-%m-%d}  "
+            f"{len(a.channels):>3}  {a.posts:>5}  {a.forwards:>4}  {a.score:5.1f}  "
+            + shown(f"{a.what}: {why}; {channels}")
         )
         if len(a.tags) > 1:
-            lines.append(" " * 24 + "also: " + " ".join("#" + t for t in a.tags if t != a.tag))
+            lines.append(" " * 24 + "also: " + shown(" ".join("#" + strip_invisible(t) for t in a.tags if t != a.tag)))
     return lines
 
 
@@ -60,7 +63,7 @@ def campaigns_command(config_file: str | None, db_path: str, since: datetime | N
     """
     from feedwatch import campaigns
 
-    store = open_store(db_path, must_exist=True)
+    store = open_store(db_path, must_exist=True, writing=rebuild)
     try:
         if rebuild:
             raised = campaigns.rebuild_stored(store.db, track=lambda posts, total: counted(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -9,6 +10,7 @@ from typing import Any, TypeVar
 import click
 from click.exceptions import NoArgsIsHelpError
 
+from feedwatch.display import shown
 from feedwatch.errors import FeedwatchError
 
 OK, PARTLY_FAILED, USAGE = 0, 1, 2
@@ -26,7 +28,8 @@ def error_line(exc: BaseException, what: str | None = None) -> str:
 
 
 def say_error(exc: BaseException, what: str | None = None) -> None:
-    click.echo(click.style("error: ", fg="red") + error_line(exc, what), err=True)
+    """Print the error's one line on stderr, control characters escaped (it may hold a file name or a snippet)."""
+    click.echo(click.style("error: ", fg="red") + shown(error_line(exc, what)), err=True)
 
 
 def guarded(items: Iterator[T], what: str, on_error: Callable[[BaseException], None]) -> Iterator[T]:
@@ -37,6 +40,20 @@ def guarded(items: Iterator[T], what: str, on_error: Callable[[BaseException], N
         raise
     except Exception as exc:
         on_error(exc)
+
+
+class _ShownFormatter(logging.Formatter):
+    """Log lines as people read them: control characters escaped, a traceback kept on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return shown(super().format(record))
+
+
+def log_to_stderr(level: int, fmt: str = "%(message)s", datefmt: str | None = None) -> None:
+    """Send feedwatch's log to stderr, one escaped line per record (a log quotes file names and servers)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_ShownFormatter(fmt, datefmt))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def write_line(line: str) -> None:

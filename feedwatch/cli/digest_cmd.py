@@ -46,6 +46,7 @@ def digest_command(db_path: str, config_file: str | None, since: datetime | None
     """
     from feedwatch.config import config_path, load_config
     from feedwatch.digest.job import AUTO
+    from feedwatch.store.db import store_errors
 
     now = datetime.now(UTC)
     given = click.get_current_context().get_parameter_source("since") != ParameterSource.DEFAULT
@@ -55,11 +56,12 @@ def digest_command(db_path: str, config_file: str | None, since: datetime | None
     except ConfigError as exc:
         say_error(exc)
         raise SystemExit(USAGE) from None
-    store = open_store(db_path, must_exist=True)
+    store = open_store(db_path, must_exist=True, writing=send)
     try:
-        if out or not send:
-            _show(store.db, since, now, fmt, out, seen)
-        code = _send(store.db, config, since if given else AUTO, now) if send else OK
+        with store_errors(store.path):  # a corrupt page met while building: one line, like any store error
+            if out or not send:
+                _show(store.db, since, now, fmt, out, seen)
+            code = _send(store.db, config, since if given else AUTO, now) if send else OK
     except FeedwatchError as exc:
         say_error(exc)
         code = USAGE if isinstance(exc, ConfigError) else PARTLY_FAILED

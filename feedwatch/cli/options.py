@@ -133,10 +133,11 @@ def write_json(rows: Iterable[object], output: str) -> None:
     write_line(pending + "]" if pending is not None else "[]")
 
 
-def open_store(path: str | None, *, must_exist: bool = False) -> Store:
+def open_store(path: str | None, *, must_exist: bool = False, writing: bool = True) -> Store:
     """Open the database at `path` (resolved when None) or end with one line.
 
     No file there is a bad --db (exit 2); a file that is not a feedwatch database, or a broken one, exit 1.
+    Commands that only read pass `writing=False`: a file they cannot write is then opened read-only.
     """
     from feedwatch.store import Store
 
@@ -146,7 +147,7 @@ def open_store(path: str | None, *, must_exist: bool = False) -> Store:
         say_error(FeedwatchError(f"{path}: no database there yet. {hint}"))
         raise SystemExit(USAGE)
     try:
-        return Store.open(path)
+        return Store.open(path, writing=writing)
     except FeedwatchError as exc:
         say_error(exc)
         raise SystemExit(PARTLY_FAILED) from None

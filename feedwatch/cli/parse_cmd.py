@@ -12,6 +12,7 @@ import click
 from feedwatch.cli.common import OK, PARTLY_FAILED, guarded, say_error, write_line
 from feedwatch.cli.progress import posts_of
 from feedwatch.cli.show import post_summary
+from feedwatch.display import shown
 from feedwatch.models import Post
 from feedwatch.parse import Options, expand, format_names
 
@@ -93,7 +94,7 @@ def parse_command(paths: tuple[str, ...], fmt: str, encoding: str | None, tz: tz
             else:
                 _write_post(post)
         for note in options.notes[noted:]:
-            click.echo(click.style("note: ", fg="yellow") + note, err=True)
+            click.echo(click.style("note: ", fg="yellow") + shown(note), err=True)
         noted = len(options.notes)
     if summary:
         write_line(f"{parsed} post(s) parsed, {failed} input(s) failed.")

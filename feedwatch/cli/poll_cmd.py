@@ -9,18 +9,19 @@ from typing import Any
 
 import click
 
-from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, say_error, write_line
+from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, log_to_stderr, say_error, write_line
 from feedwatch.cli.options import config_option, db_option
 from feedwatch.config import ChannelSpec, Config, config_path, load_config, parse_backfill, valid_username
+from feedwatch.display import shown
 from feedwatch.errors import FeedwatchError
 
 
 def report_line(report: Any) -> None:
     """Print a source's line: stdout when it went well, stderr (one line) when it failed."""
     if report.ok:
-        write_line(report.line())
+        write_line(shown(report.line()))
     else:
-        click.echo(click.style("error: ", fg="red") + report.error_line(), err=True)
+        click.echo(click.style("error: ", fg="red") + shown(report.error_line()), err=True)
 
 
 def load(config_file: str | None) -> Config:
@@ -82,7 +83,7 @@ def poll_command(channels: tuple[str, ...], db_path: str, config_file: str | Non
     Named channels need no config (they are read from the t.me/s web preview).
     Prints a line per channel (new, updated, errors); exit 1 when any failed.
     """
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    log_to_stderr(logging.WARNING)
     config = load(config_file)
     specs = chosen_channels(config, channels)
     if not specs:
@@ -120,7 +121,7 @@ def run_command(db_path: str, config_file: str | None) -> None:
     unreachable or rate limited are retried on the next run and keep exit 0,
     so a scheduled job does not wake anyone for a transient fault.
     """
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    log_to_stderr(logging.WARNING)
     config = load(config_file)
     from feedwatch.poll import run_cycle
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from feedwatch.display import shown
 from feedwatch.models import Post
 
 
 def post_summary(post: Post, number: int) -> str:
-    """Return a few aligned lines that let a person see what a post is."""
+    """Return a few aligned lines that let a person see what a post is (control characters escaped)."""
+    return "\n".join(shown(line) for line in _summary(post, number))
+
+
+def _summary(post: Post, number: int) -> list[str]:
     origin = post.channel and f"@{post.channel}" + (f"/{post.message_id}" if post.message_id else "")
     if post.forwarded_from:
         origin = f"{origin + ' · ' if origin else ''}forwarded from {post.forwarded_from.name}"
@@ -28,4 +33,4 @@ def post_summary(post: Post, number: int) -> str:
     ]
     if post.hashtags:
         lines.append("    " + " ".join("#" + t for t in post.hashtags))
-    return "\n".join(lines)
+    return lines

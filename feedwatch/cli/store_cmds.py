@@ -25,6 +25,7 @@ from feedwatch.cli.options import (
     write_json,
 )
 from feedwatch.cli.progress import posts_of
+from feedwatch.display import shown
 from feedwatch.errors import FeedwatchError, QueryError
 from feedwatch.models import Post
 from feedwatch.parse import Options, expand, format_names
@@ -65,6 +66,10 @@ def ingest_command(paths: tuple[str, ...], config_file: str | None, db_path: str
     bad = 0
     try:
         for path in expand(paths):
+            if store.is_own_file(path):  # reading it would drop this process's locks on the database
+                click.echo(click.style("note: ", fg="yellow") + f"{shown(path)}: the database itself; skipped",
+                           err=True)
+                continue
             result, failed = _ingest_one(store, path, fmt, options)
             bad += failed
             table.append((path, result))
@@ -117,6 +122,7 @@ def summary_table(rows: list[tuple[str, IngestResult]]) -> list[str]:
 
     total = sum((r for _, r in rows), IngestResult())
     body = [*rows, ("total", total)]
+    body = [(shown(name), r) for name, r in body]  # a file name with a newline must not forge a row
     width = max([len("input"), *(len(name) for name, _ in body)])
     lines = [f"{'input':<{width}}  {'new':>8}  {'updated':>8}  {'unchanged':>9}  {'failed':>6}"]
     for name, r in body:
@@ -155,9 +161,10 @@ def search_command(query: str | None, hashtag: str | None, channel: str | None, 
     latest posts). Posts without a publication date (pasted dumps) are outside
     any --since/--until window. The count of all matches goes to stderr.
     """
-    store = open_store(db_path, must_exist=True)
+    store = open_store(db_path, must_exist=True, writing=False)
     styled = sys.stdout.isatty() and not output
-    marks = ("\x1b[1;33m", "\x1b[0m") if styled else ("**", "**")
+    # People get the snippet escaped (see feedwatch.display), so its marks go in after: placeholders first.
+    marks = ("**", "**") if output else _MARKS
     filters = {"hashtag": hashtag, "channel": channel, "since": since, "until": until}
     try:
         hits = store.search(query, limit=limit, marks=marks, sort=sort, **filters)
@@ -176,9 +183,9 @@ def search_command(query: str | None, hashtag: str | None, channel: str | None, 
                    output)
         return
     for number, hit in enumerate(hits, 1):
-        write_line(_hit_lines(number, hit.post, hit.snippet, hit.link))
-    shown = f"{len(hits):,} of {total:,} shown (--limit to see more)" if total > len(hits) else f"{total:,} found"
-    click.echo(f"{shown}." + (f" {unknown}." if unknown else ""), err=True)
+        write_line(_hit_lines(number, hit.post, _marked(hit.snippet, styled), hit.link))
+    counted = f"{len(hits):,} of {total:,} shown (--limit to see more)" if total > len(hits) else f"{total:,} found"
+    click.echo(f"{counted}." + (f" {shown(unknown)}." if unknown else ""), err=True)
 
 
 def unknown_channel(store: Store, channel: str) -> str | None:
@@ -200,11 +207,21 @@ def _query_hint(exc: QueryError) -> str:
             f"{hint} search for words as written, put them in double quotes{example}")
 
 
+_MARKS = ("\ue000", "\ue001")  # private-use characters: where a match starts and ends in a snippet
+
+
+def _marked(snippet: str, styled: bool) -> str:
+    """Return the snippet escaped for a terminal, its matches in bold yellow (terminal) or **."""
+    on, off = ("\x1b[1;33m", "\x1b[0m") if styled else ("**", "**")
+    return shown(snippet).replace(_MARKS[0], on).replace(_MARKS[1], off)
+
+
 def _hit_lines(number: int, post: Post, snippet: str, where: str) -> str:
     when = post.date.strftime("%Y-%m-%d") if post.date else "no date"
     who = f"@{post.channel}" if post.channel else (post.forwarded_from.name if post.forwarded_from else post.author)
     head = click.style(f"[{number}]", bold=True) if sys.stdout.isatty() else f"[{number}]"
-    return f"{head} {when} · {who or 'unknown origin'} · {where}\n    {post.title or '(no title)'}\n    {snippet}\n"
+    return (f"{head} {when} · {shown(who or 'unknown origin')} · {shown(where)}\n"
+            f"    {shown(post.title or '(no title)')}\n    {snippet}\n")
 
 
 CSV_FIELDS = tuple(Post().to_json())
@@ -231,7 +248,7 @@ def export_command(channel: str | None, since: datetime | None, until: datetime 
 
     An unknown --channel is an error that names some stored channels (exit 1).
     """
-    store = open_store(db_path, must_exist=True)
+    store = open_store(db_path, must_exist=True, writing=False)
     try:
         written = _write_posts(store.posts(channel=channel, since=since, until=until), fmt)
         unknown = unknown_channel(store, channel) if channel and not written else None
@@ -260,9 +277,10 @@ def _write_posts(posts: Iterable[Post], fmt: str) -> int:
 
 
 def _cell(value: Any) -> Any:
+    """A CSV cell for people: lists and objects as JSON, control characters escaped (JSON Lines stays exact)."""
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
-    return value
+        return shown(json.dumps(value, ensure_ascii=False))
+    return shown(value) if isinstance(value, str) else value
 
 
 class _Lines:

@@ -6,10 +6,10 @@ import logging
 
 import click
 
-from feedwatch.cli.common import OK, USAGE, say_error
+from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, log_to_stderr, say_error
 from feedwatch.cli.options import config_option, db_option
 from feedwatch.cli.poll_cmd import load
-from feedwatch.errors import FeedwatchError
+from feedwatch.errors import ConfigError, FeedwatchError
 
 
 @click.command(
@@ -27,7 +27,7 @@ def watch_command(db_path: str, config_file: str | None) -> None:
     Logs one line per poll. Stop with Ctrl-C or SIGTERM: the current write
     finishes and feedwatch exits 0; the next start resumes where it stopped.
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
+    log_to_stderr(logging.INFO, "%(asctime)s %(message)s", "%Y-%m-%dT%H:%M:%S")
     config = load(config_file)
     if not config.channels and not config["folders.paths"]:
         say_error(FeedwatchError("nothing to watch: list channels ([[channels]]) or folders (folders.paths) "
@@ -37,7 +37,7 @@ def watch_command(db_path: str, config_file: str | None) -> None:
 
     try:
         Watcher(config, db_path).run()
-    except FeedwatchError as exc:
+    except FeedwatchError as exc:  # a database it cannot use: one line before any job starts
         say_error(exc)
-        raise SystemExit(USAGE) from None
+        raise SystemExit(USAGE if isinstance(exc, ConfigError) else PARTLY_FAILED) from None
     raise SystemExit(OK)

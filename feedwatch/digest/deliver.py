@@ -9,6 +9,7 @@ leaves the alerts unsent for the next digest.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import smtplib
@@ -145,16 +146,22 @@ def send(target: Target, digest: Digest, *, sleep: Callable[[float], None] = tim
 def write_file(digest: Digest, path: Path, fmt: str) -> Path:
     """Write the digest rendered as `fmt` to `path` atomically (a temporary file, then a rename); return it."""
     render = RENDERERS[fmt][1]
+    text = render(digest)
+    temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
                                          delete=False) as tmp:
-            tmp.write(render(digest))
+            temporary = tmp.name
+            tmp.write(text)
             tmp.flush()
             os.fsync(tmp.fileno())
         os.chmod(tmp.name, 0o644)  # a digest is for reading (the temporary file was 0600)
         os.replace(tmp.name, path)
     except OSError as exc:
+        if temporary is not None:  # a full disk: leave no half-written temporary file behind
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
         raise DeliveryError(f"digest file {path}: cannot be written ({exc.strerror or exc})") from None
     return path
 

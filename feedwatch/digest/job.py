@@ -130,13 +130,15 @@ def run_scheduled(config: Any, now: datetime | None = None) -> str:
     from feedwatch.digest.build import builder
     from feedwatch.digest.deliver import targets_from_config
     from feedwatch.store import Store
+    from feedwatch.store.db import store_errors
 
     targets = targets_from_config(config)
     if not targets:
         return summary([])
     store = Store.open(_db_path(config))
     try:
-        outcomes = send_digests(store.db, targets, builder(store.db), now=now)
+        with store_errors(store.path):  # a corrupt page met while building: one line, never a traceback
+            outcomes = send_digests(store.db, targets, builder(store.db), now=now)
     finally:
         store.close()
     raise_failures(outcomes)

@@ -3,9 +3,10 @@
 A `Digest` holds plain values only (no I/O, no markup). Everything that comes
 from posts (tags, titles, channel names, texts, URLs) is kept as the raw,
 attacker-controlled string; each renderer escapes it for its own format.
-`clean_text()` is the one shared normalisation: it removes control and
-bidirectional-override characters (which can make text read differently from
-what it is) and folds whitespace, so a snippet is always one safe line.
+`clean_text()` is the one shared normalisation: it removes control,
+bidirectional-override, zero-width and tag characters (which can make text
+read differently from what it is, or hide text; see feedwatch.display) and
+folds whitespace, so a snippet, a tag or a label is always one safe line.
 """
 
 from __future__ import annotations
@@ -17,21 +18,21 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from feedwatch.display import strip_invisible
+
 TIER_TITLES = {
     "T1": "coordinated launch",
     "T2": "new campaign",
     "T3": "known-tag burst",
 }
-# Bidi embeddings/overrides/isolates and the invisible marks that can reorder or hide text.
-_INVISIBLE = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C])
 _SPACES = re.compile(r"\s+")
 
 
 def clean_text(text: str | None, limit: int = 0) -> str:
-    """Return `text` as one line without control or bidi-override characters, cut to `limit` chars."""
+    """Return `text` as one line without control, bidi, zero-width or tag characters, cut to `limit` chars."""
     if not text:
         return ""
-    text = text.translate(_INVISIBLE)
+    text = strip_invisible(text)
     text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
     text = _SPACES.sub(" ", text).strip()
     if limit and len(text) > limit:

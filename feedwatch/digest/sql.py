@@ -33,10 +33,17 @@ def register(conn: sqlite3.Connection) -> None:
 
 
 def ensure_indexes(conn: sqlite3.Connection) -> None:
-    """Index the columns digest windows select on (idempotent; the first call on a big store takes a while)."""
-    conn.execute("CREATE INDEX IF NOT EXISTS posts_first_seen ON posts(first_seen)")
-    conn.execute("CREATE INDEX IF NOT EXISTS posts_last_seen ON posts(last_seen)")
-    conn.execute("CREATE INDEX IF NOT EXISTS ingest_runs_finished ON ingest_runs(finished_at)")
+    """Index the columns digest windows select on (idempotent; the first call on a big store takes a while).
+
+    On a database opened read-only the missing ones are left out: they only make the digest faster.
+    """
+    try:
+        conn.execute("CREATE INDEX IF NOT EXISTS posts_first_seen ON posts(first_seen)")
+        conn.execute("CREATE INDEX IF NOT EXISTS posts_last_seen ON posts(last_seen)")
+        conn.execute("CREATE INDEX IF NOT EXISTS ingest_runs_finished ON ingest_runs(finished_at)")
+    except sqlite3.OperationalError as exc:
+        if not getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
+            raise
 
 
 def iso(when: datetime) -> str:

@@ -231,8 +231,18 @@ def _walk(folder: Path, root: Path) -> Iterator[str]:
         yield str(folder)
         return
     for entry in sorted(folder.iterdir()):
-        if entry.name.startswith(".") or (entry.is_symlink() and not entry.resolve().is_relative_to(root)):
+        if entry.name.startswith("."):
             continue
+        if entry.is_symlink():
+            try:
+                target = entry.resolve(strict=True)
+            except FileNotFoundError:
+                continue  # a dangling link: nothing to read
+            except (OSError, RuntimeError):
+                yield str(entry)  # a link loop: reading it says so in one line, and the walk goes on
+                continue
+            if not target.is_relative_to(root):
+                continue
         if entry.is_dir() and not entry.is_symlink():
             yield from _walk(entry, root)
         elif entry.is_file() and entry.suffix.lower() in INPUT_SUFFIXES:

@@ -5,8 +5,11 @@ SHA-256 of its content, kept in the store's `folder_files` table (created
 here by `ensure_table`, an idempotent migration of its own). A new or changed
 input is ingested; one already seen is skipped. An input whose size changed
 between two looks `settle` seconds apart is still being written: it is left
-for the next look, never read half-written. An input that fails to parse is
-reported once and tried again only when its content changes.
+for the next look. A file written in pieces further apart than that is read
+twice, and the second reading replaces what the first gave: posts only the
+earlier content held are deleted (Store.forget_replaced). An input that fails
+to parse, or cannot be read (a link loop), is reported once and tried again
+only when its content changes. The database's own files are never read.
 """
 
 from __future__ import annotations
@@ -74,27 +77,62 @@ class FolderWatcher:
         return report
 
     def _inputs(self, folder: str) -> list[str]:
-        return list(expand([folder]))
+        # The database itself may lie in a watched folder: reading it would drop this process's locks on it.
+        return [path for path in expand([folder]) if not self._own(path)]
+
+    def _own(self, path: str | Path) -> bool:
+        is_own = getattr(self.store, "is_own_file", None)
+        return bool(is_own and is_own(path))
 
     def _ingest_stable(self, inputs: list[str], report: Any) -> None:
-        first = {path: _size(path) for path in inputs}
+        first = {path: self._size(path) for path in inputs}
         if self.settle > 0 and inputs:
             self.sleep(self.settle)
         for path in inputs:
-            if _size(path) != first[path]:
+            if self._size(path) != first[path]:
                 continue  # still being written: the next look takes it
-            digest = _digest(path)
-            row = self.conn.execute("SELECT sha256 FROM folder_files WHERE path = ?", [path]).fetchone()
-            if row is not None and row[0] == digest:
+            try:
+                digest = self._digest(path)
+            except OSError as exc:
+                digest = f"unreadable: {exc.strerror}"  # reported once, like a file that fails to parse
+                if not self._known(path, digest):
+                    report.errors.append(("parse", f"{path}: cannot be read ({exc.strerror}); skipped"))
+                    self._record(path, digest, 0, "failed", 0)
                 continue
-            self._ingest(path, digest, first[path], report)
+            if not self._known(path, digest):
+                self._ingest(path, digest, first[path], report)
+
+    def _known(self, path: str, digest: str) -> bool:
+        row = self.conn.execute("SELECT sha256 FROM folder_files WHERE path = ?", [path]).fetchone()
+        return row is not None and row[0] == digest
+
+    def _files(self, path: str) -> list[Path]:
+        return [p for p in _files(path) if not self._own(p)]
+
+    def _size(self, path: str) -> int:
+        return sum(_stat_size(p) for p in self._files(path))
+
+    def _digest(self, path: str) -> str:
+        sha = hashlib.sha256()
+        root = Path(path)
+        for file in self._files(path):
+            if root.is_dir():
+                sha.update(str(file.relative_to(root)).encode() + b"\0")
+            with file.open("rb") as stream:
+                for chunk in iter(lambda: stream.read(1 << 20), b""):
+                    sha.update(chunk)
+        return sha.hexdigest()
 
     def _ingest(self, path: str, digest: str, size: int, report: Any) -> None:
         status, count = "ingested", 0
         try:
             posts = list(parse_path(path))
             count = len(posts)
-            result = self.store.ingest(posts, f"folder:{path}", observed_at=self.now())
+            observed = self.now()
+            result = self.store.ingest(posts, f"folder:{path}", observed_at=observed)
+            # What this input's earlier content gave and its content now lacks (a half-written
+            # first version of a file written in pieces) is replaced, not kept beside it.
+            self.store.forget_replaced(f"folder:{path}", observed)
             report.new += result.new
             report.updated += result.updated
             report.unchanged += result.unchanged
@@ -102,6 +140,9 @@ class FolderWatcher:
         except FeedwatchError as exc:
             status = "failed"
             report.errors.append(("parse", str(exc)))
+        self._record(path, digest, size, status, count)
+
+    def _record(self, path: str, digest: str, size: int, status: str, count: int) -> None:
         self.conn.execute(
             "INSERT INTO folder_files (path, sha256, size, status, posts, seen_at) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(path) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size, "
@@ -116,17 +157,8 @@ def _files(path: str) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
 
 
-def _size(path: str) -> int:
-    return sum(p.stat().st_size for p in _files(path) if p.exists())
-
-
-def _digest(path: str) -> str:
-    sha = hashlib.sha256()
-    root = Path(path)
-    for file in _files(path):
-        if root.is_dir():
-            sha.update(str(file.relative_to(root)).encode() + b"\0")
-        with file.open("rb") as stream:
-            for chunk in iter(lambda: stream.read(1 << 20), b""):
-                sha.update(chunk)
-    return sha.hexdigest()
+def _stat_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1  # gone, or a link loop: the read that follows says which

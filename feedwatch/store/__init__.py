@@ -22,12 +22,14 @@ import sqlite_utils
 from feedwatch.errors import StoreError
 from feedwatch.models import Post
 from feedwatch.store import channels as ch
+from feedwatch.store import db as sqlite_db
 from feedwatch.store import queries
 from feedwatch.store.channels import ChannelState, RunRecord
-from feedwatch.store.db import batch_database, connect, store_errors, transaction
+from feedwatch.store.db import batch_database, connect, is_database_file, store_errors, transaction
 from feedwatch.store.ingest import NEW, UNCHANGED, Batch, batches, prepare
 from feedwatch.store.queries import Hit
-from feedwatch.store.schema import migrate
+from feedwatch.store.rows import chunks
+from feedwatch.store.schema import check_current, migrate
 from feedwatch.store.tags import TagIds
 
 __all__ = ["ChannelState", "Hit", "IngestResult", "RunRecord", "Store", "StoreError", "default_db_path"]
@@ -68,13 +70,21 @@ class Store:
         self.on_new: OnNew | None = None  # what every ingest calls when it is given none (the campaign detector)
 
     @classmethod
-    def open(cls, path: str | Path) -> Store:
-        """Open (creating and migrating if needed) the database at `path`; StoreError if it is not one."""
+    def open(cls, path: str | Path, *, writing: bool = True) -> Store:
+        """Open (creating and migrating if needed) the database at `path`; StoreError if it is not one.
+
+        With `writing` false (commands that only read), a file this process
+        cannot write is opened read-only instead of refused; it is not migrated.
+        """
         path = Path(path)
-        conn = connect(path)
+        read_only = not writing and path.exists() and not sqlite_db.writable(path)
+        conn = connect(path, read_only=read_only)
         try:
             with store_errors(path):
-                migrate(batch_database(conn), path=str(path))
+                if read_only:
+                    check_current(batch_database(conn), path=str(path))
+                else:
+                    migrate(batch_database(conn), path=str(path))
         except BaseException:
             conn.close()
             raise
@@ -187,6 +197,35 @@ class Store:
 
         with store_errors(self.path), transaction(self.db.conn):
             return passages.rebuild(self.db.conn)
+
+    def forget_replaced(self, source: str, seen_before: datetime) -> int:
+        """Delete the posts known only from `source` and not seen since `seen_before`; return how many.
+
+        An input read again (a file whose content changed) replaces what it gave
+        before: a post that only its earlier content held (a half-written last
+        post, say) is not kept beside the full one. Posts any other input or
+        poll also gave are kept.
+        """
+        when = ch.iso(seen_before)
+        with store_errors(self.path), transaction(self.db.conn):
+            conn = self.db.conn
+            stale = [row[0] for row in conn.execute(
+                "SELECT p.id FROM posts p WHERE p.last_seen < ? AND p.id IN (SELECT post FROM post_sources"
+                " WHERE input = ?) AND NOT EXISTS (SELECT 1 FROM post_sources s WHERE s.post = p.id"
+                " AND s.input IS NOT ?)", [when, source, source])]
+            for part in chunks(stale):
+                marks = ", ".join("?" * len(part))
+                for table in ("post_hashtags", "post_sources", "post_versions", "observations"):
+                    conn.execute(f"DELETE FROM {table} WHERE post IN ({marks})", part)
+                conn.execute(f"DELETE FROM posts WHERE id IN ({marks})", part)  # its trigger unindexes them
+        return len(stale)
+
+    def is_own_file(self, path: str | os.PathLike[str]) -> bool:
+        """True when `path` is this database or one of its side files: never read those as inputs.
+
+        Opening and closing one would drop the locks of this process's connections (see feedwatch.store.db).
+        """
+        return is_database_file(path, self.path)
 
     def count(self) -> int:
         with store_errors(self.path):

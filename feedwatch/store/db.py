@@ -3,10 +3,23 @@
 A file that is not SQLite, an SQLite file that is not feedwatch's, or a
 corrupt one raises StoreError with one line, and is never written to: every
 check runs before the first write (even before WAL mode is switched on).
+
+The database file is only ever read through SQLite. On Linux, closing any
+descriptor of a file releases every POSIX lock the process holds on it,
+including the locks of SQLite connections already open in the same process
+(each `watch` job opens one); another process could then take the database
+for unused, checkpoint it and delete the WAL under a live connection, and
+commits made through that connection would be lost. So nothing here (or in
+the watched-folder and ingest paths, see `is_database_file`) opens the
+database, its -wal, -shm or -journal file outside SQLite; `os.stat` is safe.
+
+A file this process cannot write is opened read-only (`mode=ro`): reading
+commands work on it, and a command that writes is told in one line.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,21 +32,31 @@ from feedwatch.errors import StoreError
 from feedwatch.store.schema import APPLICATION_ID
 
 BUSY_TIMEOUT_MS = 10_000
-_SQLITE_MAGIC = b"SQLite format 3\x00"
+# The files SQLite keeps beside a database: opening and closing one drops this process's locks too.
+SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Return an autocommit connection to `path` after checking it is (or can become) ours."""
-    _check_file(path)
-    try:
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                               check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: cannot be opened ({exc})") from None
+def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """Return an autocommit connection to `path` after checking it is (or can become) ours.
+
+    `read_only` opens it with `mode=ro` (see `writable`); otherwise a file this
+    process cannot write is refused with one line.
+    """
+    _check_file(path, create=not read_only)
+    if not read_only and path.exists() and not writable(path):
+        raise StoreError(read_only_message(path))
+    conn = _open(path, "?mode=ro" if read_only else "")
+    if read_only and not _readable(conn) and not path.with_name(path.name + "-wal").exists():
+        # WAL needs a -shm file beside the database; in a folder we cannot write, and with no WAL
+        # left by a writer, the file is all there is: read it as immutable.
+        conn.close()
+        conn = _open(path, "?mode=ro&immutable=1")
     try:
         _check_contents(conn, path)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        if not read_only:
+            _check_pages_once(conn, path)
+            conn.execute("PRAGMA journal_mode = WAL")
         # In WAL mode NORMAL never loses consistency; a killed process loses no committed batch.
         conn.execute("PRAGMA synchronous = NORMAL")
         # Checkpoint every 64 MiB of WAL rather than 4 MiB: a batch dirties pages all over the
@@ -42,24 +65,68 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute(f"PRAGMA journal_size_limit = {64 * 1024 * 1024}")
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA cache_size = -65536")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(describe(path, exc)) from None
     except BaseException:
         conn.close()
         raise
     return conn
 
 
-def _check_file(path: Path) -> None:
+def _open(path: Path, query: str) -> sqlite3.Connection:
+    try:
+        return sqlite3.connect(path.absolute().as_uri() + query if query else str(path), uri=bool(query),
+                               isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot be opened ({exc})") from None
+
+
+def _readable(conn: sqlite3.Connection) -> bool:
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.OperationalError as exc:
+        return not _code(exc).startswith("SQLITE_CANTOPEN")
+    except sqlite3.DatabaseError:
+        return True  # not a database: _check_contents says so
+    return True
+
+
+def writable(path: Path) -> bool:
+    """True when this process may write the database file and create its WAL beside it."""
+    return os.access(path, os.W_OK) and os.access(path.absolute().parent, os.W_OK)
+
+
+def read_only_message(path: Path | str) -> str:
+    return (f"{path}: read-only (this user cannot write the file or its folder); reading commands work on it. "
+            "Give a writable copy with --db to store into it")
+
+
+def is_database_file(path: str | os.PathLike[str], database: Path) -> bool:
+    """True when `path` is `database` or one of its side files (-wal, -shm, -journal), by inode.
+
+    Inputs must never be read from these: see the module docstring.
+    """
+    try:
+        target = os.stat(path)
+    except OSError:
+        return False
+    base = Path(database)
+    for name in (base, *(base.with_name(base.name + side) for side in SIDE_FILES)):
+        try:
+            info = os.stat(name)
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) == (target.st_dev, target.st_ino):
+            return True
+    return False
+
+
+def _check_file(path: Path, create: bool) -> None:
+    """Check the path with stat only: opening the file here would drop this process's SQLite locks."""
     if path.is_dir():
         raise StoreError(f"{path}: is a folder, not a database file. Give a file path with --db")
-    if path.exists():
-        try:
-            with path.open("rb") as f:
-                head = f.read(len(_SQLITE_MAGIC))
-        except OSError as exc:
-            raise StoreError(f"{path}: cannot be read ({exc.strerror})") from None
-        if head and head != _SQLITE_MAGIC:
-            raise StoreError(f"{path}: not a feedwatch database (not an SQLite file); left untouched. "
-                             "Give another path with --db")
+    if path.exists() or not create:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,15 +139,59 @@ def _check_contents(conn: sqlite3.Connection, path: Path) -> None:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: corrupt or not a database ({exc}); left untouched") from None
+        if _code(exc) == "SQLITE_NOTADB":
+            raise StoreError(f"{path}: not a feedwatch database (not an SQLite file); left untouched. "
+                             "Give another path with --db") from None
+        raise
     if app_id != APPLICATION_ID and tables:
         raise StoreError(f"{path}: an SQLite database, but not feedwatch's; left untouched. "
                          "Give another path with --db")
     if app_id == APPLICATION_ID:
-        try:
-            conn.execute("SELECT count(*) FROM migrations").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: corrupt feedwatch database ({exc}); left untouched") from None
+        conn.execute("SELECT count(*) FROM migrations").fetchone()
+
+
+_CHECKED: set[tuple[int, int]] = set()  # (device, inode) of the databases whose pages this process checked
+
+
+def _check_pages_once(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a database with corrupt pages before this process first writes to it.
+
+    SQLite finds a corrupt page only when a statement reads it, so an ingest
+    could add rows to a damaged file. `PRAGMA quick_check` reads every page
+    (about 0.3 s per 100 MB); it runs once per database per process, so a
+    `watch` pays it at start, not at every poll.
+    """
+    try:
+        info = os.stat(path)
+    except OSError:
+        return
+    key = (info.st_dev, info.st_ino)
+    if key in _CHECKED:
+        return
+    problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+    if problem != "ok":
+        raise StoreError(f"{path}: corrupt database ({' '.join(str(problem).split())}); left untouched. "
+                         f"Check it with sqlite3 {path} 'PRAGMA integrity_check', or restore a backup")
+    _CHECKED.add(key)
+
+
+def _code(exc: sqlite3.Error) -> str:
+    return getattr(exc, "sqlite_errorname", "") or ""
+
+
+def describe(path: Path | str, exc: sqlite3.Error) -> str:
+    """Return the one line for an SQLite failure on the database at `path`."""
+    code = _code(exc)
+    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in str(exc):
+        return f"{path}: busy (another feedwatch holds it for over {BUSY_TIMEOUT_MS // 1000} s). Try again"
+    if code.startswith("SQLITE_READONLY"):
+        return read_only_message(path)
+    if code.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in str(exc):
+        return (f"{path}: corrupt database ({exc}); feedwatch stopped and wrote nothing more to it. Check it "
+                f"with sqlite3 {path} 'PRAGMA integrity_check', or restore a backup")
+    if code.startswith("SQLITE_CANTOPEN"):
+        return f"{path}: cannot be opened ({exc}); check that this user may read it and its folder"
+    return f"{path}: {exc}"
 
 
 class _HeldConnection:
@@ -132,10 +243,5 @@ def store_errors(path: Path) -> Iterator[None]:
     """Turn SQLite failures into StoreError lines that name the database."""
     try:
         yield
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise StoreError(f"{path}: busy (another feedwatch holds it for over "
-                             f"{BUSY_TIMEOUT_MS // 1000} s). Try again") from None
-        raise StoreError(f"{path}: {exc}") from None
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: corrupt or unreadable database ({exc})") from None
+    except sqlite3.Error as exc:
+        raise StoreError(describe(path, exc)) from None

@@ -345,6 +345,18 @@ def applied(db: sqlite_utils.Database) -> list[str]:
     return [row[0] for row in db.execute("SELECT name FROM migrations ORDER BY rowid").fetchall()]
 
 
+def check_current(db: sqlite_utils.Database, path: str = "database") -> None:
+    """Raise StoreError unless `db` has exactly the migrations this feedwatch knows (for read-only files)."""
+    known = [name for name, _ in MIGRATIONS]
+    done = applied(db)
+    newer = [name for name in done if name not in known]
+    if newer:
+        raise StoreError(f"{path}: made by a newer feedwatch (schema {newer[-1]}). Upgrade feedwatch to open it")
+    if any(name not in done for name in known):
+        raise StoreError(f"{path}: read-only, and made by an older feedwatch (schema {done[-1] if done else 'none'}); "
+                         "open it once with write access to upgrade it, or give a writable copy with --db")
+
+
 def migrate(db: sqlite_utils.Database, upto: int | None = None, path: str = "database") -> list[str]:
     """Apply the migrations `db` lacks (the first `upto` only, if given); return their names.
 
