@@ -64,7 +64,8 @@ def test_digest_job_on_its_cron_schedule_when_the_build_has_one(config, db, monk
     assert str(digest.trigger.fields[4]) == "1" and str(digest.trigger.fields[5]) == "7"  # Mondays, 07:30
     assert str(digest.trigger.fields[6]) == "30"
     digest.func(*digest.args)
-    assert calls == [config]
+    (called,) = calls  # the config, with the database the polls write
+    assert called.values == {**config.values, "database.path": str(db)}
 
 
 def test_a_failed_digest_is_one_log_line(config, db, caplog):

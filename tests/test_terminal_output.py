@@ -66,7 +66,7 @@ def test_search_for_people_is_escaped_and_json_is_exact(db: Path) -> None:
     assert "injected: 999 new" in result.stdout and not raw_in(result.stdout)
     assert not any(line.startswith("injected") for line in result.stdout.splitlines())
     assert "**Guterres**" in result.stdout
-    exact = json.loads(run("search", "Guterres", "--json", "--db", str(db)).stdout)
+    (exact,) = json.loads(run("search", "Guterres", "--json", "--db", str(db)).stdout)
     assert exact["post"]["text"] == f"Guterres said {HOSTILE}"
 
 
