@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 
 import pytest
 from conftest import ROOT
 
-from feedwatch.models import Dateline, ForwardedFrom, Link, Media, Poll, PollAnswer, Post, Reaction, Source
+from feedwatch.models import (
+    Dateline,
+    ForwardedFrom,
+    Link,
+    Media,
+    Poll,
+    PollAnswer,
+    Post,
+    Reaction,
+    Source,
+    post_from_line,
+    post_line,
+    stored_json,
+    stored_post,
+)
 from feedwatch.parse import parse_path
 
 CONTRACT_KEYS = {
@@ -52,22 +67,81 @@ def test_dates_are_utc_with_offset() -> None:
 @pytest.mark.parametrize(
     ("patch", "message"),
     [
-        ({"kind": "tweet"}, "kind"),
-        ({"kind": None}, "kind"),
-        ({"kind": ""}, "kind"),
-        ({"source": None}, "source"),
-        ({"album": {}}, "album"),
-        ({"message_id": "12"}, "message_id"),
-        ({"message_id": True}, "message_id"),
-        ({"date": "2024-01-01T00:00:00"}, "offset"),
-        ({"hashtags": "Tag"}, "hashtags"),
-        ({"surprise": 1}, "unknown key"),
-        ({"links": [{"text": "x"}]}, "links"),
+        ({"kind": "tweet"}, "Invalid enum value 'tweet' - at `$.kind`"),
+        ({"kind": None}, "got `null` - at `$.kind`"),
+        ({"kind": ""}, "Invalid enum value '' - at `$.kind`"),
+        ({"source": None}, "got `null` - at `$.source`"),
+        ({"album": {}}, "Expected `array`, got `object` - at `$.album`"),
+        ({"message_id": "12"}, "Expected `int | null`, got `str` - at `$.message_id`"),
+        ({"message_id": True}, "got `bool` - at `$.message_id`"),
+        ({"date": "2024-01-01T00:00:00"}, "timezone component - at `$.date`"),
+        ({"hashtags": "Tag"}, "got `str` - at `$.hashtags`"),
+        ({"hashtags": ["Tag", 3]}, "got `int` - at `$.hashtags[1]`"),
+        ({"surprise": 1}, "unknown field `surprise`"),
+        ({"links": [{"text": "x"}]}, "missing required field `url` - at `$.links[0]`"),
+        ({"links": [{"text": "x", "url": None, "rel": "nofollow"}]}, "unknown field `rel` - at `$.links[0]`"),
+        ({"poll": {"question": "Q", "answers": [{"text": "A", "voters": "3"}]}}, "at `$.poll.answers[0].voters`"),
+        ({"channel": "proxy?server=1.2.3.4&port=443"}, "not a Telegram channel username .* at `\\$.channel`"),
+        ({"forwarded_from": {"name": "x", "channel": "t.me/x"}}, "username .* at `\\$.forwarded_from.channel`"),
     ],
 )
 def test_from_json_rejects_what_is_not_a_post(patch: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message if "\\$" in message else re.escape(message)):
         Post.from_json({**full_post().to_json(), **patch})
+    with pytest.raises(ValueError, match=message if "\\$" in message else re.escape(message)):
+        post_from_line(json.dumps({**full_post().to_json(), **patch}))
+
+
+def test_not_an_object_or_not_json() -> None:
+    with pytest.raises(ValueError, match="a post must be a JSON object"):
+        post_from_line("[1, 2]")
+    with pytest.raises(ValueError, match="not JSON"):
+        post_from_line('{"text": "cut off')
+
+
+def test_nulls_and_absent_keys_read_as_defaults() -> None:
+    post = post_from_line('{"text": null, "hashtags": null, "links": null, "fingerprint": null, "channel": "@Some_one"}')
+    assert (post.text, post.hashtags, post.links, post.fingerprint, post.kind) == ("", (), (), "", "post")
+    assert post.channel == "Some_one"  # as polling takes it
+    assert post_from_line("{}") == Post()
+
+
+def test_times_are_read_in_utc_and_written_as_before() -> None:
+    post = post_from_line('{"date": "2024-01-01T18:00:00.5+03:00", "edit_date": "2024-01-02T00:00:00Z"}')
+    assert post.date == datetime(2024, 1, 1, 15, 0, 0, 500000, tzinfo=UTC) and post.date.tzinfo is UTC
+    line = post_line(post).decode()
+    assert '"date":"2024-01-01T15:00:00.500000+00:00"' in line and '"edit_date":"2024-01-02T00:00:00+00:00"' in line
+
+
+def test_a_text_that_looks_like_a_date_key_is_left_alone() -> None:
+    text = '"date":"2024-01-01T00:00:00Z" and "edit_date":"Z"'
+    post = Post(text=text, date=datetime(2024, 1, 1, tzinfo=UTC), datelines=(Dateline(None, date(2024, 1, 1)),))
+    assert post_from_line(post_line(post)) == post
+    assert json.loads(post_line(post))["text"] == text
+
+
+def test_contract_line_keeps_the_key_order_and_every_key() -> None:
+    obj = json.loads(post_line(full_post()))
+    assert list(obj) == list(full_post().to_json()) and list(obj)[:5] == ["kind", "channel", "message_id", "url", "date"]
+    assert set(obj) >= CONTRACT_KEYS
+
+
+def test_lone_surrogates_are_written_escaped() -> None:
+    post = Post(text="a\udc80b", title="\ud800")
+    line = post_line(post)
+    assert b"\\udc80" in line and post_from_line(line) == post
+
+
+def test_stored_json_leaves_out_columns_and_empties_and_reads_back() -> None:
+    post = full_post()
+    stored = stored_json(post, frozenset(("title", "text", "author")))
+    obj = json.loads(stored)
+    assert not {"title", "text", "author", "service"} & set(obj) and obj["key_points"] == ["one"]
+    assert None not in obj.values()
+    assert stored_post(stored, title=post.title, text=post.text, author=post.author) == post
+    # What earlier versions stored (dates with offsets, nulls) still reads.
+    old = '{"kind": "post", "date": "2024-03-01T12:30:05+00:00", "hashtags": null, "source": {"format": "dump"}}'
+    assert stored_post(old, text="x").date == datetime(2024, 3, 1, 12, 30, 5, tzinfo=UTC)
 
 
 def test_seed_posts_survive_the_round_trip() -> None:

@@ -17,7 +17,7 @@ import click
 
 from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, error_line, guarded, say_error, write_line
 from feedwatch.errors import FeedwatchError
-from feedwatch.models import Post
+from feedwatch.models import Post, post_line
 from feedwatch.parse import Options, expand, format_names, parse_path
 
 if TYPE_CHECKING:
@@ -126,11 +126,15 @@ def _ingest_one(store: Store, path: str, fmt: str, options: Options) -> tuple[In
         errors.append(("parse" if isinstance(exc, FeedwatchError) else "internal", error_line(exc, path)))
 
     started = datetime.now(UTC)
+    reported = len(options.problems)
     posts = guarded(_with_progress(parse_path(path, fmt, options), path), path, on_error)
     result = store.ingest(posts, path, on_new=_campaign_hook())
     if result.failed:
         say_error(FeedwatchError(f"{path}: {result.failed} post(s) could not be stored (values out of range)"))
-    if errors:
+    for problem in options.problems[reported:]:  # parts of the input skipped (bad lines), the rest stored
+        on_error(problem)
+    result += IngestResult(failed=len(options.problems) - reported)
+    if len(errors) > len(options.problems) - reported:  # the input itself failed
         result += IngestResult(failed=1)
     store.record_run(path, new=result.new, updated=result.updated, unchanged=result.unchanged,
                      failed=result.failed, errors=errors, started_at=started, finished_at=datetime.now(UTC))
@@ -246,7 +250,7 @@ def export_command(channel: str | None, since: datetime | None, fmt: str, db_pat
 def _write_posts(posts: Iterable[Post], fmt: str) -> None:
     if fmt == "jsonl":
         for post in posts:
-            write_line(json.dumps(post.to_json(), ensure_ascii=False))
+            write_line(post_line(post).decode())
         return
     writer = csv.DictWriter(_Lines(), fieldnames=CSV_FIELDS, lineterminator="")
     writer.writeheader()
