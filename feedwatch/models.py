@@ -122,7 +122,6 @@ class Post:
     service: str | None = None  # the action of a service message
     approximate: tuple[str, ...] = ()  # names of fields whose values are approximate
 
-
     def to_json(self) -> dict[str, Any]:
         """Return the JSON Lines object of this post (the public contract), every key present."""
         return to_json(self)
@@ -208,11 +207,19 @@ def post_from_line(line: bytes | str, source: Source | None = None, fingerprint:
     except msgspec.ValidationError:  # nulls where the contract writes [] or "": the default
         return from_json(_ANY.decode(line), source, fingerprint)
     except msgspec.DecodeError as exc:
-        try:  # msgspec refuses a lone surrogate escape ("\\udc80"), which the text keeps as U+FFFD
-            return from_json(json.loads(line), source, fingerprint)
+        try:
+            return from_json(_loads(line), source, fingerprint)
         except ValueError:
             raise ValueError(f"not JSON ({exc})") from None
     return _post(checked, source, fingerprint)
+
+
+def _loads(data: bytes | str) -> Any:
+    """Return decoded JSON; a lone surrogate escape ("\\udc80"), which msgspec refuses, is read as Python does."""
+    try:
+        return _ANY.decode(data)
+    except msgspec.DecodeError:
+        return json.loads(data)
 
 
 def _post(checked: Any, source: Source | None, fingerprint: Fingerprint | None) -> Post:
@@ -230,7 +237,7 @@ def _post(checked: Any, source: Source | None, fingerprint: Fingerprint | None) 
     origin = checked.forwarded_from
     if origin is not None and origin.channel is not None:
         origin.channel = _field_username(origin.channel, "$.forwarded_from.channel")
-    return msgspec.convert(checked, Post, from_attributes=True)  # type: ignore[no-any-return]
+    return msgspec.convert(checked, Post, from_attributes=True)
 
 
 def _field_username(name: str, where: str) -> str:
@@ -246,7 +253,7 @@ def _nulls_as_defaults(obj: dict[str, Any]) -> dict[str, Any]:
 
 def to_json(post: Post) -> dict[str, Any]:
     """Return the contract's JSON object of `post`, as a dict: exactly what `post_line` writes."""
-    return _ANY.decode(post_line(post))  # type: ignore[no-any-return]
+    return _loads(post_line(post))  # type: ignore[no-any-return]
 
 
 def post_line(post: Post) -> bytes:
@@ -291,10 +298,10 @@ def stored_json(post: Post, leave_out: frozenset[str]) -> str:
 
 def stored_post(data: str | bytes, **columns: Any) -> Post:
     """Return the Post of JSON written by `stored_json`, with the fields kept elsewhere given as `columns`."""
-    obj = _ANY.decode(data)
+    obj = _loads(data)
     obj.update(columns)
     try:
-        return msgspec.convert(obj, Post)  # type: ignore[no-any-return]
+        return msgspec.convert(obj, Post)
     except msgspec.ValidationError:  # not as this version writes it (nulls, say): read as input is read
         return from_json(obj)
 

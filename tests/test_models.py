@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 from conftest import ROOT
+from hypothesis import given
+from hypothesis import strategies as st
 
 from feedwatch.models import (
     Dateline,
@@ -127,9 +129,12 @@ def test_contract_line_keeps_the_key_order_and_every_key() -> None:
 
 
 def test_lone_surrogates_are_written_escaped() -> None:
-    post = Post(text="a\udc80b", title="\ud800")
+    post = Post(text="a\udc80b", title="\ud800", channel_title="c\udfff", date=datetime(2024, 1, 1, tzinfo=UTC))
     line = post_line(post)
-    assert b"\\udc80" in line and post_from_line(line) == post
+    assert b"\\udc80" in line and post_from_line(line) == post and Post.from_json(post.to_json()) == post
+    assert json.loads(line)["date"] == "2024-01-01T00:00:00+00:00"
+    stored = stored_json(post, frozenset(("title", "text", "author")))
+    assert stored_post(stored, title=post.title, text=post.text) == post
 
 
 def test_stored_json_leaves_out_columns_and_empties_and_reads_back() -> None:
@@ -147,3 +152,18 @@ def test_stored_json_leaves_out_columns_and_empties_and_reads_back() -> None:
 def test_seed_posts_survive_the_round_trip() -> None:
     for post in parse_path(str(ROOT / "seeds" / "004_01d4050f5de082cc.txt")):
         assert Post.from_json(json.loads(json.dumps(post.to_json(), ensure_ascii=False))) == post
+
+
+@given(
+    text=st.text(), title=st.none() | st.text(), views=st.none() | st.integers(-(2**63), 2**63 - 1),
+    when=st.none() | st.datetimes(timezones=st.just(UTC)), tags=st.lists(st.text(max_size=5), max_size=3),
+    place=st.none() | st.text(max_size=5), day=st.dates(), percent=st.floats(allow_nan=False, allow_infinity=False),
+)
+def test_a_post_survives_every_form(text: str, title: str | None, views: int | None, when: datetime | None,
+                                    tags: list[str], place: str | None, day: date, percent: float) -> None:
+    post = Post(text=text, title=title, views=views, date=when, edit_date=when, hashtags=tuple(tags),
+                datelines=(Dateline(place, day),), poll=Poll("Q", (PollAnswer("A", 1, percent),)),
+                links=(Link(text, None),), source=Source("dump", text, 0))
+    assert post_from_line(post_line(post)) == post
+    assert Post.from_json(post.to_json()) == post
+    assert stored_post(stored_json(post, frozenset(("title", "text"))), title=title, text=text) == post
