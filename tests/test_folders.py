@@ -62,3 +62,13 @@ def test_a_bad_file_is_reported_once(tmp_path, store):
     assert report.errors and report.errors[0][0] == "parse" and "bad.json" in report.errors[0][1]
     assert watcher.poll(str(folder)).errors == []
     assert watcher.poll(str(tmp_path / "missing")).errors[0] == ("not_found", f"{tmp_path / 'missing'}: no such folder")
+
+
+def test_a_bad_line_of_json_lines_is_reported_and_the_others_stored(tmp_path, store):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    line = '{"text": "#Tag words", "channel": "some_channel", "message_id": %d}\n'
+    (folder / "posts.jsonl").write_text(line % 1 + '{"text": "x", "kind": "tweet"}\n' + line % 2, encoding="utf-8")
+    report = FolderWatcher(store, settle=0).poll(str(folder))
+    assert (report.new, report.failed) == (2, 1) and store.count() == 2
+    assert [kind for kind, _ in report.errors] == ["parse"] and "posts.jsonl: line 2: not a post" in report.errors[0][1]

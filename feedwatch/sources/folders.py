@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from feedwatch.errors import FeedwatchError
-from feedwatch.parse import expand, parse_path
+from feedwatch.parse import Options, expand, parse_path
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS folder_files (
@@ -91,14 +91,16 @@ class FolderWatcher:
 
     def _ingest(self, path: str, digest: str, size: int, report: Any) -> None:
         status, count = "ingested", 0
+        options = Options()
         try:
-            posts = list(parse_path(path))
+            posts = list(parse_path(path, options=options))
             count = len(posts)
             result = self.store.ingest(posts, f"folder:{path}", observed_at=self.now())
             report.new += result.new
             report.updated += result.updated
             report.unchanged += result.unchanged
-            report.failed += result.failed
+            report.failed += result.failed + len(options.problems)
+            report.errors += [("parse", str(problem)) for problem in options.problems]  # lines skipped
         except FeedwatchError as exc:
             status = "failed"
             report.errors.append(("parse", str(exc)))
