@@ -72,8 +72,15 @@ def test_detection_refuses_objects_without_them(line: str) -> None:
 
 
 def test_derived_fields_are_computed_and_a_given_fingerprint_is_not_trusted() -> None:
-    line = json.dumps({"text": "Hello @durov see https://example.org #One", "channel": "some_channel",
-                       "message_id": 2, "fingerprint": "forged", "hashtags": ["Given"]})
+    line = json.dumps(
+        {
+            "text": "Hello @durov see https://example.org #One",
+            "channel": "some_channel",
+            "message_id": 2,
+            "fingerprint": "forged",
+            "hashtags": ["Given"],
+        }
+    )
     [post] = jsonl.parse(io.BytesIO(line.encode()), "in.jsonl", Options())
     assert post.fingerprint == fingerprint(post.text) != "forged"
     assert set(post.hashtags) == {"One", "Given"}
@@ -89,10 +96,13 @@ def test_a_line_with_every_derived_key_keeps_them_but_not_its_fingerprint() -> N
 
 
 def test_a_bad_line_is_named_and_the_others_are_stored(tmp_path: Path) -> None:
-    path = write(tmp_path / "mixed.jsonl", MINIMAL,
-                 '{"text": "a link maker", "channel": "proxy?server=1.2.3.4&port=443&secret=x", "message_id": 3}',
-                 '{"text": "not closed',
-                 MINIMAL.replace('"message_id": 1', '"message_id": 2'))
+    path = write(
+        tmp_path / "mixed.jsonl",
+        MINIMAL,
+        '{"text": "a link maker", "channel": "proxy?server=1.2.3.4&port=443&secret=x", "message_id": 3}',
+        '{"text": "not closed',
+        MINIMAL.replace('"message_id": 1', '"message_id": 2'),
+    )
     result = run("ingest", str(path), "--db", str(tmp_path / "fw.db"))
     assert result.exit_code == 1
     errors = result.stderr.strip().splitlines()

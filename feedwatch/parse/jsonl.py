@@ -71,5 +71,10 @@ def parse(stream: BinaryIO, path: str, options: Options) -> Iterator[Post]:
         yield post if derived else finish(post)
     if bad > MAX_REPORTED:
         more = bad - MAX_REPORTED
-        options.problems.append(ParseError(path, f"{more:,} more line(s) skipped, {bad:,} in all",
-                                           hint="Check the lines named above; the others were read"))
+        options.problems.append(
+            ParseError(
+                path,
+                f"{more:,} more line(s) skipped, {bad:,} in all",
+                hint="Check the lines named above; the others were read",
+            )
+        )

@@ -51,14 +51,30 @@ def codec_figures() -> list[Figure]:
     store_encode = best_of(3, lambda: [stored_json(p, columns) for p in posts])
     store_decode = best_of(3, lambda: [stored_post(s, title=t, text=x, author=a) for s, t, x, a in stored])
     return [
-        Figure("decode a JSON line into a checked Post", per_post(decode, n), "us", per_post(loads, n),
-               "json.loads alone"),
-        Figure("encode a Post as its JSON line", per_post(encode, n), "us", per_post(dumps, n),
-               "json.dumps of its dict alone"),
-        Figure("encode a Post's stored JSON", per_post(store_encode, n), "us", per_post(dumps, n),
-               "json.dumps of its dict alone"),
-        Figure("decode a stored row into a Post", per_post(store_decode, n), "us", per_post(loads, n),
-               "json.loads of its line alone"),
+        Figure(
+            "decode a JSON line into a checked Post", per_post(decode, n), "us", per_post(loads, n), "json.loads alone"
+        ),
+        Figure(
+            "encode a Post as its JSON line",
+            per_post(encode, n),
+            "us",
+            per_post(dumps, n),
+            "json.dumps of its dict alone",
+        ),
+        Figure(
+            "encode a Post's stored JSON",
+            per_post(store_encode, n),
+            "us",
+            per_post(dumps, n),
+            "json.dumps of its dict alone",
+        ),
+        Figure(
+            "decode a stored row into a Post",
+            per_post(store_decode, n),
+            "us",
+            per_post(loads, n),
+            "json.loads of its line alone",
+        ),
     ]
 
 
@@ -101,10 +117,24 @@ def ingest_figures(workdir: Path) -> list[Figure]:
     floor = floor_seconds(workdir, posts)
     rate = n / feedwatch
     return [
-        Figure(f"feedwatch ingest of JSON Lines ({n:,} posts)", rate, "posts/s", n / by_hand,
-               "sqlite-utils insert --nl + enable-fts", ">= 2x", rate >= 2 * n / by_hand),
-        Figure("  the same, against the floor", rate, "posts/s", n / floor, "executemany floor",
-               ">= 0.25x floor", rate >= 0.25 * n / floor),
+        Figure(
+            f"feedwatch ingest of JSON Lines ({n:,} posts)",
+            rate,
+            "posts/s",
+            n / by_hand,
+            "sqlite-utils insert --nl + enable-fts",
+            ">= 2x",
+            rate >= 2 * n / by_hand,
+        ),
+        Figure(
+            "  the same, against the floor",
+            rate,
+            "posts/s",
+            n / floor,
+            "executemany floor",
+            ">= 0.25x floor",
+            rate >= 0.25 * n / floor,
+        ),
     ]
 
 
