@@ -259,17 +259,22 @@ def to_json(post: Post) -> dict[str, Any]:
 def post_line(post: Post) -> bytes:
     """Return the JSON Lines line of `post` (no newline), UTF-8: the contract's keys in its order, compact."""
     date, edited = post.date, post.edit_date
-    if (date is None or date.tzinfo is UTC) and (edited is None or edited.tzinfo is UTC):
-        try:
-            data = _ENCODE(post)
-        except UnicodeEncodeError:  # a lone surrogate (a JSON \udXXX escape, possible in input): escaped below
-            return _escaped(post)
-        # msgspec writes UTC as "Z"; the contract writes "+00:00" (datetime.isoformat), as it always has.
-        # A key's quotes cannot occur unescaped inside a string, so the first `"date":"` is the post's own.
-        if date is not None:
-            data = _utc_offset(data, b'"date":"')
-        return _utc_offset(data, b'"edit_date":"') if edited is not None else data
-    return _escaped(post)
+    if (date is not None and date.tzinfo is not UTC) or (edited is not None and edited.tzinfo is not UTC):
+        date, edited = _utc(date), _utc(edited)
+        post = dataclasses.replace(post, date=date, edit_date=edited)
+    try:
+        data = _ENCODE(post)
+    except UnicodeEncodeError:  # a lone surrogate (a JSON \udXXX escape, possible in input): escaped
+        return _escaped(post)
+    # msgspec writes UTC as "Z"; the contract writes "+00:00" (datetime.isoformat), as it always has.
+    # A key's quotes cannot occur unescaped inside a string, so the first `"date":"` is the post's own.
+    if date is not None:
+        data = _utc_offset(data, b'"date":"')
+    return _utc_offset(data, b'"edit_date":"') if edited is not None else data
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    return when.astimezone(UTC) if when is not None else None
 
 
 def _escaped(post: Post, names: Iterable[str] = ()) -> bytes:

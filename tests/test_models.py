@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from conftest import ROOT
@@ -113,6 +113,14 @@ def test_times_are_read_in_utc_and_written_as_before() -> None:
     assert post.date == datetime(2024, 1, 1, 15, 0, 0, 500000, tzinfo=UTC) and post.date.tzinfo is UTC
     line = post_line(post).decode()
     assert '"date":"2024-01-01T15:00:00.500000+00:00"' in line and '"edit_date":"2024-01-02T00:00:00+00:00"' in line
+
+
+def test_a_time_in_another_zone_is_written_in_utc() -> None:
+    moscow = timezone(timedelta(hours=3))
+    post = Post(text="é", date=datetime(2024, 1, 1, 18, tzinfo=moscow), edit_date=datetime(2024, 1, 2, tzinfo=moscow))
+    obj = json.loads(post_line(post))
+    assert (obj["date"], obj["edit_date"], obj["text"]) == ("2024-01-01T15:00:00+00:00", "2024-01-01T21:00:00+00:00", "é")
+    assert b"\xc3\xa9" in post_line(post)  # UTF-8, not escaped
 
 
 def test_a_text_that_looks_like_a_date_key_is_left_alone() -> None:
