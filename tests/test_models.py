@@ -153,8 +153,10 @@ def test_stored_json_leaves_out_columns_and_empties_and_reads_back() -> None:
     assert None not in obj.values()
     assert stored_post(stored, title=post.title, text=post.text, author=post.author) == post
     # What earlier versions stored (dates with offsets, nulls) still reads.
-    old = '{"kind": "post", "date": "2024-03-01T12:30:05+00:00", "hashtags": null, "source": {"format": "dump"}}'
-    assert stored_post(old, text="x").date == datetime(2024, 3, 1, 12, 30, 5, tzinfo=UTC)
+    old = '{"kind": "post", "channel": "c", "date": "2024-03-01T12:30:05+00:00", "hashtags": null, "source": {"format": "dump"}}'
+    back = stored_post(old, text="x")
+    assert back.date == datetime(2024, 3, 1, 12, 30, 5, tzinfo=UTC) and back.hashtags == ()
+    assert back.channel == "c"  # checked when it came in, not again
 
 
 def test_seed_posts_survive_the_round_trip() -> None:
