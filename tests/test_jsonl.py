@@ -124,6 +124,15 @@ def test_many_bad_lines_are_named_up_to_a_limit_then_counted(tmp_path: Path) -> 
     assert "480 more line(s) skipped, 500 in all" in str(options.problems[-1])
 
 
+def test_an_input_with_no_post_in_its_first_lines_is_one_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "notes.txt", *[f"note {i}: nothing like JSON" for i in range(100)])
+    result = run("ingest", "--format", "jsonl", str(path), "--db", str(tmp_path / "fw.db"))
+    assert result.exit_code == 1
+    [error] = result.stderr.strip().splitlines()
+    assert f"notes.txt: none of the first {jsonl.MAX_REPORTED} lines is a post (line 1: not JSON" in error
+    assert error.endswith("Is this Post JSON Lines? Try another --format")
+
+
 def test_feedwatch_output_reads_back_as_the_same_posts() -> None:
     seeds = sorted((ROOT / "seeds").glob("*.txt"))
     posts = [p for path in seeds for p in parse_path(str(path))]

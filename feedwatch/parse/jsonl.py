@@ -55,8 +55,14 @@ def _has_core_keys(keys: Iterable[str]) -> bool:
 
 
 def parse(stream: BinaryIO, path: str, options: Options) -> Iterator[Post]:
-    """Yield the Post of each non-blank line; a bad line goes to `options.problems`, naming its number."""
-    bad = 0
+    """Yield the Post of each non-blank line; bad lines go to `options.problems` at the end, by number.
+
+    An input whose first MAX_REPORTED lines are all bad is not JSON Lines of
+    posts at all (a wrong --format, say): one ParseError, not a line for each.
+    """
+    named: list[ParseError] = []
+    skipped = posts = 0
+    first = ""
     for number, line in enumerate(read_lines(stream, path, options.encoding), 1):
         if not line.strip():
             continue
@@ -64,17 +70,26 @@ def parse(stream: BinaryIO, path: str, options: Options) -> Iterator[Post]:
         try:
             post = post_from_line(line, Source(FORMAT, path, number - 1), fingerprint if derived else None)
         except ValueError as exc:
-            bad += 1
-            if bad <= MAX_REPORTED:
-                options.problems.append(ParseError(path, f"not a post ({exc}); line skipped", place=f"line {number}"))
+            skipped += 1
+            first = first or f"line {number}: {exc}"
+            if skipped <= MAX_REPORTED:
+                named.append(ParseError(path, f"not a post ({exc}); line skipped", place=f"line {number}"))
+            if skipped == MAX_REPORTED and not posts:
+                raise ParseError(
+                    path,
+                    f"none of the first {MAX_REPORTED} lines is a post ({first})",
+                    hint="Is this Post JSON Lines? Try another --format",
+                ) from None
             continue
+        posts += 1
         yield post if derived else finish(post)
-    if bad > MAX_REPORTED:
-        more = bad - MAX_REPORTED
+    options.problems.extend(named)
+    if skipped > MAX_REPORTED:
+        more = skipped - MAX_REPORTED
         options.problems.append(
             ParseError(
                 path,
-                f"{more:,} more line(s) skipped, {bad:,} in all",
+                f"{more:,} more line(s) skipped, {skipped:,} in all",
                 hint="Check the lines named above; the others were read",
             )
         )
