@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from conftest import ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedwatch.cli import main
 from feedwatch.models import Post, post_line
@@ -164,3 +166,22 @@ def test_real_json_lines_from_another_tool_ingest_without_a_format(tmp_path: Pat
     assert tagged and all(p.hashtags for p in tagged)
     assert all(p.fingerprint == fingerprint(p.text) for p in posts)
     assert any(p.forwarded_from and p.forwarded_from.channel for p in posts)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+KEYS = st.sampled_from([*jsonl._POST_KEYS, "surprise"])
+
+
+@settings(max_examples=200)
+@given(st.lists(st.dictionaries(KEYS, JSON_VALUES, max_size=6), min_size=1, max_size=5))
+def test_any_object_lines_give_posts_and_named_problems(objects: list[dict]) -> None:  # type: ignore[type-arg]
+    data = "".join(json.dumps({"text": "words", **obj}) + "\n" for obj in objects).encode()
+    options = Options()
+    posts = list(jsonl.parse(io.BytesIO(data), "in.jsonl", options))
+    assert len(posts) + len(options.problems) == len(objects)
+    assert all(isinstance(p, Post) and p.fingerprint == fingerprint(p.text) for p in posts)
+    assert all(str(problem).startswith("in.jsonl: line ") for problem in options.problems)
