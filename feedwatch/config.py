@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from feedwatch.errors import ConfigError
+from feedwatch.models import USERNAME as USERNAME  # the rule lives with the record whose channel it checks
 from feedwatch.models import telegram_username
 
 DEFAULT_PATH = Path("config/feedwatch.toml")
