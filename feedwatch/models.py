@@ -189,7 +189,8 @@ def from_json(obj: Any, source: Source | None = None, fingerprint: Fingerprint |
     try:
         checked = msgspec.convert(_nulls_as_defaults(obj), _schema(Post))
     except msgspec.ValidationError as exc:
-        raise ValueError(str(exc)) from None
+        kinds = f" (one of {', '.join(KINDS)})" if str(exc).endswith("at `$.kind`") else ""
+        raise ValueError(f"{exc}{kinds}") from None
     return _post(checked, source, fingerprint)
 
 

@@ -69,7 +69,7 @@ def test_dates_are_utc_with_offset() -> None:
 @pytest.mark.parametrize(
     ("patch", "message"),
     [
-        ({"kind": "tweet"}, "Invalid enum value 'tweet' - at `$.kind`"),
+        ({"kind": "tweet"}, "Invalid enum value 'tweet' - at `$.kind` (one of post, statement, service)"),
         ({"kind": None}, "got `null` - at `$.kind`"),
         ({"kind": ""}, "Invalid enum value '' - at `$.kind`"),
         ({"source": None}, "got `null` - at `$.source`"),
