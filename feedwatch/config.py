@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from feedwatch.errors import ConfigError
+from feedwatch.models import USERNAME as USERNAME  # the rule lives with the record whose channel it checks
+from feedwatch.models import telegram_username
 
 DEFAULT_PATH = Path("config/feedwatch.toml")
 SOURCES = ("web", "telethon")
 SECRET_ENV = {"api_id": "TG_API_ID", "api_hash": "TG_API_HASH", "password": "FEEDWATCH_SMTP_PASSWORD",
               "user": "FEEDWATCH_SMTP_USER", "username": "FEEDWATCH_SMTP_USER"}
-USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
 
 
 @dataclass(frozen=True)
@@ -125,11 +126,10 @@ class Config:
 
 def valid_username(name: str) -> str:
     """Return a Telegram username without a leading @; raise ConfigError when it is not one."""
-    bare = name.strip().removeprefix("@")
-    if not USERNAME.fullmatch(bare) or "__" in bare or bare.endswith("_"):
-        raise ConfigError(f"{name!r} is not a Telegram channel username (5-32 letters, digits or _, "
-                          "starting with a letter)")
-    return bare
+    try:
+        return telegram_username(name)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def parse_backfill(value: Any, where: str = "backfill") -> int | None:

@@ -1,18 +1,27 @@
-"""The records feedwatch passes around: frozen dataclasses, no I/O.
+"""The records feedwatch passes around (frozen dataclasses, no I/O), and the one codec of their JSON.
 
 `Post` is the one normalised record every input format becomes. Its JSON form
-(`Post.to_json`, one object per line) is a public contract: `feedwatch parse`
+(`post_line`, one object per line) is a public contract: `feedwatch parse`
 writes it, `feedwatch ingest` and `feedwatch export` read and write it, and
 other tools consume it. Keys are always present; unknown values are null or
-empty.
+empty. Readers take any object with some of the keys (`post_from_line`); the
+store keeps its own leaner copy (`stored_json`, `stored_post`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
+import operator
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
+
+import msgspec
 
 KINDS = ("post", "statement", "service")
 
@@ -114,150 +123,206 @@ class Post:
     approximate: tuple[str, ...] = ()  # names of fields whose values are approximate
 
     def to_json(self) -> dict[str, Any]:
-        """Return the JSON Lines object of this post (the public contract)."""
-        return {f.name: _encode(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        """Return the JSON Lines object of this post (the public contract), every key present."""
+        return to_json(self)
 
     @classmethod
     def from_json(cls, obj: Any) -> Post:
-        """Return the Post of a JSON object made by `to_json`; raise ValueError if it is not one."""
-        if not isinstance(obj, dict):
-            raise ValueError("a post must be a JSON object")
-        if not obj.keys() <= _FIELD_NAMES:
-            raise ValueError(f"unknown key(s): {', '.join(sorted(set(obj) - _FIELD_NAMES))}")
-        values = {}
-        for name, value in obj.items():
-            # The common cases first. A null, or an empty list where a list belongs, is the field's default.
-            if value is None:
-                if name in _NULLABLE:
-                    continue
-            elif value.__class__ is _SCALARS.get(name):
-                values[name] = value
-                continue
-            elif value.__class__ is list and not value and name in _LISTS:
-                continue
-            values[name] = _DECODERS[name](value, name)
-        if values.get("kind", "post") not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
-        return cls(**values)
+        """Return the Post of a JSON object with the contract's keys; ValueError says what is wrong and where."""
+        return from_json(obj)
 
 
-_FIELD_NAMES = {f.name for f in dataclasses.fields(Post)}
+# The codec: the one way a Post becomes JSON and back, for the JSON Lines contract, the store's copy and
+# every reader. msgspec does the work in C: records are encoded as they are, and untrusted JSON is decoded
+# into a schema derived from the records below (strict types, no unknown keys, times with a UTC offset),
+# then into the records themselves.
+
+USERNAME = re.compile(r"[A-Za-z](?!\w*__)[A-Za-z0-9_]{3,31}(?<!_)")  # a Telegram username: t.me/<name>
+_USERNAME_RULE = "5-32 letters, digits or _, starting with a letter"
 
 
-def _encode(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple):
-        return [_encode(v) for v in value]
-    return value
+Fingerprint = Callable[[str], str]  # a text's fingerprint (feedwatch.parse.text.fingerprint)
 
 
-def _opt(kind: type, value: Any, name: str) -> Any:
-    if value is None:
-        return None
-    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-        raise ValueError(f"{name} must be {kind.__name__} or null")
-    return value
+def telegram_username(name: str) -> str:
+    """Return `name` without a leading @; ValueError when it is not a Telegram username."""
+    bare = name.strip().removeprefix("@")
+    if not USERNAME.fullmatch(bare):
+        raise ValueError(f"{name!r} is not a Telegram channel username ({_USERNAME_RULE})")
+    return bare
 
 
-def _datetime(value: Any, name: str) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"{name} must be an ISO 8601 string or null")
+def _schema_type(hint: Any) -> Any:
+    """Return the type msgspec validates a record field's JSON against."""
+    if hint is datetime:
+        return Annotated[datetime, msgspec.Meta(tz=True)]
+    args = get_args(hint)
+    if get_origin(hint) in (Union, UnionType):
+        return Union[tuple(_schema_type(arg) for arg in args)]  # noqa: UP007 (built from parts)
+    if get_origin(hint) is tuple:
+        return tuple[_schema_type(args[0]), ...]  # type: ignore[misc]
+    if dataclasses.is_dataclass(hint):
+        return _schema(hint)  # type: ignore[arg-type]
+    return hint
+
+
+@functools.cache
+def _schema(record: type) -> type[msgspec.Struct]:
+    """Return the msgspec Struct that checks the JSON of `record` (a dataclass above): same fields and defaults."""
+    hints = get_type_hints(record)
+    fields: list[tuple[str, Any, Any]] = []
+    for f in dataclasses.fields(record):
+        kind = Literal[KINDS] if (record, f.name) == (Post, "kind") else _schema_type(hints[f.name])
+        if f.default is not dataclasses.MISSING:
+            fields.append((f.name, kind, f.default))
+        elif f.default_factory is not dataclasses.MISSING:
+            fields.append((f.name, kind, f.default_factory()))
+        else:
+            fields.append((f.name, kind, msgspec.NODEFAULT))
+    return msgspec.defstruct(record.__name__, fields, kw_only=True, forbid_unknown_fields=True)
+
+
+def from_json(obj: Any, source: Source | None = None, fingerprint: Fingerprint | None = None) -> Post:
+    """Return the Post of a decoded JSON object (see `post_from_line`)."""
+    if not isinstance(obj, dict):
+        raise ValueError("a post must be a JSON object")
     try:
-        parsed = datetime.fromisoformat(value)
+        checked = msgspec.convert(_nulls_as_defaults(obj), _schema(Post))
+    except msgspec.ValidationError as exc:
+        kinds = f" (one of {', '.join(KINDS)})" if str(exc).endswith("at `$.kind`") else ""
+        raise ValueError(f"{exc}{kinds}") from None
+    return _post(checked, source, fingerprint)
+
+
+def post_from_line(line: bytes | str, source: Source | None = None, fingerprint: Fingerprint | None = None) -> Post:
+    """Return the Post of one JSON object: the contract, or any object with some of its keys.
+
+    Absent keys, and nulls, take the field's default (except `kind` and
+    `source`, which must not be null); `source` is the source of a line that
+    names none; `fingerprint`, given, computes the fingerprint from the text in
+    place of the one in the line. ValueError names what is wrong and where
+    ("Expected `int | null`, got `str` - at `$.message_id`").
+    """
+    try:
+        checked = _LINE.decode(line)
+    except msgspec.ValidationError:  # nulls where the contract writes [] or "": the default
+        return from_json(_ANY.decode(line), source, fingerprint)
+    except msgspec.DecodeError as exc:
+        try:
+            return from_json(_loads(line), source, fingerprint)
+        except ValueError:
+            raise ValueError(f"not JSON ({exc})") from None
+    return _post(checked, source, fingerprint)
+
+
+def _loads(data: bytes | str) -> Any:
+    """Return decoded JSON; a lone surrogate escape ("\\udc80"), which msgspec refuses, is read as Python does."""
+    try:
+        return _ANY.decode(data)
+    except msgspec.DecodeError:
+        return json.loads(data)
+
+
+def _post(checked: Any, source: Source | None, fingerprint: Fingerprint | None) -> Post:
+    """Return the Post of a checked schema Struct: times in UTC, channel names checked, `source` if none given."""
+    if source is not None and checked.source.format == "unknown":
+        checked.source = source
+    if fingerprint is not None:
+        checked.fingerprint = fingerprint(checked.text)
+    for name in ("date", "edit_date"):
+        when = getattr(checked, name)
+        if when is not None and when.tzinfo is not UTC:
+            setattr(checked, name, when.astimezone(UTC))
+    if checked.channel is not None:  # it makes links (t.me/<channel>/<id>): a username, as for polling
+        checked.channel = _field_username(checked.channel, "$.channel")
+    origin = checked.forwarded_from
+    if origin is not None and origin.channel is not None:
+        origin.channel = _field_username(origin.channel, "$.forwarded_from.channel")
+    return msgspec.convert(checked, Post, from_attributes=True)
+
+
+def _field_username(name: str, where: str) -> str:
+    try:
+        return telegram_username(name)
     except ValueError as exc:
-        raise ValueError(f"{name}: {exc}") from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"{name} must carry a UTC offset")
-    return parsed.astimezone(UTC)
+        raise ValueError(f"{exc} - at `{where}`") from None
 
 
-def _strings(value: Any, name: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{name} must be a list of strings")
-    return tuple(value)
+def _nulls_as_defaults(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if v is not None or k not in _NULLABLE}
 
 
-def _records(kind: type, value: Any, name: str) -> tuple[Any, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise ValueError(f"{name} must be a list")
-    return tuple(_record(kind, v, name) for v in value)
+def to_json(post: Post) -> dict[str, Any]:
+    """Return the contract's JSON object of `post`, as a dict: exactly what `post_line` writes."""
+    return _loads(post_line(post))  # type: ignore[no-any-return]
 
 
-_RECORD_FIELDS: dict[type, frozenset[str]] = {}
-
-
-def _record(kind: type, value: Any, name: str) -> Any:
-    if not isinstance(value, dict):
-        raise ValueError(f"{name} entries must be objects")
-    names = _RECORD_FIELDS.get(kind)
-    if names is None:
-        names = _RECORD_FIELDS[kind] = frozenset(f.name for f in dataclasses.fields(kind))
-    unknown = set(value) - names
-    if unknown:
-        raise ValueError(f"{name}: unknown key(s) {', '.join(sorted(unknown))}")
+def post_line(post: Post) -> bytes:
+    """Return the JSON Lines line of `post` (no newline), UTF-8: the contract's keys in its order, compact."""
+    date, edited = post.date, post.edit_date
+    if (date is not None and date.tzinfo is not UTC) or (edited is not None and edited.tzinfo is not UTC):
+        date, edited = _utc(date), _utc(edited)
+        post = dataclasses.replace(post, date=date, edit_date=edited)
     try:
-        if kind is Dateline:
-            return Dateline(_opt(str, value.get("place"), name), date.fromisoformat(value["date"]))
-        if kind is Poll:
-            answers = _records(PollAnswer, value.get("answers"), name)
-            return Poll(**{**value, "answers": answers})
-        return kind(**value)
-    except (TypeError, KeyError, ValueError) as exc:
-        raise ValueError(f"{name}: {exc}") from None
+        data = _ENCODE(post)
+    except UnicodeEncodeError:  # a lone surrogate (a JSON \udXXX escape, possible in input): escaped
+        return _escaped(post)
+    # msgspec writes UTC as "Z"; the contract writes "+00:00" (datetime.isoformat), as it always has.
+    # A key's quotes cannot occur unescaped inside a string, so the first `"date":"` is the post's own.
+    if date is not None:
+        data = _utc_offset(data, b'"date":"')
+    return _utc_offset(data, b'"edit_date":"') if edited is not None else data
 
 
-def _strict(kind: type) -> Any:
-    return lambda v, n: _opt(kind, v, n)
+def _utc(when: datetime | None) -> datetime | None:
+    return when.astimezone(UTC) if when is not None else None
 
 
-_DECODERS: dict[str, Any] = {
-    "date": _datetime,
-    "edit_date": _datetime,
-    "key_points": _strings,
-    "hashtags": _strings,
-    "mentions": _strings,
-    "approximate": _strings,
-    "links": lambda v, n: _records(Link, v, n),
-    "media": lambda v, n: _records(Media, v, n),
-    "datelines": lambda v, n: _records(Dateline, v, n),
-    "reactions": lambda v, n: _records(Reaction, v, n),
-    "forwarded_from": lambda v, n: _record(ForwardedFrom, v, n),
-    "poll": lambda v, n: _record(Poll, v, n),
-    "source": lambda v, n: _record(Source, v, n),
-    "album": lambda v, n: _ints(v, n),
-    "edited": _strict(bool),
-    "text": lambda v, n: _opt(str, v, n) or "",
-    "fingerprint": lambda v, n: _opt(str, v, n) or "",
-    "kind": _strict(str),  # null and "" are not kinds (checked against KINDS after decoding)
-    **{name: _strict(int) for name in ("message_id", "views", "channel_id", "forwards", "replies", "reply_to",
-                                       "grouped_id")},
-    **{name: _strict(str) for name in ("channel", "url", "author", "title", "channel_title", "service")},
-}
-_LISTS = frozenset(("key_points", "hashtags", "mentions", "approximate", "links", "media", "datelines",
-                    "reactions", "album"))
-# Fields whose null reads as their default (None, () or ""): all but source and kind.
-_NULLABLE = frozenset(f.name for f in dataclasses.fields(Post)) - {"source", "kind"}
-# Fields of a plain JSON type, taken as they are when they have it (a bool is not an int here).
-_SCALARS: dict[str, type] = {
-    **{name: int for name in ("message_id", "views", "channel_id", "forwards", "replies", "reply_to", "grouped_id")},
-    **{name: str for name in ("kind", "channel", "url", "author", "title", "channel_title", "service", "text",
-                              "fingerprint")},
-    "edited": bool,
-}
+def _escaped(post: Post, names: Iterable[str] = ()) -> bytes:
+    """Return the JSON of `post` (or of these fields) the slow way: non-ASCII escaped (lone surrogates too)."""
+    obj: dict[str, Any] = msgspec.to_builtins(post, builtin_types=(datetime,))
+    for name in ("date", "edit_date"):
+        if obj[name] is not None:
+            obj[name] = obj[name].astimezone(UTC).isoformat()
+    return json.dumps({n: obj[n] for n in names} if names else obj, separators=(",", ":")).encode()
 
 
-def _ints(value: Any, name: str) -> tuple[int, ...]:
-    if not isinstance(value, list):
-        raise ValueError(f"{name} must be a list of integers")
-    return tuple(_opt(int, i, name) for i in value)
+def _utc_offset(data: bytes, key: bytes) -> bytes:
+    end = data.index(b'"', data.index(key) + len(key))
+    return data[: end - 1] + b"+00:00" + data[end:] if data[end - 1] == 0x5A else data  # 0x5A: Z
+
+
+def stored_json(post: Post, leave_out: frozenset[str]) -> str:
+    """Return the JSON the store keeps of `post`: its known fields less `leave_out`, nulls and empties left out."""
+    values = {n: v for n, v in zip(_NAMES, _values(post), strict=True)
+              if v is not None and v != () and n not in leave_out}
+    try:
+        return _ENCODE(values).decode()
+    except UnicodeEncodeError:
+        return _escaped(post, values).decode()
+
+
+def stored_post(data: str | bytes, **columns: Any) -> Post:
+    """Return the Post of JSON written by `stored_json`, with the fields kept elsewhere given as `columns`.
+
+    The store checked the post when it came in: its JSON is read by the same
+    schema, but channel names are not checked again.
+    """
+    try:
+        checked = _LINE.decode(data)
+    except msgspec.DecodeError:  # as an earlier version wrote it (nulls, say), or a lone surrogate escape
+        try:
+            checked = msgspec.convert(_nulls_as_defaults(_loads(data)), _schema(Post))
+        except msgspec.ValidationError as exc:
+            raise ValueError(f"a stored post that is not one ({exc})") from None
+    for name, value in columns.items():
+        setattr(checked, name, value)
+    return msgspec.convert(checked, Post, from_attributes=True)
+
+
+_NAMES = tuple(f.name for f in dataclasses.fields(Post))
+_values = operator.attrgetter(*_NAMES)
+_NULLABLE = frozenset(_NAMES) - {"source", "kind"}  # whose null reads as their default (None, () or "")
+_ENCODE = msgspec.json.Encoder().encode
+_LINE = msgspec.json.Decoder(_schema(Post))
+_ANY = msgspec.json.Decoder()

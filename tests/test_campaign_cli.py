@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,8 +11,19 @@ from click.testing import CliRunner, Result
 from test_campaign_state import scenario
 
 from feedwatch.cli import main
+from feedwatch.models import ForwardedFrom, Post, post_line
 
 KEYS = {"tag", "tags", "tier", "first_seen", "alerted_at", "channels", "posts", "forwards", "score", "evidence"}
+
+
+def named(post: Post) -> Post:
+    """The post with its one-letter channels named as Telegram usernames (what JSON Lines input must give)."""
+    origin = post.forwarded_from
+    if origin is not None:
+        origin = ForwardedFrom(f"chan_{origin.name}", f"chan_{origin.channel}", origin.message_id,
+                               f"https://t.me/chan_{origin.channel}/{origin.message_id}")
+    return dataclasses.replace(post, channel=f"chan_{post.channel}", url=f"https://t.me/chan_{post.channel}/"
+                               f"{post.message_id}", forwarded_from=origin)
 
 
 def run(*args: str) -> Result:
@@ -23,7 +35,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database filled by `feedwatch ingest` (detection on) with a stream past the 60-day warm-up."""
     folder = tmp_path_factory.mktemp("cli")
     posts = folder / "posts.jsonl"
-    posts.write_text("".join(json.dumps(p.to_json()) + "\n" for p in scenario(offset=62)), encoding="utf-8")
+    posts.write_text("".join(post_line(named(p)).decode() + "\n" for p in scenario(offset=62)), encoding="utf-8")
     path = folder / "feedwatch.db"
     assert run("ingest", str(posts), "--db", str(path)).exit_code == 0
     return path
@@ -38,10 +50,10 @@ def test_json_is_an_array_of_alerts_oldest_first(db: Path) -> None:
     assert [a["alerted_at"] for a in found] == sorted(a["alerted_at"] for a in found)
     t1 = next(a for a in found if a["tier"] == "T1")
     assert t1["tag"] == "LaunchThree" and t1["tags"] == ["LaunchThree"]
-    assert t1["channels"][:3] == ["b", "c", "a"] and (t1["posts"], t1["forwards"]) == (2, 1)
+    assert t1["channels"][:3] == ["chan_b", "chan_c", "chan_a"] and (t1["posts"], t1["forwards"]) == (2, 1)
     assert t1["first_seen"] == "2025-03-24T00:00:00+00:00" and t1["alerted_at"] == "2025-03-24T00:40:00+00:00"
     assert isinstance(t1["score"], float) and t1["evidence"]["threshold"] == 3
-    assert t1["evidence"]["samples"][0]["url"].startswith("https://t.me/b/")
+    assert t1["evidence"]["samples"][0]["url"].startswith("https://t.me/chan_b/")
 
 
 def test_since_filters_on_the_alert_time(db: Path) -> None:
@@ -65,7 +77,7 @@ def test_table_names_tier_tag_and_statistic(db: Path) -> None:
     result = run("campaigns", "--db", str(db))
     assert result.exit_code == 0
     line = next(line for line in result.output.splitlines() if "#LaunchThree" in line and " T1 " in line)
-    assert "coordinated launch" in line and "(threshold 3)" in line and "@b" in line
+    assert "coordinated launch" in line and "(threshold 3)" in line and "@chan_b" in line
 
 
 def test_bad_since_and_missing_database_are_one_line_errors(tmp_path: Path, db: Path) -> None:

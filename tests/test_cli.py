@@ -85,7 +85,8 @@ def test_damaged_jsonl_names_the_line(tmp_path: Path) -> None:
     result = run("parse", str(path))
     assert result.returncode == 1
     assert len(result.stdout.splitlines()) == 1
-    assert "posts.jsonl: line 2: not a feedwatch post (views must be int or null)" in result.stderr
+    assert "posts.jsonl: line 2: not a post (Expected `int | null`, got `str` - at `$.views`); line skipped" \
+        in result.stderr
 
 
 def test_summary_is_readable() -> None:

@@ -128,3 +128,13 @@ def test_the_database_in_a_watched_folder_is_never_read(tmp_path):
         assert report.ok and report.new > 0
         paths = [row[0] for row in store.db.execute("SELECT path FROM folder_files")]
     assert paths == [str(folder / "a.txt")]
+
+
+def test_a_bad_line_of_json_lines_is_reported_and_the_others_stored(tmp_path, store):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    line = '{"text": "#Tag words", "channel": "some_channel", "message_id": %d}\n'
+    (folder / "posts.jsonl").write_text(line % 1 + '{"text": "x", "kind": "tweet"}\n' + line % 2, encoding="utf-8")
+    report = FolderWatcher(store, settle=0).poll(str(folder))
+    assert (report.new, report.failed) == (2, 1) and store.count() == 2
+    assert [kind for kind, _ in report.errors] == ["parse"] and "posts.jsonl: line 2: not a post" in report.errors[0][1]

@@ -175,8 +175,8 @@ def test_links_point_to_t_me_when_the_channel_and_id_are_known(db: Path, tmp_pat
 
 
 def test_a_post_that_cannot_be_stored_is_named_and_exits_1(tmp_path: Path) -> None:
-    posts = [Post(channel="c", message_id=2**64, text="too big", fingerprint="a"),
-             Post(channel="c", message_id=5, text="fine", fingerprint="b")]
+    posts = [Post(channel="chan_c", message_id=2**64, text="too big", fingerprint="a"),
+             Post(channel="chan_c", message_id=5, text="fine", fingerprint="b")]
     result = run("ingest", str(write_jsonl(tmp_path / "p.jsonl", posts)), db=tmp_path / "fw.db")
     assert result.exit_code == 1 and "1 post(s) could not be stored" in result.stderr
     assert result.stdout.splitlines()[1].split()[1:] == ["1", "0", "0", "1"]

@@ -267,11 +267,12 @@ def test_bytes_that_are_not_utf8_are_a_parse_error() -> None:
 
 def test_cli_writes_a_lone_surrogate_as_an_escape(tmp_path: Path) -> None:
     path = tmp_path / "posts.jsonl"  # JSON Lines keep a lone surrogate escape (yajl turns it into "?")
-    path.write_text('{"kind": "post", "fingerprint": "", "text": "a\\ud800b"}\n', encoding="utf-8")
+    path.write_text('{"kind": "post", "author": "x\\ud800", "text": "a\\ud800b"}\n', encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONIOENCODING"}
     done = subprocess.run([sys.executable, "-m", "feedwatch", "parse", str(path)], capture_output=True, env=env)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["text"] == "a\ud800b"
+    assert json.loads(done.stdout)["author"] == "x\ud800"
+    assert json.loads(done.stdout)["text"] == "a\ufffdb"  # the structure pass makes the text valid Unicode
 
 
 def test_early_exports_with_numeric_sender_ids() -> None:

@@ -16,16 +16,15 @@ undated ones placed at their dateline.
 from __future__ import annotations
 
 import heapq
-import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 
 from feedwatch.campaigns.detector import Detector, run
 from feedwatch.campaigns.model import DEFAULTS, Settings
 from feedwatch.campaigns.schema import clear, connection, ensure_schema, transaction
-from feedwatch.models import Dateline, ForwardedFrom, Post, Source
+from feedwatch.models import Post, stored_post
 
 _GENERATION = "SELECT value FROM campaign_meta WHERE key = 'generation'"
 
@@ -82,12 +81,12 @@ def rebuild_stored(db: Any, settings: Settings = DEFAULTS, batch: int = 5000, tr
 def stored_in_stream_order(conn: sqlite3.Connection) -> Iterator[tuple[int, Post]]:
     """Yield (rowid, Post) of every stored post with a hashtag, oldest first (those with no time first)."""
     dated = (
-        (row[1], row[0], _post(row[2]))
+        (row[1], row[0], stored_post(row[2]))
         for row in conn.execute("SELECT id, date, json FROM posts WHERE date IS NOT NULL ORDER BY date, id")
     )
     undated = []
     for rowid, text in conn.execute("SELECT id, json FROM posts WHERE date IS NULL"):
-        post = _post(text)
+        post = stored_post(text)  # the detector reads neither title, text nor author
         if post.hashtags:  # with no dateline either it sorts first: only its spellings are counted
             day = datetime.combine(post.datelines[0].date, time(0), UTC).isoformat() if post.datelines else ""
             undated.append((day, rowid, post))
@@ -96,20 +95,3 @@ def stored_in_stream_order(conn: sqlite3.Connection) -> Iterator[tuple[int, Post
         if post.hashtags:
             yield rowid, post
 
-
-def _post(stored: str) -> Post:
-    """Return the fields of a stored post the detector reads (the store wrote and checked the rest)."""
-    obj = json.loads(stored)
-    origin = obj.get("forwarded_from")
-    return Post(
-        channel=obj.get("channel"),
-        channel_id=obj.get("channel_id"),
-        channel_title=obj.get("channel_title"),
-        url=obj.get("url"),
-        date=datetime.fromisoformat(obj["date"]) if obj.get("date") else None,
-        forwarded_from=ForwardedFrom(**origin) if origin else None,
-        hashtags=tuple(obj.get("hashtags") or ()),
-        datelines=tuple(Dateline(d.get("place"), date.fromisoformat(d["date"])) for d in obj.get("datelines") or ()),
-        source=Source(**obj["source"]) if obj.get("source") else Source("unknown"),
-        approximate=tuple(obj.get("approximate") or ()),
-    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,7 +12,7 @@ from feedwatch.cli.common import OK, PARTLY_FAILED, guarded, say_error, write_li
 from feedwatch.cli.progress import posts_of
 from feedwatch.cli.show import post_summary
 from feedwatch.display import shown
-from feedwatch.models import Post
+from feedwatch.models import Post, post_line
 from feedwatch.parse import Options, expand, format_names
 
 PROGRESS_BYTES = 16 * 1024 * 1024  # inputs at least this big get a progress bar on a terminal
@@ -45,10 +44,7 @@ def _zone_option(ctx: click.Context, param: click.Parameter, value: str) -> tzin
 
 
 def _write_post(post: Post) -> None:
-    try:
-        write_line(json.dumps(post.to_json(), ensure_ascii=False))
-    except UnicodeEncodeError:  # a lone surrogate from a \udXXX escape: keep the line valid JSON
-        write_line(json.dumps(post.to_json()))
+    write_line(post_line(post).decode())
 
 
 @click.command(
@@ -80,7 +76,7 @@ def parse_command(paths: tuple[str, ...], fmt: str, encoding: str | None, tz: tz
     are still parsed. Notes about how an input was read go to stderr once.
     """
     options = Options(encoding=encoding, tz=tz)
-    failed = parsed = noted = 0
+    failed = parsed = noted = reported = 0
     for path in expand(paths):
         def on_error(exc: BaseException, path: str = path) -> None:
             nonlocal failed
@@ -96,6 +92,10 @@ def parse_command(paths: tuple[str, ...], fmt: str, encoding: str | None, tz: tz
         for note in options.notes[noted:]:
             click.echo(click.style("note: ", fg="yellow") + shown(note), err=True)
         noted = len(options.notes)
+        for problem in options.problems[reported:]:  # parts skipped, the rest parsed
+            say_error(problem)
+        failed += len(options.problems) > reported
+        reported = len(options.problems)
     if summary:
         write_line(f"{parsed} post(s) parsed, {failed} input(s) failed.")
     raise SystemExit(PARTLY_FAILED if failed else OK)

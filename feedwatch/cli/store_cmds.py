@@ -27,7 +27,7 @@ from feedwatch.cli.options import (
 from feedwatch.cli.progress import posts_of
 from feedwatch.display import shown
 from feedwatch.errors import FeedwatchError, QueryError
-from feedwatch.models import Post
+from feedwatch.models import Post, post_line
 from feedwatch.parse import Options, expand, format_names
 
 if TYPE_CHECKING:
@@ -98,11 +98,15 @@ def _ingest_one(store: Store, path: str, fmt: str, options: Options) -> tuple[In
         errors.append(("parse" if isinstance(exc, FeedwatchError) else "internal", error_line(exc, path)))
 
     started = datetime.now(UTC)
+    reported = len(options.problems)
     posts = guarded(posts_of(path, fmt, options, min_bytes=_LONG_INPUT), path, on_error)
     result = store.ingest(posts, path, on_new=_campaign_hook())
     if result.failed:
         say_error(FeedwatchError(f"{path}: {result.failed} post(s) could not be stored (values out of range)"))
-    if errors:
+    for problem in options.problems[reported:]:  # parts of the input skipped (bad lines), the rest stored
+        on_error(problem)
+    result += IngestResult(failed=len(options.problems) - reported)
+    if len(errors) > len(options.problems) - reported:  # the input itself failed
         result += IngestResult(failed=1)
     store.record_run(path, new=result.new, updated=result.updated, unchanged=result.unchanged,
                      failed=result.failed, errors=errors, started_at=started, finished_at=datetime.now(UTC))
@@ -270,7 +274,7 @@ def _write_posts(posts: Iterable[Post], fmt: str) -> int:
     for post in posts:
         count += 1
         if fmt == "jsonl":
-            write_line(json.dumps(post.to_json(), ensure_ascii=False))
+            write_line(post_line(post).decode())
         else:
             writer.writerow({k: _cell(v) for k, v in post.to_json().items()})
     return count

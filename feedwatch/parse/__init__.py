@@ -34,6 +34,7 @@ class Options:
     encoding: str | None = None  # text formats: the input's encoding (default UTF-8, BOM or not)
     tz: tzinfo = UTC  # Desktop HTML exports without a zone: the exporter's time zone
     notes: list[str] = field(default_factory=list)  # things a parser wants the user told once
+    problems: list[ParseError] = field(default_factory=list)  # parts of an input skipped (the rest was read)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Format:
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("jsonl", "jsonl", "lines"),
+        Format("jsonl", "jsonl", "stream"),
         Format("tg-json", "tg_json", "stream"),
         Format("tg-html", "tg_html", "stream", folder=True),
         Format("tme-html", "tme_html", "stream"),

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from feedwatch.errors import FeedwatchError
-from feedwatch.parse import expand, parse_path
+from feedwatch.parse import Options, expand, parse_path
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS folder_files (
@@ -125,8 +125,9 @@ class FolderWatcher:
 
     def _ingest(self, path: str, digest: str, size: int, report: Any) -> None:
         status, count = "ingested", 0
+        options = Options()
         try:
-            posts = list(parse_path(path))
+            posts = list(parse_path(path, options=options))
             count = len(posts)
             observed = self.now()
             result = self.store.ingest(posts, f"folder:{path}", observed_at=observed)
@@ -136,7 +137,8 @@ class FolderWatcher:
             report.new += result.new
             report.updated += result.updated
             report.unchanged += result.unchanged
-            report.failed += result.failed
+            report.failed += result.failed + len(options.problems)
+            report.errors += [("parse", str(problem)) for problem in options.problems]  # lines skipped
         except FeedwatchError as exc:
             status = "failed"
             report.errors.append(("parse", str(exc)))

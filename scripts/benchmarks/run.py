@@ -1,6 +1,6 @@
 """Run the benchmark areas (every other module in this folder) and print one report.
 
-Each area module has `run(workdir: Path) -> list[Figure]`. These machines are
+Each area module has `run(workdir: Path) -> list[Figure]`; modules named _* are helpers. These machines are
 shared and noisy, so every figure is printed beside a baseline measured in the
 same run, as a ratio; a target, where an issue sets one, is printed too.
 """
@@ -20,7 +20,7 @@ from common import Figure  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
-    areas = argv or sorted(p.stem for p in HERE.glob("*.py") if p.stem not in ("run", "common"))
+    areas = argv or sorted(p.stem for p in HERE.glob("*.py") if p.stem not in ("run", "common") and p.stem[0] != "_")
     rows: list[Figure] = []
     for area in areas:
         module = importlib.import_module(area)

@@ -1,0 +1,147 @@
+"""The Post codec and `feedwatch ingest` of JSON Lines.
+
+Codec: microseconds a post to decode a JSON Lines line into a checked Post and
+to encode one (the contract line, the stored JSON, and reading a stored row
+back), each against the hand-written codecs msgspec replaced (_old_codec.py),
+on the same posts.
+
+Ingest: `feedwatch ingest FILE` (a fresh database; merging, hashtags, sources,
+FTS and campaign detection included) against what a user would do by hand,
+`sqlite-utils insert --nl` then `enable-fts` of the same file, and against
+raw sqlite3.executemany of the rows the store writes (as in the store area).
+Generated posts (see store.py); FEEDWATCH_BENCH_INGEST_POSTS sets how many.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import Figure, best_of
+from store import BATCH, Generator, floor_rows
+
+N_CODEC = 20_000
+N_INGEST = int(os.environ.get("FEEDWATCH_BENCH_INGEST_POSTS", "100000"))
+BIN = Path(sys.executable).parent
+
+
+def per_post(seconds: float, n: int) -> float:
+    return seconds / n * 1e6
+
+
+def codec_figures() -> list[Figure]:
+    import _old_codec as old
+
+    from feedwatch.models import post_from_line, post_line, stored_json, stored_post
+
+    posts = next(Generator(seed=5).chunks(N_CODEC))
+    lines = [post_line(p) for p in posts]
+    columns = frozenset(("title", "text", "author"))
+    stored = [(stored_json(p, columns), p.title, p.text, p.author) for p in posts]
+    old_stored = [(old.stored_json(p), p.title, p.text, p.author) for p in posts]
+    n = len(posts)
+    pairs = [  # (what, ours, the hand-written codec's, doing the same)
+        (
+            "decode a JSON line into a checked Post",
+            lambda: [post_from_line(x) for x in lines],
+            lambda: [old.decode(x) for x in lines],
+        ),
+        (
+            "encode a Post as its JSON line",
+            lambda: [post_line(p) for p in posts],
+            lambda: [old.encode(p) for p in posts],
+        ),
+        (
+            "encode a Post's stored JSON",
+            lambda: [stored_json(p, columns) for p in posts],
+            lambda: [old.stored_json(p) for p in posts],
+        ),
+        (
+            "decode a stored row into a Post",
+            lambda: [stored_post(s, title=t, text=x, author=a) for s, t, x, a in stored],
+            lambda: [old.stored_post(*row) for row in old_stored],
+        ),
+    ]
+    figures = []
+    for what, ours, theirs in pairs:
+        figures.append(
+            Figure(
+                what,
+                per_post(best_of(3, ours), n),
+                "us",
+                per_post(best_of(3, theirs), n),
+                "the hand-written codec it replaced",
+            )
+        )
+    loads = best_of(3, lambda: [json.loads(x) for x in lines])
+    figures.append(Figure("  (json.loads of the line alone)", per_post(loads, n), "us"))
+    return figures
+
+
+def wall(*command: str | Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([str(c) for c in command], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def floor_seconds(workdir: Path, posts: list) -> float:  # type: ignore[type-arg]
+    """executemany of the posts table's rows into one plain table, committing every BATCH rows."""
+    rows = floor_rows(posts, 1)
+    path = workdir / "floor.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("CREATE TABLE posts (" + ", ".join(f"c{i}" for i in range(17)) + ")")
+    started = time.perf_counter()
+    for start in range(0, len(rows), BATCH):
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO posts VALUES (" + ", ".join("?" * 17) + ")", rows[start : start + BATCH])
+        conn.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    conn.close()
+    return seconds
+
+
+def ingest_figures(workdir: Path) -> list[Figure]:
+    from feedwatch.models import post_line
+
+    posts = [p for chunk in Generator(seed=7).chunks(N_INGEST) for p in chunk]
+    path = workdir / "posts.jsonl"
+    with path.open("wb") as out:
+        for post in posts:
+            out.write(post_line(post) + b"\n")
+    n = len(posts)
+    feedwatch = wall(BIN / "feedwatch", "ingest", path, "--db", workdir / "fw.db")
+    by_hand = wall(BIN / "sqlite-utils", "insert", workdir / "su.db", "posts", path, "--nl")
+    by_hand += wall(BIN / "sqlite-utils", "enable-fts", workdir / "su.db", "posts", "title", "text")
+    floor = floor_seconds(workdir, posts)
+    rate = n / feedwatch
+    return [
+        Figure(
+            f"feedwatch ingest of JSON Lines ({n:,} posts)",
+            rate,
+            "posts/s",
+            n / by_hand,
+            "sqlite-utils insert --nl + enable-fts",
+            ">= 2x",
+            rate >= 2 * n / by_hand,
+        ),
+        Figure(
+            "  the same, against the floor",
+            rate,
+            "posts/s",
+            n / floor,
+            "executemany floor",
+            ">= 0.25x floor",
+            rate >= 0.25 * n / floor,
+        ),
+    ]
+
+
+def run(workdir: Path) -> list[Figure]:
+    return codec_figures() + ingest_figures(workdir)
