@@ -121,10 +121,14 @@ def test_campaigns_table_is_escaped_and_tags_lose_invisible_characters(tmp_path:
         return dataclasses.replace(post, channel=post.channel + HOSTILE if post.channel == "b" else post.channel,
                                    text=post.text.replace("#LaunchThree", "#Launch\u200cThree"), hashtags=tags)
 
-    posts = tmp_path / "posts.jsonl"
-    posts.write_text("".join(json.dumps(hostile(p).to_json()) + "\n" for p in scenario(offset=62)), encoding="utf-8")
+    from feedwatch.campaigns import IngestHook
+    from feedwatch.store import Store
+
     path = tmp_path / "fw.db"
-    assert run("ingest", str(posts), "--db", str(path)).exit_code == 0
+    # Through the store's own API: JSON Lines input refuses such a channel name, but the display must not trust
+    # that every way in does (a Desktop export's chat title, an older database).
+    with Store.open(path) as store:
+        store.ingest([hostile(p) for p in scenario(offset=62)], "test", on_new=IngestHook())
     result = run("campaigns", "--db", str(path))
     assert result.exit_code == 0
     assert "#LaunchThree " in result.stdout and "@b\\x1b]0;owned" in result.stdout

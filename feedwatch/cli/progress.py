@@ -69,6 +69,7 @@ def posts_of(path: str, fmt: str, options: Options, *, min_bytes: int) -> Iterat
                 bar.update(max(0, stream.tell() - bar.pos), read)
             yield post
         bar.update(max(0, size - bar.pos), read)
+        bar.render_progress()  # the last count, even when the reader had reached the end of the file already
 
 
 def counted(items: Iterable[T], label: str, total: int | None) -> Iterator[T]:

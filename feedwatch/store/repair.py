@@ -19,7 +19,7 @@ from typing import Any
 from feedwatch.store import channels as ch
 from feedwatch.store import merge as mg
 from feedwatch.store.ingest import _UPDATE, Row
-from feedwatch.store.rows import post_from_row, post_values, stored_json
+from feedwatch.store.rows import json_column, post_from_row, post_values
 
 _SELECT = "SELECT id, title, text, author, json FROM posts"
 PAGE = 1000  # rows read at a time
@@ -46,7 +46,7 @@ def rekey(conn: sqlite3.Connection) -> tuple[int, int]:
         taken = conn.execute("SELECT id FROM posts WHERE ident = ?", [ident]).fetchone()
         if taken is None:
             conn.execute("UPDATE posts SET ident = ?, channel = ?, json = ? WHERE id = ?",
-                         [ident, post.channel, stored_json(post), row_id])
+                         [ident, post.channel, json_column(post), row_id])
             rekeyed += 1
         else:
             merge_rows(conn, taken[0], row_id)

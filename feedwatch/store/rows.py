@@ -23,6 +23,11 @@ def post_from_row(columns: Sequence[Any]) -> Post:
     return stored_post(stored, title=title, text=text, author=author)
 
 
+def json_column(post: Post) -> str:
+    """Return what posts.json holds for a post: its JSON less the column fields."""
+    return stored_json(post, _LEAVE_OUT)
+
+
 def post_values(row: Row) -> tuple[Any, ...]:
     """Return the posts-table values of a row, in the INSERT column order."""
     post = row.post
@@ -30,7 +35,7 @@ def post_values(row: Row) -> tuple[Any, ...]:
     return (
         row.id, row.ident, post.channel, post.message_id, post.fingerprint, post.kind, when,
         post.title, post.text, post.author, "\n".join(post.key_points) or None, post.views, post.forwards,
-        stored_json(post, _LEAVE_OUT), row.first_seen, row.last_seen, row.text_since,
+        json_column(post), row.first_seen, row.last_seen, row.text_since,
     )
 
 
