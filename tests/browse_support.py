@@ -88,13 +88,14 @@ def serving(db: Path, *args: str, env: dict[str, str] | None = None) -> Iterator
     """Run `feedwatch serve --db DB` as its own process until it answers; stop it after the block."""
     port = free_port()
     command = [sys.executable, "-m", "feedwatch", "serve", "--db", str(db), "--port", str(port), *args]
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+    log = db.parent / f"serve-{port}.log"  # a file, not a pipe: a full pipe would stall the server
+    with log.open("wb") as err:
+        process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=err)
     served = Served(f"http://127.0.0.1:{port}", process)
     try:
         for _ in range(600):  # up to a minute on a loaded machine: waiting for start-up, not timing it
             if process.poll() is not None:
-                raise AssertionError(f"feedwatch serve ended: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+                raise AssertionError(f"feedwatch serve ended: {log.read_text(errors='replace')}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
