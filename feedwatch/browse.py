@@ -15,13 +15,13 @@ import json
 import re
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
+from feedwatch import pages
 from feedwatch.digest.model import safe_url
 from feedwatch.digest.sql import DAY
 from feedwatch.store.profiles import CHANNEL_PROFILE, CHANNELS, POST_HISTORY
 
-DATABASE = "feedwatch"  # the name the store is served under: /feedwatch/posts, /feedwatch/search, ...
+DATABASE = pages.DATABASE
 # Search snippets mark matches with these tags (in JSON and CSV too); the page shows them as highlights.
 MARK_START, MARK_END = "<mark>", "</mark>"
 
@@ -284,13 +284,12 @@ def _link(href: str, label: str, external: bool = False) -> str:
 
 def page_links(prefix: str) -> dict[str, Any]:
     """Return {column: value -> page URL} for the columns of query results that name a page of ours."""
-    base = prefix.rstrip("/") + "/" + DATABASE
     return {
-        "post": lambda v: f"{base}/post_history?post={quote(str(v), safe='/')}",
-        "channel": lambda v: f"{base}/channel_profile?channel={quote(str(v), safe='')}",
-        "tag": lambda v: f"{base}/tag_timeline?tag={quote(str(v), safe='')}",
-        "spelling": lambda v: f"{base}/tag_timeline?tag={quote(str(v), safe='')}",
-        "campaign": lambda v: f"{base}/campaign_alerts/{int(v)}",
+        "post": lambda v: pages.post_page(prefix, v),
+        "channel": lambda v: pages.channel_page(prefix, str(v)),
+        "tag": lambda v: pages.tag_page(prefix, str(v)),
+        "spelling": lambda v: pages.tag_page(prefix, str(v)),
+        "campaign": lambda v: pages.campaign_page(prefix, int(v)),
     }
 
 

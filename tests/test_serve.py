@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
+import html as html_lib
 import io
 import json
 import os
@@ -216,3 +217,37 @@ def test_cells_escape_hostile_text() -> None:
     assert channel == '<a href="/feedwatch/channel_profile?channel=a%22b%3Cc">a&quot;b&lt;c</a>'
     assert browse.render_cell(1736121600.0, "episode_start", "campaign_alerts") == (
         '<time datetime="2025-01-06T00:00:00+00:00">2025-01-06 00:00 UTC</time>')
+
+
+def _hrefs(page: str) -> list[str]:
+    import re
+
+    return [html_lib.unescape(h) for h in re.findall(r'<a href="([^"]*)"', page)]
+
+
+def test_html_digest_links_to_serve_pages_when_configured_else_to_tme() -> None:
+    from digest_support import digest
+
+    from feedwatch.digest.render_html import render_html
+
+    served_links = _hrefs(render_html(digest(browse_url="http://10.0.0.5:8001/")))
+    assert "http://10.0.0.5:8001/feedwatch/post_history?post=MFARussia/101" in served_links
+    assert "http://10.0.0.5:8001/feedwatch/channel_profile?channel=MID_Russia" in served_links
+    assert "http://10.0.0.5:8001/feedwatch/tag_timeline?tag=UNCharterIsOurRules" in served_links
+    assert not [h for h in served_links if "t.me" in h]
+    plain = _hrefs(render_html(digest()))
+    assert "https://t.me/MFARussia/101" in plain and "https://t.me/MID_Russia" in plain
+    assert not [h for h in plain if "feedwatch/" in h]
+
+
+def test_digest_command_takes_the_serve_address_from_the_config(store_path: Path, tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[serve]\nbase_url = "http://127.0.0.1:8001"\n', encoding="utf-8")
+    out = tmp_path / "d.html"
+    done = subprocess.run([sys.executable, "-m", "feedwatch", "digest", "--db", str(store_path), "--config",
+                           str(config), "--since", "all", "--out", str(out)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    links = _hrefs(out.read_text(encoding="utf-8"))
+    assert "http://127.0.0.1:8001/feedwatch/tag_timeline?tag=Sustained" in links
+    assert "http://127.0.0.1:8001/feedwatch/channel_profile?channel=delta_news" in links
