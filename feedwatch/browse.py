@@ -269,11 +269,12 @@ def metadata(tables: list[str]) -> dict[str, Any]:
     """Return Datasette metadata for a store with these tables: those not described here are hidden."""
     shown = {name: dict(meta) for name, meta in TABLES.items() if name in tables}
     hidden = {name: {"hidden": True} for name in tables if name not in TABLES}
+    about = ("Posts of public Telegram channels with their edits and view counts over time, hashtag campaigns "
+             "and polling health. Start from the queries: search, new campaigns, channels.")
     return {
         "title": "feedwatch",
-        "description": "Posts of public Telegram channels with their edits and view counts over time, hashtag "
-                       "campaigns and polling health. Start from the queries: search, new campaigns, channels.",
-        "databases": {DATABASE: {"tables": {**hidden, **shown}, "queries": QUERIES}},
+        "description": about,
+        "databases": {DATABASE: {"description": about, "tables": {**hidden, **shown}, "queries": QUERIES}},
     }
 
 
@@ -317,6 +318,8 @@ def readable_json(value: str) -> str | None:
         data = json.loads(value)
     except ValueError:
         return None
+    if isinstance(data, list) and all(isinstance(v, str | int | float) for v in data):
+        return html.escape(", ".join(str(v) for v in data))  # a list of names reads as one line
     return f'<pre class="fw-json">{html.escape(json.dumps(data, indent=1, ensure_ascii=False))}</pre>'
 
 

@@ -210,6 +210,7 @@ def test_cells_escape_hostile_text() -> None:
     assert snippet == "a &lt;script&gt;alert(1)&lt;/script&gt; <mark>hit</mark>"
     pretty = browse.render_cell('{"x": "</pre><script>alert(1)</script>"}', "evidence", "campaign_alerts")
     assert pretty is not None and "<script>" not in pretty and "&lt;/pre&gt;" in pretty
+    assert browse.render_cell('["a<b", "c"]', "channels", "campaign_alerts") == "a&lt;b, c"
     assert browse.render_cell("javascript:alert(1)", "url", None) is None
     link = browse.render_cell('https://t.me/x/1"><script>', "url", None)
     assert link is not None and "<script>" not in link
