@@ -26,18 +26,28 @@ _NAME = "trim(:channel, ' @')"
 
 def _posts_of_channel(one: bool) -> str:
     if one:  # the channel's own posts through the unique ident index ('c:<name>/<id>'; '0' sorts after '/')
-        return (f"SELECT id, channel AS actor, lower(channel) AS ch, date, json FROM posts"
+        return (f"SELECT id, channel AS actor, lower(channel) AS ch, date, {_ORIGIN} AS origin FROM posts"
                 f" WHERE ident >= 'c:' || lower({_NAME}) || '/' AND ident < 'c:' || lower({_NAME}) || '0'"
-                f" UNION ALL SELECT id, {_ACTOR}, lower({_ACTOR}), date, json FROM posts"
+                f" UNION ALL SELECT id, {_ACTOR}, lower({_ACTOR}), date, {_ORIGIN} FROM posts"
                 f" WHERE channel IS NULL AND lower({_ACTOR}) = lower({_NAME})")
-    return f"SELECT id, {_ACTOR} AS actor, lower({_ACTOR}) AS ch, date, json FROM posts WHERE ch IS NOT NULL"
+    return (f"SELECT id, {_ACTOR} AS actor, lower({_ACTOR}) AS ch, date, {_ORIGIN} AS origin FROM posts"
+            " WHERE ch IS NOT NULL")
+
+
+def _origins(one: bool) -> str:
+    """(forwarding channel, origin, posts): from every post for one channel (who forwards it), else from mine."""
+    if one:
+        return (f"SELECT lower({_ACTOR}) AS ch, {_ORIGIN} AS origin, count(*) AS n FROM posts"
+                " WHERE json_extract(json, '$.forwarded_from') IS NOT NULL GROUP BY 1, 2"
+                " HAVING origin IS NOT NULL AND origin != ch")
+    return "SELECT ch, origin, count(*) AS n FROM mine WHERE origin IS NOT NULL AND origin != ch GROUP BY 1, 2"
 
 
 def channels_sql(one: bool = False) -> str:
     """Return the statement of one row per channel (or of the channel named `:channel` when `one`)."""
     which = f"WHERE c.username = {_NAME} COLLATE NOCASE" if one else ""
     return f"""
-WITH mine AS ({_posts_of_channel(one)}),
+WITH mine AS MATERIALIZED ({_posts_of_channel(one)}),
 chosen AS (
   SELECT c.username, c.title, lower(c.username) AS ch FROM channels c {which}
   UNION ALL
@@ -45,7 +55,7 @@ chosen AS (
 ),
 per AS (
   SELECT ch, count(*) AS posts, min(date) AS first_post, max(date) AS last_post,
-         sum(coalesce({_ORIGIN}, ch) != ch) AS forwarded_posts
+         sum(coalesce(origin, ch) != ch) AS forwarded_posts
   FROM mine GROUP BY ch
 ),
 tagged AS (
@@ -57,11 +67,7 @@ tag_names AS (
          row_number() OVER (PARTITION BY t.ch ORDER BY t.n DESC, t.hashtag) AS rank
   FROM tagged t
 ),
-origins AS (
-  SELECT lower({_ACTOR}) AS ch, {_ORIGIN} AS origin, count(*) AS n
-  FROM posts WHERE json_extract(json, '$.forwarded_from') IS NOT NULL
-  GROUP BY 1, 2 HAVING origin IS NOT NULL AND origin != ch
-),
+origins AS MATERIALIZED ({_origins(one)}),
 ranked_out AS (SELECT ch, origin, n, row_number() OVER (PARTITION BY ch ORDER BY n DESC, origin) AS rank
                FROM origins),
 ranked_in AS (SELECT origin, ch, n, row_number() OVER (PARTITION BY origin ORDER BY n DESC, ch) AS rank
