@@ -38,7 +38,7 @@ from feedwatch.store import Store
 
 PASSWORD_ENV = "FEEDWATCH_SERVE_PASSWORD"
 SETTINGS = {
-    "sql_time_limit_ms": 15000,  # the channels page reads every post: about 10 s at a million posts
+    "sql_time_limit_ms": 30000,  # the channels page reads every post: about 12 s at a million posts
     "suggest_facets": False,  # suggestions run a query per column: slow on a big store
     "allow_download": False,
     "default_page_size": 50,
