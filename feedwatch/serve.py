@@ -147,12 +147,12 @@ class Plugin:
     def __init__(self, password: str | None):
         self.password = password
 
-    @hookimpl  # type: ignore[misc]
+    @hookimpl  # type: ignore[untyped-decorator]
     def prepare_connection(self, conn: sqlite3.Connection, database: str) -> None:
         if database == browse.DATABASE:
             register_functions(conn)
 
-    @hookimpl  # type: ignore[misc]
+    @hookimpl  # type: ignore[untyped-decorator]
     def render_cell(self, value: Any, column: str, table: str | None, database: str,
                     datasette: Datasette) -> markupsafe.Markup | None:
         if database != browse.DATABASE:
@@ -160,7 +160,7 @@ class Plugin:
         shown = browse.render_cell(value, column, table, datasette.urls.path("/"))
         return None if shown is None else markupsafe.Markup(shown)
 
-    @hookimpl  # type: ignore[misc]
+    @hookimpl  # type: ignore[untyped-decorator]
     def extra_template_vars(self, request: Any, database: str | None,
                             datasette: Datasette) -> Callable[[], Awaitable[dict[str, Any]]]:
         async def chart() -> dict[str, Any]:
@@ -168,11 +168,11 @@ class Plugin:
 
         return chart
 
-    @hookimpl  # type: ignore[misc]
+    @hookimpl  # type: ignore[untyped-decorator]
     def register_routes(self) -> list[tuple[str, Callable[[], Awaitable[Response]]]]:
         return [(r"^/-/feedwatch\.css$", _css)]
 
-    @hookimpl  # type: ignore[misc]
+    @hookimpl  # type: ignore[untyped-decorator]
     def asgi_wrapper(self) -> Callable[[ASGIApp], ASGIApp] | None:
         password = self.password
         if not password:

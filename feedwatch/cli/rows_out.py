@@ -17,7 +17,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def output_options(fn: F) -> F:
     """Add --json and --nl (the same meaning in every command that prints rows)."""
     fn = click.option("--nl", "as_nl", is_flag=True, help="One JSON object per line (JSON Lines).")(fn)
-    return click.option("--json", "as_json", is_flag=True, help="One JSON array of row objects.")(fn)  # type: ignore[return-value]
+    return click.option("--json", "as_json", is_flag=True, help="One JSON array of row objects.")(fn)
 
 
 def print_json(rows: list[dict[str, Any]], as_nl: bool) -> None:
