@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from feedwatch import pages
@@ -377,4 +377,21 @@ def chart_points(rows: list[dict[str, Any]], x: str, y: str) -> list[tuple[str, 
         if _ISO_TIME.fullmatch(label):
             label = label[:16].replace("T", " ")
         sums[label] = sums.get(label, 0) + value
-    return list(sums.items())
+    return _fill_days(list(sums.items()))
+
+
+MAX_CHART_DAYS = 1000
+
+
+def _fill_days(points: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Return daily points with the missing days as zero (so the bars keep time), when labels are days."""
+    try:
+        days = [date.fromisoformat(label) for label, _ in points]
+    except ValueError:
+        return points
+    if not days or (max(days) - min(days)).days >= MAX_CHART_DAYS:
+        return points
+    counts = {day: value for day, (_, value) in zip(days, points, strict=True)}
+    span = (max(days) - min(days)).days + 1
+    every = (min(days) + timedelta(days=n) for n in range(span))
+    return [(day.isoformat(), counts.get(day, 0)) for day in every]

@@ -252,3 +252,15 @@ def test_digest_command_takes_the_serve_address_from_the_config(store_path: Path
     links = _hrefs(out.read_text(encoding="utf-8"))
     assert "http://127.0.0.1:8001/feedwatch/tag_timeline?tag=Sustained" in links
     assert "http://127.0.0.1:8001/feedwatch/channel_profile?channel=delta_news" in links
+
+
+def test_daily_charts_keep_time_and_other_charts_keep_their_points() -> None:
+    rows = [{"day": "2025-01-01", "posts": 2}, {"day": "2025-01-01", "posts": 1}, {"day": "2025-01-04", "posts": 5},
+            {"day": None, "posts": 9}]
+    assert browse.chart_points(rows, "day", "posts") == [("2025-01-01", 3), ("2025-01-02", 0), ("2025-01-03", 0),
+                                                          ("2025-01-04", 5)]
+    seen = [{"at": "2025-01-13T00:00:00+00:00", "views": 1}, {"at": "2025-01-20T05:00:00+00:00", "views": 4},
+            {"at": "2025-01-20T06:00:00+00:00", "views": None}]
+    assert browse.chart_points(seen, "at", "views") == [("2025-01-13 00:00", 1), ("2025-01-20 05:00", 4)]
+    svg = browse.bar_chart_svg([("<b>", 1)], "views & <i>")
+    assert "<b>" not in svg and "<i>" not in svg and "&lt;b&gt;" in svg
