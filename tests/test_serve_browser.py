@@ -65,7 +65,7 @@ def test_search_a_word_and_see_the_post_highlighted(page: tuple[Any, Served, Pat
 def test_open_a_campaign_from_the_canned_query(page: tuple[Any, Served, Path]) -> None:
     tab, served, _ = page
     tab.goto(served.url + "/feedwatch")
-    tab.click("text=New campaigns")
+    tab.get_by_role("link", name="New campaigns", exact=True).click()
     tab.wait_for_url("**/feedwatch/new_campaigns")
     assert tab.locator("td.col-tier").first.inner_text() == "T2"
     tab.locator("td.col-campaign a").first.click()
