@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -129,10 +130,23 @@ QUERIES: dict[str, dict[str, Any]] = {
 }
 
 # Charts drawn above a canned query's results: (x column, y column, what is counted).
-CHARTS: dict[str, tuple[str, str, str]] = {
-    "tag_timeline": ("day", "posts", "posts per day"),
-    "post_history": ("at", "views", "views at each sighting"),
-    "channel_days": ("day", "posts", "posts per day"),
+@dataclass(frozen=True)
+class ChartSpec:
+    """A bar chart drawn on a query's page from the rows of a query (its own, or another with the same parameters)."""
+
+    query: str
+    x: str
+    y: str
+    what: str
+
+
+_DAYS = ChartSpec("channel_days", "day", "posts", "posts per day")
+_MEDIAN_VIEWS = ChartSpec("channel_days", "day", "median_views", "median views of the day's posts")
+CHARTS: dict[str, tuple[ChartSpec, ...]] = {
+    "tag_timeline": (ChartSpec("tag_timeline", "day", "posts", "posts per day"),),
+    "post_history": (ChartSpec("post_history", "at", "views", "views at each sighting"),),
+    "channel_profile": (_DAYS, _MEDIAN_VIEWS),
+    "channel_days": (_DAYS, _MEDIAN_VIEWS),
 }
 
 _STORED = "when feedwatch first stored it (UTC)"

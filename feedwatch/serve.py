@@ -181,23 +181,24 @@ class Plugin:
 
 
 async def _chart(datasette: Datasette, request: Any, database: str | None) -> markupsafe.Markup | None:
-    """Return the chart of a canned query page that has one (browse.CHARTS), drawn from its own rows."""
+    """Return the charts of a canned query page that has some (browse.CHARTS), drawn from query rows."""
     if request is None or database != browse.DATABASE:
         return None
     name = request.path.rstrip("/").rsplit("/", 1)[-1]
-    if name not in browse.CHARTS:
-        return None
-    sql = browse.QUERIES[name]["sql"]
-    params = {p: request.args.get(p, "") for p in set(re.findall(r":(\w+)", sql))}
-    if not any(params.values()):
-        return None
-    try:
-        results = await datasette.get_database(browse.DATABASE).execute(sql, params)
-    except (sqlite3.Error, QueryInterrupted):
-        return None
-    x, y, what = browse.CHARTS[name]
-    points = browse.chart_points([dict(row) for row in results.rows], x, y)
-    return markupsafe.Markup(browse.bar_chart_svg(points, what)) if points else None
+    drawn = []
+    for spec in browse.CHARTS.get(name, ()):
+        sql = browse.QUERIES[spec.query]["sql"]
+        params = {p: request.args.get(p, "") for p in set(re.findall(r":(\w+)", sql))}
+        if not any(params.values()):
+            continue
+        try:
+            results = await datasette.get_database(browse.DATABASE).execute(sql, params)
+        except (sqlite3.Error, QueryInterrupted):
+            continue
+        points = browse.chart_points([dict(row) for row in results.rows], spec.x, spec.y)
+        if points:
+            drawn.append(browse.bar_chart_svg(points, spec.what))
+    return markupsafe.Markup("".join(drawn)) if drawn else None
 
 
 def register(plugin: Plugin) -> None:

@@ -108,6 +108,8 @@ def test_pages_render_times_links_json_and_the_charts(served: Served) -> None:
     assert '<a href="/feedwatch/tag_timeline?tag=Sustained">Sustained</a>' in page.decode()
     status, page = served.get("/feedwatch/campaign_alerts/1")
     assert status == 200 and '<pre class="fw-json">' in page.decode()
+    status, page = served.get("/feedwatch/channel_profile?channel=delta_news")
+    assert page.decode().count('aria-label="posts per day"') == 1 and 'aria-label="median views' in page.decode()
     status, page = served.get("/feedwatch/tag_timeline?tag=sustained")
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in page.decode()
     status, page = served.get("/feedwatch/posts.json?_search=" + WORD + "&_shape=array")
