@@ -337,11 +337,17 @@ def readable_json(value: str) -> str | None:
     return f'<pre class="fw-json">{html.escape(json.dumps(data, indent=1, ensure_ascii=False))}</pre>'
 
 
+# Table columns that name a page of ours: (table, column) -> the kind of page (a key of page_links).
+TABLE_LINKS = {("posts", "channel"): "channel", ("channels", "username"): "channel",
+               ("campaign_spellings", "spelling"): "tag", ("hashtag_spellings", "spelling"): "tag"}
+
+
 def render_cell(value: Any, column: str, table: str | None, prefix: str = "/") -> str | None:
     """Return the HTML of one cell, or None to let Datasette render it (numbers, foreign keys, ...)."""
-    if table is None and value not in (None, "") and column in (links := page_links(prefix)):
+    kind = column if table is None else TABLE_LINKS.get((table, column))
+    if kind and value not in (None, "") and kind in (links := page_links(prefix)):
         try:
-            return _link(links[column](value), str(value))
+            return _link(links[kind](value), str(value))
         except (TypeError, ValueError):
             return None
     if (table, column) in EPOCH_COLUMNS and isinstance(value, int | float):

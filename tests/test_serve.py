@@ -218,6 +218,8 @@ def test_cells_escape_hostile_text() -> None:
     assert link is not None and "<script>" not in link
     channel = browse.render_cell('a"b<c', "channel", None)
     assert channel == '<a href="/feedwatch/channel_profile?channel=a%22b%3Cc">a&quot;b&lt;c</a>'
+    assert browse.render_cell("mfa", "channel", "posts") == '<a href="/feedwatch/channel_profile?channel=mfa">mfa</a>'
+    assert browse.render_cell("mfa", "channel", "post_sources") is None
     assert browse.render_cell(1736121600.0, "episode_start", "campaign_alerts") == (
         '<time datetime="2025-01-06T00:00:00+00:00">2025-01-06 00:00 UTC</time>')
 
