@@ -90,6 +90,8 @@ SETTINGS: tuple[Setting, ...] = (
             "FEEDWATCH_SMTP_USER and FEEDWATCH_SMTP_PASSWORD"),
     Setting("digest.smtp.from", "", "sender address of digest e-mails"),
     Setting("digest.smtp.to", [], "recipient addresses of digest e-mails"),
+    Setting("serve.base_url", "", "where `feedwatch serve` is reached (e.g. http://127.0.0.1:8001); when set, "
+            "HTML digests link posts, channels and tags to its pages instead of t.me"),
 )
 # Keys of each [[channels]] entry; interval and backfill default to poll.interval / poll.backfill.
 CHANNEL_KEYS: dict[str, str] = {

@@ -57,8 +57,9 @@ def test_html_of_hostile_posts_has_no_script_handler_or_unsafe_link() -> None:
         if tag == "a":
             assert attrs["href"] is not None and re.match(r"https?://", attrs["href"]), attrs
     hrefs = [attrs["href"] for tag, attrs in parsed.tags if tag == "a"]
-    # The javascript: sample stays text; the https one is a link with its quotes and tags escaped.
-    assert hrefs == ['https://t.me/evil/2?a=1&b="><script>x</script>']
+    # The javascript: sample stays text; the https one is a link with its quotes and tags escaped; a channel
+    # that is a username links to its t.me page, one with markup in its name stays text.
+    assert hrefs == ['https://t.me/evil/2?a=1&b="><script>x</script>', "https://t.me/evil"]
     text = "".join(parsed.text)
     assert HOSTILE in text and QUOTES in text and "evil<b>chan</b>" in text
     assert "javascript:alert(5)" not in page  # an unsafe URL is not even shown

@@ -11,12 +11,15 @@ import click
 
 from feedwatch import __version__
 from feedwatch.cli.campaigns_cmd import campaigns_command
+from feedwatch.cli.channels_cmd import channels_command
 from feedwatch.cli.common import OneLineUsage
 from feedwatch.cli.digest_cmd import digest_command
+from feedwatch.cli.history_cmd import history_command
 from feedwatch.cli.login_cmd import login_command
 from feedwatch.cli.network_cmds import discover_command, echoes_command, network_command
 from feedwatch.cli.parse_cmd import parse_command
 from feedwatch.cli.poll_cmd import poll_command, run_command
+from feedwatch.cli.serve_cmd import serve_command
 from feedwatch.cli.store_cmds import export_command, ingest_command, search_command
 from feedwatch.cli.watch_cmd import watch_command
 
@@ -47,3 +50,6 @@ main.add_command(digest_command)
 main.add_command(network_command)
 main.add_command(discover_command)
 main.add_command(echoes_command)
+main.add_command(serve_command)
+main.add_command(channels_command)
+main.add_command(history_command)

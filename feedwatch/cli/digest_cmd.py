@@ -60,7 +60,7 @@ def digest_command(db_path: str, config_file: str | None, since: datetime | None
     try:
         with store_errors(store.path):  # a corrupt page met while building: one line, like any store error
             if out or not send:
-                _show(store.db, since, now, fmt, out, seen)
+                _show(store.db, since, now, fmt, out, seen, config["serve.base_url"])
             code = _send(store.db, config, since if given else AUTO, now) if send else OK
     except FeedwatchError as exc:
         say_error(exc)
@@ -81,11 +81,12 @@ def _format_of(out: str | None) -> str:
     return SUFFIXES[suffix]
 
 
-def _show(db: object, since: datetime | None, now: datetime, fmt: str, out: str | None, seen: bool) -> None:
+def _show(db: object, since: datetime | None, now: datetime, fmt: str, out: str | None, seen: bool,
+          browse_url: str = "") -> None:
     from feedwatch.digest.build import build_digest
     from feedwatch.digest.deliver import RENDERERS, write_file
 
-    digest = build_digest(db, since, now, now=now, seen=seen)
+    digest = build_digest(db, since, now, now=now, seen=seen, browse_url=browse_url)
     if out:
         written = write_file(digest, Path(out), fmt)
         click.echo(f"digest written to {written}", err=True)
@@ -96,14 +97,14 @@ def _show(db: object, since: datetime | None, now: datetime, fmt: str, out: str 
 def _send(db: object, config: object, since: datetime | str | None, now: datetime) -> int:
     from feedwatch.digest.build import builder
     from feedwatch.digest.deliver import targets_from_config
-    from feedwatch.digest.job import send_digests
+    from feedwatch.digest.job import browse_url, send_digests
 
     targets = targets_from_config(config)
     if not targets:
         where = getattr(config, "path", None) or "the config"
         raise ConfigError(f"{where}: no digest target set. Set digest.file.path, digest.webhook.url or "
                           "digest.smtp.host (see config/feedwatch.toml)")
-    outcomes = send_digests(db, targets, builder(db), since=since, now=now, env=os.environ)  # type: ignore[arg-type]
+    outcomes = send_digests(db, targets, builder(db, browse_url(config)), since=since, now=now, env=os.environ)  # type: ignore[arg-type]
     for outcome in outcomes:
         if outcome.skipped:
             write_line(outcome.detail)

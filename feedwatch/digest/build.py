@@ -245,7 +245,7 @@ def spreading(conn: sqlite3.Connection, since: datetime | None, until: datetime)
 
 
 def build_digest(db: Any, since: datetime | None, until: datetime, exclude: set[str] | None = None,
-                 *, now: datetime | None = None, seen: bool = False) -> Digest:
+                 *, now: datetime | None = None, seen: bool = False, browse_url: str = "") -> Digest:
     """Return the digest of what was stored in [since, until] (since None: everything), minus `exclude`d alerts.
 
     With `seen`, posts seen again in the window count too (see feedwatch.digest.sql.Window).
@@ -270,10 +270,10 @@ def build_digest(db: Any, since: datetime | None, until: datetime, exclude: set[
         new_campaigns=campaigns, spiking=spiking, spreading=tuple(spreading(conn, since, until)),
         top_tags=tags, channels=tuple(channel_rows(conn)),
         health=tuple(health_rows(conn, window)), chart=build_chart(conn, listed_tags(alerts, tags)),
-        notes=tuple(notes), seen=seen,
+        notes=tuple(notes), seen=seen, browse_url=browse_url,
     )
 
 
-def builder(db: Any) -> Callable[[datetime | None, datetime, set[str] | None], Digest]:
+def builder(db: Any, browse_url: str = "") -> Callable[[datetime | None, datetime, set[str] | None], Digest]:
     """Return build_digest bound to `db` (what feedwatch.digest.job.send_digests calls per target)."""
-    return lambda since, until, exclude: build_digest(db, since, until, exclude)
+    return lambda since, until, exclude: build_digest(db, since, until, exclude, browse_url=browse_url)

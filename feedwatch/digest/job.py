@@ -138,11 +138,18 @@ def run_scheduled(config: Any, now: datetime | None = None) -> str:
     store = Store.open(_db_path(config))
     try:
         with store_errors(store.path):  # a corrupt page met while building: one line, never a traceback
-            outcomes = send_digests(store.db, targets, builder(store.db), now=now)
+            outcomes = send_digests(store.db, targets, builder(store.db, browse_url(config)), now=now)
     finally:
         store.close()
     raise_failures(outcomes)
     return summary(outcomes)
+
+
+def browse_url(config: Any) -> str:
+    """Return the configured address of `feedwatch serve` (serve.base_url), or "" when unset."""
+    from feedwatch.digest.deliver import settings
+
+    return str(settings(config).get("serve.base_url") or "")
 
 
 def _db_path(config: Any) -> str:

@@ -209,6 +209,7 @@ class Digest:
     chart: Chart | None = None
     notes: tuple[str, ...] = field(default=())  # e.g. "campaign detection is not available"
     seen: bool = False  # the window holds posts seen again in it, not only those first stored
+    browse_url: str = ""  # where `feedwatch serve` is reached: the HTML links to its pages when set
 
     @property
     def alerts(self) -> tuple[AlertEntry, ...]:

@@ -3,7 +3,8 @@
 No external resources and no JavaScript: inline CSS, an inline SVG chart, and a
 Content-Security-Policy that forbids scripts even if something slipped through.
 Every string from posts goes through `h()` (text and attribute escaping); only
-URLs that `safe_url` accepts (http, https, t.me) become links.
+URLs that `safe_url` accepts (http, https, t.me) become links. With a `browse_url`
+(where `feedwatch serve` is reached), posts, channels and tags link to its pages.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import html
 from datetime import datetime, timedelta
 
+from feedwatch import pages
 from feedwatch.digest.model import AlertEntry, Chart, Digest, PostLink, Spread, clean_text, lag, plural, safe_url
 from feedwatch.digest.render_md import SECTIONS
 
@@ -54,11 +56,12 @@ def _anchor(url: str | None, label: str) -> str:
     return f'<a href="{html.escape(checked, quote=True)}" rel="noopener noreferrer nofollow">{label}</a>'
 
 
-def _post_link(link: PostLink) -> str:
+def _post_link(link: PostLink, base: str = "") -> str:
     label = h(link.label, 140) or "(no text)"
-    checked = safe_url(link.url)
+    ref = pages.post_ref(link.url)
+    checked = safe_url(pages.post_page(base, ref) if base and ref else link.url)
     head = _anchor(checked, label) if checked else f'{label} <span class="small">{h(link.where)}</span>'
-    facts = [h(link.channel)] if link.channel else []
+    facts = [_channel(link.channel, base)] if link.channel else []
     if link.date:
         facts.append(when(link.date))
     if link.forwarded:
@@ -66,11 +69,20 @@ def _post_link(link: PostLink) -> str:
     return f"<li>{head}{' <span class=small>· ' + ' · '.join(facts) + '</span>' if facts else ''}</li>"
 
 
-def _alert(alert: AlertEntry) -> str:
+def _channel(name: str, base: str) -> str:
+    return _anchor(pages.channel_link(base, name), h(name))
+
+
+def _tag(tag: str, base: str) -> str:
+    return _anchor(pages.tag_page(base, tag), "#" + h(tag)) if base else "#" + h(tag)
+
+
+def _alert(alert: AlertEntry, base: str = "") -> str:
     spellings = " ".join("#" + h(t) for t in alert.tags)
     items = [
         f"<li>First use {when(alert.first_seen)}; alerted at {when(alert.alerted_at)}</li>",
-        f"<li>Channels ({len(alert.channels)}): {', '.join(h(c) for c in alert.channels) or 'unknown'}</li>",
+        f"<li>Channels ({len(alert.channels)}): {', '.join(_channel(c, base) for c in alert.channels) or 'unknown'}"
+        "</li>",
         f"<li>Posts: {alert.posts} independent, {plural(alert.forwards, 'forward')}</li>",
     ]
     if len(alert.tags) > 1:
@@ -80,19 +92,19 @@ def _alert(alert: AlertEntry) -> str:
     if alert.evidence:
         details = "; ".join(f"{h(e.name.replace('_', ' '))} {h(e.value, 200)}" for e in alert.evidence)
         items.append(f'<li class="small">Details: {details}</li>')
-    samples = "".join(_post_link(s) for s in alert.samples)
+    samples = "".join(_post_link(s, base) for s in alert.samples)
     basis = f" ({h(alert.score_basis)})" if alert.score_basis else ""
     return (
-        f'<article class="alert {h(alert.tier)}"><h3>#{h(alert.tag)} <span class="tier">{h(alert.tier)}</span> '
+        f'<article class="alert {h(alert.tier)}"><h3>{_tag(alert.tag, base)} <span class="tier">{h(alert.tier)}</span> '
         f'{h(alert.title)}, score {alert.score:.3g}{basis}</h3><ul>{"".join(items)}</ul>'
         + (f"<p class=small>Sample posts</p><ul>{samples}</ul>" if samples else "")
         + "</article>"
     )
 
 
-def _spread(spread: Spread) -> str:
+def _spread(spread: Spread, base: str = "") -> str:
     echoes = "".join(
-        _post_link(e.post).replace("<li>", f"<li><strong>{h(e.how)}</strong>, {h(lag(e.lag_hours))}, "
+        _post_link(e.post, base).replace("<li>", f"<li><strong>{h(e.how)}</strong>, {h(lag(e.lag_hours))}, "
                                    f"similarity {e.similarity:.2f}: ", 1)
         for e in spread.echoes
     )
@@ -100,13 +112,13 @@ def _spread(spread: Spread) -> str:
               f"{plural(spread.edited, 'edited copy')}")
     return (
         f'<article class="alert spread"><h3>{spread.channels} channels: {h(spread.text, 200)}</h3>'
-        f"<p class=small>Origin</p><ul>{_post_link(spread.origin)}</ul>"
+        f"<p class=small>Origin</p><ul>{_post_link(spread.origin, base)}</ul>"
         f"<p class=small>Repeated by {counts} (copies carry no attribution)</p><ul>{echoes}</ul></article>"
     )
 
 
-def _alerts(title: str, anchor: str, alerts: tuple[AlertEntry, ...], empty: str) -> str:
-    body = "".join(_alert(a) for a in alerts) or f"<p>{empty}</p>"
+def _alerts(title: str, anchor: str, alerts: tuple[AlertEntry, ...], empty: str, base: str = "") -> str:
+    body = "".join(_alert(a, base) for a in alerts) or f"<p>{empty}</p>"
     return f'<section id="{anchor}"><h2>{title} ({len(alerts)})</h2>{body}</section>'
 
 
@@ -160,12 +172,13 @@ def chart_svg(chart: Chart) -> str:
 
 
 def _sections(digest: Digest) -> list[str]:
+    base = digest.browse_url
     tags = [
-        [f"#{h(t.tag)}", str(t.posts), str(t.forwards), str(t.channels),
+        [_tag(t.tag, base), str(t.posts), str(t.forwards), str(t.channels),
          '<span class="small">' + " ".join("#" + h(s) for s in t.spellings) + "</span>"]
         for t in digest.top_tags
     ]
-    channels = [[h(c.channel), str(c.posts), str(c.forwards), when(c.last)] for c in digest.channels]
+    channels = [[_channel(c.channel, base), str(c.posts), str(c.forwards), when(c.last)] for c in digest.channels]
     health = [
         [h(x.source), f'<span class="{h(x.status)}">{h(x.status)}</span>', str(x.runs), str(x.failed_runs),
          h(", ".join(f"{k} {n}" for k, n in x.errors)) or "none", h(x.last_error, 160)]
@@ -179,10 +192,10 @@ def _sections(digest: Digest) -> list[str]:
         chart = (f'<figure>{chart_svg(digest.chart)}<figcaption class="small">Posts per {unit} by publication '
                  f"date{left_out}</figcaption></figure>")
     return [
-        _alerts(SECTIONS[0], "new-campaigns", digest.new_campaigns, "No new campaigns in this window."),
-        _alerts(SECTIONS[1], "spiking", digest.spiking, "No known tag is spiking."),
+        _alerts(SECTIONS[0], "new-campaigns", digest.new_campaigns, "No new campaigns in this window.", base),
+        _alerts(SECTIONS[1], "spiking", digest.spiking, "No known tag is spiking.", base),
         f'<section id="spreading"><h2>{SECTIONS[2]} ({len(digest.spreading)})</h2>'
-        + ("".join(_spread(s) for s in digest.spreading)
+        + ("".join(_spread(s, base) for s in digest.spreading)
            or "<p>No passage reached three or more channels in this window.</p>")
         + "</section>",
         f'<section id="top-hashtags"><h2>{SECTIONS[3]}</h2>{chart}'
