@@ -214,6 +214,9 @@ TABLES: dict[str, dict[str, Any]] = {
             "channel_id": "Telegram's numeric id, when known", "access_hash": "Telegram API access hash",
             "high_water": "largest message id polling has stored", "last_polled_at": "last poll (UTC)",
             "first_seen": _STORED,
+            "retry_at": "after a rate limit: when this channel may be asked again (UTC)",
+            "resume_before": "an unfinished walk of older pages goes on below this message id",
+            "resume_top": "the newest message id of that unfinished walk",
         },
     },
     "channel_names": {

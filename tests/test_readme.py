@@ -3,7 +3,8 @@
 A line runs in a shell (pipes and redirections as written), from a scratch folder that sees the project's
 seeds/, tests/ and config/, with FEEDWATCH_DB naming the fixture store. It must exit 0 and print something
 on stdout (unless it writes a file with `>` or `--out`). Markers in the line's comment change that:
-`(network)` skips a line that needs Telegram, `(exit N)` expects exit status N.
+`(network)` skips a line that needs Telegram, `(exit N)` expects exit status N, and `(until stopped)` marks a
+server (`feedwatch serve`): it must say where it serves, and is then stopped.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 NETWORK = "(network)"
+SERVER = "(until stopped)"
 EXIT = re.compile(r"\(exit (\d)\)")
 # A pasted dump in the old Windows encoding, for the README's `--encoding cp1251` example.
 OLD_PASTE = "Forwarded from МИД России\nЗаявление МИД России\n14 мая 2021 года\nТекст заявления. #ООН\n"
@@ -65,6 +67,9 @@ def test_readme_example_runs_as_documented(scratch: tuple[Path, dict[str, str]],
     if NETWORK in line:
         pytest.skip("needs the network")
     folder, env = scratch
+    if SERVER in line:
+        _serves(line, folder, env)
+        return
     expected = EXIT.search(line)
     done = subprocess.run(["bash", "-c", line], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == (int(expected[1]) if expected else 0), done.stderr
@@ -72,3 +77,34 @@ def test_readme_example_runs_as_documented(scratch: tuple[Path, dict[str, str]],
     writes_a_file = ">" in line.split("#")[0] or "--out" in line
     if not writes_a_file and not expected:
         assert done.stdout.strip(), f"{line!r} printed nothing on stdout ({done.stderr.strip()})"
+
+
+def _serves(line: str, folder: Path, env: dict[str, str]) -> None:
+    """Start a server line, wait for the line that says where it serves, then stop it."""
+    import signal
+    import time
+
+    (folder / "data").mkdir(exist_ok=True)
+    if not (folder / "data" / "feedwatch.db").exists():
+        (folder / "data" / "feedwatch.db").write_bytes((folder / "fixture.db").read_bytes())
+    server = subprocess.Popen(["bash", "-c", f"exec {line.split('#')[0]}"], cwd=folder, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        said = ""
+        assert server.stderr is not None
+        while time.monotonic() < deadline and "Serving" not in said:
+            said += server.stderr.readline()
+            if server.poll() is not None:
+                said += server.stderr.read()
+                break
+        assert "Serving" in said and server.poll() is None, said
+        assert "Traceback" not in said
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        server.stderr.close()
