@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -195,11 +194,12 @@ def test_not_utf8_names_the_byte(tmp_path: Path) -> None:
     assert [p.message_id for p in got] == [1, 2]
 
 
-def test_message_without_numeric_id_is_a_parse_error(tmp_path: Path) -> None:
-    shutil.copy(CHANNEL / "messages.html", tmp_path / "messages.html")
-    page = (tmp_path / "messages.html").read_text(encoding="utf-8").replace('id="message4"', 'id="messageX"')
-    with pytest.raises(ParseError, match="after message 3: a message without a numeric id"):
-        list(parse(io.BytesIO(page.encode()), "messages.html", Options()))
+def test_message_without_numeric_id_is_skipped_with_a_note_naming_it() -> None:
+    page = (CHANNEL / "messages.html").read_text(encoding="utf-8").replace('id="message4"', 'id="messageX"')
+    options = Options()
+    posts = list(parse(io.BytesIO(page.encode()), "messages.html", options))
+    assert [p.message_id for p in posts] == [1, 2, 3, 5, 6, 7, 8]
+    assert options.notes == ["messages.html: the message after message 3 has no numeric id; skipped, the rest is read"]
 
 
 _TOKENS = st.sampled_from([

@@ -158,3 +158,75 @@ def decode(data: bytes, path: str, encoding: str | None = None) -> str:
         ) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
+
+
+_HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
+
+
+class HtmlText:
+    """Text laid out as a browser lays out HTML's inline content (CSS `white-space: normal`).
+
+    A run of spaces, tabs and newlines in the markup is one space, also across
+    element boundaries; a line break (`<br>`, a block's edge) drops the spaces
+    around it. A no-break space is not white space. Text added with `pre=True`
+    is kept as written. So a page re-indented by an editor reads the same.
+    """
+
+    __slots__ = ("_space", "parts")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self._space = False  # a collapsed space waits for the next visible character
+
+    def add(self, text: str, pre: bool = False) -> None:
+        if pre:
+            self._flush()
+            self.parts.append(text)
+            return
+        runs = _HTML_SPACE.split(text)
+        if len(runs) == 1:  # no white space in it
+            if text:
+                self._flush()
+                self.parts.append(text)
+            return
+        if not runs[0]:
+            self._pend()
+        words = " ".join(run for run in runs if run)  # only the first and last run can be empty
+        if words:
+            self._flush()
+            self.parts.append(words)
+            if not runs[-1]:
+                self._pend()
+
+    def line_break(self) -> None:
+        """A `<br>`: always a new line."""
+        self._space = False
+        self.parts.append("\n")
+
+    def block_edge(self) -> None:
+        """The edge of a block element: a new line unless one has just begun."""
+        self._space = False
+        if not self._at_line_start():
+            self.parts.append("\n")
+
+    def mark(self) -> int:
+        """Return a position to read the text added since with `since()`."""
+        return len(self.parts)
+
+    def since(self, mark: int) -> str:
+        return "".join(self.parts[mark:])
+
+    def value(self) -> str:
+        return "".join(self.parts)
+
+    def _pend(self) -> None:
+        if not self._at_line_start():
+            self._space = True
+
+    def _flush(self) -> None:
+        if self._space:
+            self._space = False
+            self.parts.append(" ")
+
+    def _at_line_start(self) -> bool:
+        return not self.parts or self.parts[-1].endswith("\n")
