@@ -10,12 +10,22 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, error_line, guarded, say_error, write_line
+from feedwatch.cli.common import (
+    OK,
+    PARTLY_FAILED,
+    USAGE,
+    error_line,
+    guarded,
+    say_error,
+    say_notes,
+    tz_option,
+    write_line,
+)
 from feedwatch.errors import FeedwatchError
 from feedwatch.models import Post
 from feedwatch.parse import Options, expand, format_names, parse_path
@@ -89,7 +99,8 @@ Examples:
 @click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(["auto", *format_names()]),
               help="Input format; auto detects each file.")
 @click.option("--encoding", default=None, help="Encoding of text inputs (default UTF-8, with or without BOM).")
-def ingest_command(paths: tuple[str, ...], db_path: str | None, fmt: str, encoding: str | None) -> None:
+@tz_option
+def ingest_command(paths: tuple[str, ...], db_path: str | None, fmt: str, encoding: str | None, tz: tzinfo) -> None:
     """Store posts from archived material in the database, once each.
 
     PATHS are files, folders (walked) or - for stdin, in any format `parse`
@@ -97,12 +108,13 @@ def ingest_command(paths: tuple[str, ...], db_path: str | None, fmt: str, encodi
     one line on stderr and the others are still stored (exit 1).
     """
     store = open_store(db_path)
-    options = Options(encoding=encoding)
+    options = Options(encoding=encoding, tz=tz)
     table: list[tuple[str, IngestResult]] = []
-    bad = 0
+    bad = noted = 0
     try:
         for path in expand(paths):
             result, failed = _ingest_one(store, path, fmt, options)
+            noted = say_notes(options.notes, noted)
             bad += failed
             table.append((path, result))
     except FeedwatchError as exc:

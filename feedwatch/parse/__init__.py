@@ -67,6 +67,7 @@ FORMATS: dict[str, Format] = {
         Format("tg-json", "tg_json", "stream"),
         Format("tg-html", "tg_html", "stream", folder=True),
         Format("tme-html", "tme_html", "stream"),
+        Format("desktop-paste", "desktop_paste", "stream"),
         Format("statement", "statement", "text"),
         Format("dump", "dump", "lines"),
     )
