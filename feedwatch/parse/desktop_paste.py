@@ -7,6 +7,9 @@ reply (`[In reply to Name]`), a bracketed line for media (`[ Photo ]`), then
 the text; messages are separated by a blank line. So a header is such a line
 at the start or after a blank line, and every header begins a post.
 
+Telegram Desktop writes this text from the messages themselves, so it holds
+no client chrome: every line that is not a header is the message's own.
+
 Times are local with no zone: they are read in `--tz` (UTC unless told) and
 the user is told once. Dates come in the short formats of common locales:
 25/06/2022, 25.06.2022, 25-06-2022, 2022-06-25, 2022/06/25, 6/25/22 7:25 AM.
@@ -214,8 +217,7 @@ def _post(message: _Message, path: str, index: int, options: Options, order: str
             text="\n".join(body[start:]),
             media=tuple(media),
             source=Source(FORMAT, path, index),
-        ),
-        pasted=True,
+        )
     )
 
 
