@@ -161,6 +161,12 @@ def decode(data: bytes, path: str, encoding: str | None = None) -> str:
 
 
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
+# Marks kept among the raw text until it is laid out: a line break, a block's edge, and a
+# preformatted space and tab (characters that HTML text cannot hold).
+_BREAK, _EDGE, _PRE_SPACE, _PRE_TAB = "\x00", "\x01", "\x02", "\x03"
+_EDGES = re.compile("\x01+")
+_PRE = str.maketrans({" ": _PRE_SPACE, "\t": _PRE_TAB, "\n": _BREAK, "\r": None})
+_UNMARK = str.maketrans({_BREAK: "\n", _PRE_SPACE: " ", _PRE_TAB: "\t"})
 
 
 class HtmlText:
@@ -170,63 +176,48 @@ class HtmlText:
     element boundaries; a line break (`<br>`, a block's edge) drops the spaces
     around it. A no-break space is not white space. Text added with `pre=True`
     is kept as written. So a page re-indented by an editor reads the same.
+
+    The raw text is only collected (with marks for breaks) and laid out once,
+    by a few regular expressions over the whole, when it is read.
     """
 
-    __slots__ = ("_space", "parts")
+    __slots__ = ("parts",)
 
     def __init__(self) -> None:
         self.parts: list[str] = []
-        self._space = False  # a collapsed space waits for the next visible character
 
     def add(self, text: str, pre: bool = False) -> None:
-        if pre:
-            self._flush()
-            self.parts.append(text)
-            return
-        runs = _HTML_SPACE.split(text)
-        if len(runs) == 1:  # no white space in it
-            if text:
-                self._flush()
-                self.parts.append(text)
-            return
-        if not runs[0]:
-            self._pend()
-        words = " ".join(run for run in runs if run)  # only the first and last run can be empty
-        if words:
-            self._flush()
-            self.parts.append(words)
-            if not runs[-1]:
-                self._pend()
+        self.parts.append(text.translate(_PRE) if pre else text)
 
     def line_break(self) -> None:
         """A `<br>`: always a new line."""
-        self._space = False
-        self.parts.append("\n")
+        self.parts.append(_BREAK)
 
     def block_edge(self) -> None:
         """The edge of a block element: a new line unless one has just begun."""
-        self._space = False
-        if not self._at_line_start():
-            self.parts.append("\n")
+        self.parts.append(_EDGE)
 
     def mark(self) -> int:
         """Return a position to read the text added since with `since()`."""
         return len(self.parts)
 
     def since(self, mark: int) -> str:
-        return "".join(self.parts[mark:])
+        return _layout("".join(self.parts[mark:]))
 
     def value(self) -> str:
-        return "".join(self.parts)
+        return _layout("".join(self.parts))
 
-    def _pend(self) -> None:
-        if not self._at_line_start():
-            self._space = True
 
-    def _flush(self) -> None:
-        if self._space:
-            self._space = False
-            self.parts.append(" ")
-
-    def _at_line_start(self) -> bool:
-        return not self.parts or self.parts[-1].endswith("\n")
+def _layout(raw: str) -> str:
+    flat = _HTML_SPACE.sub(" ", raw)
+    for mark in (_BREAK, _EDGE):
+        if mark in flat:
+            flat = flat.replace(" " + mark, mark).replace(mark + " ", mark)
+    flat = flat.strip(" ")
+    if _EDGE in flat:
+        flat = _EDGES.sub(lambda m: "" if m.start() == 0 or flat[m.start() - 1] == _BREAK else _BREAK, flat)
+    if _BREAK in flat:
+        flat = flat.replace(_BREAK, "\n")
+    if _PRE_SPACE in flat or _PRE_TAB in flat:
+        flat = flat.translate(_UNMARK)
+    return flat
