@@ -47,7 +47,7 @@ COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
 @dataclass(frozen=True)
 class Options:
     encoding: str | None = None  # text formats: the input's encoding (default UTF-8, BOM or not)
-    tz: tzinfo = UTC  # Desktop HTML exports without a zone: the exporter's time zone
+    tz: tzinfo = UTC  # times written without a zone (older Desktop exports, copied Desktop text): their zone
     notes: list[str] = field(default_factory=list)  # things a parser wants the user told once
 
 

@@ -42,6 +42,7 @@ _ID_RE = re.compile(r"message(-?\d{1,18})")
 _FIRST_ID_RE = re.compile(rb'<div class="message [^"]*" id="message(\d{1,18})"')
 _DIVIDER_RE = re.compile(r"(\d{1,2}) ([A-Za-z]+) (\d{4})")
 _UNREAD_SHOWN = 10  # files named in the note about files not read
+_PAGE_HEAD_BYTES = 4096  # a page's <title>Exported Data</title> is within its first few hundred bytes
 _DATE_RE = re.compile(
     r"(\d{1,2})\.(\d{1,2})\.(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?: UTC(?:([+-])(\d{1,2}):?(\d{2}))?)?\s*$"
 )
@@ -63,10 +64,8 @@ def export_pages(folder: Path) -> tuple[list[Path], list[Path]]:
     """
     pages: list[tuple[int, int, str, Path]] = []
     others: list[Path] = []
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith(".") or not entry.is_file():
-            continue
-        head = _head(entry)
+    for entry in _files(folder):
+        head = _head(entry, SNIFF_BYTES)
         if head is None or not sniff(head.decode("utf-8", errors="replace")):
             others.append(entry)
             continue
@@ -82,23 +81,31 @@ def export_files(folder: Path) -> list[Path]:
     return export_pages(folder)[0]
 
 
-def _head(path: Path) -> bytes | None:
+def sniff_folder(folder: Path) -> bool:
+    """True when a folder holds a Telegram Desktop HTML export (a page's head names it within a few KB)."""
+    for entry in _files(folder):
+        head = _head(entry, _PAGE_HEAD_BYTES)
+        if head is not None and sniff(head.decode("utf-8", errors="replace")):
+            return True
+    return False
+
+
+def _files(folder: Path) -> list[Path]:
+    return [e for e in sorted(folder.iterdir()) if not e.name.startswith(".") and e.is_file()]
+
+
+def _head(path: Path, size: int) -> bytes | None:
     """Return the first bytes of a file (of the data inside, when compressed), or None when unreadable."""
     try:
         stream = open_input(str(path))
     except ParseError:
         return None
     try:
-        return stream.read(SNIFF_BYTES)
+        return stream.read(size)
     except ParseError:
         return None
     finally:
         stream.close()
-
-
-def sniff_folder(folder: Path) -> bool:
-    """True when a folder holds a Telegram Desktop HTML export."""
-    return bool(export_files(folder))
 
 
 @dataclass
