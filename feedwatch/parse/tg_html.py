@@ -38,6 +38,7 @@ FORMAT = "tg-html"
 _CHUNK = 1024 * 1024
 _FILE_RE = re.compile(r"messages(\d*)\.html?", re.IGNORECASE)
 _SNIFF_RE = re.compile(r"<title>Exported Data</title>|<div class=\"message (?:default|service)")
+_SNIFF_BYTES_RE = re.compile(_SNIFF_RE.pattern.encode())
 _ID_RE = re.compile(r"message(-?\d{1,18})")
 _FIRST_ID_RE = re.compile(rb'<div class="message [^"]*" id="message(\d{1,18})"')
 _DIVIDER_RE = re.compile(r"(\d{1,2}) ([A-Za-z]+) (\d{4})")
@@ -66,7 +67,7 @@ def export_pages(folder: Path) -> tuple[list[Path], list[Path]]:
     others: list[Path] = []
     for entry in _files(folder):
         head = _head(entry, SNIFF_BYTES)
-        if head is None or not sniff(head.decode("utf-8", errors="replace")):
+        if head is None or not _SNIFF_BYTES_RE.search(head):
             others.append(entry)
             continue
         first = _FIRST_ID_RE.search(head)
@@ -85,7 +86,7 @@ def sniff_folder(folder: Path) -> bool:
     """True when a folder holds a Telegram Desktop HTML export (a page's head names it within a few KB)."""
     for entry in _files(folder):
         head = _head(entry, _PAGE_HEAD_BYTES)
-        if head is not None and sniff(head.decode("utf-8", errors="replace")):
+        if head is not None and _SNIFF_BYTES_RE.search(head):
             return True
     return False
 

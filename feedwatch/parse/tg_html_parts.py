@@ -95,8 +95,9 @@ def inline(element: etree._Element | None, content: Content, skip: str | None = 
     if element is None:
         return
     out = content.out
+    add = out.add_pre if pre else out.parts.append  # raw text is laid out once, when read
     if element.text:
-        out.add(element.text, pre)
+        add(element.text)
     for child in element:
         tag = child.tag
         if isinstance(tag, str) and (skip is None or skip not in (child.get("class") or "").split()):
@@ -107,7 +108,7 @@ def inline(element: etree._Element | None, content: Content, skip: str | None = 
             else:
                 inline(child, content, pre=pre or tag == "pre")
         if child.tail:
-            out.add(child.tail, pre)
+            add(child.tail)
 
 
 def block_text(element: etree._Element | None, skip: str | None = None) -> str:
