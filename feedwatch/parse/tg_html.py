@@ -43,6 +43,7 @@ _ID_RE = re.compile(r"message(-?\d{1,18})")
 _FIRST_ID_RE = re.compile(rb'<div class="message [^"]*" id="message(\d{1,18})"')
 _DIVIDER_RE = re.compile(r"(\d{1,2}) ([A-Za-z]+) (\d{4})")
 _UNREAD_SHOWN = 10  # files named in the note about files not read
+_UNDATED_HELD = 1000  # service posts held while no date title has told the zone
 _PAGE_HEAD_BYTES = 4096  # a page's <title>Exported Data</title> is within its first few hundred bytes
 _DATE_RE = re.compile(
     r"(\d{1,2})\.(\d{1,2})\.(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?: UTC(?:([+-])(\d{1,2}):?(\d{2}))?)?\s*$"
@@ -204,6 +205,8 @@ class _Reader:
                     if self.chain.undated:
                         yield from self._dated()  # the post's date title has told the zone
                     yield post
+                elif len(self.chain.undated) >= _UNDATED_HELD:
+                    yield from self._undated_in_fallback_zone()
             elif "page_header" in classes:
                 title = parts.block_text(element.find(".//div[@class='text bold']"))
                 self.chain.channel_title = title or self.chain.channel_title
@@ -212,11 +215,15 @@ class _Reader:
 
     def finish(self) -> Iterator[Post]:
         """Yield the service posts still waiting for the zone, and note the skipped messages."""
+        yield from self._undated_in_fallback_zone()
+        self.skipped.close(self.options)
+
+    def _undated_in_fallback_zone(self) -> Iterator[Post]:
+        """Yield the waiting service posts, in --tz when no date title has told the export's zone."""
         if self.chain.undated and self.chain.zone is None:
             add_note(self.options, NO_TIME_NOTE.format(path=self.note_path, tz=tz_name(self.options.tz)))
             self.chain.zone = self.options.tz
         yield from self._dated()
-        self.skipped.close(self.options)
 
     def _dated(self) -> Iterator[Post]:
         zone = self.chain.zone
