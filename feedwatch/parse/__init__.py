@@ -141,7 +141,7 @@ _DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
 # Real exports and pages shrink 6 to 26-fold; data that inflates far more, beyond a first
 # allowance, is a decompression bomb, refused before it costs the time of reading it.
 MAX_INFLATION = 100
-INFLATION_ALLOWANCE = 64 * 2**20
+INFLATION_ALLOWANCE = 8 * 2**20
 
 
 def decompressed(stream: BinaryIO, path: str) -> BinaryIO:
