@@ -81,8 +81,9 @@ def render(el: Element | None, entities: Entities | None = None) -> str:
 
 def _render_into(el: Element, out: HtmlText, entities: Entities | None, pre: bool) -> None:
     # libxml2 caps nesting at 256 levels, so this recursion stays shallow.
+    add = out.add_pre if pre else out.parts.append  # raw text is laid out once, when read
     if el.text:
-        out.add(el.text, pre)
+        add(el.text)
     for child in el:
         tag = child.tag
         if not isinstance(tag, str) or tag in _SKIP:
@@ -102,7 +103,7 @@ def _render_into(el: Element, out: HtmlText, entities: Entities | None, pre: boo
         else:
             _render_into(child, out, entities, pre)
         if child.tail:
-            out.add(child.tail, pre)
+            add(child.tail)
 
 
 def _emoji(el: Element) -> str:
