@@ -1,7 +1,8 @@
 """Hostile sizes through `feedwatch parse`: each case's outcome and peak memory (VmHWM of the child).
 
-Cases: a multi-GB dump (many posts), a single 50 MB line, a million hashtags in
-one post, and a multi-GB file that claims to be a t.me/s page. Each must end
+Cases: a multi-GB dump (many posts), the same dump gzipped, a single 50 MB
+line, a million hashtags in one post, a multi-GB file that claims to be a t.me/s
+page, and a gzip bomb (4 GB of one repeated post in a few MB). Each must end
 with posts or one clear error line, in bounded memory, never an OOM kill.
 
 With --network, hostile answers from a local t.me/s server through `feedwatch
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +57,23 @@ def write_repeated(path: Path, piece: str, size: int) -> None:
             written += len(block)
 
 
+def gzip_file(source: Path, target: Path) -> None:
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # 31: the gzip container
+    with source.open("rb") as data, target.open("wb") as out:
+        while chunk := data.read(1 << 20):
+            out.write(packer.compress(chunk))
+        out.write(packer.flush())
+
+
+def write_bomb(path: Path, piece: str, size: int) -> None:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = (piece * max(1, (1 << 20) // len(piece.encode()))).encode()
+    with path.open("wb") as out:
+        for _ in range(size // len(block)):
+            out.write(packer.compress(block))
+        out.write(packer.flush())
+
+
 def cases(folder: Path, gigabytes: float) -> list[tuple[str, Path, list[str]]]:
     big = int(gigabytes * 2**30)
     dump = folder / "big_dump.txt"
@@ -68,8 +87,14 @@ def cases(folder: Path, gigabytes: float) -> list[tuple[str, Path, list[str]]]:
     tags.write_text(json.dumps([message]), encoding="utf-8")
     page = folder / "huge_page.html"
     write_repeated(page, '<div class="tgme_widget_message" data-post="x/1">padding</div>\n', big)
+    packed = folder / "big_dump.txt.gz"
+    gzip_file(dump, packed)
+    bomb = folder / "bomb.txt.gz"
+    write_bomb(bomb, "Forwarded from X\nthe same words again #again\n", 4 * 2**30)
     return [
         (f"dump of {gigabytes:g} GB (many posts)", dump, []),
+        (f"the same dump gzipped ({packed.stat().st_size / 2**20:,.0f} MB)", packed, []),
+        (f"gzip bomb: 4 GB of one repeated post in {bomb.stat().st_size / 2**20:,.1f} MB", bomb, []),
         ("a single 50 MB line", line, []),
         ("a million hashtags in one post (Desktop JSON)", tags, []),
         (f"{gigabytes:g} GB file claiming to be a t.me/s page", page, ["--format", "tme-html"]),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -195,11 +194,12 @@ def test_not_utf8_names_the_byte(tmp_path: Path) -> None:
     assert [p.message_id for p in got] == [1, 2]
 
 
-def test_message_without_numeric_id_is_a_parse_error(tmp_path: Path) -> None:
-    shutil.copy(CHANNEL / "messages.html", tmp_path / "messages.html")
-    page = (tmp_path / "messages.html").read_text(encoding="utf-8").replace('id="message4"', 'id="messageX"')
-    with pytest.raises(ParseError, match="after message 3: a message without a numeric id"):
-        list(parse(io.BytesIO(page.encode()), "messages.html", Options()))
+def test_message_without_numeric_id_is_skipped_with_a_note_naming_it() -> None:
+    page = (CHANNEL / "messages.html").read_text(encoding="utf-8").replace('id="message4"', 'id="messageX"')
+    options = Options()
+    posts = list(parse(io.BytesIO(page.encode()), "messages.html", options))
+    assert [p.message_id for p in posts] == [1, 2, 3, 5, 6, 7, 8]
+    assert options.notes == ["messages.html: the message after message 3 has no numeric id; skipped, the rest is read"]
 
 
 _TOKENS = st.sampled_from([
@@ -248,3 +248,34 @@ def test_progress_bar_only_on_a_terminal_for_large_inputs(monkeypatch: pytest.Mo
     assert terminal.getvalue() == ""  # small input: no bar
     assert list(progress.posts_of(str(CHANNEL), "auto", Options(), min_bytes=0)) == posts
     assert "channel (posts)" in terminal.getvalue() and "12" in terminal.getvalue()
+
+
+def test_pages_are_known_by_content_whatever_their_names(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_bytes((CHANNEL / "messages.html").read_bytes())
+    (tmp_path / "a_later_page.htm").write_bytes((CHANNEL / "messages2.html").read_bytes())
+    (tmp_path / "readme.md").write_text("exported by me\n", encoding="utf-8")
+    (tmp_path / "css").mkdir()
+    options = Options()
+    assert [p.name for p in export_files(tmp_path)] == ["index.html", "a_later_page.htm"]
+    assert list(expand([str(tmp_path)])) == [str(tmp_path)]
+    posts = posts_of(tmp_path, options)
+    assert [(p.message_id, p.text) for p in posts] == [(p.message_id, p.text) for p in posts_of(CHANNEL)]
+    assert options.notes == [f"{tmp_path}: not read, not pages of the export: readme.md "
+                             "(give a file on its own to read it)"]
+
+
+def test_an_older_forward_header_names_the_source_apart_from_its_date() -> None:
+    page = (CHANNEL / "messages.html").read_text(encoding="utf-8").replace('<span class="date details"',
+                                                                            '<span class="details"')
+    posts = list(parse(io.BytesIO(page.encode()), "messages.html", Options()))
+    assert {p.forwarded_from.name for p in posts if p.forwarded_from} == {"Wire Service"}
+
+
+def test_text_is_laid_out_as_a_browser_shows_it_and_pre_keeps_its_spaces() -> None:
+    page = (CHANNEL / "messages.html").read_text(encoding="utf-8")
+    start = page.index('<div class="text">', page.index('id="message2"'))
+    end = page.index("</div>", start)
+    body = ('<div class="text">\n  Two   spaces\n     and a wrapped\n  line <br>\n   next<br><pre>  indented\n'
+            "    code</pre><br>after\n       ")
+    post = by_id(list(parse(io.BytesIO((page[:start] + body + page[end:]).encode()), "m.html", Options())))[2]
+    assert post.text == "Two spaces and a wrapped line\nnext\n  indented\n    code\nafter"

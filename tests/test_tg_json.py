@@ -201,7 +201,6 @@ def test_damaged_json_names_the_file_and_the_message(tmp_path: Path) -> None:
     ("text", "says"),
     [
         ('{"name": "x", "messages": [5]}', "not a JSON object"),
-        ('{"name": "x", "messages": [{"type": "message"}]}', "no numeric id"),
         ('{"messages": [{"id": 1, "date_unixtime": "soon"}]}', "date is not a time"),
         ('{"name": "x", "id": 3}', "no messages"),
         ('[{"id": 1}, {"id"', "message 1, within bytes 0-17: not valid JSON"),
@@ -210,6 +209,23 @@ def test_damaged_json_names_the_file_and_the_message(tmp_path: Path) -> None:
 def test_wrong_shapes_are_parse_errors(text: str, says: str) -> None:
     with pytest.raises(ParseError, match=re.escape(says)):
         list(parse(io.BytesIO(text.encode()), "bad.json", Options()))
+
+
+def test_a_message_without_an_id_is_skipped_with_a_note_naming_it() -> None:
+    messages = [
+        {"id": 1, "type": "message", "date_unixtime": "1656141900", "text": "one"},
+        {"type": "message", "date": "2022-06-25T07:26:00", "text": [{"type": "bold", "text": "no id"}, " here"]},
+        {"id": 3, "type": "message", "date_unixtime": "1656142000", "text": "three"},
+    ]
+    options = Options()
+    data = json.dumps({"name": "C", "type": "public_channel", "id": 5, "messages": messages}).encode()
+    assert [p.message_id for p in parse(io.BytesIO(data), "c.json", options)] == [1, 3]
+    assert options.notes == ["c.json: message 1 (dated 2022-06-25T07:26:00, “no id here”) has no numeric id; "
+                             "skipped, the rest is read"]
+    many = Options()
+    data = json.dumps([{"type": "message", "text": f"m{n}"} for n in range(13)] + messages[:1]).encode()
+    assert [p.message_id for p in parse(io.BytesIO(data), "m.json", many)] == [1]
+    assert len(many.notes) == 11 and many.notes[-1] == "m.json: 3 more messages without a numeric id skipped"
 
 
 def test_cli_prints_notes_once_and_fails_one_input_only(tmp_path: Path) -> None:

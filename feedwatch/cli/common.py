@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, timedelta, timezone, tzinfo
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from click.exceptions import NoArgsIsHelpError
@@ -93,3 +96,43 @@ class OneLineUsage(click.Group):
             click.echo("Aborted.", err=True)
             raise SystemExit(PARTLY_FAILED) from None
         raise SystemExit(done if isinstance(done, int) else OK)
+
+
+def say_notes(notes: list[str], told: int) -> int:
+    """Print the notes after the first `told` to stderr; return how many have been told."""
+    for note in notes[told:]:
+        click.echo(click.style("note: ", fg="yellow") + shown(note), err=True)
+    return len(notes)
+
+
+_OFFSET_RE = re.compile(r"(?:UTC)?([+-])(\d{1,2})(?::?(\d{2}))?")
+
+
+def parse_zone(text: str) -> tzinfo:
+    """Return the zone named by an IANA name ("Europe/Moscow"), "UTC" or an offset ("+05:30")."""
+    match = _OFFSET_RE.fullmatch(text.strip())
+    if match:
+        sign, hours, minutes = match.groups()
+        offset = timedelta(hours=int(hours), minutes=int(minutes or 0))
+        if offset >= timedelta(hours=24):
+            raise ValueError(f"{text!r} is not an offset from UTC")
+        return timezone(-offset if sign == "-" else offset)
+    if text.strip().upper() in ("UTC", "Z", "GMT"):
+        return UTC
+    try:
+        return ZoneInfo(text.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown time zone {text!r}") from None
+
+
+def _zone_option(ctx: click.Context, param: click.Parameter, value: str) -> tzinfo:
+    try:
+        return parse_zone(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc}; use an IANA name such as Europe/Moscow, or +HH:MM") from None
+
+
+tz_option = click.option(
+    "--tz", "tz", default="UTC", show_default=True, callback=_zone_option,
+    help="Time zone of times written without one (old HTML exports, copied Desktop text): IANA name or +HH:MM.",
+)

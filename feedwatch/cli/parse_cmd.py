@@ -2,45 +2,17 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import tzinfo
 
 import click
 
-from feedwatch.cli.common import OK, PARTLY_FAILED, guarded, say_error, write_line
+from feedwatch.cli.common import OK, PARTLY_FAILED, guarded, say_error, say_notes, tz_option, write_line
 from feedwatch.cli.progress import posts_of
 from feedwatch.cli.show import post_summary
-from feedwatch.display import shown
 from feedwatch.models import Post, post_line
 from feedwatch.parse import Options, expand, format_names
 
 PROGRESS_BYTES = 16 * 1024 * 1024  # inputs at least this big get a progress bar on a terminal
-_OFFSET_RE = re.compile(r"(?:UTC)?([+-])(\d{1,2})(?::?(\d{2}))?")
-
-
-def parse_zone(text: str) -> tzinfo:
-    """Return the zone named by an IANA name ("Europe/Moscow"), "UTC" or an offset ("+05:30")."""
-    match = _OFFSET_RE.fullmatch(text.strip())
-    if match:
-        sign, hours, minutes = match.groups()
-        offset = timedelta(hours=int(hours), minutes=int(minutes or 0))
-        if offset >= timedelta(hours=24):
-            raise ValueError(f"{text!r} is not an offset from UTC")
-        return timezone(-offset if sign == "-" else offset)
-    if text.strip().upper() in ("UTC", "Z", "GMT"):
-        return UTC
-    try:
-        return ZoneInfo(text.strip())
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(f"unknown time zone {text!r}") from None
-
-
-def _zone_option(ctx: click.Context, param: click.Parameter, value: str) -> tzinfo:
-    try:
-        return parse_zone(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{exc}; use an IANA name such as Europe/Moscow, or +HH:MM") from None
 
 
 def _write_post(post: Post) -> None:
@@ -63,10 +35,7 @@ Examples:
     type=click.Choice(["auto", *format_names()]), help="Input format; auto detects each file.",
 )
 @click.option("--encoding", default=None, help="Encoding of text inputs (default UTF-8, with or without BOM).")
-@click.option(
-    "--tz", "tz", default="UTC", show_default=True, callback=_zone_option,
-    help="Time zone of export times written without one (old HTML exports): IANA name or +HH:MM.",
-)
+@tz_option
 @click.option("--summary", is_flag=True, help="Print a readable summary per post instead of JSON Lines.")
 def parse_command(paths: tuple[str, ...], fmt: str, encoding: str | None, tz: tzinfo, summary: bool) -> None:
     """Parse archived Telegram material into Post JSON Lines on stdout.
@@ -89,9 +58,7 @@ def parse_command(paths: tuple[str, ...], fmt: str, encoding: str | None, tz: tz
                 write_line(post_summary(post, parsed) + "\n")
             else:
                 _write_post(post)
-        for note in options.notes[noted:]:
-            click.echo(click.style("note: ", fg="yellow") + shown(note), err=True)
-        noted = len(options.notes)
+        noted = say_notes(options.notes, noted)
         for problem in options.problems[reported:]:  # parts skipped, the rest parsed
             say_error(problem)
         failed += len(options.problems) > reported

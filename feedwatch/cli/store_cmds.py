@@ -9,12 +9,22 @@ import csv
 import json
 import sys
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, error_line, guarded, say_error, write_line
+from feedwatch.cli.common import (
+    OK,
+    PARTLY_FAILED,
+    USAGE,
+    error_line,
+    guarded,
+    say_error,
+    say_notes,
+    tz_option,
+    write_line,
+)
 from feedwatch.cli.options import (
     config_option,
     db_option,
@@ -52,8 +62,9 @@ Examples:
               help="Input format; auto detects each file.")
 @click.option("--encoding", default=None, help="Encoding of text inputs (default UTF-8, with or without BOM).")
 @output_options("counts per input (input, new, updated, unchanged, failed)")
+@tz_option
 def ingest_command(paths: tuple[str, ...], config_file: str | None, db_path: str, fmt: str,
-                   encoding: str | None, output: str | None) -> None:
+                   encoding: str | None, output: str | None, tz: tzinfo) -> None:
     """Store posts from archived material in the database, once each.
 
     PATHS are files, folders (walked) or - for stdin, in any format `parse`
@@ -61,9 +72,9 @@ def ingest_command(paths: tuple[str, ...], config_file: str | None, db_path: str
     one line on stderr and the others are still stored (exit 1).
     """
     store = open_store(db_path)
-    options = Options(encoding=encoding)
+    options = Options(encoding=encoding, tz=tz)
     table: list[tuple[str, IngestResult]] = []
-    bad = 0
+    bad = noted = 0
     try:
         for path in expand(paths):
             if store.is_own_file(path):  # reading it would drop this process's locks on the database
@@ -71,6 +82,7 @@ def ingest_command(paths: tuple[str, ...], config_file: str | None, db_path: str
                            err=True)
                 continue
             result, failed = _ingest_one(store, path, fmt, options)
+            noted = say_notes(options.notes, noted)
             bad += failed
             table.append((path, result))
     except FeedwatchError as exc:

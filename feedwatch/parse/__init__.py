@@ -4,15 +4,25 @@
 from its first bytes (or takes the one forced), and yields Posts or raises
 ParseError naming the file and the place. Every format's posts pass through
 `feedwatch.parse.structure.finish()`.
+
+Every input is opened here (`open_input`, `decompressed`): a gzip, bzip2 or xz
+file, known by its first bytes, is read as the file inside, streamed through
+the stdlib's decompressors in bounded reads, so a format parser never sees
+the compression and a small file that inflates to gigabytes costs no more
+memory than the same data uncompressed.
 """
 
 from __future__ import annotations
 
+import bz2
 import codecs
+import gzip
 import importlib
 import io
+import lzma
 import os
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
@@ -25,14 +35,19 @@ from feedwatch.models import Post
 SNIFF_BYTES = 64 * 1024
 _CHUNK = 1024 * 1024
 MAX_TEXT_CHARS = 5_000_000  # inputs read whole (statements): far beyond any real one
+# A line of a line-based input (a JSON Lines post, a pasted line) is far shorter; a longer
+# one is not held in memory.
+MAX_LINE_CHARS = 16 * 2**20
 # Extensions read when a folder is given; anything else in a folder is not an input.
 INPUT_SUFFIXES = {".txt", ".text", ".json", ".jsonl", ".ndjson", ".html", ".htm"}
+# A compressed input is known by its first bytes; these suffixes let a folder walk take it.
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
 
 
 @dataclass(frozen=True)
 class Options:
     encoding: str | None = None  # text formats: the input's encoding (default UTF-8, BOM or not)
-    tz: tzinfo = UTC  # Desktop HTML exports without a zone: the exporter's time zone
+    tz: tzinfo = UTC  # times written without a zone (older Desktop exports, copied Desktop text): their zone
     notes: list[str] = field(default_factory=list)  # things a parser wants the user told once
     problems: list[ParseError] = field(default_factory=list)  # parts of an input skipped (the rest was read)
 
@@ -53,6 +68,7 @@ FORMATS: dict[str, Format] = {
         Format("tg-json", "tg_json", "stream"),
         Format("tg-html", "tg_html", "stream", folder=True),
         Format("tme-html", "tme_html", "stream"),
+        Format("desktop-paste", "desktop_paste", "stream"),
         Format("statement", "statement", "text"),
         Format("dump", "dump", "lines"),
     )
@@ -97,6 +113,104 @@ def _open(path: str) -> BinaryIO:
         raise ParseError(path, f"cannot be read ({exc.strerror})") from None
 
 
+def open_input(path: str) -> BinaryIO:
+    """Return a file opened for reading, decompressed when it is gzip, bzip2 or xz; '-' is stdin."""
+    raw = _open(path)
+    try:
+        return decompressed(raw, path)
+    except BaseException:
+        if raw is not sys.stdin.buffer:
+            raw.close()
+        raise
+
+
+def input_name(name: str) -> str:
+    """Return a file name without its compression suffix ("a.json.gz" -> "a.json")."""
+    stem, suffix = os.path.splitext(name)
+    return stem if suffix.lower() in COMPRESSED_SUFFIXES else name
+
+
+def is_input_name(name: str) -> bool:
+    """True when a file in a folder is an input by its name (compressed or not)."""
+    return os.path.splitext(input_name(name))[1].lower() in INPUT_SUFFIXES
+
+
+# Compressed formats: the bytes every such stream starts with. bzip2 writes "BZh", the block
+# size digit, then the block magic.
+_GZIP, _XZ, _BZIP2 = b"\x1f\x8b\x08", b"\xfd7zXZ\x00", (b"BZh", b"1AY&SY")
+_DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
+# Real exports and pages shrink 6 to 26-fold; data that inflates far more, beyond a first
+# allowance, is a decompression bomb, refused before it costs the time of reading it.
+MAX_INFLATION = 100
+INFLATION_ALLOWANCE = 8 * 2**20
+
+
+def decompressed(stream: BinaryIO, path: str) -> BinaryIO:
+    """Return `stream` as the data inside it when it is gzip, bzip2 or xz; else `stream` unchanged.
+
+    Reads are passed through in the sizes asked for, so memory stays bounded by
+    the reader's chunk size however far the data inflates.
+    """
+    magic = stream.read(10)
+    counted = _Counting(_Replay(magic, stream))
+    inner: BinaryIO
+    if magic.startswith(_GZIP):
+        name, inner = "gzip", gzip.GzipFile(fileobj=counted)  # type: ignore[arg-type]
+    elif magic.startswith(_XZ):
+        name, inner = "xz", lzma.LZMAFile(counted)  # noqa: SIM115
+    elif magic[:3] == _BZIP2[0] and magic[3:4].isdigit() and magic[4:10] == _BZIP2[1]:
+        name, inner = "bzip2", bz2.BZ2File(counted)
+    else:
+        return _Replay(magic, stream)  # type: ignore[return-value]
+    return _Decompressing(inner, counted, stream, path, name)  # type: ignore[return-value]
+
+
+class _Counting:
+    """A stream that counts the bytes read from it."""
+
+    def __init__(self, stream: _Replay):
+        self._stream = stream
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self.count += len(data)
+        return data
+
+
+class _Decompressing:
+    """The data inside a compressed stream; a damaged, cut-off or bomb-like stream is a ParseError."""
+
+    def __init__(self, inner: BinaryIO, counted: _Counting, raw: BinaryIO, path: str, name: str):
+        self._inner = inner
+        self._counted = counted
+        self._raw = raw
+        self._path = path
+        self._name = name
+        self._out = 0
+
+    def read(self, size: int = -1) -> bytes:
+        """Read like a file: up to `size` bytes of the data inside."""
+        try:
+            data = self._inner.read(size)
+        except EOFError:
+            raise ParseError(self._path, f"the {self._name} data is cut off", hint="Give the whole file") from None
+        except _DECOMPRESS_ERRORS as exc:
+            raise ParseError(self._path, f"not valid {self._name} data ({exc})", hint="Is the file complete?") from None
+        self._out += len(data)
+        if self._out > INFLATION_ALLOWANCE and self._out > MAX_INFLATION * self._counted.count:
+            raise ParseError(
+                self._path, f"the {self._name} data inflates more than {MAX_INFLATION}-fold, unlike any real export",
+                place=f"{self._out:,} bytes in", hint="If it is genuine, decompress it first and give the result",
+            )
+        return data
+
+    def close(self) -> None:
+        self._inner.close()
+        if self._raw is not sys.stdin.buffer:
+            self._raw.close()
+
+
 def read_lines(stream: BinaryIO, path: str, encoding: str | None, first: bytes = b"") -> Iterator[str]:
     """Yield the decoded lines of a byte stream, without line ends; ParseError names the byte.
 
@@ -121,6 +235,9 @@ def read_lines(stream: BinaryIO, path: str, encoding: str | None, first: bytes =
             line = number + exc.object[: exc.start].count(b"\n")
             raise ParseError(path, f"not {encoding or 'UTF-8'} ({where})", place=f"line {line}", hint=hint) from None
         offset += len(chunk)
+        if len(text) > MAX_LINE_CHARS and len(text) - text.rfind("\n") > MAX_LINE_CHARS:
+            raise ParseError(path, f"a line longer than {MAX_LINE_CHARS:,} characters", place=f"line {number}",
+                             hint="Is this the right file or --format?")
         if text.endswith("\r") and not final:
             text, held = text[:-1], "\r"  # may be the first half of a CRLF split across chunks
         else:
@@ -166,6 +283,10 @@ class _Replay:
         self._head = head
         self._stream = stream
 
+    def close(self) -> None:
+        if self._stream is not sys.stdin.buffer:
+            self._stream.close()
+
     def read(self, size: int = -1) -> bytes:
         """Read like a file: up to `size` bytes (all when negative), short only at the end."""
         if not self._head:
@@ -190,16 +311,19 @@ def parse_path(path: str, fmt: str = "auto", options: Options | None = None) -> 
             raise ParseError(path, f"is a folder, and {chosen.name} reads files", hint=hint)
         yield from _module(chosen).parse_folder(Path(path), options)
         return
-    stream = _open(path)
+    stream = open_input(path)
     try:
-        yield from parse_stream(stream, path, fmt, options)
+        yield from _parse_open(stream, path, fmt, options)
     finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
+        stream.close()
 
 
 def parse_stream(stream: BinaryIO, path: str, fmt: str = "auto", options: Options | None = None) -> Iterator[Post]:
-    """Yield the Posts of an open binary stream; `path` names it in errors and in Post.source."""
+    """Yield the Posts of an open binary stream (compressed or not); `path` names it in errors and Post.source."""
+    return _parse_open(decompressed(stream, path), path, fmt, options)
+
+
+def _parse_open(stream: BinaryIO, path: str, fmt: str, options: Options | None) -> Iterator[Post]:
     options = options or Options()
     head = stream.read(SNIFF_BYTES)
     if not head.strip():
@@ -246,6 +370,6 @@ def _walk(folder: Path, root: Path) -> Iterator[str]:
                 continue
         if entry.is_dir() and not entry.is_symlink():
             yield from _walk(entry, root)
-        elif entry.is_file() and entry.suffix.lower() in INPUT_SUFFIXES:
+        elif entry.is_file() and is_input_name(entry.name):
             yield str(entry)
 

@@ -50,7 +50,8 @@ def parse_lines(lines: Iterable[str], path: str) -> Iterator[Post]:
                 forwarded_from=forwarded,
                 text="\n".join(kept),
                 source=Source(FORMAT, path, index),
-            )
+            ),
+            pasted=True,
         )
         index += 1
 

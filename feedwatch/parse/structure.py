@@ -2,9 +2,15 @@
 
 A format parser fills in what its source carries (ids, dates, entities, media)
 and the raw text; `finish()` then derives, the same way for every format: the
-Telegram client's chrome moved out of the text into links and media, the
 headline, the "Key talking points", datelines, hashtags, mentions, links
 written out in the text, and the fingerprint. `finish()` is idempotent.
+
+The Telegram client's chrome ("VIEW IN TELEGRAM", "Media is too big") is
+left out by where it sits wherever there is markup to tell (the HTML parsers
+never read it as text), so words a post itself uses ("Смотреть на карте" as a
+link's text) stay. Only text pasted out of a client has nothing but the words:
+there (`pasted=True`) whole lines that are chrome are moved out of the text
+into links and media.
 """
 
 from __future__ import annotations
@@ -39,9 +45,13 @@ _BULLETS = "•·‣▪▫◦●○■□►▶➤➢→-–—*"
 _NUMBERED_RE = re.compile(r"^\d{1,2}[.)]\s+")
 
 
-def finish(post: Post) -> Post:
-    """Return `post` with its text cleaned and every derived field filled in."""
-    lines, links, media = _strip_chrome(_valid_unicode(post.text), post.links, post.media)
+def finish(post: Post, pasted: bool = False) -> Post:
+    """Return `post` with its text cleaned and every derived field filled in; `pasted`: chrome lines moved out."""
+    text = _valid_unicode(post.text)
+    if pasted:
+        lines, links, media = _strip_chrome(text, post.links, post.media)
+    else:
+        lines, links, media = text.split("\n"), post.links, post.media
     text = _tidy(lines)
     found_links = {link.url for link in links if link.url}
     links += tuple(Link(url, url) for url in tx.urls(text) if url not in found_links)

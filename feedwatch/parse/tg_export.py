@@ -2,12 +2,15 @@
 
 Both name a media file that was not downloaded with one of a few fixed
 placeholder sentences, both lack the channel's username (so a post's t.me URL
-is known only when the caller knows the channel), and both can carry times
-without a zone, which the user is told about once through `Options.notes`.
+is known only when the caller knows the channel), both can carry times
+without a zone, which the user is told about once through `Options.notes`,
+and in both a message without an id is skipped with a note naming it
+(`Skipped`), while the rest of the file is read.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from feedwatch.parse import Options
@@ -50,3 +53,25 @@ def add_note(options: Options, note: str) -> None:
     """Add a note for the user unless it is already there."""
     if note not in options.notes:
         options.notes.append(note)
+
+
+SKIPS_NAMED = 10  # messages without an id named one by one; more are counted
+
+
+@dataclass
+class Skipped:
+    """The messages of one input skipped for want of an id, told to the user through notes."""
+
+    path: str
+    count: int = 0
+
+    def add(self, options: Options, which: str) -> None:
+        """Note that the message described by `which` was skipped."""
+        self.count += 1
+        if self.count <= SKIPS_NAMED:
+            add_note(options, f"{self.path}: {which} has no numeric id; skipped, the rest is read")
+
+    def close(self, options: Options) -> None:
+        """Note how many more were skipped than were named."""
+        if self.count > SKIPS_NAMED:
+            add_note(options, f"{self.path}: {self.count - SKIPS_NAMED} more messages without a numeric id skipped")

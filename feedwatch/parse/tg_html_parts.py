@@ -1,8 +1,11 @@
 """The parts of one Telegram Desktop HTML export message: text, links, media, poll, reactions.
 
 The exporter writes fixed class names (export_output_html.cpp) and puts every
-block's content between newlines, so a block's text is its inline content with
-the surrounding whitespace stripped; `<br>` is a line break.
+block's content between newlines; a block's text is its inline content laid
+out as a browser shows it (white space collapsed, `<br>` a line break, see
+`HtmlText`). Parts are told apart by where they sit and by their classes,
+never by their words: the date inside an older export's forward header is a
+`details` span beside the source's name, not part of it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from feedwatch.models import Link, Media, Poll, PollAnswer, Reaction
+from feedwatch.parse.text import HtmlText
 from feedwatch.parse.tg_export import placeholder_note
 
 _HASHTAG_RE = re.compile(r'ShowHashtag\("([^"]*)"\)')
@@ -57,13 +61,13 @@ _ACTIONS = (
 class Content:
     """Inline text being read, with the links, hashtags and message link found in it."""
 
-    parts: list[str] = field(default_factory=list)
+    out: HtmlText = field(default_factory=HtmlText)
     links: list[Link] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     goto: int | None = None  # the message a service text points at ("pinned this message")
 
     def text(self) -> str:
-        return "".join(self.parts).strip()
+        return self.out.value().strip()
 
 
 @dataclass
@@ -82,35 +86,42 @@ class Message:
     reactions: list[Reaction] = field(default_factory=list)
 
 
-def inline(element: etree._Element | None, content: Content, skip: str | None = None) -> None:
-    """Append the text of `element`'s inline content; children with class `skip` are left out."""
+def inline(element: etree._Element | None, content: Content, skip: str | None = None, pre: bool = False) -> None:
+    """Append the text of `element`'s inline content; children whose class has the token `skip` are left out.
+
+    The exporter writes every line break of a text as `<br>`, so no element
+    but `<br>` breaks a line; inside `<pre>` white space is kept as written.
+    """
     if element is None:
         return
+    out = content.out
+    add = out.add_pre if pre else out.parts.append  # raw text is laid out once, when read
     if element.text:
-        content.parts.append(element.text)
+        add(element.text)
     for child in element:
-        if isinstance(child.tag, str) and (skip is None or child.get("class") != skip):
-            if child.tag == "br":
-                content.parts.append("\n")
-            elif child.tag == "a":
-                _anchor(child, content)
+        tag = child.tag
+        if isinstance(tag, str) and (skip is None or skip not in (child.get("class") or "").split()):
+            if tag == "br":
+                out.line_break()
+            elif tag == "a":
+                _anchor(child, content, pre)
             else:
-                inline(child, content)
+                inline(child, content, pre=pre or tag == "pre")
         if child.tail:
-            content.parts.append(child.tail)
+            add(child.tail)
 
 
 def block_text(element: etree._Element | None, skip: str | None = None) -> str:
-    """Return a block's text without the whitespace around it."""
+    """Return a block's text as a browser lays it out, without the white space around it."""
     content = Content()
     inline(element, content, skip)
     return content.text()
 
 
-def _anchor(anchor: etree._Element, content: Content) -> None:
-    start = len(content.parts)
-    inline(anchor, content)
-    text = "".join(content.parts[start:]).strip()
+def _anchor(anchor: etree._Element, content: Content, pre: bool) -> None:
+    start = content.out.mark()
+    inline(anchor, content, pre=pre)
+    text = content.out.since(start).strip()
     href = (anchor.get("href") or "").strip()
     action = anchor.get("onclick") or ""
     goto = _GOTO_RE.search(href) or _GOTO_RE.search(action)
@@ -138,7 +149,7 @@ def read_body(body: etree._Element, found: Message, forwarded: bool = False) -> 
         if part == "date":
             found.date_title = child.get("title")
         elif part == "from":
-            name = block_text(child, skip="date details")
+            name = block_text(child, skip="details")  # a forward's original date sits in a details span
             if forwarded:
                 found.forward_name = name or None
             else:
@@ -152,8 +163,7 @@ def read_body(body: etree._Element, found: Message, forwarded: bool = False) -> 
         elif part == "media":
             _media(child, found)
         elif part == "text":
-            if found.content.parts:
-                found.content.parts.append("\n")
+            found.content.out.block_edge()
             inline(child, found.content)
         elif part == "signature":
             found.signature = block_text(child) or None

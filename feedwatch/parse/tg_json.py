@@ -7,7 +7,8 @@ message at a time whatever the file size. The exporter writes control
 characters as `\\xNN`, which is not JSON; `_Unescape` rewrites them to `\\u00NN`
 on the way in. Service messages become posts of kind "service" whose `service`
 is the export's `action` (or "unsupported" for messages the exporter could not
-read).
+read). A message without an id is skipped with a note naming it; the rest of
+the file is read.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from feedwatch.errors import ParseError
 from feedwatch.models import ForwardedFrom, Link, Media, Poll, PollAnswer, Post, Reaction, Source
 from feedwatch.parse import Options
 from feedwatch.parse.structure import finish
-from feedwatch.parse.tg_export import add_note, local_time, placeholder_note, post_url
+from feedwatch.parse.tg_export import Skipped, add_note, local_time, placeholder_note, post_url
 
 FORMAT = "tg-json"
 _SNIFF_RE = re.compile(r'"(date_unixtime|text_entities|personal_information)"|"type"\s*:\s*"(message|service)"')
@@ -45,6 +46,9 @@ _OTHER_MEDIA = {
 _HEAD_BYTES = 64 * 1024
 _PEER_RE = re.compile(r"(?:user|channel|chat)(\d{1,20})$")
 _ESCAPE_RE = re.compile(rb"(?<!\\)(\\+)x([0-9A-Fa-f]{2})")
+# Telegram texts are a few thousand characters; ijson holds a whole string value, so a far longer
+# run without a quote is refused rather than read into memory.
+MAX_STRING_BYTES = 16 * 2**20
 NO_UNIXTIME_NOTE = "{path}: messages carry no date_unixtime; their local `date` is read as {{tz}} (use --tz)"
 
 
@@ -59,20 +63,34 @@ def parse(stream: BinaryIO, path: str, options: Options) -> Iterator[Post]:
     source = _Unescape(stream)
     index = 0
     found = False
+    skipped = Skipped(path)
     try:
         for chat, messages in _message_arrays(source):
             found = True
             for message in messages:
-                yield message_post(message, chat, path, index, options)
+                if isinstance(message, dict) and _int(message.get("id")) is None:
+                    skipped.add(options, _described(message, index))
+                else:
+                    yield message_post(message, chat, path, index, options)
                 index += 1
     except (ijson.JSONError, UnicodeDecodeError) as exc:
         place = f"message {index}, within bytes {source.start}-{source.offset}"
         what = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "not valid JSON"
         raise ParseError(path, f"{what} ({_first_line(exc)})", place=place) from None
+    skipped.close(options)
     if source.repaired:
         add_note(options, f"{path}: {source.repaired} invalid \\x escape(s) written by the exporter were repaired")
     if not found:
         raise ParseError(path, "no messages in this JSON", hint="Is it a Telegram Desktop export (result.json)?")
+
+
+def _described(message: dict[str, Any], index: int) -> str:
+    """Return how a note names a message: its place, date and first words."""
+    when = _string(message.get("date"))
+    words = " ".join(flatten(message.get("text", ""))[0].split())
+    words = words if len(words) <= 40 else words[:40] + "…"
+    about = ", ".join(part for part in (f"dated {when}" if when else "", f"“{words}”" if words else "") if part)
+    return f"message {index}" + (f" ({about})" if about else "")
 
 
 def _first_line(exc: Exception) -> str:
@@ -164,6 +182,7 @@ class _Unescape:
         self.start = 0  # offset in the file where the last read began
         self.offset = 0  # bytes read from the file so far
         self.repaired = 0
+        self.unquoted = 0  # bytes read since the last quote
 
     def read(self, size: int = -1) -> bytes:
         if size == 0:
@@ -172,6 +191,10 @@ class _Unescape:
             chunk = self._stream.read(size)
             if chunk:
                 self.start, self.offset = self.offset, self.offset + len(chunk)
+                quote = chunk.rfind(b'"')
+                self.unquoted = self.unquoted + len(chunk) if quote < 0 else len(chunk) - quote - 1
+                if self.unquoted > MAX_STRING_BYTES:
+                    raise ijson.JSONError(f"a value longer than {MAX_STRING_BYTES:,} bytes, far beyond any message")
             data = self._held + chunk
             cut = len(data) if not chunk else _safe_end(data)
             self._held = data[cut:]

@@ -1,7 +1,8 @@
 """Reading t.me/s markup with lxml: class queries, rendered text with its entities, counts.
 
 The t.me/s parser (`tme_html`) builds on these. Text is rendered the way a
-reader sees it: `<br>` is a line break, emoji markup is its glyph, and the
+reader sees it: white space collapsed as a browser does (`HtmlText`), `<br>` a
+line break, emoji markup its glyph, and the
 anchors Telegram made from the post's entities are collected as hashtags,
 mentions and links.
 """
@@ -17,6 +18,7 @@ from urllib.parse import unquote
 from lxml import etree
 
 from feedwatch.models import Link
+from feedwatch.parse.text import HtmlText
 
 Element = Any  # lxml.etree._Element; lxml ships no type information
 
@@ -72,45 +74,36 @@ def render(el: Element | None, entities: Entities | None = None) -> str:
     """Return the text a reader sees in `el`; anchors go into `entities` when given."""
     if el is None:
         return ""
-    out: list[str] = []
+    out = HtmlText()
     _render_into(el, out, entities, pre=False)
-    return "".join(out)
+    return out.value()
 
 
-def _render_into(el: Element, out: list[str], entities: Entities | None, pre: bool) -> None:
+def _render_into(el: Element, out: HtmlText, entities: Entities | None, pre: bool) -> None:
     # libxml2 caps nesting at 256 levels, so this recursion stays shallow.
+    add = out.add_pre if pre else out.parts.append  # raw text is laid out once, when read
     if el.text:
-        out.append(el.text if pre else _flat(el.text))
+        add(el.text)
     for child in el:
         tag = child.tag
         if not isinstance(tag, str) or tag in _SKIP:
             pass  # comments, processing instructions, scripts
         elif tag == "br":
-            out.append("\n")
+            out.line_break()
         elif tag == "i" and "emoji" in classes(child):
-            out.append(_emoji(child))
+            out.add(_emoji(child))
         elif tag in _BLOCKS:
-            _line_break(out)
+            out.block_edge()
             _render_into(child, out, entities, pre or tag == "pre")
-            _line_break(out)
+            out.block_edge()
         elif tag == "a" and entities is not None:
-            start = len(out)
+            start = out.mark()
             _render_into(child, out, None, pre)
-            entities.anchor("".join(out[start:]), child.get("href"))
+            entities.anchor(out.since(start), child.get("href"))
         else:
             _render_into(child, out, entities, pre)
         if child.tail:
-            out.append(child.tail if pre else _flat(child.tail))
-
-
-def _flat(text: str) -> str:
-    """Source line breaks in HTML are spaces; Telegram marks real ones with <br>."""
-    return text.replace("\r\n", " ").replace("\n", " ") if "\n" in text else text
-
-
-def _line_break(out: list[str]) -> None:
-    if out and not out[-1].endswith("\n"):
-        out.append("\n")
+            add(child.tail)
 
 
 def _emoji(el: Element) -> str:
