@@ -189,4 +189,4 @@ def test_a_file_no_format_recognises_says_so(tmp_path: Path) -> None:
     result = run("ingest", str(ROOT / "README.md"), db=tmp_path / "fw.db")
     assert result.exit_code == 1
     assert result.stderr.strip().endswith("README.md: not a format feedwatch knows. Force one with --format "
-                                          "jsonl|tg-json|tg-html|tme-html|statement|dump")
+                                          "jsonl|tg-json|tg-html|tme-html|desktop-paste|statement|dump")
