@@ -46,6 +46,7 @@ from feedwatch.store.rows import post_from_row
 LOOKBACK = timedelta(days=7)
 TOP_TAGS, TOP_CHANNELS, MAX_SOURCES, MAX_CAMPAIGNS, MAX_SPIKING = 15, 20, 20, 20, 10
 MAX_SPREADING, SPREAD_CHANNELS, SPREAD_ECHOES = 8, 3, 12  # groups shown, channels each reached, echoes listed
+SPREAD_SEEDS = 5_000  # the window's latest passages looked at: a first digest after a big backfill stays quick
 
 
 def posts_count(conn: sqlite3.Connection) -> int:
@@ -228,7 +229,7 @@ def spreading(conn: sqlite3.Connection, since: datetime | None, until: datetime)
     """Return the passages stored in the window that reached SPREAD_CHANNELS or more channels, widest first."""
     from feedwatch.network.echoes import echoes_of_window
 
-    groups = echoes_of_window(conn, since, until, min_channels=SPREAD_CHANNELS, stored=True)
+    groups = echoes_of_window(conn, since, until, min_channels=SPREAD_CHANNELS, stored=True, limit=SPREAD_SEEDS)
     posts = load_posts(conn, [e.post_id for g in groups[:MAX_SPREADING] for e in g.echoes])
     out = []
     for group in groups[:MAX_SPREADING]:
