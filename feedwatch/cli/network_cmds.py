@@ -8,8 +8,9 @@ import tempfile
 from datetime import datetime
 
 import click
+from click.core import ParameterSource
 
-from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, printable, say_error, write_line
+from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, say_error, write_line
 from feedwatch.cli.options import (
     config_option,
     db_option,
@@ -19,6 +20,7 @@ from feedwatch.cli.options import (
     until_option,
     write_json,
 )
+from feedwatch.display import shown
 from feedwatch.errors import ConfigError, FeedwatchError
 
 
@@ -68,7 +70,7 @@ def network_command(
     except ConfigError as exc:
         say_error(exc)
         raise SystemExit(USAGE) from None
-    with open_store(db_path, must_exist=True) as store:
+    with open_store(db_path, must_exist=True, writing=False) as store:
         try:
             full = graph.collect(store.db.conn, since, until, configured)
         except FeedwatchError as exc:
@@ -156,7 +158,7 @@ def discover_command(
         if added:
             click.echo(f"Added to {target}: {', '.join(added)}", err=True)
         raise SystemExit(OK)
-    with open_store(db_path, must_exist=True) as store:
+    with open_store(db_path, must_exist=True, writing=False) as store:
         network = graph.collect(store.db.conn, since, until, configured)
     leads = discover(network, min_channels=min_channels, top=top)
     if output:
@@ -174,12 +176,12 @@ def _print_leads(leads: list, min_channels: int) -> None:  # type: ignore[type-a
         kinds = {k: sum(r.counts.get(k, 0) for r in lead.referrers) for k in ("forward", "mention", "link")}
         how = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in kinds.items() if n)
         name = f"@{lead.username}" if lead.username else lead.channel
-        title = f" ({printable(lead.label)})" if lead.label not in (name, lead.channel) else ""
-        write_line(f"{rank:>3}. {printable(name)}{title}: {lead.channels} monitored channels, {how}")
+        title = f" ({shown(lead.label)})" if lead.label not in (name, lead.channel) else ""
+        write_line(f"{rank:>3}. {shown(name)}{title}: {lead.channels} monitored channels, {how}")
         for ref in lead.referrers[:5]:
             counts = ", ".join(f"{n} {k}" for k, n in ref.counts.items())
             example = f"  e.g. {ref.examples[0]}" if ref.examples else ""
-            write_line(f"       {printable(ref.label)}: {counts}{example}")
+            write_line(f"       {shown(ref.label)}: {counts}{example}")
         if len(lead.referrers) > 5:
             write_line(f"       … and {len(lead.referrers) - 5} more")
     if leads and leads[0].username:
@@ -223,9 +225,10 @@ def echoes_command(
             count, posts = store.rebuild_passages(), store.count()
         click.echo(f"Passage index rebuilt: {count:,} passages of {posts:,} posts.", err=True)
         raise SystemExit(OK)
-    if post is None and since is None:
-        raise click.UsageError("give a post (CHANNEL/ID) or a window (--since 7d)")
-    with open_store(db_path, must_exist=True) as store:
+    window_given = click.get_current_context().get_parameter_source("since") != ParameterSource.DEFAULT
+    if post is None and not window_given:
+        raise click.UsageError("give a post (CHANNEL/ID) or a window (--since 7d, or --since all)")
+    with open_store(db_path, must_exist=True, writing=False) as store:
         conn = store.db.conn
         try:
             if post is not None:
@@ -254,9 +257,9 @@ def _print_groups(groups: list, total: int, min_channels: int) -> None:  # type:
         head = head if len(head) <= 160 else head[:159].rsplit(" ", 1)[0] + "…"
         counts = ", ".join(f"{n} {how}" for how in ("forward", "verbatim", "edited") if (n := group.count(how)))
         write_line("")
-        write_line(f"[{number}] {group.channels} channels ({counts}): {printable(head)}")
+        write_line(f"[{number}] {group.channels} channels ({counts}): {shown(head)}")
         when = f"{origin.date:%Y-%m-%d %H:%M} UTC" if origin.date else "no date"
-        write_line(f"    origin   {printable(origin.channel):24} {when:20} {origin.url}")
+        write_line(f"    origin   {shown(origin.channel):24} {when:20} {origin.url}")
         for echo in group.echoes[1:]:
             lag = f"+{echo.lag_hours:.1f} h" if echo.lag_hours is not None else "?"
-            write_line(f"    {echo.how:9}{printable(echo.channel):24} {lag:>10}  sim {echo.similarity:.2f}  {echo.url}")
+            write_line(f"    {echo.how:9}{shown(echo.channel):24} {lag:>10}  sim {echo.similarity:.2f}  {echo.url}")

@@ -25,6 +25,7 @@ from typing import Any
 
 from feedwatch.errors import FeedwatchError
 from feedwatch.parse import Options, expand, parse_path
+from feedwatch.store.rows import storable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS folder_files (
@@ -103,7 +104,7 @@ class FolderWatcher:
                 self._ingest(path, digest, first[path], report)
 
     def _known(self, path: str, digest: str) -> bool:
-        row = self.conn.execute("SELECT sha256 FROM folder_files WHERE path = ?", [path]).fetchone()
+        row = self.conn.execute("SELECT sha256 FROM folder_files WHERE path = ?", [storable(path)]).fetchone()
         return row is not None and row[0] == digest
 
     def _files(self, path: str) -> list[Path]:
@@ -117,7 +118,7 @@ class FolderWatcher:
         root = Path(path)
         for file in self._files(path):
             if root.is_dir():
-                sha.update(str(file.relative_to(root)).encode() + b"\0")
+                sha.update(os.fsencode(file.relative_to(root)) + b"\0")
             with file.open("rb") as stream:
                 for chunk in iter(lambda: stream.read(1 << 20), b""):
                     sha.update(chunk)
@@ -149,7 +150,7 @@ class FolderWatcher:
             "INSERT INTO folder_files (path, sha256, size, status, posts, seen_at) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(path) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size, "
             "status = excluded.status, posts = excluded.posts, seen_at = excluded.seen_at",
-            [path, digest, size, status, count, self.now().isoformat()],
+            [storable(path), digest, size, status, count, self.now().isoformat()],
         )
         self.conn.commit()
 

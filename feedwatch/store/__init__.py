@@ -78,7 +78,7 @@ class Store:
         """
         path = Path(path)
         read_only = not writing and path.exists() and not sqlite_db.writable(path)
-        conn = connect(path, read_only=read_only)
+        conn = connect(path, read_only=read_only, check_pages=writing)
         try:
             with store_errors(path):
                 if read_only:
@@ -206,13 +206,17 @@ class Store:
         post, say) is not kept beside the full one. Posts any other input or
         poll also gave are kept.
         """
-        when = ch.iso(seen_before)
+        from feedwatch.store import passages
+        from feedwatch.store.rows import storable
+
+        when, source = ch.iso(seen_before), storable(source)
         with store_errors(self.path), transaction(self.db.conn):
             conn = self.db.conn
             stale = [row[0] for row in conn.execute(
                 "SELECT p.id FROM posts p WHERE p.last_seen < ? AND p.id IN (SELECT post FROM post_sources"
                 " WHERE input = ?) AND NOT EXISTS (SELECT 1 FROM post_sources s WHERE s.post = p.id"
                 " AND s.input IS NOT ?)", [when, source, source])]
+            passages.drop(conn, stale)  # out of the echo index too
             for part in chunks(stale):
                 marks = ", ".join("?" * len(part))
                 for table in ("post_hashtags", "post_sources", "post_versions", "observations"):

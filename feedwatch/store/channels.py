@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from feedwatch.store.merge import title_key
-from feedwatch.store.rows import chunks
+from feedwatch.store.rows import chunks, storable
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +187,8 @@ def record_run(conn: sqlite3.Connection, run: RunRecord) -> None:
     conn.execute(
         "INSERT INTO ingest_runs (source, kind, started_at, finished_at, new, updated, unchanged, failed, errors)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [run.source, run.kind, iso(run.started_at), iso(run.finished_at), run.new, run.updated, run.unchanged,
-         run.failed, json.dumps([list(e) for e in run.errors], ensure_ascii=False)],
+        [storable(run.source), run.kind, iso(run.started_at), iso(run.finished_at), run.new, run.updated,
+         run.unchanged, run.failed, json.dumps([list(e) for e in run.errors], ensure_ascii=True)],
     )
 
 

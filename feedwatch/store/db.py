@@ -36,11 +36,13 @@ BUSY_TIMEOUT_MS = 10_000
 SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
-def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+def connect(path: Path, *, read_only: bool = False, check_pages: bool = True) -> sqlite3.Connection:
     """Return an autocommit connection to `path` after checking it is (or can become) ours.
 
     `read_only` opens it with `mode=ro` (see `writable`); otherwise a file this
-    process cannot write is refused with one line.
+    process cannot write is refused with one line. `check_pages` reads every
+    page once per process before the first write (see `_check_pages_once`);
+    a command that only reads skips it: a corrupt page it meets is one line.
     """
     _check_file(path, create=not read_only)
     if not read_only and path.exists() and not writable(path):
@@ -54,7 +56,7 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     try:
         _check_contents(conn, path)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if not read_only:
+        if not read_only and check_pages:
             _check_pages_once(conn, path)
             conn.execute("PRAGMA journal_mode = WAL")
         # In WAL mode NORMAL never loses consistency; a killed process loses no committed batch.
