@@ -25,7 +25,7 @@ from feedwatch.store import channels as ch
 from feedwatch.store import db as sqlite_db
 from feedwatch.store import queries
 from feedwatch.store.channels import ChannelState, RunRecord
-from feedwatch.store.db import batch_database, connect, is_database_file, store_errors, transaction
+from feedwatch.store.db import connect, held, is_database_file, store_errors, transaction
 from feedwatch.store.ingest import NEW, UNCHANGED, Batch, batches, prepare
 from feedwatch.store.queries import Hit
 from feedwatch.store.rows import chunks
@@ -65,7 +65,6 @@ class Store:
     def __init__(self, path: Path, db: sqlite_utils.Database):
         self.path = path
         self.db = db
-        self._batch_db = batch_database(db.conn)
         self._tags = TagIds()
         self.on_new: OnNew | None = None  # what every ingest calls when it is given none (the campaign detector)
 
@@ -81,14 +80,15 @@ class Store:
         conn = connect(path, read_only=read_only)
         try:
             with store_errors(path):
+                db = sqlite_utils.Database(conn, execute_plugins=False)
                 if read_only:
-                    check_current(batch_database(conn), path=str(path))
+                    check_current(db, path=str(path))
                 else:
-                    migrate(batch_database(conn), path=str(path))
+                    migrate(db, path=str(path))
         except BaseException:
             conn.close()
             raise
-        return cls(path, sqlite_utils.Database(conn, execute_plugins=False))
+        return cls(path, db)
 
     def ingest(
         self,
@@ -105,7 +105,8 @@ class Store:
         batch of `batch` posts is one transaction. `on_new(db, [(rowid, post)])`
         sees each batch's newly stored posts (not merges into stored ones) inside
         that batch's transaction: what it writes through `db` commits or rolls
-        back with them, and an exception it raises rolls the batch back and
+        back with them (it may not end the transaction itself: see
+        feedwatch.store.db.held), and an exception it raises rolls the batch back and
         propagates; without one, `Store.on_new` is used. `observed_at` (default now) dates the sighting: first/last
         seen, counters and edits. A Store is for one thread at a time.
         """
@@ -133,7 +134,8 @@ class Store:
                 ch.note_seen(conn, work.channels.values(), datetime.fromisoformat(when))
                 ch.note_chats(conn, work.chats.values(), datetime.fromisoformat(when))
                 if on_new is not None and fresh:
-                    on_new(self._batch_db, fresh)
+                    with held(conn):
+                        on_new(self.db, fresh)
         except BaseException:
             self._tags.forget()
             raise
