@@ -295,7 +295,7 @@ class Summary:
 def digest_hook() -> Callable[[Config], Any] | None:
     """Return `feedwatch.digest.run_scheduled` when this build has it, else None."""
     try:
-        from feedwatch import digest  # type: ignore[attr-defined]
+        from feedwatch import digest
     except ImportError:
         return None
     return getattr(digest, "run_scheduled", None)

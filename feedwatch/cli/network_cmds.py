@@ -62,6 +62,7 @@ def network_command(
     posts), and the first and last time. A summary goes to stderr.
     """
     from feedwatch.network import graph
+    from feedwatch.network.refs import KINDS
 
     try:
         configured = _configured(config_file)
@@ -74,7 +75,7 @@ def network_command(
         except FeedwatchError as exc:
             say_error(exc)
             raise SystemExit(PARTLY_FAILED) from None
-    part = graph.select(full, channels=channels, min_weight=min_weight, kinds=kinds or graph.KINDS)
+    part = graph.select(full, channels=channels, min_weight=min_weight, kinds=kinds or KINDS)
     _write(out, lambda stream: graph.write(part, fmt, stream, communities))
     counts = graph.summary(part)
     edges = ", ".join(f"{v['edges']} {k} edges ({v['weight']} posts)" for k, v in counts["edges"].items())
