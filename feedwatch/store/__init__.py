@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Unpack
 
 import sqlite_utils
 
@@ -27,7 +28,7 @@ from feedwatch.store import queries
 from feedwatch.store.channels import ChannelState, RunRecord
 from feedwatch.store.db import connect, held, is_database_file, store_errors, transaction
 from feedwatch.store.ingest import NEW, UNCHANGED, Batch, batches, prepare
-from feedwatch.store.queries import Hit
+from feedwatch.store.queries import Filters, Hit, SearchOptions
 from feedwatch.store.rows import chunks
 from feedwatch.store.schema import check_current, migrate
 from feedwatch.store.tags import TagIds
@@ -167,15 +168,15 @@ class Store:
         with store_errors(self.path):
             return ch.runs(self.db.conn, source, limit)
 
-    def search(self, query: str | None, **filters: object) -> list[Hit]:
+    def search(self, query: str | None, **filters: Unpack[SearchOptions]) -> list[Hit]:
         """Return posts matching an FTS5 query and filters (see feedwatch.store.queries.search)."""
         with store_errors(self.path):
-            return queries.search(self.db.conn, query, **filters)  # type: ignore[arg-type]
+            return queries.search(self.db.conn, query, **filters)
 
-    def count_matches(self, query: str | None, **filters: object) -> int:
+    def count_matches(self, query: str | None, **filters: Unpack[Filters]) -> int:
         """Return how many posts `search` would find with these filters and no limit."""
         with store_errors(self.path):
-            return queries.count(self.db.conn, query, **filters)  # type: ignore[arg-type]
+            return queries.count(self.db.conn, query, **filters)
 
     def posts(self, *, channel: str | None = None, since: datetime | None = None,
               until: datetime | None = None) -> Iterator[Post]:
