@@ -6,6 +6,7 @@ import os
 import sys
 import tempfile
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,6 +21,10 @@ from feedwatch.cli.options import (
     write_json,
 )
 from feedwatch.errors import ConfigError, FeedwatchError
+
+if TYPE_CHECKING:
+    from feedwatch.network.discover import Lead
+    from feedwatch.network.echoes import Group
 
 
 def _configured(config_file: str | None) -> list[str]:
@@ -167,7 +172,7 @@ def discover_command(
     raise SystemExit(OK)
 
 
-def _print_leads(leads: list, min_channels: int) -> None:  # type: ignore[type-arg]
+def _print_leads(leads: list[Lead], min_channels: int) -> None:
     if not leads:
         write_line(f"No unmonitored channel is pointed at by {min_channels} or more monitored channels.")
         return
@@ -244,7 +249,7 @@ def echoes_command(
     raise SystemExit(OK)
 
 
-def _print_groups(groups: list, total: int, min_channels: int) -> None:  # type: ignore[type-arg]
+def _print_groups(groups: list[Group], total: int, min_channels: int) -> None:
     if not groups:
         write_line(f"No passage reached {min_channels} or more channels.")
         return

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from pathlib import Path
+from types import ModuleType
 from typing import IO, BinaryIO, Protocol, cast
 
 from feedwatch.errors import ParseError
@@ -79,7 +80,7 @@ def format_names() -> list[str]:
     return list(FORMATS)
 
 
-def _module(fmt: Format):  # type: ignore[no-untyped-def]
+def _module(fmt: Format) -> ModuleType:
     return importlib.import_module(f"feedwatch.parse.{fmt.module}")
 
 
