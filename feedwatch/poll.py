@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from feedwatch.config import ChannelSpec, Config
 from feedwatch.errors import FeedwatchError, RateLimited
-from feedwatch.sources import Fetch, error_kind
+from feedwatch.sources import Fetch, KnownChannel, error_kind
 
 if TYPE_CHECKING:
     from feedwatch.store import ChannelState, Store
@@ -38,7 +38,8 @@ KEEP = object()  # backfill: take each channel's own setting
 class ChannelSource(Protocol):
     name: str
 
-    def fetch(self, channel: str, high_water: int | None, backfill_days: int | None, state: Any = None) -> Fetch: ...
+    def fetch(self, channel: str, high_water: int | None, backfill_days: int | None,
+              state: KnownChannel | None = None) -> Fetch: ...
 
 
 @dataclass
