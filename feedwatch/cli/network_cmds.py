@@ -6,6 +6,7 @@ import os
 import sys
 import tempfile
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
@@ -22,6 +23,10 @@ from feedwatch.cli.options import (
 )
 from feedwatch.display import shown
 from feedwatch.errors import ConfigError, FeedwatchError
+
+if TYPE_CHECKING:
+    from feedwatch.network.discover import Lead
+    from feedwatch.network.echoes import Group
 
 
 def _configured(config_file: str | None) -> list[str]:
@@ -64,6 +69,7 @@ def network_command(
     posts), and the first and last time. A summary goes to stderr.
     """
     from feedwatch.network import graph
+    from feedwatch.network.refs import KINDS
 
     try:
         configured = _configured(config_file)
@@ -76,7 +82,7 @@ def network_command(
         except FeedwatchError as exc:
             say_error(exc)
             raise SystemExit(PARTLY_FAILED) from None
-    part = graph.select(full, channels=channels, min_weight=min_weight, kinds=kinds or graph.KINDS)
+    part = graph.select(full, channels=channels, min_weight=min_weight, kinds=kinds or KINDS)
     _write(out, lambda stream: graph.write(part, fmt, stream, communities))
     counts = graph.summary(part)
     edges = ", ".join(f"{v['edges']} {k} edges ({v['weight']} posts)" for k, v in counts["edges"].items())
@@ -168,7 +174,7 @@ def discover_command(
     raise SystemExit(OK)
 
 
-def _print_leads(leads: list, min_channels: int) -> None:  # type: ignore[type-arg]
+def _print_leads(leads: list[Lead], min_channels: int) -> None:
     if not leads:
         write_line(f"No unmonitored channel is pointed at by {min_channels} or more monitored channels.")
         return
@@ -246,7 +252,7 @@ def echoes_command(
     raise SystemExit(OK)
 
 
-def _print_groups(groups: list, total: int, min_channels: int) -> None:  # type: ignore[type-arg]
+def _print_groups(groups: list[Group], total: int, min_channels: int) -> None:
     if not groups:
         write_line(f"No passage reached {min_channels} or more channels.")
         return

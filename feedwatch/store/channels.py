@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from feedwatch.store.merge import title_key
 from feedwatch.store.rows import chunks, storable
@@ -70,12 +71,12 @@ def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _find(conn: sqlite3.Connection, username: str, channel_id: int | None) -> tuple | None:  # type: ignore[type-arg]
-    row = conn.execute(f"SELECT {_COLUMNS} FROM channels WHERE username = ? COLLATE NOCASE",
+def _find(conn: sqlite3.Connection, username: str, channel_id: int | None) -> tuple[Any, ...] | None:
+    row: tuple[Any, ...] | None = conn.execute(f"SELECT {_COLUMNS} FROM channels WHERE username = ? COLLATE NOCASE",
                        [username]).fetchone()
     if row is None and channel_id is not None:
         row = conn.execute(f"SELECT {_COLUMNS} FROM channels WHERE channel_id = ?", [channel_id]).fetchone()
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 def get(conn: sqlite3.Connection, username: str) -> ChannelState | None:
