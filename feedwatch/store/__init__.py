@@ -212,13 +212,13 @@ class Store:
         from feedwatch.store import passages
         from feedwatch.store.rows import storable
 
-        when, source = ch.iso(seen_before), storable(source)
+        when, label = ch.iso(seen_before), storable(source)
         with store_errors(self.path), transaction(self.db.conn):
             conn = self.db.conn
             stale = [row[0] for row in conn.execute(
                 "SELECT p.id FROM posts p WHERE p.last_seen < ? AND p.id IN (SELECT post FROM post_sources"
                 " WHERE input = ?) AND NOT EXISTS (SELECT 1 FROM post_sources s WHERE s.post = p.id"
-                " AND s.input IS NOT ?)", [when, source, source])]
+                " AND s.input IS NOT ?)", [when, label, label])]
             passages.drop(conn, stale)  # out of the echo index too
             for part in chunks(stale):
                 marks = ", ".join("?" * len(part))
