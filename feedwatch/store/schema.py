@@ -302,11 +302,10 @@ def m010_retry_at(db: sqlite_utils.Database) -> None:
 def m013_echoes(db: sqlite_utils.Database) -> None:
     """The passage index for echoes (feedwatch.store.passages): each passage's LSH band keys, indexed by a
     full-text table over them (FTS5 writes a batch's keys far cheaper than a B-tree row per key). A passage's
-    id is its post's id * 64 + its number. Posts stored before this migration are indexed here, so echoes
-    cover the whole store.
+    id is its post's id * 64 + its number. `echo_state` says how far the index has read the posts: those
+    stored before this migration, like every new one, are indexed when the index is first read
+    (feedwatch.store.passages.catch_up), so opening a large store stays quick.
     """
-    from feedwatch.store import passages
-
     _run(db, """
         CREATE TABLE echo_passages (
             id INTEGER PRIMARY KEY,
@@ -319,8 +318,8 @@ def m013_echoes(db: sqlite_utils.Database) -> None:
         CREATE VIRTUAL TABLE echo_bands USING fts5(
             keys, content='echo_passages', content_rowid='id', columnsize=0, detail=none
         );
+        CREATE TABLE echo_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
     """)
-    passages.rebuild(db.conn)
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
