@@ -44,6 +44,7 @@ def detect(path: Path, db: Path) -> tuple[list[dict[str, Any]], int, float, tupl
     """Run the detector over the stream; return (alerts as JSON, posts, seconds, stream span)."""
     from feedwatch.campaigns import alerts, run
 
+    db.unlink(missing_ok=True)
     conn = sqlite3.connect(db, isolation_level=None)
     posts = list(enumerate(read_posts(path), 1))
     dated = [p.date.timestamp() for _, p in posts if p.date]
