@@ -29,6 +29,7 @@ from feedwatch.campaigns.identity import tag_identity
 from feedwatch.campaigns.model import DAY, Settings
 
 KEEP_ORIGINS = 8  # strongest origins kept per channel
+TITLE = "title:"  # the key of a channel known only by its title (see feedwatch.campaigns.stream)
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
@@ -203,12 +204,7 @@ class Actors:
 
     def label(self, name: str) -> str:
         """Return how to name a channel to a reader: @username, or its title when it has none."""
-        channel = self.channels.get(name)
-        if name.startswith("title:"):
-            return name[len("title:"):]
-        if channel is not None and channel.title and not name.replace("_", "").isalnum():
-            return channel.title
-        return "@" + name
+        return channel_label(name)
 
     def flush(self) -> None:
         self.conn.executemany(
@@ -216,6 +212,11 @@ class Actors:
             [(name, self.channels[name].pack()) for name in self.dirty],
         )
         self.dirty.clear()
+
+
+def channel_label(key: str) -> str:
+    """Return how to name an actor key to a reader: its title for a channel without a username, else @key."""
+    return key[len(TITLE):] if key.startswith(TITLE) else "@" + key
 
 
 def is_brand(tag: str, channel: str) -> bool:

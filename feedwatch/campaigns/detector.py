@@ -29,7 +29,7 @@ from feedwatch.models import Post
 
 KEEP_CHANNELS = 8  # actors kept per episode and per tag history beyond the young-episode map
 CACHE_SIZE = 20_000
-COINING_ACTORS = 3  # a new tag used by at most this many actors can be one of its user's coined series
+COINING_ACTORS = 3  # a new tag used by at most this many actors (one, and origins it forwards) can be coined
 LATE_ACTOR_DAYS = 7  # actors first seen after this much stream time get a warm-up of their own
 
 
@@ -178,8 +178,9 @@ class Detector:
             if actor not in state.hour_chans and len(state.hour_chans) < KEEP_CHANNELS:
                 state.hour_chans.append(actor)
         if (young and state.ep_novel and not state.ep_alerted & tiers.COINED and state.ep_actor_days
-                and state.ep_channels <= COINING_ACTORS and bin(state.ep_actor_days.get(actor, 0)).count("1") >= 2):
-            state.ep_alerted |= tiers.COINED  # a new tag of a few actors, used by this one on a second day
+                and state.ep_channels <= COINING_ACTORS and state.ep_weight >= self.settings.min_posts
+                and bin(state.ep_actor_days.get(actor, 0)).count("1") >= 2):
+            state.ep_alerted |= tiers.COINED  # a new tag of one actor (and an origin it forwards), kept in use
             self.actors.coin(actor, t)
         if young and not state.ep_baseline and self.may_alert(state):
             if first_use and not state.ep_alerted & 1:

@@ -31,13 +31,14 @@ class Settings:
     satellite_posts: float = 5.0  # ... once it has this many (decayed) posts
     twin_share: float = 0.02  # two channels that each forward the other this share of their posts are one actor
     network_forwards: float = 3.0  # a channel that forwarded this many (decayed) posts of an origin amplifies it
-    habit_coined: float = 2.0  # an actor that coined this many multi-day tags lately coins them routinely
+    habit_coined: float = 1.5  # an actor that coined this many (decayed) multi-day tags lately coins them routinely
     revival_days: float = 90.0  # a tag alerted before alerts again at that tier only after this much silence
     persist_hours: float = 48.0  # T2: still used this long after first use
     min_posts: float = 3.0  # T2: posts, a forward counting forward_weight
     min_active_days: int = 3  # T2: distinct 24 h periods of the episode on which one actor used the tag
     p_value: float = 0.001  # T2: Poisson tail against the tag's own past rate
     p_taken_up: float = 0.05  # T2: the same for a never-seen tag that other actors took up
+    busiest_day_share: float = 0.75  # T2 (taken up): at most this share of its uses on one day (news is one day)
     base_per_day: float = 0.1  # T2: the rate a tag is assumed to have at least (the rarest everyday words)
     burst_sigma: float = 6.0  # T3: (x - EWMA) / (EWM std + beta)
     burst_beta: float = 1.0

@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import NamedTuple
 
+from feedwatch.campaigns.actors import TITLE
 from feedwatch.models import Post
 
 
@@ -59,7 +60,7 @@ def channel_of(post: Post) -> str | None:
     if post.channel:
         return post.channel.lower()
     if post.channel_title:
-        return "title:" + post.channel_title
+        return TITLE + post.channel_title
     return None
 
 

@@ -181,7 +181,11 @@ def t2(detector: Detector, state: TagState, actor: str, t: float) -> Found:
     independent = [a for a in actors[:MAX_WINDOW] if a not in group and a in posted]
     pusher = max(posted, key=lambda a: (bin(posted[a]).count("1"), a == origin)) if posted else origin
     pushed = state.ep_sustain >= s.min_active_days
-    taken_up = len(independent) >= 1 and active >= s.min_active_days and state.ep_sustain >= 2
+    busiest = max(state.ep_days) / max(sum(state.ep_days), 1e-9)
+    first_day = sum(1 for a in actors if first.get(a, t) < state.ep_start + DAY)
+    taken_up = (len(independent) >= 1 and active >= s.min_active_days and state.ep_sustain >= 2
+                and busiest <= s.busiest_day_share and first_day <= MAX_LAUNCHERS)
+    # ... used again, taken up by others, and not a crowd on one day (a news event)
     if not pushed and not taken_up:
         return None  # a campaign is pushed day after day by an actor, or used again and taken up by others
     hours = max(1.0, (t - state.ep_start) / HOUR)
@@ -219,7 +223,7 @@ def t2(detector: Detector, state: TagState, actor: str, t: float) -> Found:
         "value": p, "threshold": s.p_value,
         "observed": observed, "expected": round(expected, 4), "past_rate_per_day": round(rate * 24, 4),
         "hours_since_first_use": round(hours, 1), "active_days": active, "actor_days": state.ep_sustain,
-        "independent_actors": independent,
+        "independent_actors": independent, "busiest_day_share": round(busiest, 3),
         "first_use_by_actor": {a: iso(first[a]) for a in actors[:MAX_WINDOW] if a in first},
         "score_parts": parts,
         "score": "0-100: 30 spread + 30 persistence + 25 coordination + 15 novelty",

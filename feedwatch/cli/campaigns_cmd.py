@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
+from feedwatch.campaigns.actors import channel_label
 from feedwatch.cli.common import OK, USAGE, say_error, write_line
 from feedwatch.cli.store_cmds import db_option, open_store
 from feedwatch.errors import FeedwatchError, StoreError
@@ -38,13 +39,14 @@ def _table(alerts: list) -> list[str]:  # type: ignore[type-arg]
     for a in alerts:
         ev = a.evidence
         why = f"{ev.get('statistic', '').split(':')[0]} {_num(ev.get('value'))} (threshold {_num(ev.get('threshold'))})"
-        channels = ", ".join("@" + c for c in a.channels[:4]) + (" …" if len(a.channels) > 4 else "")
+        channels = ", ".join(channel_label(c) for c in a.channels[:4]) + (" …" if len(a.channels) > 4 else "")
         lines.append(
             f"{a.alerted_at:%Y-%m-%d %H:%M}  {a.tier:4}  {('#' + a.tag)[:32]:32}  {a.first_seen:%Y-%m-%d}  "
             f"{len(a.channels):>3}  {a.posts:>5}  {a.forwards:>4}  {a.score:5.1f}  {a.what}: {why}; {channels}"
         )
         if len(a.tags) > 1:
             lines.append(" " * 24 + "also: " + " ".join("#" + t for t in a.tags if t != a.tag))
+        lines += [" " * 24 + str(sentence) for sentence in ev.get("summary", [])]
     return lines
 
 

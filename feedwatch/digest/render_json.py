@@ -5,7 +5,7 @@ Shape (every key always present):
      "new_campaigns": [alert], "spiking": [alert], "top_tags": [tag], "channels": [channel],
      "health": [source], "chart": {...} | null, "notes": [str]}
 with alert = {"key", "tier", "title", "tag", "tags", "first_seen", "alerted_at", "channels", "posts",
-"forwards", "score", "score_basis", "statistic", "evidence": {name: value},
+"forwards", "score", "score_basis", "statistic", "summary": [sentence], "evidence": {name: value},
 "samples": [{"label", "url", "where", "channel", "date", "forwarded"}]}.
 """
 
@@ -45,6 +45,7 @@ def _alert(alert: AlertEntry) -> dict[str, Any]:
         "score": alert.score,
         "score_basis": alert.score_basis,
         "statistic": alert.statistic,
+        "summary": list(alert.summary),
         "evidence": {e.name: e.value for e in alert.evidence},
         "samples": [_link(s) for s in alert.samples],
     }

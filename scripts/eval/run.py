@@ -34,8 +34,8 @@ from score import score
 REAL_LABELS = Path(__file__).resolve().parent / "labels_farright_dev.csv"
 REAL_TARGETS = {"precision": 0.6, "recall": 0.6, "network_delay_h": 12.0}
 
-TARGETS = {"precision": 0.95, "recall": 0.95, "coordinated_delay_h": 1.0, "null_alarms_per_day": 0.1,
-           "posts_per_s": 20_000}
+TARGETS = {"precision": 0.95, "recall": 0.95, "repeat_delay_h": 1.0, "first_delay_h": 48.0,
+           "null_alarms_per_day": 0.1, "posts_per_s": 20_000}
 
 
 def feedwatch(*args: str) -> str:
@@ -97,19 +97,20 @@ def table(config: Config, found: dict[str, Any], null: dict[str, Any]) -> list[s
                      f"{_f(r['median_delay_h'], 1)} | {_f(r['p90_delay_h'], 1)} |")
     fps = ", ".join(f"{k} {v}" for k, v in sorted(found["false_positives"].items())) or "none"
     null_fps = ", ".join(f"{k} {v}" for k, v in sorted(null["false_positives"].items())) or "none"
-    coordinated = [rows[k]["median_delay_h"] for k in ("coordinated", "forwarded") if k in rows]
     checks = [
         ("precision over alerted tags (T1+T2)", found["precision"], TARGETS["precision"], True),
         ("recall over all injected campaigns", rows["all"]["recall"], TARGETS["recall"], True),
-        ("median delay, coordinated launches (h)", max(coordinated) if coordinated else math.nan,
-         TARGETS["coordinated_delay_h"], False),
+        ("median delay, a network's repeat launch (h)", rows["network, repeat launch"]["median_delay_h"],
+         TARGETS["repeat_delay_h"], False),
+        ("median delay, a network's first launch (h)", rows["network, first launch"]["median_delay_h"],
+         TARGETS["first_delay_h"], False),
         ("false alarms per day, null stream", null["false_alarms_per_day"], TARGETS["null_alarms_per_day"], False),
         ("posts/s through ingest + detection", min(found["posts_per_s"], null["posts_per_s"]),
          TARGETS["posts_per_s"], True),
     ]
     lines += ["", "| measure | value | target | met |", "|---|---:|---:|---|"]
     for label, value, target, higher in checks:
-        met = value >= target if higher else value <= target
+        met = not math.isnan(value) and (value >= target if higher else value <= target)
         lines.append(f"| {label} | {_f(value, 3) if value < 100 else f'{value:,.0f}'} | "
                      f"{'>=' if higher else '<='} {target:,} | {'yes' if met else 'NO'} |")
     lines += [
@@ -170,8 +171,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--days", type=int)
     parser.add_argument("--keep", type=Path, help="keep the streams and databases in this folder")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON instead of the table")
-    parser.add_argument("--launch-every", type=float, nargs=2, metavar=("MIN", "MAX"), default=(7.0, 14.0),
-                        help="days between a network's launches (default 7 14)")
+    parser.add_argument("--launch-every", type=float, nargs=2, metavar=("MIN", "MAX"), default=(14.0, 56.0),
+                        help="days between a network's launches (default 14 56: every 2-8 weeks)")
     parser.add_argument("--direct", action="store_true", help="parse and detect in-process, without the store")
     parser.add_argument("--real", type=Path, help="also score a real labelled stream (Post JSON Lines, .gz allowed)")
     parser.add_argument("--real-only", action="store_true", help="score only the real stream")
