@@ -97,3 +97,33 @@ def test_a_channel_without_a_username_is_shown_by_its_title() -> None:
     conn = detect(posts + titled)
     found = [a for a in alerts(conn) if a.tag == "Relief"]
     assert found and "Daily Bulletin" in " ".join(found[0].evidence["summary"])
+
+
+def test_two_tags_that_meet_in_a_few_posts_are_not_a_family() -> None:
+    from feedwatch.campaigns import families
+    from feedwatch.campaigns.identity import tag_identity
+
+    posts = background(30, CHANNELS)
+    posts += [post(20 * 24 + k * 2, "a", "Edinburgh") for k in range(12)]
+    posts += [post(20 * 24 + k * 2 + 1, "b", "Poplar") for k in range(12)]
+    posts += [post(20 * 24 + 30 + k, "c", "Edinburgh", "Poplar") for k in range(2)]  # they meet twice
+    posts += [post(20 * 24 + 40 + k, "d", "Ours", "Наши") for k in range(4)]  # translations: always together
+    conn = detect(posts)
+    keys = [tag_identity(t) for t in ("Edinburgh", "Poplar", "Ours", "Наши")]
+    found = families(conn, keys)
+    assert found[keys[0]] != found[keys[1]]
+    assert found[keys[2]] == found[keys[3]]
+
+
+def test_a_tag_alerted_before_alerts_again_only_after_a_long_silence_and_says_revived() -> None:
+    posts = background(200, CHANNELS)
+
+    def push(day: int, channel: str) -> list[Post]:
+        return [post(day * 24 + d * 24 + 1 + k, channel, "Charter") for d in range(5) for k in range(2)]
+
+    posts += push(10, "a") + push(50, "b") + push(160, "c")  # silences of 35 days, then of 105 days
+    conn = detect(posts)
+    found = [a for a in alerts(conn) if a.tag == "Charter" and a.tier == "T2"]
+    assert [a.first_seen.date() for a in found] == [at(10 * 24).date(), at(160 * 24).date()]
+    assert found[1].evidence["episode"] == "revived"
+    assert "Revived after" in " ".join(found[1].evidence["summary"])

@@ -116,6 +116,7 @@ class Detector:
             if self.use_tag(tag, key, use, actor, origin):
                 young.append(tag)
         for i, a in enumerate(young[:KEEP_CHANNELS]):
+            self.links[(a, a)] += 1  # its own uses while young: the base a family link is measured against
             for b in young[i + 1 : KEEP_CHANNELS]:
                 self.links[(a, b) if a < b else (b, a)] += 1
 
