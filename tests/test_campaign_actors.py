@@ -87,6 +87,16 @@ def test_t3_samples_come_from_the_burst_hour() -> None:
     urls = [s["url"] for s in t3[0].evidence["samples"]]
     assert urls and all(not url.endswith("/1") for url in urls)
     assert all(int(url.rsplit("/", 1)[1]) >= 19 * 24 + 1 for url in urls)  # posts of that hour, not of day 0
+    assert 0 < t3[0].score <= 30
+
+
+def test_scores_are_bounded_and_a_known_tags_burst_never_outranks_a_campaign() -> None:
+    from feedwatch.campaigns.tiers import T3_MAX_SCORE, score_of
+
+    weakest_t2, _ = score_of(actors=1, active_days=3, coordination=0.0, novel=False)  # T2 needs 3 days
+    weakest_t1, _ = score_of(actors=3, active_days=1, coordination=0.5, novel=False)  # T1: 3 linked, half
+    strongest, _ = score_of(actors=50, active_days=7, coordination=1.0, novel=True)
+    assert T3_MAX_SCORE < weakest_t2 < weakest_t1 and strongest == 100.0
 
 
 def test_a_channel_without_a_username_is_shown_by_its_title() -> None:

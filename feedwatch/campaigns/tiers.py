@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 MAX_WINDOW = 24  # actors of a launch window compared pairwise (bounded work)
 MAX_LAUNCHERS = 10  # a persistent tag launched by more actors than this is a crowd: no co-launch pairs
+T3_MAX_SCORE = 30.0  # every T1/T2 scores more (T2 at least 31.5, T1 at least 44), so a burst never outranks them
 COINED = 4  # TagState.ep_alerted bit: the episode was counted in its first actor's tag-coining habit
 Found = tuple[float, dict[str, Any]] | None
 
@@ -135,6 +136,8 @@ def t1(detector: Detector, state: TagState, t: float) -> Found:
         sentence += f"; {len(co)} actor(s) that co-launched tags with them before ({_names(detector, co)})"
     sentence += f" took it up within {_hours(spread)}."
     summary = [sentence]
+    if not state.ep_novel:
+        summary.append(f"A revival: #{detector.raw} had been silent for {_hours(state.ep_silence)}.")
     if len(window) > len(group):
         summary.append(f"{len(window) - len(group)} other actor(s) used it in the same window without such links.")
     score, parts = score_of(actors=len(group), active_days=1, coordination=len(group) / len(window),
@@ -250,7 +253,7 @@ def t3(s: Settings, state: TagState, t: float, raw: str = "") -> Found:
         return None
     raw = raw or state.key
     state.t3_hour = state.hour
-    score = round(50 * min(z / (4 * s.burst_sigma), 1.0), 1)  # at most half a campaign's: a burst of a known tag
+    score = round(T3_MAX_SCORE * min(z / (4 * s.burst_sigma), 1.0), 1)  # a known tag's burst ranks below campaigns
     return score, {
         "_t": t, "_channels": list(state.hour_chans),
         "summary": [f"#{raw} was used {state.hour_count:g} times in the hour from {iso(state.hour * HOUR)}, "
@@ -259,7 +262,7 @@ def t3(s: Settings, state: TagState, t: float, raw: str = "") -> Found:
         "value": round(z, 2), "threshold": s.burst_sigma,
         "hour_count": state.hour_count, "ewma": round(state.mean, 3), "ewm_std": round(math.sqrt(state.var), 3),
         "beta": s.burst_beta, "hour": iso(state.hour * HOUR),
-        "score": "0-50: z / (4 x threshold), capped",
+        "score": f"0-{T3_MAX_SCORE:g}: z / (4 x threshold), capped below every T1/T2 score",
     }
 
 
