@@ -1,9 +1,11 @@
 """The three tiers, each a check of one tag's state at the post that may have made it true.
 
-Each check returns None or (score, evidence); the evidence names the statistic,
-its value and its threshold, so an analyst sees why the alert was raised.
-The score is the tier's own statistic: T1 the summed co-launch weight of the
-pairs that qualified, T2 -log10 of the Poisson tail, T3 SigniTrend's z.
+Each check returns None or (score, evidence); the evidence holds sentences an
+analyst reads (`summary`: who, how they are linked, why a single source is not
+its routine) and the figures behind them (the statistic, its value and
+threshold). The score is bounded and the same for T1 and T2 (`score_of`: spread,
+persistence, coordination, novelty, 0-100); T3 scores at most T3_MAX_SCORE, below
+every T1/T2, so a known tag's burst never outranks a campaign.
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ class Config:
     launch_every: tuple[float, float] = (14.0, 56.0)  # days between a network's launches (2-8 weeks)
     single_every_days: float = 2.5
     satellites: int = 0  # 0: one per 25 channels
+    amplify: bool = True  # network members forward their origin's everyday posts (False: they meet only in pushes)
     series_channels: int = 0  # 0: one per 25 channels
 
 
@@ -102,7 +103,8 @@ class Generator:
         self.series()
         self.news()
         self.networks = self.make_networks()
-        self.amplify()
+        if self.c.amplify:
+            self.amplify()
         if self.c.campaigns:
             self.coordinated()
             self.single_source()

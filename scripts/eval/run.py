@@ -174,12 +174,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--launch-every", type=float, nargs=2, metavar=("MIN", "MAX"), default=(14.0, 56.0),
                         help="days between a network's launches (default 14 56: every 2-8 weeks)")
     parser.add_argument("--direct", action="store_true", help="parse and detect in-process, without the store")
+    parser.add_argument("--quiet-networks", action="store_true",
+                        help="network members never forward their origin outside pushes (links come from co-launches)")
     parser.add_argument("--real", type=Path, help="also score a real labelled stream (Post JSON Lines, .gz allowed)")
     parser.add_argument("--real-only", action="store_true", help="score only the real stream")
     args = parser.parse_args(argv)
     channels, days, rate = (100, 80, 4.0) if args.quick else (300, 120, 8.0)
     config = Config(channels=args.channels or channels, days=args.days or days, seed=args.seed, posts_per_day=rate,
-                    launch_every=tuple(args.launch_every))
+                    launch_every=tuple(args.launch_every), amplify=not args.quiet_networks)
     null_config = Config(**{**vars(config), "campaigns": False, "seed": config.seed + 1000})
     with tempfile.TemporaryDirectory(prefix="feedwatch-eval-") as tmp:
         workdir = args.keep or Path(tmp)
