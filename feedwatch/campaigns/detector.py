@@ -63,7 +63,8 @@ class Detector:
         # The settings in seconds, read once per use.
         self.gap = settings.episode_gap_days * DAY
         self.new = settings.new_days * DAY
-        self.new_day_slots = max(1, math.ceil(settings.new_days))
+        self.watch = max(settings.new_days, settings.confirm_days) * DAY  # T2 can confirm an episode this young
+        self.new_day_slots = max(1, math.ceil(max(settings.new_days, settings.confirm_days)))
         self.persist = settings.persist_hours * HOUR
         self.family = settings.family_hours * HOUR
 
@@ -150,7 +151,8 @@ class Detector:
         if age < 0.0:
             age = 0.0
         young = age < self.new
-        if young:
+        watched = age < self.watch
+        if watched:
             state.ep_days[int(age // DAY)] += weight
         if use.approximate:
             state.ep_approx = True
@@ -162,7 +164,7 @@ class Detector:
         if state.ep_first is not None:
             if origin is not None and origin != actor and young:  # the forwarded origin posted the tag first
                 self.note_origin(state, origin, t)
-            first_use = self.note_actor(state, actor, t, age)
+            first_use = self.note_actor(state, actor, t, age) and young
         # This hour's count (see tiers.fold_hours for the hours before it).
         hour = int(t // HOUR)
         if hour > state.hour:
@@ -183,7 +185,7 @@ class Detector:
                 and bin(state.ep_actor_days.get(actor, 0)).count("1") >= 2):
             state.ep_alerted |= tiers.COINED  # a new tag of one actor (and an origin it forwards), kept in use
             self.actors.coin(actor, t)
-        if young and not state.ep_baseline and self.may_alert(state):
+        if watched and not state.ep_baseline and self.may_alert(state):
             if first_use and not state.ep_alerted & 1:
                 self.raise_alert(state, "T1", tiers.t1(self, state, t))
             if not state.ep_alerted & 2 and age >= self.persist:
@@ -205,7 +207,7 @@ class Detector:
         """Record an actor's first use in a young episode; return True when it is its first."""
         if state.ep_first is None:
             return False
-        if age >= self.settings.new_days * DAY:
+        if age >= self.watch:
             state.ep_first = state.ep_actor_days = None  # the episode has matured: per-actor maps are not needed
             return False
         days = state.ep_actor_days

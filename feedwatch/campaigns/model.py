@@ -19,6 +19,7 @@ class Settings:
 
     episode_gap_days: float = 30.0  # silence that ends an episode
     new_days: float = 7.0  # a tag is new while its episode is younger than this
+    confirm_days: float = 14.0  # T2 can still confirm a new episode this long after its first use (a slow push)
     warmup_days: float = 60.0  # no new-tag alerts before the stream has this much history
     channel_warmup_days: float = 1.0  # a channel joining later: its first day's tags are its existing vocabulary
     launch_window_hours: float = 12.0  # T1: W, the window of the actors' first uses (a push spreads in 0-12 h)

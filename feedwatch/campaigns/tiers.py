@@ -189,7 +189,8 @@ def t2(detector: Detector, state: TagState, actor: str, t: float) -> Found:
     busiest = max(state.ep_days) / max(sum(state.ep_days), 1e-9)
     first_day = sum(1 for a in actors if first.get(a, t) < state.ep_start + DAY)
     taken_up = (len(independent) >= 1 and active >= s.min_active_days and state.ep_sustain >= 2
-                and busiest <= s.busiest_day_share and first_day <= MAX_LAUNCHERS)
+                and busiest <= s.busiest_day_share and first_day <= MAX_LAUNCHERS
+                and t - state.ep_start < s.new_days * DAY)  # after that, only a push by one actor confirms
     # ... used again, taken up by others, and not a crowd on one day (a news event)
     if not pushed and not taken_up:
         return None  # a campaign is pushed day after day by an actor, or used again and taken up by others
