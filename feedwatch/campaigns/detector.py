@@ -66,6 +66,7 @@ class Detector:
         self.watch = max(settings.new_days, settings.confirm_days) * DAY  # T2 can confirm an episode this young
         self.new_day_slots = max(1, math.ceil(max(settings.new_days, settings.confirm_days)))
         self.persist = settings.persist_hours * HOUR
+        self.taken_up = min(settings.taken_up_hours, settings.persist_hours) * HOUR
         self.family = settings.family_hours * HOUR
 
     # -- the stream ---------------------------------------------------------------------------
@@ -188,7 +189,7 @@ class Detector:
         if watched and not state.ep_baseline and self.may_alert(state):
             if first_use and not state.ep_alerted & 1:
                 self.raise_alert(state, "T1", tiers.t1(self, state, t))
-            if not state.ep_alerted & 2 and age >= self.persist:
+            if not state.ep_alerted & 2 and age >= self.taken_up:
                 self.raise_alert(state, "T2", tiers.t2(self, state, actor, t))
         if not state.ep_confirmed and age >= self.persist and state.ep_first is not None:
             tiers.confirm_launch(self, state, t)

@@ -35,6 +35,7 @@ class Settings:
     habit_coined: float = 1.5  # an actor that coined this many (decayed) multi-day tags lately coins them routinely
     revival_days: float = 90.0  # a tag alerted before alerts again at that tier only after this much silence
     persist_hours: float = 48.0  # T2: still used this long after first use
+    taken_up_hours: float = 36.0  # T2: ... or this long, for a tag that 3 or more actors used on 2 days
     min_posts: float = 3.0  # T2: posts, a forward counting forward_weight
     min_active_days: int = 3  # T2: distinct 24 h periods of the episode on which one actor used the tag
     p_value: float = 0.001  # T2: Poisson tail against the tag's own past rate

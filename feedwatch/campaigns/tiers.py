@@ -185,10 +185,12 @@ def t2(detector: Detector, state: TagState, actor: str, t: float) -> Found:
     posted = state.ep_actor_days or {}  # actors that posted or forwarded it (not only origins of forwards)
     independent = [a for a in actors[:MAX_WINDOW] if a not in group and a in posted]
     pusher = max(posted, key=lambda a: (bin(posted[a]).count("1"), a == origin)) if posted else origin
-    pushed = state.ep_sustain >= s.min_active_days
+    pushed = state.ep_sustain >= s.min_active_days and t - state.ep_start >= s.persist_hours * HOUR
     busiest = max(state.ep_days) / max(sum(state.ep_days), 1e-9)
     first_day = sum(1 for a in actors if first.get(a, t) < state.ep_start + DAY)
-    taken_up = (len(independent) >= 1 and active >= s.min_active_days and state.ep_sustain >= 2
+    early = t - state.ep_start < s.persist_hours * HOUR  # before 48 h: 2 days will do when 3 or more actors used it
+    spread_days = active >= s.min_active_days or (early and active >= 2 and len(actors) >= s.launch_channels)
+    taken_up = (len(independent) >= 1 and spread_days and state.ep_sustain >= 2
                 and busiest <= s.busiest_day_share and first_day <= MAX_LAUNCHERS
                 and t - state.ep_start < s.new_days * DAY)  # after that, only a push by one actor confirms
     # ... used again, taken up by others, and not a crowd on one day (a news event)
