@@ -157,6 +157,16 @@ def t1(detector: Detector, state: TagState, t: float) -> Found:
     }
 
 
+def _busiest_day_of_adoption(firsts: list[float]) -> int:
+    """Return the most actors whose first uses fall within one 24 h window (a news crowd adopts within a day)."""
+    most, start = 0, 0
+    for end, t in enumerate(firsts):
+        while t - firsts[start] >= DAY:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
 def routine(detector: Detector, state: TagState, actor: str, t: float) -> tuple[bool, str]:
     """Return (is routine, why) for a tag pushed by one actor: its own brand, or one more of its coined series."""
     s = detector.settings
@@ -187,11 +197,12 @@ def t2(detector: Detector, state: TagState, actor: str, t: float) -> Found:
     pusher = max(posted, key=lambda a: (bin(posted[a]).count("1"), a == origin)) if posted else origin
     pushed = state.ep_sustain >= s.min_active_days and t - state.ep_start >= s.persist_hours * HOUR
     busiest = max(state.ep_days) / max(sum(state.ep_days), 1e-9)
-    first_day = sum(1 for a in actors if first.get(a, t) < state.ep_start + DAY)
+    crowd = _busiest_day_of_adoption(sorted(first.values()))
     early = t - state.ep_start < s.persist_hours * HOUR  # before 48 h: 2 days will do when 3 or more actors used it
-    spread_days = active >= s.min_active_days or (early and active >= 2 and len(actors) >= s.launch_channels)
+    spread_days = active >= s.min_active_days or (early and active >= 2
+                                                  and s.launch_channels <= len(actors) <= MAX_LAUNCHERS)
     taken_up = (len(independent) >= 1 and spread_days and state.ep_sustain >= 2
-                and busiest <= s.busiest_day_share and first_day <= MAX_LAUNCHERS
+                and busiest <= s.busiest_day_share and crowd <= MAX_LAUNCHERS
                 and t - state.ep_start < s.new_days * DAY)  # after that, only a push by one actor confirms
     # ... used again, taken up by others, and not a crowd on one day (a news event)
     if not pushed and not taken_up:
