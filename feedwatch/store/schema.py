@@ -218,6 +218,11 @@ CREATE TABLE IF NOT EXISTS campaign_links (
     a TEXT NOT NULL, b TEXT NOT NULL, uses INTEGER NOT NULL, PRIMARY KEY (a, b)
 );
 """
+# Migration 011: what the detector learns about each channel from all its posts (first post, whom it
+# forwards, its tag-coining habit), packed per channel; see feedwatch.campaigns.actors.
+CAMPAIGN_ACTOR_TABLES = """
+CREATE TABLE IF NOT EXISTS campaign_channels (channel TEXT PRIMARY KEY, state TEXT NOT NULL);
+"""
 DIGEST_TABLES = """
 CREATE TABLE IF NOT EXISTS digest_sent (target TEXT, key TEXT, sent_at TEXT, PRIMARY KEY (target, key));
 CREATE TABLE IF NOT EXISTS digest_deliveries (
@@ -322,6 +327,20 @@ def m013_echoes(db: sqlite_utils.Database) -> None:
     """)
 
 
+def m011_campaign_actors(db: sqlite_utils.Database) -> None:
+    """Channels as the campaign detector learns them; the detector's packed tag state changed shape.
+
+    The detector's tables are a cache of what the stored posts say: the old tag states are dropped
+    (their format changed) and `feedwatch campaigns --rebuild` recomputes them; alerts already
+    raised are kept.
+    """
+    _run(db, CAMPAIGN_ACTOR_TABLES)
+    if "campaign_tags" in db.table_names():
+        for table in ("campaign_tags", "campaign_pairs", "campaign_actors"):
+            db.execute(f"DELETE FROM {table}")
+        db.execute("DELETE FROM campaign_meta WHERE key != 'schema_version'")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_posts", m001_posts),
     ("002_history", m002_history),
@@ -333,6 +352,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("008_digests", m008_digests),
     ("009_identity", m009_identity),
     ("010_retry_at", m010_retry_at),
+    ("011_campaign_actors", m011_campaign_actors),
     ("013_echoes", m013_echoes),
 ]
 
