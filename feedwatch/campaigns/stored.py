@@ -64,14 +64,14 @@ Track = Callable[[Iterator[tuple[int, Post]], int], Iterator[tuple[int, Post]]]
 def rebuild_stored(db: Any, settings: Settings = DEFAULTS, batch: int = 5000, track: Track | None = None) -> int:
     """Recompute all detector state from the stored posts, in stream order; return the alerts raised.
 
-    `track(posts, total)` may wrap the stream of posts with hashtags (a progress bar); it gets their count.
+    `track(posts, total)` may wrap the stream of stored posts (a progress bar); it gets their count.
     """
     conn = connection(db)
     with transaction(conn):
         clear(conn)
     posts = stored_in_stream_order(conn)
     if track is not None:
-        posts = track(posts, conn.execute("SELECT count(DISTINCT post) FROM post_hashtags").fetchone()[0])
+        posts = track(posts, conn.execute("SELECT count(*) FROM posts").fetchone()[0])
     raised = run(conn, posts, batch=batch, settings=settings)
     with transaction(conn):
         conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('generation', '0')")

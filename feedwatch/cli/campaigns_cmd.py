@@ -32,7 +32,7 @@ def _table(alerts: list) -> list[str]:  # type: ignore[type-arg]
         )
         if len(a.tags) > 1:
             lines.append(" " * 24 + "also: " + shown(" ".join("#" + strip_invisible(t) for t in a.tags if t != a.tag)))
-        lines += [" " * 24 + shown(str(sentence)) for sentence in ev.get("summary", [])]
+        lines += [" " * 24 + shown(strip_invisible(str(sentence))) for sentence in ev.get("summary", [])]
     return lines
 
 
@@ -69,7 +69,7 @@ def campaigns_command(config_file: str | None, db_path: str, since: datetime | N
     try:
         if rebuild:
             raised = campaigns.rebuild_stored(store.db, track=lambda posts, total: counted(
-                posts, "rebuilding (posts with hashtags)", total))
+                posts, "rebuilding (posts)", total))
             click.echo(f"Rebuilt campaign state from {store.count():,} stored post(s): {raised} alert(s).", err=True)
         found = campaigns.alerts(store.db, since=since)
     except FeedwatchError as exc:
