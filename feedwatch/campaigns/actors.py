@@ -204,7 +204,10 @@ class Actors:
         return is_brand(tag, channel.raw if channel is not None else name)
 
     def label(self, name: str) -> str:
-        """Return how to name a channel to a reader: @username, or its title when it has none."""
+        """Return how to name a channel to a reader: @username, or its title as written when it has none."""
+        channel = self.channels.get(name)
+        if channel is not None and channel.title and name.startswith((TITLE, NUMBERED)):
+            return channel.title
         return channel_label(name)
 
     def flush(self) -> None:

@@ -63,8 +63,6 @@ def channel_of(post: Post) -> str | None:
     chat = chat_key(post)
     if chat is None:
         return None
-    if chat.startswith("t:"):  # the title as written (spacing folded), so the evidence names the chat as it reads
-        return "t:" + " ".join((post.channel_title or "").split())
     return chat[2:] if chat.startswith("c:") else chat  # a username stands for itself
 
 
