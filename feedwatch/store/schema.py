@@ -323,6 +323,25 @@ def m013_echoes(db: sqlite_utils.Database) -> None:
     passages.rebuild(db.conn)
 
 
+def m014_folder_files(db: sqlite_utils.Database) -> None:
+    """The inputs of watched folders already read (feedwatch.folders): path, content SHA-256, size, outcome.
+
+    status is 'ingested' or 'failed'. Earlier versions created this table on
+    first use, outside the migrations; IF NOT EXISTS keeps their rows, so those
+    inputs are not read again.
+    """
+    _run(db, """
+        CREATE TABLE IF NOT EXISTS folder_files (
+            path TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            posts INTEGER NOT NULL,
+            seen_at TEXT NOT NULL
+        );
+    """)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_posts", m001_posts),
     ("002_history", m002_history),
@@ -335,6 +354,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("009_identity", m009_identity),
     ("010_retry_at", m010_retry_at),
     ("013_echoes", m013_echoes),
+    ("014_folder_files", m014_folder_files),
 ]
 
 
