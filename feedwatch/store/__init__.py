@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlite_utils
 
 from feedwatch.errors import StoreError
-from feedwatch.models import Post
+from feedwatch.models import Post, iso
 from feedwatch.store import channels as ch
 from feedwatch.store import db as sqlite_db
 from feedwatch.store import queries
@@ -109,7 +109,7 @@ class Store:
         propagates; without one, `Store.on_new` is used. `observed_at` (default now) dates the sighting: first/last
         seen, counters and edits. A Store is for one thread at a time.
         """
-        when = ch.iso(observed_at or datetime.now(UTC))
+        when = iso(observed_at or datetime.now(UTC))
         total = IngestResult()
         for posts_batch in batches(posts, batch):
             total += self._ingest_batch(posts_batch, source, when, on_new or self.on_new)
@@ -206,7 +206,7 @@ class Store:
         post, say) is not kept beside the full one. Posts any other input or
         poll also gave are kept.
         """
-        when = ch.iso(seen_before)
+        when = iso(seen_before)
         with store_errors(self.path), transaction(self.db.conn):
             conn = self.db.conn
             stale = [row[0] for row in conn.execute(

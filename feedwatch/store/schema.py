@@ -388,9 +388,9 @@ def migrate(db: sqlite_utils.Database, upto: int | None = None, path: str = "dat
     done = applied(db)
     if all(name in done for name, _ in wanted) and all(name in known for name in done):
         return []  # up to date: no write lock taken, so opening to read never waits on a writer
-    conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    from feedwatch.store.db import transaction  # db.py reads APPLICATION_ID from here
+
+    with transaction(db.conn):
         done = applied(db)
         newer = [name for name in done if name not in known]
         if newer:
@@ -405,10 +405,6 @@ def migrate(db: sqlite_utils.Database, upto: int | None = None, path: str = "dat
             step(db)
             db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, _now()])
             ran.append(name)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return ran
 
 
