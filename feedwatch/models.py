@@ -280,15 +280,23 @@ def _utc(when: datetime | None) -> datetime | None:
 
 @overload
 def iso(when: date) -> str: ...
+
+
 @overload
 def iso(when: None) -> None: ...
+
+
 @overload
 def iso(when: date | None) -> str | None: ...
+
+
 def iso(when: date | None) -> str | None:
     """Return `when` as feedwatch writes times: ISO 8601, a datetime in UTC (naive means UTC); None stays None."""
-    if when is None or not isinstance(when, datetime):
-        return when.isoformat() if when is not None else None
-    return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+    if when is None:
+        return None
+    if isinstance(when, datetime):
+        when = (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).astimezone(UTC)
+    return when.isoformat()
 
 
 def _escaped(post: Post, names: Iterable[str] = ()) -> bytes:

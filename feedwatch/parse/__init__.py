@@ -277,6 +277,8 @@ def _capped(lines: Iterable[str], path: str) -> Iterator[str]:
 
 
 class Readable(Protocol):
+    """What a Replay reads from: a binary file, or a stream that wraps one."""
+
     def read(self, size: int = -1, /) -> bytes: ...
 
     def close(self) -> None: ...
