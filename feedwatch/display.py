@@ -25,8 +25,9 @@ BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 ZERO_WIDTH = "\u180e\u200b-\u200d\u2060-\u2064\ufeff"
 TAGS = "\U000e0000-\U000e007f"
 
-# What a terminal must not receive raw: C0 and C1 controls, DEL, line/paragraph separators, bidi, tags.
-_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{BIDI}{TAGS}]")
+# What a terminal must not receive raw: C0 and C1 controls, DEL, line/paragraph separators, bidi, tags, and lone
+# surrogates (the bytes of a file name that is not UTF-8, as Python reads such names).
+_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{BIDI}{TAGS}\ud800-\udfff]")
 _INVISIBLE = re.compile(f"[{BIDI}{ZERO_WIDTH}{TAGS}]")
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 

@@ -27,6 +27,7 @@ from feedwatch.errors import FeedwatchError
 from feedwatch.parse import Options, expand, parse_path
 from feedwatch.poll import Report
 from feedwatch.store import Store
+from feedwatch.store.rows import storable
 
 
 class FolderWatcher:
@@ -76,7 +77,7 @@ class FolderWatcher:
                 self._ingest(path, digest, first[path], report)
 
     def _known(self, path: str, digest: str) -> bool:
-        row = self.conn.execute("SELECT sha256 FROM folder_files WHERE path = ?", [path]).fetchone()
+        row = self.conn.execute("SELECT sha256 FROM folder_files WHERE path = ?", [storable(path)]).fetchone()
         return row is not None and row[0] == digest
 
     def _files(self, path: str) -> list[Path]:
@@ -90,7 +91,7 @@ class FolderWatcher:
         root = Path(path)
         for file in self._files(path):
             if root.is_dir():
-                sha.update(str(file.relative_to(root)).encode() + b"\0")
+                sha.update(os.fsencode(file.relative_to(root)) + b"\0")
             with file.open("rb") as stream:
                 for chunk in iter(lambda: stream.read(1 << 20), b""):
                     sha.update(chunk)
@@ -122,7 +123,7 @@ class FolderWatcher:
             "INSERT INTO folder_files (path, sha256, size, status, posts, seen_at) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(path) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size, "
             "status = excluded.status, posts = excluded.posts, seen_at = excluded.seen_at",
-            [path, digest, size, status, count, self.now().isoformat()],
+            [storable(path), digest, size, status, count, self.now().isoformat()],
         )
 
 

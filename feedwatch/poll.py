@@ -22,11 +22,14 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from feedwatch.config import ChannelSpec, Config
 from feedwatch.errors import FeedwatchError, RateLimited
-from feedwatch.sources import Fetch, error_kind
+from feedwatch.sources import Fetch, KnownChannel, error_kind
+
+if TYPE_CHECKING:
+    from feedwatch.store import ChannelState, Store
 
 log = logging.getLogger("feedwatch.poll")
 KEEP = object()  # backfill: take each channel's own setting
@@ -35,7 +38,8 @@ KEEP = object()  # backfill: take each channel's own setting
 class ChannelSource(Protocol):
     name: str
 
-    def fetch(self, channel: str, high_water: int | None, backfill_days: int | None, state: Any = None) -> Fetch: ...
+    def fetch(self, channel: str, high_water: int | None, backfill_days: int | None,
+              state: KnownChannel | None = None) -> Fetch: ...
 
 
 @dataclass
@@ -81,7 +85,7 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def poll_channels(store: Any, specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource], *,
+def poll_channels(store: Store, specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource], *,
                   backfill: Any = KEEP, workers: int = 4, now: Callable[[], datetime] = now_utc,
                   on_report: Callable[[Report], None] | None = None) -> list[Report]:
     """Poll each channel from its source and store the result; return one Report per channel."""
@@ -99,7 +103,7 @@ def poll_channels(store: Any, specs: Sequence[ChannelSpec], sources: dict[str, C
 Done = tuple[ChannelSpec, Fetch, datetime]
 
 
-def _fetch_all(specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource], states: dict[str, Any],
+def _fetch_all(specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource], states: dict[str, ChannelState | None],
                backfill: Any, workers: int, now: Callable[[], datetime]) -> Iterator[Done]:
     """Yield (spec, fetch, started) as fetches finish: web ones from a thread pool, others in this thread."""
 
@@ -132,8 +136,8 @@ def _fetch_all(specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource], 
             yield future.result()
 
 
-def _restore_holds(specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource], states: dict[str, Any],
-                   when: datetime) -> None:
+def _restore_holds(specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource],
+                   states: dict[str, ChannelState | None], when: datetime) -> None:
     """Hold each source that can hold its host until the latest stored retry time of its channels."""
     for spec in specs:
         state, hold = states.get(spec.name), getattr(sources.get(spec.source), "hold", None)
@@ -141,15 +145,16 @@ def _restore_holds(specs: Sequence[ChannelSpec], sources: dict[str, ChannelSourc
             hold(state.retry_at)
 
 
-def _held(spec: ChannelSpec, state: Any) -> Fetch:
+def _held(spec: ChannelSpec, state: ChannelState) -> Fetch:
     """Return the fetch of a channel not asked because its stored retry time is ahead: progress kept."""
-    resume = (state.resume_before, state.resume_top) if state.resume_before is not None else None
+    before, top = state.resume_before, state.resume_top
+    resume = (before, top) if before is not None and top is not None else None
     error = RateLimited(f"rate limited: not asked before {state.retry_at:%Y-%m-%d %H:%M:%S} UTC, as the server "
                         "requested; polled again then")
     return Fetch(spec.name, error=error, retry_at=state.retry_at, resume=resume)
 
 
-def store_fetch(store: Any, spec: ChannelSpec, fetch: Fetch, started: datetime, finished: datetime) -> Report:
+def store_fetch(store: Store, spec: ChannelSpec, fetch: Fetch, started: datetime, finished: datetime) -> Report:
     """Store one channel's fetch: posts, the channel state, and the run record; return its Report."""
     from feedwatch.store import ChannelState
 
@@ -208,7 +213,7 @@ def channel_sources(config: Config, specs: Sequence[ChannelSpec], *, now: Callab
     return sources, close
 
 
-def open_store(config: Config, db: str | None = None) -> Any:
+def open_store(config: Config, db: str | None = None) -> Store:
     """Open the store at --db, else the configured path, else feedwatch's default, detecting campaigns as it stores."""
     from feedwatch.campaigns import IngestHook
     from feedwatch.store import Store, default_db_path
@@ -218,10 +223,8 @@ def open_store(config: Config, db: str | None = None) -> Any:
     return store
 
 
-def close_store(store: Any) -> None:
-    close = getattr(store, "close", None)
-    if close is not None:
-        close()
+def close_store(store: Store) -> None:
+    store.close()
 
 
 def poll_once(config: Config, specs: Sequence[ChannelSpec], *, db: str | None = None, backfill: Any = KEEP,
@@ -292,10 +295,10 @@ class Summary:
         return lines
 
 
-def digest_hook() -> Callable[[Config], Any] | None:
+def digest_hook() -> Callable[[Config], object] | None:
     """Return `feedwatch.digest.run_scheduled` when this build has it, else None."""
     try:
-        from feedwatch import digest  # type: ignore[attr-defined]
+        from feedwatch import digest
     except ImportError:
         return None
     return getattr(digest, "run_scheduled", None)

@@ -21,6 +21,7 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,7 +93,7 @@ class Watcher:
                 log.info("poll %s: rescheduled at %s", spec.name, report.retry_at.isoformat())
                 self.scheduler.modify_job(f"poll:{spec.name}", next_run_time=report.retry_at)
 
-    def digest(self, hook: Any) -> None:
+    def digest(self, hook: Callable[[Config], object]) -> None:
         """Build and deliver the digest; a failure is one log line, and the next schedule tries again."""
         try:
             log.info("digest: %s", hook(self.config))

@@ -213,7 +213,7 @@ def build(path: str | Path, password: str | None = None) -> Datasette:
     path = Path(path)
     if not path.is_file():
         raise StoreError(f"{path}: no database there yet. Store posts first: feedwatch ingest PATH --db {path}")
-    with Store.open(path) as store:
+    with Store.open(path, writing=False) as store:
         tables = store.db.table_names()
     register(Plugin(password))
     metadata = browse.metadata(tables)

@@ -145,7 +145,8 @@ def test_a_database_whose_folder_table_predates_its_migration_keeps_what_it_read
     import hashlib
     import sqlite3
 
-    from feedwatch.store.db import batch_database
+    import sqlite_utils
+
     from feedwatch.store.schema import MIGRATIONS, applied, migrate
 
     folder = tmp_path / "drop"
@@ -153,7 +154,7 @@ def test_a_database_whose_folder_table_predates_its_migration_keeps_what_it_read
     shutil.copy(SEED, folder / "a.txt")
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    migrate(batch_database(conn), upto=[name for name, _ in MIGRATIONS].index("014_folder_files"))
+    migrate(sqlite_utils.Database(conn, execute_plugins=False), upto=[name for name, _ in MIGRATIONS].index("014_folder_files"))
     conn.execute("CREATE TABLE IF NOT EXISTS folder_files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER"
                  " NOT NULL, status TEXT NOT NULL, posts INTEGER NOT NULL, seen_at TEXT NOT NULL)")
     read = (str(folder / "a.txt"), hashlib.sha256(SEED.read_bytes()).hexdigest(), SEED.stat().st_size, "ingested",

@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from store_support import at, counts, post, stored
 
 import feedwatch.store.ingest as ingest_module
@@ -16,7 +17,6 @@ from feedwatch.parse import expand, parse_path
 from feedwatch.parse.text import fingerprint
 from feedwatch.store import ChannelState, IngestResult, Store, repair
 from feedwatch.store import merge as mg
-from feedwatch.store.db import batch_database
 from feedwatch.store.ingest import Batch
 from feedwatch.store.schema import MIGRATIONS, migrate
 from feedwatch.store.tags import TagIds
@@ -202,7 +202,7 @@ def old_ident(post: Post) -> str:
 def old_database(path: Path, posts: list[Post], monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
     """A database at schema 008 holding `posts` as the code of that version stored them; return (new, merged)."""
     conn = sqlite3.connect(path, isolation_level=None)
-    migrate(batch_database(conn), upto=[name for name, _ in MIGRATIONS].index("008_digests") + 1)
+    migrate(sqlite_utils.Database(conn, execute_plugins=False), upto=[name for name, _ in MIGRATIONS].index("008_digests") + 1)
     with monkeypatch.context() as patch:
         patch.setattr(mg, "ident", old_ident)
         patch.setattr(Batch, "resolve", lambda self, posts: posts)

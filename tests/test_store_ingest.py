@@ -219,6 +219,41 @@ def test_a_failing_on_new_rolls_back_its_batch_only(store: Store) -> None:
     assert store.ingest(generated(8), "gen") == IngestResult(new=5, unchanged=3)
 
 
+def test_sqlite_utils_writes_in_on_new_join_the_batch_and_roll_back_with_it(store: Store) -> None:
+    """sqlite-utils must never commit inside a batch: its writes are undone with the batch's posts."""
+    def on_new(db: sqlite_utils.Database, fresh: list[tuple[int, Post]]) -> None:
+        db.table("hook").create({"post": int, "note": str}, pk="post")
+        db.table("hook").insert_all({"post": rowid, "note": p.text} for rowid, p in fresh)
+        db.table("hook").upsert_all([{"post": fresh[0][0], "note": "again"}], pk="post")
+        db.table("hook").enable_fts(["note"])
+        db.execute("INSERT INTO hook (post, note) VALUES (?, ?)", [-1, "by execute"])
+        assert db.conn.in_transaction
+        raise RuntimeError("hook failed after writing")
+
+    with pytest.raises(RuntimeError, match="hook failed after writing"):
+        store.ingest(generated(5), "gen", on_new=on_new)
+    assert store.count() == 0
+    assert not [name for name in store.db.table_names() if name.startswith("hook")]
+
+
+@pytest.mark.parametrize("end", [
+    lambda db: db.conn.commit(),
+    lambda db: db.conn.rollback(),
+    lambda db: db.conn.execute("COMMIT"),
+    lambda db: db.conn.executescript("SELECT 1"),
+    lambda db: db.commit(),
+], ids=["commit", "rollback", "COMMIT", "executescript", "Database.commit"])
+def test_on_new_cannot_end_the_batch_transaction(store: Store, end) -> None:
+    def on_new(db: sqlite_utils.Database, fresh: list[tuple[int, Post]]) -> None:
+        db.table("hook").insert({"post": fresh[0][0]})
+        end(db)
+
+    with pytest.raises(RuntimeError, match="refused inside a batch"):
+        store.ingest(generated(5), "gen", on_new=on_new)
+    assert store.count() == 0 and "hook" not in store.db.table_names()
+    assert store.ingest(generated(5), "gen") == IngestResult(new=5)  # the store works on afterwards
+
+
 def test_posts_name_their_channels(store: Store) -> None:
     store.ingest([post(TEXT, channel="MFA_Russia", message_id=1, channel_id=42, channel_title="MID Rossii")], "x")
     state = store.channel("mfa_russia")

@@ -6,12 +6,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from store_support import SEEDS
 
 from feedwatch.errors import StoreError
 from feedwatch.parse import parse_path
 from feedwatch.store import Store, default_db_path
-from feedwatch.store.db import batch_database
 from feedwatch.store.schema import MIGRATIONS, applied, migrate
 
 
@@ -35,7 +35,7 @@ def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
     Store.open(path).close()
     before = schema_of(path)
     with Store.open(path) as store:
-        assert migrate(batch_database(store.db.conn)) == []
+        assert migrate(store.db) == []
         assert store.db.execute("SELECT count(*) FROM migrations").fetchone()[0] == len(MIGRATIONS)
     assert schema_of(path) == before
 
@@ -46,7 +46,7 @@ def test_every_older_version_migrates_to_the_current_schema(tmp_path: Path, done
     Store.open(fresh).close()
     old = tmp_path / "old.db"
     con = sqlite3.connect(old, isolation_level=None)
-    assert migrate(batch_database(con), upto=done) == [name for name, _ in MIGRATIONS[:done]]
+    assert migrate(sqlite_utils.Database(con, execute_plugins=False), upto=done) == [name for name, _ in MIGRATIONS[:done]]
     con.close()
     with Store.open(old) as store:
         assert applied(store.db) == [name for name, _ in MIGRATIONS]
@@ -63,7 +63,7 @@ def test_tables_made_before_their_migration_are_kept(tmp_path: Path) -> None:
 
     path = tmp_path / "old.db"
     con = sqlite3.connect(path, isolation_level=None)
-    migrate(batch_database(con), upto=6)
+    migrate(sqlite_utils.Database(con, execute_plugins=False), upto=6)
     ensure_schema(con)
     con.execute("INSERT INTO campaign_actors VALUES ('mfarussia', 1.0)")
     db = Database(con)
@@ -150,3 +150,28 @@ def test_default_path_honours_feedwatch_db(monkeypatch: pytest.MonkeyPatch) -> N
     assert default_db_path() == Path("data/feedwatch.db")
     monkeypatch.setenv("FEEDWATCH_DB", "/tmp/elsewhere.db")
     assert default_db_path() == Path("/tmp/elsewhere.db")
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Migration steps written with sqlite-utils run in migrate()'s one transaction: none of them commits."""
+    path = tmp_path / "fw.db"
+    Store.open(path).close()
+
+    def step(db: sqlite_utils.Database) -> None:
+        db.table("added").create({"id": int, "name": str}, pk="id")
+        db.table("added").insert_all([{"id": 1, "name": "one"}])
+        db.table("added").enable_fts(["name"])
+        raise RuntimeError("step failed")
+
+    def ending(db: sqlite_utils.Database) -> None:
+        db.table("added").create({"id": int}, pk="id")
+        db.conn.commit()
+
+    for failing, message in ((step, "step failed"), (ending, "COMMIT refused inside a batch")):
+        monkeypatch.setattr("feedwatch.store.schema.MIGRATIONS", [*MIGRATIONS, ("999_added", failing)])
+        with pytest.raises(RuntimeError, match=message):
+            Store.open(path)
+        con = sqlite3.connect(path)
+        assert not [row for row in con.execute("SELECT name FROM sqlite_master WHERE name LIKE 'added%'")]
+        assert "999_added" not in [row[0] for row in con.execute("SELECT name FROM migrations")]
+        con.close()

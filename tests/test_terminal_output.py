@@ -158,3 +158,44 @@ def test_run_reports_a_hostile_file_name_in_a_watched_folder_on_one_escaped_line
     assert result.exit_code == 1
     assert len(result.stderr.strip().splitlines()) == 1 and not raw_in(result.stderr)
     assert "bad\\x1b[2J\\ninjected.json" in result.stderr
+
+
+def test_a_file_name_that_is_not_utf8_is_read_stored_and_shown_escaped(tmp_path: Path) -> None:
+    import os
+
+    from feedwatch.folders import FolderWatcher
+    from feedwatch.store import Store
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    odd = os.path.join(os.fsencode(folder), b"lat\xff.jsonl")
+    with open(odd, "wb") as out:
+        out.write(b'{"text": "first words here", "channel": "abcde", "message_id": 1}\n')
+    (folder / "z.jsonl").write_text('{"text": "second words", "channel": "abcde", "message_id": 2}\n', encoding="utf-8")
+    db = tmp_path / "fw.db"
+    result = run("ingest", str(folder), "--db", str(db))
+    assert result.exit_code == 0, result.output
+    assert "lat\\udcff.jsonl" in result.stdout and "Traceback" not in result.output
+    assert run("ingest", str(folder), "--db", str(db)).stdout.splitlines()[-1].split() == ["total", "0", "0", "2", "0"]
+    with Store.open(tmp_path / "watched.db") as store:
+        report = FolderWatcher(store, settle=0).poll(str(folder))
+        assert report.ok and report.new == 2
+        assert FolderWatcher(store, settle=0).poll(str(folder)).new == 0  # known by its stored name
+
+
+def test_output_to_a_full_disk_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    db = tmp_path / "fw.db"
+    root = Path(__file__).resolve().parents[1]
+    assert run("ingest", str(root / "seeds"), "--db", str(db)).exit_code == 0
+    for argv in (["export"], ["search", "Guterres"], ["parse", str(root / "seeds")]):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([sys.executable, "-m", "feedwatch", *argv, "--db", str(db)] if argv[0] != "parse"
+                                  else [sys.executable, "-m", "feedwatch", *argv],
+                                  stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+        assert done.returncode == 1, (argv, done.stderr)
+        assert "Traceback" not in done.stderr and "cannot write" in done.stderr, argv

@@ -60,17 +60,15 @@ def log_to_stderr(level: int, fmt: str = "%(message)s", datefmt: str | None = No
 
 
 def write_line(line: str) -> None:
-    """Print a line to stdout; a closed pipe (e.g. `| head`) ends the command quietly."""
+    """Print a line to stdout; a closed pipe (e.g. `| head`) ends the command quietly, a full disk with one line."""
     try:
         sys.stdout.write(line + "\n")
     except BrokenPipeError:
         sys.stderr.close()
         raise SystemExit(OK) from None
-
-
-def printable(text: str) -> str:
-    """Return `text` with control characters shown escaped, for printing to a person's terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    except OSError as exc:  # e.g. ENOSPC when stdout is a file on a full disk
+        say_error(FeedwatchError(f"standard output: cannot write ({exc.strerror or exc}); nothing more written"))
+        raise SystemExit(PARTLY_FAILED) from None
 
 
 class OneLineUsage(click.Group):

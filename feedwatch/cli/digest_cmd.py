@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
@@ -12,6 +13,11 @@ from click.core import ParameterSource
 from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, say_error, write_line
 from feedwatch.cli.options import config_option, db_option, open_store, since_option
 from feedwatch.errors import ConfigError, FeedwatchError
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from feedwatch.config import Config
 
 SUFFIXES = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
 
@@ -81,7 +87,7 @@ def _format_of(out: str | None) -> str:
     return SUFFIXES[suffix]
 
 
-def _show(db: object, since: datetime | None, now: datetime, fmt: str, out: str | None, seen: bool,
+def _show(db: Database, since: datetime | None, now: datetime, fmt: str, out: str | None, seen: bool,
           browse_url: str = "") -> None:
     from feedwatch.digest.build import build_digest
     from feedwatch.digest.deliver import RENDERERS, write_file
@@ -94,7 +100,7 @@ def _show(db: object, since: datetime | None, now: datetime, fmt: str, out: str 
         write_line(RENDERERS[fmt][1](digest).rstrip("\n"))
 
 
-def _send(db: object, config: object, since: datetime | str | None, now: datetime) -> int:
+def _send(db: Database, config: Config, since: datetime | str | None, now: datetime) -> int:
     from feedwatch.digest.build import builder
     from feedwatch.digest.deliver import targets_from_config
     from feedwatch.digest.job import browse_url, send_digests
@@ -104,7 +110,7 @@ def _send(db: object, config: object, since: datetime | str | None, now: datetim
         where = getattr(config, "path", None) or "the config"
         raise ConfigError(f"{where}: no digest target set. Set digest.file.path, digest.webhook.url or "
                           "digest.smtp.host (see config/feedwatch.toml)")
-    outcomes = send_digests(db, targets, builder(db, browse_url(config)), since=since, now=now, env=os.environ)  # type: ignore[arg-type]
+    outcomes = send_digests(db, targets, builder(db, browse_url(config)), since=since, now=now, env=os.environ)
     for outcome in outcomes:
         if outcome.skipped:
             write_line(outcome.detail)

@@ -6,10 +6,12 @@ import os
 import sys
 import tempfile
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
-from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, printable, say_error, write_line
+from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, say_error, write_line
 from feedwatch.cli.options import (
     config_option,
     db_option,
@@ -19,7 +21,12 @@ from feedwatch.cli.options import (
     until_option,
     write_json,
 )
+from feedwatch.display import shown
 from feedwatch.errors import ConfigError, FeedwatchError
+
+if TYPE_CHECKING:
+    from feedwatch.network.discover import Lead
+    from feedwatch.network.echoes import Group
 
 
 def _configured(config_file: str | None) -> list[str]:
@@ -62,19 +69,20 @@ def network_command(
     posts), and the first and last time. A summary goes to stderr.
     """
     from feedwatch.network import graph
+    from feedwatch.network.refs import KINDS
 
     try:
         configured = _configured(config_file)
     except ConfigError as exc:
         say_error(exc)
         raise SystemExit(USAGE) from None
-    with open_store(db_path, must_exist=True) as store:
+    with open_store(db_path, must_exist=True, writing=False) as store:
         try:
             full = graph.collect(store.db.conn, since, until, configured)
         except FeedwatchError as exc:
             say_error(exc)
             raise SystemExit(PARTLY_FAILED) from None
-    part = graph.select(full, channels=channels, min_weight=min_weight, kinds=kinds or graph.KINDS)
+    part = graph.select(full, channels=channels, min_weight=min_weight, kinds=kinds or KINDS)
     _write(out, lambda stream: graph.write(part, fmt, stream, communities))
     counts = graph.summary(part)
     edges = ", ".join(f"{v['edges']} {k} edges ({v['weight']} posts)" for k, v in counts["edges"].items())
@@ -156,7 +164,7 @@ def discover_command(
         if added:
             click.echo(f"Added to {target}: {', '.join(added)}", err=True)
         raise SystemExit(OK)
-    with open_store(db_path, must_exist=True) as store:
+    with open_store(db_path, must_exist=True, writing=False) as store:
         network = graph.collect(store.db.conn, since, until, configured)
     leads = discover(network, min_channels=min_channels, top=top)
     if output:
@@ -166,7 +174,7 @@ def discover_command(
     raise SystemExit(OK)
 
 
-def _print_leads(leads: list, min_channels: int) -> None:  # type: ignore[type-arg]
+def _print_leads(leads: list[Lead], min_channels: int) -> None:
     if not leads:
         write_line(f"No unmonitored channel is pointed at by {min_channels} or more monitored channels.")
         return
@@ -174,12 +182,12 @@ def _print_leads(leads: list, min_channels: int) -> None:  # type: ignore[type-a
         kinds = {k: sum(r.counts.get(k, 0) for r in lead.referrers) for k in ("forward", "mention", "link")}
         how = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in kinds.items() if n)
         name = f"@{lead.username}" if lead.username else lead.channel
-        title = f" ({printable(lead.label)})" if lead.label not in (name, lead.channel) else ""
-        write_line(f"{rank:>3}. {printable(name)}{title}: {lead.channels} monitored channels, {how}")
+        title = f" ({shown(lead.label)})" if lead.label not in (name, lead.channel) else ""
+        write_line(f"{rank:>3}. {shown(name)}{title}: {lead.channels} monitored channels, {how}")
         for ref in lead.referrers[:5]:
             counts = ", ".join(f"{n} {k}" for k, n in ref.counts.items())
             example = f"  e.g. {ref.examples[0]}" if ref.examples else ""
-            write_line(f"       {printable(ref.label)}: {counts}{example}")
+            write_line(f"       {shown(ref.label)}: {counts}{example}")
         if len(lead.referrers) > 5:
             write_line(f"       … and {len(lead.referrers) - 5} more")
     if leads and leads[0].username:
@@ -223,9 +231,10 @@ def echoes_command(
             count, posts = store.rebuild_passages(), store.count()
         click.echo(f"Passage index rebuilt: {count:,} passages of {posts:,} posts.", err=True)
         raise SystemExit(OK)
-    if post is None and since is None:
-        raise click.UsageError("give a post (CHANNEL/ID) or a window (--since 7d)")
-    with open_store(db_path, must_exist=True) as store:
+    window_given = click.get_current_context().get_parameter_source("since") != ParameterSource.DEFAULT
+    if post is None and not window_given:
+        raise click.UsageError("give a post (CHANNEL/ID) or a window (--since 7d, or --since all)")
+    with open_store(db_path, must_exist=True, writing=False) as store:
         conn = store.db.conn
         try:
             if post is not None:
@@ -243,7 +252,7 @@ def echoes_command(
     raise SystemExit(OK)
 
 
-def _print_groups(groups: list, total: int, min_channels: int) -> None:  # type: ignore[type-arg]
+def _print_groups(groups: list[Group], total: int, min_channels: int) -> None:
     if not groups:
         write_line(f"No passage reached {min_channels} or more channels.")
         return
@@ -254,9 +263,9 @@ def _print_groups(groups: list, total: int, min_channels: int) -> None:  # type:
         head = head if len(head) <= 160 else head[:159].rsplit(" ", 1)[0] + "…"
         counts = ", ".join(f"{n} {how}" for how in ("forward", "verbatim", "edited") if (n := group.count(how)))
         write_line("")
-        write_line(f"[{number}] {group.channels} channels ({counts}): {printable(head)}")
+        write_line(f"[{number}] {group.channels} channels ({counts}): {shown(head)}")
         when = f"{origin.date:%Y-%m-%d %H:%M} UTC" if origin.date else "no date"
-        write_line(f"    origin   {printable(origin.channel):24} {when:20} {origin.url}")
+        write_line(f"    origin   {shown(origin.channel):24} {when:20} {origin.url}")
         for echo in group.echoes[1:]:
             lag = f"+{echo.lag_hours:.1f} h" if echo.lag_hours is not None else "?"
-            write_line(f"    {echo.how:9}{printable(echo.channel):24} {lag:>10}  sim {echo.similarity:.2f}  {echo.url}")
+            write_line(f"    {echo.how:9}{shown(echo.channel):24} {lag:>10}  sim {echo.similarity:.2f}  {echo.url}")

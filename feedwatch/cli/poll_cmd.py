@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,8 +15,11 @@ from feedwatch.config import ChannelSpec, Config, config_path, load_config, pars
 from feedwatch.display import shown
 from feedwatch.errors import FeedwatchError
 
+if TYPE_CHECKING:
+    from feedwatch.poll import Report
 
-def report_line(report: Any) -> None:
+
+def report_line(report: Report) -> None:
     """Print a source's line: stdout when it went well, stderr (one line) when it failed."""
     if report.ok:
         write_line(shown(report.line()))

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from feedwatch import display
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -25,7 +27,7 @@ def shown(value: Any, width: int = 0) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else f"{value:,}" if isinstance(value, int) else str(value)
-    text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    text = display.shown(text)
     return text[: width - 1] + "…" if width and len(text) > width else text
 
 

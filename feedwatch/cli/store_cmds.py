@@ -42,6 +42,7 @@ from feedwatch.parse import Options, expand, format_names
 
 if TYPE_CHECKING:
     from feedwatch.store import IngestResult, Store
+    from feedwatch.store.queries import Filters
 
 _LONG_INPUT = 1024 * 1024  # bytes: inputs at least this big get a progress bar on a terminal
 
@@ -181,7 +182,7 @@ def search_command(query: str | None, hashtag: str | None, channel: str | None, 
     styled = sys.stdout.isatty() and not output
     # People get the snippet escaped (see feedwatch.display), so its marks go in after: placeholders first.
     marks = ("**", "**") if output else _MARKS
-    filters = {"hashtag": hashtag, "channel": channel, "since": since, "until": until}
+    filters: Filters = {"hashtag": hashtag, "channel": channel, "since": since, "until": until}
     try:
         hits = store.search(query, limit=limit, marks=marks, sort=sort, **filters)
         total = store.count_matches(query, **filters) if len(hits) == limit else len(hits)

@@ -14,10 +14,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from feedwatch.digest.deliver import ConfigLike
 
 
-def run_scheduled(config: Any) -> Any:
+def run_scheduled(config: ConfigLike) -> str:
     """The scheduled digest job (see feedwatch.digest.job.run_scheduled)."""
     from feedwatch.digest.job import run_scheduled as run
 

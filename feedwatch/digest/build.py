@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlite_utils
+
 from feedwatch.digest.chart import build_chart
 from feedwatch.digest.model import (
     AlertEntry,
@@ -46,6 +48,7 @@ from feedwatch.store.rows import chunks, post_from_row
 LOOKBACK = timedelta(days=7)
 TOP_TAGS, TOP_CHANNELS, MAX_SOURCES, MAX_CAMPAIGNS, MAX_SPIKING = 15, 20, 20, 20, 10
 MAX_SPREADING, SPREAD_CHANNELS, SPREAD_ECHOES = 8, 3, 12  # groups shown, channels each reached, echoes listed
+SPREAD_SEEDS = 5_000  # the window's latest passages looked at: a first digest after a big backfill stays quick
 
 
 def posts_count(conn: sqlite3.Connection) -> int:
@@ -186,7 +189,8 @@ def _statistic(evidence: dict[str, Any]) -> str:
     return " ".join(parts) if name or value is not None else ""
 
 
-def campaign_alerts(db: Any, since: datetime | None, until: datetime, exclude: set[str] | None) -> list[AlertEntry]:
+def campaign_alerts(db: sqlite_utils.Database, since: datetime | None, until: datetime,
+                    exclude: set[str] | None) -> list[AlertEntry]:
     """Return the window's alerts, best score first (unsent ones from LOOKBACK earlier when `exclude` is given)."""
     from feedwatch.campaigns import alerts
 
@@ -227,7 +231,7 @@ def spreading(conn: sqlite3.Connection, since: datetime | None, until: datetime)
     """Return the passages stored in the window that reached SPREAD_CHANNELS or more channels, widest first."""
     from feedwatch.network.echoes import echoes_of_window
 
-    groups = echoes_of_window(conn, since, until, min_channels=SPREAD_CHANNELS, stored=True)
+    groups = echoes_of_window(conn, since, until, min_channels=SPREAD_CHANNELS, stored=True, limit=SPREAD_SEEDS)
     posts = load_posts(conn, [e.post_id for g in groups[:MAX_SPREADING] for e in g.echoes])
     out = []
     for group in groups[:MAX_SPREADING]:
@@ -243,13 +247,13 @@ def spreading(conn: sqlite3.Connection, since: datetime | None, until: datetime)
     return out
 
 
-def build_digest(db: Any, since: datetime | None, until: datetime, exclude: set[str] | None = None,
+def build_digest(db: sqlite_utils.Database, since: datetime | None, until: datetime, exclude: set[str] | None = None,
                  *, now: datetime | None = None, seen: bool = False, browse_url: str = "") -> Digest:
     """Return the digest of what was stored in [since, until] (since None: everything), minus `exclude`d alerts.
 
     With `seen`, posts seen again in the window count too (see feedwatch.digest.sql.Window).
     """
-    conn: sqlite3.Connection = db.conn
+    conn = db.conn
     ensure_indexes(conn)
     window = Window(conn, since, until, seen)
     notes = []
@@ -273,6 +277,7 @@ def build_digest(db: Any, since: datetime | None, until: datetime, exclude: set[
     )
 
 
-def builder(db: Any, browse_url: str = "") -> Callable[[datetime | None, datetime, set[str] | None], Digest]:
+def builder(db: sqlite_utils.Database,
+            browse_url: str = "") -> Callable[[datetime | None, datetime, set[str] | None], Digest]:
     """Return build_digest bound to `db` (what feedwatch.digest.job.send_digests calls per target)."""
     return lambda since, until, exclude: build_digest(db, since, until, exclude, browse_url=browse_url)

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from feedwatch.config import Config
 from feedwatch.digest.model import Digest, plural
 from feedwatch.digest.render_html import render_html
 from feedwatch.digest.render_json import render_json
@@ -96,9 +97,11 @@ class EmailTarget:
 
 
 Target = FileTarget | WebhookTarget | EmailTarget
+# A Config, or its dotted-name settings as a plain mapping (tests).
+ConfigLike = Config | Mapping[str, Any]
 
 
-def targets_from_config(config: Any) -> list[Target]:
+def targets_from_config(config: ConfigLike) -> list[Target]:
     """Return the delivery targets the configuration sets (none when every one is empty)."""
     values = settings(config)
     targets: list[Target] = []
@@ -119,7 +122,7 @@ def targets_from_config(config: Any) -> list[Target]:
     return targets
 
 
-def settings(config: Any) -> Mapping[str, Any]:
+def settings(config: ConfigLike) -> Mapping[str, Any]:
     """Return the dotted-name settings of a Config (or of a plain mapping, in tests)."""
     values: Mapping[str, Any] = config if isinstance(config, Mapping) else config.values
     return values

@@ -18,13 +18,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 from sqlite_utils import Database
 
 from feedwatch.digest import state
-from feedwatch.digest.deliver import Target, send
+from feedwatch.digest.deliver import ConfigLike, Target, send
 from feedwatch.digest.model import Digest
 from feedwatch.errors import DeliveryError
 from feedwatch.window import parse_time
@@ -122,7 +121,7 @@ def parse_since(text: str, now: datetime) -> datetime | None:
     return parse_time(text, now)
 
 
-def run_scheduled(config: Any, now: datetime | None = None) -> str:
+def run_scheduled(config: ConfigLike, now: datetime | None = None) -> str:
     """The scheduled digest job: build and deliver to every configured target; return one line.
 
     Raises DeliveryError naming every target that failed (after trying them all).
@@ -145,14 +144,14 @@ def run_scheduled(config: Any, now: datetime | None = None) -> str:
     return summary(outcomes)
 
 
-def browse_url(config: Any) -> str:
+def browse_url(config: ConfigLike) -> str:
     """Return the configured address of `feedwatch serve` (serve.base_url), or "" when unset."""
     from feedwatch.digest.deliver import settings
 
     return str(settings(config).get("serve.base_url") or "")
 
 
-def _db_path(config: Any) -> str:
+def _db_path(config: ConfigLike) -> str:
     from feedwatch.digest.deliver import settings
     from feedwatch.store import default_db_path
 

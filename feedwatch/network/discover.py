@@ -68,8 +68,8 @@ def discover(network: Network, *, min_channels: int = 2, top: int | None = 20) -
     """Return the unmonitored channels that at least `min_channels` monitored channels point at, best first."""
     pointing: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for edge in network.edges.values():
-        source, target = network.nodes[edge.source], network.nodes[edge.target]
-        if target.monitored or not source.monitored:
+        source_node, target_node = network.nodes[edge.source], network.nodes[edge.target]
+        if target_node.monitored or not source_node.monitored:
             continue
         entry = pointing[edge.target].setdefault(edge.source, {"counts": {}, "examples": []})
         entry["counts"][edge.kind] = entry["counts"].get(edge.kind, 0) + edge.weight

@@ -27,7 +27,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from types import ModuleType
+from typing import IO, BinaryIO, Protocol, cast
 
 from feedwatch.errors import ParseError
 from feedwatch.models import Post
@@ -79,7 +80,7 @@ def format_names() -> list[str]:
     return list(FORMATS)
 
 
-def _module(fmt: Format):  # type: ignore[no-untyped-def]
+def _module(fmt: Format) -> ModuleType:
     return importlib.import_module(f"feedwatch.parse.{fmt.module}")
 
 
@@ -153,16 +154,23 @@ def decompressed(stream: BinaryIO, path: str) -> BinaryIO:
     """
     magic = stream.read(10)
     counted = _Counting(Replay(magic, stream))
-    inner: BinaryIO
+    inner: _Reader
     if magic.startswith(_GZIP):
-        name, inner = "gzip", gzip.GzipFile(fileobj=counted)  # type: ignore[arg-type]
+        name, inner = "gzip", gzip.GzipFile(fileobj=counted, mode="rb")
     elif magic.startswith(_XZ):
-        name, inner = "xz", lzma.LZMAFile(counted)  # noqa: SIM115
+        # LZMAFile reads any object with read(); its stub asks for a whole IO[bytes].
+        name, inner = "xz", lzma.LZMAFile(cast(IO[bytes], counted))  # noqa: SIM115
     elif magic[:3] == _BZIP2[0] and magic[3:4].isdigit() and magic[4:10] == _BZIP2[1]:
         name, inner = "bzip2", bz2.BZ2File(counted)
     else:
         return Replay(magic, stream)  # type: ignore[return-value]
     return _Decompressing(inner, counted, stream, path, name)  # type: ignore[return-value]
+
+
+class _Reader(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
 
 
 class _Counting:
@@ -177,11 +185,17 @@ class _Counting:
         self.count += len(data)
         return data
 
+    def seekable(self) -> bool:
+        return False
+
+    def seek(self, offset: int, /) -> int:
+        raise io.UnsupportedOperation("seek")
+
 
 class _Decompressing:
     """The data inside a compressed stream; a damaged, cut-off or bomb-like stream is a ParseError."""
 
-    def __init__(self, inner: BinaryIO, counted: _Counting, raw: BinaryIO, path: str, name: str):
+    def __init__(self, inner: _Reader, counted: _Counting, raw: BinaryIO, path: str, name: str):
         self._inner = inner
         self._counted = counted
         self._raw = raw
@@ -276,18 +290,10 @@ def _capped(lines: Iterable[str], path: str) -> Iterator[str]:
         yield line
 
 
-class Readable(Protocol):
-    """What a Replay reads from: a binary file, or a stream that wraps one."""
-
-    def read(self, size: int = -1, /) -> bytes: ...
-
-    def close(self) -> None: ...
-
-
 class Replay:
     """A read-only stream that gives back bytes already read (a sniffed head) before the rest."""
 
-    def __init__(self, head: bytes, stream: Readable):
+    def __init__(self, head: bytes, stream: _Reader):
         self._head = head
         self._stream = stream
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from feedwatch.errors import (
     ChannelNotFound,
@@ -26,6 +27,21 @@ from feedwatch.models import Post
 
 class MarkupChanged(SourceError):
     """A page with message widgets from which no ids or dates parse: the site's markup changed."""
+
+
+class KnownChannel(Protocol):
+    """What a source may read of a channel's stored state (feedwatch.store.ChannelState has it all)."""
+
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def channel_id(self) -> int | None: ...
+    @property
+    def access_hash(self) -> int | None: ...
+    @property
+    def resume_before(self) -> int | None: ...
+    @property
+    def resume_top(self) -> int | None: ...
 
 
 @dataclass

@@ -39,7 +39,7 @@ from feedwatch.errors import (
     SourceError,
     SourceUnreachable,
 )
-from feedwatch.sources import Fetch
+from feedwatch.sources import Fetch, KnownChannel
 
 log = logging.getLogger("feedwatch.telethon")
 
@@ -62,7 +62,8 @@ class TelethonSource:
         if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_running():
             loop.close()
 
-    def fetch(self, channel: str, high_water: int | None, backfill_days: int | None, state: Any = None) -> Fetch:
+    def fetch(self, channel: str, high_water: int | None, backfill_days: int | None,
+              state: KnownChannel | None = None) -> Fetch:
         """Return the messages of `channel` after `high_water` (or the backfill), oldest first, as Posts,
         then those of the re-read window (edits, view counts) when the channel was polled before."""
         channel = valid_username(channel)
@@ -120,7 +121,7 @@ class TelethonSource:
                                    retry_after=seconds)
         return False
 
-    def _peer(self, channel: str, state: Any, result: Fetch) -> Any:
+    def _peer(self, channel: str, state: KnownChannel | None, result: Fetch) -> Any:
         channel_id, access_hash = getattr(state, "channel_id", None), getattr(state, "access_hash", None)
         if channel_id and access_hash:
             return InputPeerChannel(channel_id, access_hash)
@@ -149,7 +150,8 @@ class UnavailableSource:
     def __init__(self, reason: str):
         self.reason = reason
 
-    def fetch(self, channel: str, high_water: int | None, backfill_days: int | None, state: Any = None) -> Fetch:
+    def fetch(self, channel: str, high_water: int | None, backfill_days: int | None,
+              state: KnownChannel | None = None) -> Fetch:
         return Fetch(channel, high_water=high_water, error=SourceError(f"telegram:{channel}: {self.reason}"))
 
     def close(self) -> None:

@@ -42,7 +42,7 @@ from feedwatch.config import Config, default, valid_username
 from feedwatch.errors import ChannelNotFound, PreviewUnavailable, RateLimited, SourceError, SourceUnreachable
 from feedwatch.models import Post, Source
 from feedwatch.net import TooLarge, TooSlow, bounded_transport, parse_retry_after, request
-from feedwatch.sources import Fetch, MarkupChanged
+from feedwatch.sources import Fetch, KnownChannel, MarkupChanged
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,8 @@ class WebSource:
         """Hold the host until `until` (a stored retry time, restored before a poll starts)."""
         self.gate.hold(until)
 
-    def fetch(self, channel: str, high_water: int | None, backfill_days: int | None, state: Any = None) -> Fetch:
+    def fetch(self, channel: str, high_water: int | None, backfill_days: int | None,
+              state: KnownChannel | None = None) -> Fetch:
         """Return the posts of `channel` newer than `high_water` (or the backfill), plus the re-read window.
 
         A stored resume point (`state.resume_before`, `state.resume_top`) continues an unfinished walk below it.
@@ -313,7 +314,7 @@ def _is_page(status: int) -> bool:
     return status == 200  # the body of a redirect, a 404, a 429 or a 5xx is not read
 
 
-def _resume(state: Any) -> tuple[int, int] | None:
+def _resume(state: KnownChannel | None) -> tuple[int, int] | None:
     """Return a stored (before, top) resume point of an unfinished walk, or None."""
     before, top = getattr(state, "resume_before", None), getattr(state, "resume_top", None)
     return (before, top) if before is not None and top is not None else None

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Unpack
 
 import sqlite_utils
 
@@ -25,9 +26,9 @@ from feedwatch.store import channels as ch
 from feedwatch.store import db as sqlite_db
 from feedwatch.store import queries
 from feedwatch.store.channels import ChannelState, RunRecord
-from feedwatch.store.db import batch_database, connect, is_database_file, store_errors, transaction
+from feedwatch.store.db import connect, held, is_database_file, store_errors, transaction
 from feedwatch.store.ingest import NEW, UNCHANGED, Batch, batches, prepare
-from feedwatch.store.queries import Hit
+from feedwatch.store.queries import Filters, Hit, SearchOptions
 from feedwatch.store.rows import chunks
 from feedwatch.store.schema import check_current, migrate
 from feedwatch.store.tags import TagIds
@@ -65,7 +66,6 @@ class Store:
     def __init__(self, path: Path, db: sqlite_utils.Database):
         self.path = path
         self.db = db
-        self._batch_db = batch_database(db.conn)
         self._tags = TagIds()
         self.on_new: OnNew | None = None  # what every ingest calls when it is given none (the campaign detector)
 
@@ -78,17 +78,18 @@ class Store:
         """
         path = Path(path)
         read_only = not writing and path.exists() and not sqlite_db.writable(path)
-        conn = connect(path, read_only=read_only)
+        conn = connect(path, read_only=read_only, check_pages=writing)
         try:
             with store_errors(path):
+                db = sqlite_utils.Database(conn, execute_plugins=False)
                 if read_only:
-                    check_current(batch_database(conn), path=str(path))
+                    check_current(db, path=str(path))
                 else:
-                    migrate(batch_database(conn), path=str(path))
+                    migrate(db, path=str(path))
         except BaseException:
             conn.close()
             raise
-        return cls(path, sqlite_utils.Database(conn, execute_plugins=False))
+        return cls(path, db)
 
     def ingest(
         self,
@@ -105,7 +106,8 @@ class Store:
         batch of `batch` posts is one transaction. `on_new(db, [(rowid, post)])`
         sees each batch's newly stored posts (not merges into stored ones) inside
         that batch's transaction: what it writes through `db` commits or rolls
-        back with them, and an exception it raises rolls the batch back and
+        back with them (it may not end the transaction itself: see
+        feedwatch.store.db.held), and an exception it raises rolls the batch back and
         propagates; without one, `Store.on_new` is used. `observed_at` (default now) dates the sighting: first/last
         seen, counters and edits. A Store is for one thread at a time.
         """
@@ -133,7 +135,8 @@ class Store:
                 ch.note_seen(conn, work.channels.values(), datetime.fromisoformat(when))
                 ch.note_chats(conn, work.chats.values(), datetime.fromisoformat(when))
                 if on_new is not None and fresh:
-                    on_new(self._batch_db, fresh)
+                    with held(conn):
+                        on_new(self.db, fresh)
         except BaseException:
             self._tags.forget()
             raise
@@ -165,15 +168,15 @@ class Store:
         with store_errors(self.path):
             return ch.runs(self.db.conn, source, limit)
 
-    def search(self, query: str | None, **filters: object) -> list[Hit]:
+    def search(self, query: str | None, **filters: Unpack[SearchOptions]) -> list[Hit]:
         """Return posts matching an FTS5 query and filters (see feedwatch.store.queries.search)."""
         with store_errors(self.path):
-            return queries.search(self.db.conn, query, **filters)  # type: ignore[arg-type]
+            return queries.search(self.db.conn, query, **filters)
 
-    def count_matches(self, query: str | None, **filters: object) -> int:
+    def count_matches(self, query: str | None, **filters: Unpack[Filters]) -> int:
         """Return how many posts `search` would find with these filters and no limit."""
         with store_errors(self.path):
-            return queries.count(self.db.conn, query, **filters)  # type: ignore[arg-type]
+            return queries.count(self.db.conn, query, **filters)
 
     def posts(self, *, channel: str | None = None, since: datetime | None = None,
               until: datetime | None = None) -> Iterator[Post]:
@@ -206,13 +209,17 @@ class Store:
         post, say) is not kept beside the full one. Posts any other input or
         poll also gave are kept.
         """
-        when = iso(seen_before)
+        from feedwatch.store import passages
+        from feedwatch.store.rows import storable
+
+        when, label = iso(seen_before), storable(source)
         with store_errors(self.path), transaction(self.db.conn):
             conn = self.db.conn
             stale = [row[0] for row in conn.execute(
                 "SELECT p.id FROM posts p WHERE p.last_seen < ? AND p.id IN (SELECT post FROM post_sources"
                 " WHERE input = ?) AND NOT EXISTS (SELECT 1 FROM post_sources s WHERE s.post = p.id"
-                " AND s.input IS NOT ?)", [when, source, source])]
+                " AND s.input IS NOT ?)", [when, label, label])]
+            passages.drop(conn, stale)  # out of the echo index too
             for part in chunks(stale):
                 marks = ", ".join("?" * len(part))
                 for table in ("post_hashtags", "post_sources", "post_versions", "observations"):

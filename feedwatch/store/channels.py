@@ -15,10 +15,11 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from feedwatch.models import iso
 from feedwatch.store.merge import title_key
-from feedwatch.store.rows import chunks
+from feedwatch.store.rows import chunks, storable
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +65,12 @@ def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _find(conn: sqlite3.Connection, username: str, channel_id: int | None) -> tuple | None:  # type: ignore[type-arg]
-    row = conn.execute(f"SELECT {_COLUMNS} FROM channels WHERE username = ? COLLATE NOCASE",
+def _find(conn: sqlite3.Connection, username: str, channel_id: int | None) -> tuple[Any, ...] | None:
+    row: tuple[Any, ...] | None = conn.execute(f"SELECT {_COLUMNS} FROM channels WHERE username = ? COLLATE NOCASE",
                        [username]).fetchone()
     if row is None and channel_id is not None:
         row = conn.execute(f"SELECT {_COLUMNS} FROM channels WHERE channel_id = ?", [channel_id]).fetchone()
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 def get(conn: sqlite3.Connection, username: str) -> ChannelState | None:
@@ -181,8 +182,8 @@ def record_run(conn: sqlite3.Connection, run: RunRecord) -> None:
     conn.execute(
         "INSERT INTO ingest_runs (source, kind, started_at, finished_at, new, updated, unchanged, failed, errors)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [run.source, run.kind, iso(run.started_at), iso(run.finished_at), run.new, run.updated, run.unchanged,
-         run.failed, json.dumps([list(e) for e in run.errors], ensure_ascii=False)],
+        [storable(run.source), run.kind, iso(run.started_at), iso(run.finished_at), run.new, run.updated,
+         run.unchanged, run.failed, json.dumps([list(e) for e in run.errors], ensure_ascii=True)],
     )
 
 

@@ -24,9 +24,6 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
 
 from feedwatch.errors import StoreError
 from feedwatch.store.schema import APPLICATION_ID
@@ -36,11 +33,13 @@ BUSY_TIMEOUT_MS = 10_000
 SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
-def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+def connect(path: Path, *, read_only: bool = False, check_pages: bool = True) -> sqlite3.Connection:
     """Return an autocommit connection to `path` after checking it is (or can become) ours.
 
     `read_only` opens it with `mode=ro` (see `writable`); otherwise a file this
-    process cannot write is refused with one line.
+    process cannot write is refused with one line. `check_pages` reads every
+    page once per process before the first write (see `_check_pages_once`);
+    a command that only reads skips it: a corrupt page it meets is one line.
     """
     _check_file(path, create=not read_only)
     if not read_only and path.exists() and not writable(path):
@@ -54,7 +53,7 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     try:
         _check_contents(conn, path)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if not read_only:
+        if not read_only and check_pages:
             _check_pages_once(conn, path)
             conn.execute("PRAGMA journal_mode = WAL")
         # In WAL mode NORMAL never loses consistency; a killed process loses no committed batch.
@@ -194,35 +193,36 @@ def describe(path: Path | str, exc: sqlite3.Error) -> str:
     return f"{path}: {exc}"
 
 
-class _HeldConnection:
-    """A connection whose commit() and rollback() do nothing: the batch owner ends the transaction.
+@contextmanager
+def held(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run the block inside the open transaction of `conn`, which nothing in the block may end.
 
-    sqlite-utils' write methods run inside `with conn:`, which would commit a
-    batch half-way; through this they join the batch's transaction instead.
+    Code run inside a batch (an `on_new` hook, a migration step written with
+    sqlite-utils) writes with the batch: sqlite-utils 4 nests its writes in
+    savepoints when a transaction is open. A statement that would begin,
+    commit or roll back the transaction (a `conn.commit()`, an older
+    sqlite-utils' `with conn:`, `executescript`) is refused by SQLite's
+    authorizer and raises, so the batch rolls back whole instead of being
+    committed half-way. Savepoints stay allowed.
     """
+    refused: list[str] = []
 
-    def __init__(self, conn: sqlite3.Connection):
-        self._conn = conn
+    def authorize(action: int, arg1: str | None, *_: str | None) -> int:
+        if action == sqlite3.SQLITE_TRANSACTION:
+            refused.append(arg1 or "")
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
-
-    def commit(self) -> None:
-        pass
-
-    def rollback(self) -> None:
-        pass
-
-    def __enter__(self) -> _HeldConnection:
-        return self
-
-    def __exit__(self, *exc: object) -> bool:
-        return False
-
-
-def batch_database(conn: sqlite3.Connection) -> sqlite_utils.Database:
-    """Return a sqlite_utils.Database over `conn` that never ends a transaction itself."""
-    return sqlite_utils.Database(_HeldConnection(conn), execute_plugins=False)  # type: ignore[arg-type]
+    conn.set_authorizer(authorize)
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if refused:
+            raise RuntimeError(f"{refused[0]} refused inside a batch: only the batch's owner ends its "
+                               "transaction") from exc
+        raise
+    finally:
+        conn.set_authorizer(None)
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from typing import Any
 from feedwatch.models import Post
 from feedwatch.store import merge as mg
 from feedwatch.store import passages
-from feedwatch.store.rows import chunks, post_from_row, post_values
+from feedwatch.store.rows import chunks, post_from_row, post_values, storable
 from feedwatch.store.tags import TagIds
 
 NEW, UPDATED, UNCHANGED = "new", "updated", "unchanged"
@@ -236,18 +236,18 @@ class Batch:
         return found is not None
 
     def _note_source(self, row: Row, post: Post) -> bool:
-        route = (post.source.format, post.source.path, post.source.index)
+        route = (post.source.format, storable(post.source.path), post.source.index)  # as the store holds it
         if route in row.sources:
             return False
         row.sources.add(route)
-        self.sources.append((row.id, *route, self.label, self.now))
+        self.sources.append((row.id, *route, storable(self.label), self.now))
         return True
 
     def _observe(self, row: Row, post: Post) -> None:
         reactions = json.dumps([[r.emoji, r.count] for r in post.reactions], ensure_ascii=False) \
             if post.reactions else None
         self.observations.append((row.id, self.now, post.views, post.forwards, post.replies, reactions,
-                                  post.source.format, post.source.path))
+                                  post.source.format, storable(post.source.path)))
 
     def _note_channel(self, post: Post) -> None:
         if post.channel:

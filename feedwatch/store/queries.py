@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict
 
 from feedwatch.errors import QueryError, StoreError
 from feedwatch.models import Post, iso
@@ -59,6 +60,23 @@ def _filters(
         where.append("p.date < ?")
         args.append(iso(until))
     return where, args
+
+
+class Filters(TypedDict, total=False):
+    """The filters `count` takes (and `search`)."""
+
+    hashtag: str | None
+    channel: str | None
+    since: datetime | None
+    until: datetime | None
+
+
+class SearchOptions(Filters, total=False):
+    """What `search` takes besides the query."""
+
+    limit: int
+    marks: tuple[str, str]
+    sort: str
 
 
 def search(

@@ -16,6 +16,18 @@ _LEAVE_OUT = frozenset(COLUMN_FIELDS)
 _MAX_PARAMS = 500
 
 
+def storable(text: str | None) -> str | None:
+    """Return `text` as SQLite can hold it: a lone surrogate (a byte of a file name that is not UTF-8, as Python
+    reads such names) becomes its visible escape, `\\udcff`. Other text is returned as it is."""
+    if text is None or text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def post_from_row(columns: Sequence[Any]) -> Post:
     """Return the Post of (title, text, author, json) columns."""
     title, text, author, stored = columns

@@ -34,7 +34,7 @@ def _run(db: sqlite_utils.Database, script: str) -> None:
 
 def m001_posts(db: sqlite_utils.Database) -> None:
     """Channels and their rename history; posts keyed by channel+id or fingerprint; every route in."""
-    db["channels"].create(
+    db.table("channels").create(
         {
             "id": int, "username": str, "title": str, "channel_id": int, "access_hash": int,
             "high_water": int, "last_polled_at": str, "first_seen": str,
@@ -160,7 +160,7 @@ def m004_search(db: sqlite_utils.Database) -> None:
 
 def m005_runs(db: sqlite_utils.Database) -> None:
     """What each ingest or poll read, its counts, and its errors; kind is 'ok' or the first error's kind."""
-    db["ingest_runs"].create(
+    db.table("ingest_runs").create(
         {
             "id": int, "source": str, "kind": str, "started_at": str, "finished_at": str,
             "new": int, "updated": int, "unchanged": int, "failed": int, "errors": str,
@@ -380,16 +380,17 @@ def check_current(db: sqlite_utils.Database, path: str = "database") -> None:
 def migrate(db: sqlite_utils.Database, upto: int | None = None, path: str = "database") -> list[str]:
     """Apply the migrations `db` lacks (the first `upto` only, if given); return their names.
 
-    `db` must not commit on its own (see feedwatch.store.db.batch_database); the
-    caller's connection is in autocommit mode and this opens the transaction.
+    The caller's connection is in autocommit mode and this opens the
+    transaction; the steps run inside it and may not end it (see
+    feedwatch.store.db.held).
     """
+    from feedwatch.store.db import held, transaction  # feedwatch.store.db imports this module
+
     wanted = MIGRATIONS if upto is None else MIGRATIONS[:upto]
     known = {name for name, _ in MIGRATIONS}
     done = applied(db)
     if all(name in done for name, _ in wanted) and all(name in known for name in done):
         return []  # up to date: no write lock taken, so opening to read never waits on a writer
-    from feedwatch.store.db import transaction  # db.py reads APPLICATION_ID from here
-
     with transaction(db.conn):
         done = applied(db)
         newer = [name for name in done if name not in known]
@@ -399,12 +400,13 @@ def migrate(db: sqlite_utils.Database, upto: int | None = None, path: str = "dat
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
         ran = []
-        for name, step in wanted:
-            if name in done:
-                continue
-            step(db)
-            db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, _now()])
-            ran.append(name)
+        with held(db.conn):
+            for name, step in wanted:
+                if name in done:
+                    continue
+                step(db)
+                db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, _now()])
+                ran.append(name)
     return ran
 
 
