@@ -49,11 +49,12 @@ def test_json_is_an_array_of_alerts_oldest_first(db: Path) -> None:
     assert all(set(a) >= KEYS for a in found)
     assert [a["alerted_at"] for a in found] == sorted(a["alerted_at"] for a in found)
     t1 = next(a for a in found if a["tier"] == "T1")
-    assert t1["tag"] == "LaunchThree" and t1["tags"] == ["LaunchThree"]
-    assert t1["channels"][:3] == ["chan_b", "chan_c", "chan_a"] and (t1["posts"], t1["forwards"]) == (2, 1)
-    assert t1["first_seen"] == "2025-03-24T00:00:00+00:00" and t1["alerted_at"] == "2025-03-24T00:40:00+00:00"
+    assert t1["tag"] == "LaunchTwo" and t1["tags"] == ["LaunchTwo"]  # a network's second push
+    assert t1["channels"][:3] == ["chan_c", "chan_a", "chan_b"] and (t1["posts"], t1["forwards"]) == (3, 0)
+    assert t1["first_seen"] == "2025-03-19T00:00:00+00:00" and t1["alerted_at"] == "2025-03-19T00:40:00+00:00"
     assert isinstance(t1["score"], float) and t1["evidence"]["threshold"] == 3
-    assert t1["evidence"]["samples"][0]["url"].startswith("https://t.me/chan_b/")
+    assert t1["evidence"]["samples"][0]["url"].startswith("https://t.me/chan_c/")
+    assert "co-launched tags with them before" in t1["evidence"]["summary"][0]
 
 
 def test_since_filters_on_the_alert_time(db: Path) -> None:
@@ -76,7 +77,7 @@ def test_rebuild_gives_the_same_alerts(db: Path) -> None:
 def test_table_names_tier_tag_and_statistic(db: Path) -> None:
     result = run("campaigns", "--db", str(db))
     assert result.exit_code == 0
-    line = next(line for line in result.output.splitlines() if "#LaunchThree" in line and " T1 " in line)
+    line = next(line for line in result.output.splitlines() if "#LaunchTwo" in line and " T1 " in line)
     assert "coordinated launch" in line and "(threshold 3)" in line and "@chan_b" in line
 
 

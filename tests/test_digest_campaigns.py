@@ -66,7 +66,7 @@ def test_new_campaign_with_its_evidence_and_links(store: Store) -> None:
         "T2", "NewCampaign", CHANNELS[:3], 7, 0)
     assert alert.first_seen == START + timedelta(days=70, minutes=10)
     assert alert.statistic.startswith("Poisson tail") and alert.statistic.endswith("(threshold 0.001)")
-    assert alert.score_basis == "-log10 p"
+    assert alert.score_basis.startswith("0-100") and 0 < alert.score <= 100
     assert alert.samples[0].url == "https://t.me/alpha_ch/301" and alert.samples[0].channel == "@alpha_ch"
     assert alert.key == f"T2:newcampaign:{alert.first_seen.isoformat()}"  # the detector's key, stable on rebuild
     chart = d.chart

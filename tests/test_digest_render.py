@@ -167,7 +167,7 @@ def test_json_shape() -> None:
     assert [a["tier"] for a in obj["new_campaigns"]] == ["T2", "T1"]
     first = obj["new_campaigns"][0]
     assert set(first) == {"key", "tier", "title", "tag", "tags", "first_seen", "alerted_at", "channels", "posts",
-                          "forwards", "score", "score_basis", "statistic", "evidence", "samples"}
+                          "forwards", "score", "score_basis", "statistic", "summary", "evidence", "samples"}
     assert first["evidence"] == {"observed": "7", "expected": "0.2"}
     assert first["statistic"].endswith("= 2.1e-05 (threshold 0.001)")
     assert first["samples"][0]["url"] == "https://t.me/MFARussia/101"

@@ -118,6 +118,8 @@ def findable(store: Store) -> set[int]:
 
 def test_an_edit_replaces_the_passages_and_rebuild_gives_the_same_index(db: Path) -> None:
     with Store.open(db) as store:
+        assert store.db.execute("SELECT count(*) FROM echo_passages").fetchone()[0] == 0  # ingest does not wait
+        assert store.catch_up_passages() == 6 and store.catch_up_passages() == 0  # read once
         before = store.db.execute("SELECT post, part, idx, keys FROM echo_passages ORDER BY id").fetchall()
         assert store.rebuild_passages() == len(before)
         after = store.db.execute("SELECT post, part, idx, keys FROM echo_passages ORDER BY id").fetchall()
@@ -140,12 +142,13 @@ def test_the_migration_indexes_posts_stored_before_it(tmp_path: Path) -> None:
         store.ingest(spread(), "test")
         conn = store.db.conn
         conn.execute("DROP TABLE echo_bands")  # a virtual table: its shadow tables go with it
+        conn.execute("DROP TABLE echo_state")
         conn.execute("DROP TABLE echo_passages")
         conn.execute("DELETE FROM migrations WHERE name = '013_echoes'")
         conn.commit()
     with Store.open(path) as store:
+        assert [g.channels for g in echoes.echoes_of_window(store.db.conn, None, None)] == [4]  # read at first use
         assert store.db.execute("SELECT count(*) FROM echo_passages").fetchone()[0] == 6  # one per post
-        assert [g.channels for g in echoes.echoes_of_window(store.db.conn, None, None)] == [4]
     assert any(name == "013_echoes" for name, _ in MIGRATIONS)
     assert migrate  # the runner the store uses
 
@@ -185,3 +188,31 @@ def test_a_lookup_reads_a_bounded_number_of_rows(db: Path) -> None:
     assert groups
     band_queries = [s for s in seen if "FROM echo_bands WHERE echo_bands MATCH" in s]
     assert 0 < len(band_queries) <= passages.BANDS * 3  # the post's passages, each BANDS keys
+
+
+def test_an_edit_before_the_index_read_the_post_is_indexed_once_with_the_new_text(tmp_path: Path) -> None:
+    path = tmp_path / "fw.db"
+    with Store.open(path) as store:
+        store.ingest(spread(), "test")
+        edited = post(UNRELATED + " Edited later.", channel="embassy_two", message_id=7,
+                      date=at(10) + timedelta(hours=5.5), path="https://t.me/s/embassy_two", index=7)
+        store.ingest([edited], "edit")  # the index has not read the post yet: nothing to re-index
+        assert store.db.execute("SELECT count(*) FROM echo_passages").fetchone()[0] == 0
+        store.catch_up_passages()
+        texts = [p.text for p in store.posts() if p.channel == "embassy_two"]
+        assert texts == [UNRELATED + " Edited later."]
+        assert findable(store) == {row[0] for row in store.db.execute("SELECT id FROM echo_passages")}
+        assert store.db.execute("SELECT count(*) FROM echo_passages").fetchone()[0] == 6
+
+
+def test_a_read_only_store_is_read_with_the_index_it_has(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "fw.db"
+    with Store.open(path) as store:
+        store.ingest(spread(), "test")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    assert passages.catch_up(conn) == 0  # it cannot write: no error, nothing indexed
+    assert echoes.echoes_of_window(conn, None, None) == []
+    conn.close()
+    assert os.path.exists(path)

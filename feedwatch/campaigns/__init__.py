@@ -3,10 +3,11 @@
 See CAMPAIGNS.md for what a campaign is. The pieces:
 
     identity   which spellings are one tag (NFKC, case folding, confusable skeleton)
-    stream     a Post's place in the stream: time, actor, forward or not
+    stream     a Post's place in the stream: time, channel, forward or not (and of whom)
+    actors     channels learned from every post: first post, satellites and twins, networks, coining habits
     stored     over the store: IngestHook (Store.ingest's on_new) and rebuild_stored
     detector   the streaming detector (episodes, tiers, bounded state), fed (post key, Post)
-    tiers      T1 coordinated launch, T2 new campaign, T3 known-tag burst
+    tiers      T1 coordinated push, T2 new campaign, T3 known-tag burst; the bounded score and the sentences
     queries    alerts (families merged), spellings, daily counts for charts
     schema     the detector's own tables in the store's SQLite file
 

@@ -47,7 +47,7 @@ _LOOKALIKES = {
     "y": "уγυү",  # Cyrillic u (capital У), Greek upsilon (capital Υ)
     "z": "ζ",  # capital Ζ
 }
-_TABLE = {ord(ch): target for target, chars in _LOOKALIKES.items() for ch in chars}
+_TABLE: dict[int, str | None] = {ord(ch): target for target, chars in _LOOKALIKES.items() for ch in chars}
 # Characters that change nothing a reader sees: zero-width spaces and joiners, soft hyphen, BOM.
 _TABLE.update({ord(ch): None for ch in "\u200b\u200c\u200d\u2060\u00ad\ufeff"})
 

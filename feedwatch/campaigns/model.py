@@ -19,16 +19,28 @@ class Settings:
 
     episode_gap_days: float = 30.0  # silence that ends an episode
     new_days: float = 7.0  # a tag is new while its episode is younger than this
-    warmup_days: float = 60.0  # no new-tag alerts before this much history (per stream and per actor)
-    launch_window_hours: float = 1.0  # T1: W, the window of the channels' first uses
-    launch_channels: int = 3  # T1: channels within W
-    pair_weight: float = 1.5  # T1: decayed co-launch weight a pair needs (two recent co-launches; 2 needs three)
-    launch_share: float = 0.5  # T1: share of the window's actors that must be in such pairs
+    confirm_days: float = 14.0  # T2 can still confirm a new episode this long after its first use (a slow push)
+    warmup_days: float = 60.0  # no new-tag alerts before the stream has this much history
+    channel_warmup_days: float = 1.0  # a channel joining later: its first day's tags are its existing vocabulary
+    launch_window_hours: float = 12.0  # T1: W, the window of the actors' first uses (a push spreads in 0-12 h)
+    launch_channels: int = 3  # T1: linked actors within W
+    pair_weight: float = 0.75  # T1: decayed co-launch weight that links two actors (one confirmed co-launch)
+    launch_share: float = 0.5  # T1: share of the window's actors that must be linked (a crowd is news)
     pair_half_life_days: float = 180.0
+    actor_half_life_days: float = 60.0  # forwarding and tag-coining habits decay with this half-life
+    satellite_share: float = 0.5  # a channel whose posts are this share forwards of one origin is its satellite
+    satellite_posts: float = 5.0  # ... once it has this many (decayed) posts
+    twin_share: float = 0.02  # two channels that each forward the other this share of their posts are one actor
+    network_forwards: float = 3.0  # a channel that forwarded this many (decayed) posts of an origin amplifies it
+    habit_coined: float = 1.5  # an actor that coined this many (decayed) multi-day tags lately coins them routinely
+    revival_days: float = 90.0  # a tag alerted before alerts again at that tier only after this much silence
     persist_hours: float = 48.0  # T2: still used this long after first use
+    taken_up_hours: float = 36.0  # T2: ... or this long, for a tag that 3 or more actors used on 2 days
     min_posts: float = 3.0  # T2: posts, a forward counting forward_weight
     min_active_days: int = 3  # T2: distinct 24 h periods of the episode on which one actor used the tag
     p_value: float = 0.001  # T2: Poisson tail against the tag's own past rate
+    p_taken_up: float = 0.05  # T2: the same for a never-seen tag that other actors took up
+    busiest_day_share: float = 0.75  # T2 (taken up): at most this share of its uses on one day (news is one day)
     base_per_day: float = 0.1  # T2: the rate a tag is assumed to have at least (the rarest everyday words)
     burst_sigma: float = 6.0  # T3: (x - EWMA) / (EWM std + beta)
     burst_beta: float = 1.0
@@ -93,6 +105,7 @@ class TagState:
     """What the detector remembers about one tag identity (packed to JSON when idle)."""
 
     __slots__ = (
+        "alerted_before",
         "ep_actor_days",
         "ep_alerted",
         "ep_approx",
@@ -105,6 +118,7 @@ class TagState:
         "ep_forwards",
         "ep_novel",
         "ep_posts",
+        "ep_silence",
         "ep_start",
         "ep_sustain",
         "ep_weight",
@@ -114,6 +128,7 @@ class TagState:
         "hour",
         "hour_chans",
         "hour_count",
+        "hour_samples",
         "key",
         "last_seen",
         "mean",
@@ -124,7 +139,7 @@ class TagState:
         "var",
     )
 
-    def __init__(self, key: str, t: float):
+    def __init__(self, key: str, t: float, days: int = 7):
         self.key = key
         self.first_ever = t
         self.ep_start = t
@@ -138,14 +153,16 @@ class TagState:
         self.var = 0.0
         self.t3_hour = -(10**9)
         self.t3_need = 0.0  # the hour count at which T3 could hold (set when an hour is folded)
-        self.open_episode(t, novel=True, baseline=False)
+        self.alerted_before = 0  # bit per tier raised in an earlier episode
+        self.hour_samples: list[list[Any]] = []  # posts of the current hour (T3's samples)
+        self.open_episode(t, novel=True, baseline=False, days=days)
 
-    def open_episode(self, t: float, *, novel: bool, baseline: bool) -> None:
+    def open_episode(self, t: float, *, novel: bool, baseline: bool, days: int = 7) -> None:
         self.ep_start = t
         self.ep_posts = 0
         self.ep_forwards = 0
         self.ep_weight = 0.0
-        self.ep_days = [0.0] * 7  # weighted uses per 24 h since the first use, while the episode is new
+        self.ep_days = [0.0] * days  # weighted uses per 24 h since the first use, while the episode is new
         self.ep_first: dict[str, float] | None = {}  # actor -> first use, while the episode is young
         self.ep_actor_days: dict[str, int] | None = {}  # actor -> bit d set: it used the tag on day d
         self.ep_sustain = 0  # the most days any one actor used the tag on
@@ -155,12 +172,14 @@ class TagState:
         self.ep_alerted = 0  # bit per tier already raised (T1 = 1, T2 = 2)
         self.ep_confirmed = False  # persisted: its launchers' pair weights were raised
         self.ep_novel = novel
+        self.ep_silence = 0.0 if novel else t - self.last_seen  # the silence a revived episode ended
         self.ep_approx = False
         self.samples: list[list[Any]] = []
         self.hour_chans: list[str] = []
 
     def close_episode(self, keep: int) -> None:
         """Fold the ending episode into the tag's history."""
+        self.alerted_before |= self.ep_alerted
         self.past_weight += self.ep_weight
         for actor in self.ep_chans:
             if actor not in self.hist_chans:

@@ -12,6 +12,7 @@ from feedwatch.campaigns.model import DAY, Alert
 from feedwatch.campaigns.schema import connection, has_tables
 
 FAMILY_LINK_USES = 2  # posts two young tags must share to be one family
+FAMILY_SHARE = 0.5  # ... and at least this share of the young uses of the less used of the two
 FAMILY_SPAN_DAYS = 7.0  # alerts of one tier on family members this close are one alert
 
 
@@ -65,7 +66,12 @@ def tag_daily_counts(db: Any, tag_keys: list[str], since: date | None = None) ->
 
 
 def families(db: Any, tag_keys: list[str]) -> dict[str, str]:
-    """Return {tag identity: family root} over the tags' links (tags used together while young)."""
+    """Return {tag identity: family root} over the tags' links (tags used together while young).
+
+    Two tags are one family when they share at least FAMILY_LINK_USES posts while young and those
+    posts are at least FAMILY_SHARE of the less used tag's young uses (strong co-occurrence: the
+    translations of one campaign, not two place tags that met in a few posts).
+    """
     conn = connection(db)
     parent: dict[str, str] = {key: key for key in tag_keys}
 
@@ -78,8 +84,11 @@ def families(db: Any, tag_keys: list[str]) -> dict[str, str]:
     for chunk in _chunks(tag_keys):
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(
-            f"SELECT a, b FROM campaign_links WHERE uses >= ? AND (a IN ({marks}) OR b IN ({marks}))",
-            [FAMILY_LINK_USES, *chunk, *chunk],
+            f"SELECT l.a, l.b FROM campaign_links l LEFT JOIN campaign_links x ON x.a = l.a AND x.b = l.a"
+            f" LEFT JOIN campaign_links y ON y.a = l.b AND y.b = l.b"
+            f" WHERE l.a != l.b AND l.uses >= ? AND l.uses >= ? * min(coalesce(x.uses, 0), coalesce(y.uses, 0))"
+            f" AND (l.a IN ({marks}) OR l.b IN ({marks}))",
+            [FAMILY_LINK_USES, FAMILY_SHARE, *chunk, *chunk],
         )
         for a, b in rows:
             ra, rb = root(a), root(b)

@@ -14,6 +14,7 @@ connection (the detector run on its own) and changes nothing where they exist.
     campaign_spellings  every raw spelling of a tag and how often it was used
     campaign_tag_days   posts and forwards per tag per UTC day (for charts)
     campaign_links      tags used together in one post while both were new (families)
+    campaign_channels   one row per channel: first post, whom it forwards, tag-coining habit (actors.py)
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from feedwatch.store.db import transaction as store_transaction
-from feedwatch.store.schema import CAMPAIGN_TABLES, statements
+from feedwatch.store.schema import CAMPAIGN_ACTOR_TABLES, CAMPAIGN_TABLES, statements
 
 SCHEMA_VERSION = 1
 
 
 TABLES = (
     "campaign_meta", "campaign_tags", "campaign_actors", "campaign_pairs", "campaign_alerts",
-    "campaign_spellings", "campaign_tag_days", "campaign_links",
+    "campaign_spellings", "campaign_tag_days", "campaign_links", "campaign_channels",
 )
 
 
@@ -45,7 +46,7 @@ def ensure_schema(db: Any) -> None:
     """Create the detector's tables if they are missing (idempotent)."""
     conn = connection(db)
     # One statement at a time: executescript() would commit a transaction the caller has open.
-    for statement in statements(CAMPAIGN_TABLES):
+    for statement in statements(CAMPAIGN_TABLES + CAMPAIGN_ACTOR_TABLES):
         conn.execute(statement)
     conn.execute(
         "INSERT OR IGNORE INTO campaign_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)

@@ -64,14 +64,14 @@ Track = Callable[[Iterator[tuple[int, Post]], int], Iterator[tuple[int, Post]]]
 def rebuild_stored(db: Any, settings: Settings = DEFAULTS, batch: int = 5000, track: Track | None = None) -> int:
     """Recompute all detector state from the stored posts, in stream order; return the alerts raised.
 
-    `track(posts, total)` may wrap the stream of posts with hashtags (a progress bar); it gets their count.
+    `track(posts, total)` may wrap the stream of stored posts (a progress bar); it gets their count.
     """
     conn = connection(db)
     with transaction(conn):
         clear(conn)
     posts = stored_in_stream_order(conn)
     if track is not None:
-        posts = track(posts, conn.execute("SELECT count(DISTINCT post) FROM post_hashtags").fetchone()[0])
+        posts = track(posts, conn.execute("SELECT count(*) FROM posts").fetchone()[0])
     raised = run(conn, posts, batch=batch, settings=settings)
     with transaction(conn):
         conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('generation', '0')")
@@ -79,7 +79,10 @@ def rebuild_stored(db: Any, settings: Settings = DEFAULTS, batch: int = 5000, tr
 
 
 def stored_in_stream_order(conn: sqlite3.Connection) -> Iterator[tuple[int, Post]]:
-    """Yield (rowid, Post) of every stored post with a hashtag, oldest first (those with no time first)."""
+    """Yield (rowid, Post) of every stored post, oldest first (those with no time first).
+
+    Untagged posts count too: they start their channel's history and show whom it forwards.
+    """
     dated = (
         (row[1], row[0], stored_post(row[2]))
         for row in conn.execute("SELECT id, date, json FROM posts WHERE date IS NOT NULL ORDER BY date, id")
@@ -87,11 +90,10 @@ def stored_in_stream_order(conn: sqlite3.Connection) -> Iterator[tuple[int, Post
     undated = []
     for rowid, text in conn.execute("SELECT id, json FROM posts WHERE date IS NULL"):
         post = stored_post(text)  # the detector reads neither title, text nor author
-        if post.hashtags:  # with no dateline either it sorts first: only its spellings are counted
+        if post.hashtags or post.datelines:  # with no dateline either it sorts first: only its spellings count
             day = datetime.combine(post.datelines[0].date, time(0), UTC).isoformat() if post.datelines else ""
             undated.append((day, rowid, post))
     undated.sort(key=lambda item: (item[0], item[1]))
     for _, rowid, post in heapq.merge(dated, undated, key=lambda item: (item[0], item[1])):
-        if post.hashtags:
-            yield rowid, post
+        yield rowid, post
 

@@ -31,6 +31,11 @@ class Use(NamedTuple):
     actor: str
     forward: bool
     url: str | None
+    channel: str | None = None  # the publishing channel (lower case; "title:..." when it has no username)
+    origin: str | None = None  # the channel (or name, or id) a forward came from, lower case
+    title: str | None = None  # the channel's title, to name it when it has no username
+    raw_channel: str = ""  # the channel as written (its initials make brand tags: BritainFirst -> #bf)
+    channel_id: int | None = None
 
 
 def stream_time(post: Post) -> tuple[float, bool] | None:
@@ -42,19 +47,36 @@ def stream_time(post: Post) -> tuple[float, bool] | None:
     return None
 
 
+def origin_of(post: Post) -> str | None:
+    """Return the key of the channel a forward came from (username, else name, else id), or None."""
+    origin = post.forwarded_from
+    if origin is None:
+        return None
+    if origin.channel or origin.name:
+        return (origin.channel or origin.name or "").lower()
+    return f"i:{origin.channel_id}" if origin.channel_id else None
+
+
+def channel_of(post: Post) -> str | None:
+    """Return the key of the publishing chat as the store identifies it (feedwatch.store.merge.chat_key): its
+    username, else `i:<numeric id>`, else `t:<title>` (an export that carries neither), else None."""
+    chat = chat_key(post)
+    if chat is None:
+        return None
+    if chat.startswith("t:"):  # the title as written (spacing folded), so the evidence names the chat as it reads
+        return "t:" + " ".join((post.channel_title or "").split())
+    return chat[2:] if chat.startswith("c:") else chat  # a username stands for itself
+
+
 def actor_of(post: Post) -> tuple[str, bool]:
     """Return (actor, is a forward) of a post."""
-    origin = post.forwarded_from
-    chat = chat_key(post)
-    if chat:
-        actor = chat[2:] if chat.startswith("c:") else chat  # a username stands for itself
-        if origin is None:
-            return actor, False
-        source = (origin.channel or origin.name or "").lower()
-        own_title = title_key(post.channel_title or "") or None
-        return actor, source != actor and title_key(source) != own_title
-    if origin is not None and (origin.channel or origin.name):
-        return (origin.channel or origin.name or "").lower(), False
+    origin = origin_of(post)
+    channel = channel_of(post)
+    if channel:
+        own_title = title_key(post.channel_title or "") or None  # an export forwarding its own chat's post
+        return channel, origin is not None and origin != channel and title_key(origin) != own_title
+    if origin is not None:
+        return origin, False
     return f"file:{post.source.path or post.source.format}", False
 
 
@@ -65,4 +87,7 @@ def use_of(post: Post) -> Use | None:
         return None
     actor, forward = actor_of(post)
     url = post.url or (post.forwarded_from.url if post.forwarded_from else None)
-    return Use(when[0], when[1], actor, forward, url)
+    channel = channel_of(post)
+    origin = origin_of(post) if forward else None
+    return Use(when[0], when[1], actor, forward, url, channel, origin, post.channel_title,
+               post.channel or post.channel_title or "", post.channel_id)

@@ -1,9 +1,11 @@
 """The three tiers, each a check of one tag's state at the post that may have made it true.
 
-Each check returns None or (score, evidence); the evidence names the statistic,
-its value and its threshold, so an analyst sees why the alert was raised.
-The score is the tier's own statistic: T1 the summed co-launch weight of the
-pairs that qualified, T2 -log10 of the Poisson tail, T3 SigniTrend's z.
+Each check returns None or (score, evidence); the evidence holds sentences an
+analyst reads (`summary`: who, how they are linked, why a single source is not
+its routine) and the figures behind them (the statistic, its value and
+threshold). The score is bounded and the same for T1 and T2 (`score_of`: spread,
+persistence, coordination, novelty, 0-100); T3 scores at most T3_MAX_SCORE, below
+every T1/T2, so a known tag's burst never outranks a campaign.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ if TYPE_CHECKING:
     from feedwatch.campaigns.detector import Detector
 
 MAX_WINDOW = 24  # actors of a launch window compared pairwise (bounded work)
+MAX_LAUNCHERS = 10  # a persistent tag launched by more actors than this is a crowd: no co-launch pairs
+T3_MAX_SCORE = 30.0  # every T1/T2 scores more (T2 at least 31.5, T1 at least 44), so a burst never outranks them
+COINED = 4  # TagState.ep_alerted bit: the episode was counted in its first actor's tag-coining habit
 Found = tuple[float, dict[str, Any]] | None
 
 
@@ -31,77 +36,216 @@ def _by_first_use(state: TagState) -> list[str]:
     return sorted(first, key=first.__getitem__)
 
 
+def _hours(seconds: float) -> str:
+    hours = seconds / HOUR
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
+
+
+def _names(detector: Detector, actors: list[str], limit: int = 6) -> str:
+    shown = ", ".join(detector.actors.label(a) for a in actors[:limit])
+    return shown + (f" and {len(actors) - limit} more" if len(actors) > limit else "")
+
+
+def score_of(*, actors: int, active_days: int, coordination: float, novel: bool) -> tuple[float, dict[str, float]]:
+    """Return the bounded score (0-100) of a T1/T2 alert and its parts, each in [0, 1].
+
+    spread: actors that used the tag (satellites counted with their origin), 5 or more is full;
+    persistence: days of the first week on which it was used, 5 or more is full;
+    coordination: share of the launch window's actors linked by forwarding or earlier co-launches;
+    novelty: never seen before (1) or revived after a silence (0.5).
+    """
+    parts = {
+        "spread": min(actors, 5) / 5, "persistence": min(active_days, 5) / 5,
+        "coordination": max(0.0, min(coordination, 1.0)), "novelty": 1.0 if novel else 0.5,
+    }
+    score = 100 * (0.3 * parts["spread"] + 0.3 * parts["persistence"] + 0.25 * parts["coordination"]
+                   + 0.15 * parts["novelty"])
+    return round(score, 1), {k: round(v, 2) for k, v in parts.items()}
+
+
+def linked(detector: Detector, a: str, b: str, t: float) -> str | None:
+    """Return how two actors are linked (one forwards the other, or they co-launched tags before), or None."""
+    s = detector.settings
+    actors = detector.actors
+    if actors.amplifies(a, b) >= s.network_forwards:
+        return "forwards"
+    if actors.amplifies(b, a) >= s.network_forwards:
+        return "forwarded by"
+    if detector.pair_weight(a, b, t) >= s.pair_weight:
+        return "co-launched with"
+    return None
+
+
+def _component(detector: Detector, window: list[str], t: float,
+               around: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """Return the largest set of window actors connected by links (or the set `around` is in), and the links."""
+    parent = {a: a for a in window}
+
+    def root(a: str) -> str:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    links = []
+    for i, a in enumerate(window):
+        for b in window[i + 1 :]:
+            how = linked(detector, a, b, t)
+            if how is not None:
+                links.append([a, how, b])
+                parent[root(a)] = root(b)
+    groups: dict[str, list[str]] = {}
+    for a in window:
+        groups.setdefault(root(a), []).append(a)
+    if around is not None and around in parent:
+        best = groups[root(around)]
+    else:
+        best = max(groups.values(), key=len) if groups else []
+    return best, [link for link in links if link[0] in best]
+
+
 def t1(detector: Detector, state: TagState, t: float) -> Found:
-    """Coordinated launch: >= N actors first used the tag within W of its first use, and co-launched before."""
+    """Coordinated push: >= N actors took the tag up within W of its first use, linked by forwarding or co-launches."""
     s = detector.settings
     first = state.ep_first or {}
     until = state.ep_start + s.launch_window_hours * HOUR
     if t > until:
-        return None  # a launch is the episode's first hour
-    window = _by_first_use(state)[:MAX_WINDOW]
+        return None  # a launch is the episode's first hours
+    window = [a for a in _by_first_use(state) if first[a] <= until][:MAX_WINDOW]
     if len(window) < s.launch_channels:
         return None
-    partners: dict[str, set[str]] = {actor: set() for actor in window}
-    pairs = []
-    for i, a in enumerate(window):
-        for b in window[i + 1 :]:
-            weight = detector.pair_weight(a, b, t)
-            if weight >= s.pair_weight:
-                partners[a].add(b)
-                partners[b].add(a)
-                pairs.append([a, b, round(weight, 2)])
-    strong = _in_triangles(partners)
-    if len(strong) < s.launch_channels or len(strong) < s.launch_share * len(window):
-        return None  # too few, or a crowd (a news event) in which a few regular partners happen to be
-    pairs = [p for p in pairs if p[0] in strong and p[1] in strong]
-    score = sum(p[2] for p in pairs)
+    group, links = _component(detector, window, t)
+    if len(group) < s.launch_channels or len(group) < s.launch_share * len(window):
+        return None  # too few, or a crowd (a news event) in which a few allies happen to be
+    brand = [a for a in group if detector.actors.brand(state.key, a)]
+    if brand:
+        return None  # a network passing on one member's own brand tag
+    origin = group[0]
+    others = group[1:]
+    if all(link[1] != "co-launched with" for link in links):
+        if len(group) < s.launch_channels + 1:
+            return None  # a forward cascade: the origin and at least `launch_channels` channels passing it on
+        habit = detector.actors.habit(origin, t) - (1.0 if state.ep_alerted & COINED else 0.0)
+        if habit >= s.habit_coined:
+            return None  # an origin that coins series tags routinely, passed on by its usual forwarders
+    spread = t - first[origin]
+    forwarding = [a for a in others if detector.actors.amplifies(a, origin) >= s.network_forwards]
+    co = [a for a in others if a not in forwarding]
+    sentence = f"{detector.actors.label(origin)} posted #{detector.raw}"
+    if forwarding:
+        sentence += f"; {len(forwarding)} channel(s) that regularly forward it ({_names(detector, forwarding)})"
+    if co:
+        sentence += f"; {len(co)} actor(s) that co-launched tags with them before ({_names(detector, co)})"
+    sentence += f" took it up within {_hours(spread)}."
+    summary = [sentence]
+    if not state.ep_novel:
+        summary.append(f"A revival: #{detector.raw} had been silent for {_hours(state.ep_silence)}.")
+    if len(window) > len(group):
+        summary.append(f"{len(window) - len(group)} other actor(s) used it in the same window without such links.")
+    score, parts = score_of(actors=len(group), active_days=1, coordination=len(group) / len(window),
+                            novel=state.ep_novel)
     return score, {
         "_t": t, "_channels": _by_first_use(state),
-        "statistic": "co-launch: actors first using the tag within the window, in trios of strong pairs",
-        "value": len(strong), "threshold": s.launch_channels,
-        "window_hours": s.launch_window_hours, "pair_weight_threshold": s.pair_weight,
-        "window_actors": window, "pairs": pairs,
+        "summary": summary,
+        "statistic": "linked actors taking the tag up within the window (forwarding or earlier co-launches)",
+        "value": len(group), "threshold": s.launch_channels,
+        "window_hours": s.launch_window_hours, "origin": origin,
+        "window_actors": window, "links": links,
         "first_use_by_actor": {actor: iso(first[actor]) for actor in window},
-        "score": "sum of the qualifying pair weights",
+        "score_parts": parts,
+        "score": "0-100: 30 spread + 30 persistence + 25 coordination + 15 novelty",
     }
 
 
-def _in_triangles(partners: dict[str, set[str]]) -> set[str]:
-    """Return the actors that, with two partners of theirs who are partners too, form a co-launching trio."""
-    found: set[str] = set()
-    for a, near in partners.items():
-        for b in near:
-            common = near & partners[b]
-            if common:
-                found.update((a, b), common)
-    return found
+def _busiest_day_of_adoption(firsts: list[float]) -> int:
+    """Return the most actors whose first uses fall within one 24 h window (a news crowd adopts within a day)."""
+    most, start = 0, 0
+    for end, t in enumerate(firsts):
+        while t - firsts[start] >= DAY:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
 
 
-def t2(s: Settings, state: TagState, actor: str, t: float) -> Found:
-    """New campaign: persistent, enough posts, surprising against the tag's own past rate, not a rubric."""
+def routine(detector: Detector, state: TagState, actor: str, t: float) -> tuple[bool, str]:
+    """Return (is routine, why) for a tag pushed by one actor: its own brand, or one more of its coined series."""
+    s = detector.settings
+    if detector.actors.brand(state.key, actor):
+        return True, f"#{detector.raw} is {detector.actors.label(actor)}'s own name (a brand or sign-off tag)"
+    if not state.ep_novel and state.hist_chans == [actor] and not state.hist_many:
+        return True, f"{detector.actors.label(actor)} revived a tag only it used before (its rubric)"
+    habit = detector.actors.habit(actor, t) - (1.0 if state.ep_alerted & COINED else 0.0)
+    if habit >= s.habit_coined:
+        return True, (f"{detector.actors.label(actor)} coins tags it uses for a few days routinely "
+                      f"(~{habit:.0f} lately): one more of its series")
+    return False, (f"{detector.actors.label(actor)} rarely coins tags (~{max(habit, 0):.0f} in recent months): "
+                   f"this one breaks its habit")
+
+
+def t2(detector: Detector, state: TagState, actor: str, t: float) -> Found:
+    """New campaign: persistent, enough posts, surprising against the tag's own past, and not routine."""
+    s = detector.settings
     active = sum(1 for w in state.ep_days if w)
-    if state.ep_weight < s.min_posts or state.ep_sustain < s.min_active_days:
-        return None  # a campaign is pushed: some actor keeps using the tag day after day
+    first = state.ep_first or {}
+    actors = _by_first_use(state) or list(state.ep_chans)
+    if state.ep_weight < s.min_posts:
+        return None
+    origin = actors[0] if actors else actor
+    group, _ = _component(detector, actors[:MAX_WINDOW], t, around=origin)
+    posted = state.ep_actor_days or {}  # actors that posted or forwarded it (not only origins of forwards)
+    independent = [a for a in actors[:MAX_WINDOW] if a not in group and a in posted]
+    pusher = max(posted, key=lambda a: (bin(posted[a]).count("1"), a == origin)) if posted else origin
+    pushed = state.ep_sustain >= s.min_active_days and t - state.ep_start >= s.persist_hours * HOUR
     busiest = max(state.ep_days) / max(sum(state.ep_days), 1e-9)
-    if state.ep_channels <= 1 and not state.ep_novel and state.hist_chans == [actor] and not state.hist_many:
-        return None  # one actor reviving a tag only it used before: its routine rubric
+    crowd = _busiest_day_of_adoption(sorted(first.values()))
+    early = t - state.ep_start < s.persist_hours * HOUR  # before 48 h: 2 days will do when 3 or more actors used it
+    spread_days = active >= s.min_active_days or (early and active >= 2
+                                                  and s.launch_channels <= len(actors) <= MAX_LAUNCHERS)
+    taken_up = (len(independent) >= 1 and spread_days and state.ep_sustain >= 2
+                and busiest <= s.busiest_day_share and crowd <= MAX_LAUNCHERS
+                and t - state.ep_start < s.new_days * DAY)  # after that, only a push by one actor confirms
+    # ... used again, taken up by others, and not a crowd on one day (a news event)
+    if not pushed and not taken_up:
+        return None  # a campaign is pushed day after day by an actor, or used again and taken up by others
     hours = max(1.0, (t - state.ep_start) / HOUR)
     history = max(1.0, (state.ep_start - state.first_ever) / HOUR)
     rate = max(s.base_per_day / 24, state.past_weight / history if not state.ep_novel else 0.0)
     expected = rate * hours
     observed = int(state.ep_weight)
     p = poisson_tail(observed, expected)
-    if p >= s.p_value:
-        return None
-    return -math.log10(max(p, 1e-300)), {
-        "_t": t, "_channels": _by_first_use(state) or list(state.ep_chans),
+    if p >= (s.p_taken_up if taken_up and state.ep_novel else s.p_value):
+        return None  # a never-seen tag taken up by other actors needs less surprise than one actor's
+    summary = []
+    if independent:
+        summary.append(f"{detector.actors.label(origin)} started #{detector.raw}; taken up by "
+                       f"{_names(detector, independent)}, not in its forwarding network.")
+    else:
+        for who in dict.fromkeys((origin, pusher)):
+            is_routine, why = routine(detector, state, who, t)
+            if is_routine:
+                return None
+        summary.append(f"One actor ({detector.actors.label(pusher)}) pushed #{detector.raw} on {state.ep_sustain} "
+                       f"days; {why}.")
+    if state.ep_novel:
+        summary.append(f"Never used before; {observed} posts in {_hours(t - state.ep_start)} (p = {p:.2g} at a "
+                       f"base rate of {rate * 24:.2g} a day).")
+    else:
+        summary.append(f"Revived after {_hours(state.ep_silence)} of silence; {observed} posts "
+                       f"in {_hours(t - state.ep_start)}.")
+    score, parts = score_of(actors=len(actors), active_days=active,
+                            coordination=len(independent) / max(1, len(actors) - 1) if len(actors) > 1 else 0.0,
+                            novel=state.ep_novel)
+    return score, {
+        "_t": t, "_channels": actors,
+        "summary": summary,
         "statistic": "Poisson tail P(X >= observed | past rate x hours)",
         "value": p, "threshold": s.p_value,
         "observed": observed, "expected": round(expected, 4), "past_rate_per_day": round(rate * 24, 4),
         "hours_since_first_use": round(hours, 1), "active_days": active, "actor_days": state.ep_sustain,
-        "busiest_day_share": round(busiest, 3),
-        "persist_hours": s.persist_hours, "min_posts": s.min_posts, "min_active_days": s.min_active_days,
-        "score": "-log10 p",
+        "independent_actors": independent, "busiest_day_share": round(busiest, 3),
+        "first_use_by_actor": {a: iso(first[a]) for a in actors[:MAX_WINDOW] if a in first},
+        "score_parts": parts,
+        "score": "0-100: 30 spread + 30 persistence + 25 coordination + 15 novelty",
     }
 
 
@@ -116,35 +260,41 @@ def burst_threshold(s: Settings, state: TagState) -> float:
     return state.mean + s.burst_sigma * (math.sqrt(max(state.var, 0.0)) + s.burst_beta)
 
 
-def t3(s: Settings, state: TagState, t: float) -> Found:
+def t3(s: Settings, state: TagState, t: float, raw: str = "") -> Found:
     """Known-tag burst: this hour's count is >= sigma above the EWMA (SigniTrend, with beta)."""
     if state.hour - state.t3_hour < s.burst_rearm_hours:
         return None
     z = significance(state.hour_count, state.mean, state.var, s.burst_beta)
     if z < s.burst_sigma:
         return None
+    raw = raw or state.key
     state.t3_hour = state.hour
-    return z, {
+    score = round(T3_MAX_SCORE * min(z / (4 * s.burst_sigma), 1.0), 1)  # a known tag's burst ranks below campaigns
+    return score, {
         "_t": t, "_channels": list(state.hour_chans),
+        "summary": [f"#{raw} was used {state.hour_count:g} times in the hour from {iso(state.hour * HOUR)}, "
+                    f"against {state.mean:.2g} an hour usually (z = {z:.1f}, threshold {s.burst_sigma:g})."],
         "statistic": "SigniTrend z = (hour count - EWMA) / (EWM std + beta)",
         "value": round(z, 2), "threshold": s.burst_sigma,
         "hour_count": state.hour_count, "ewma": round(state.mean, 3), "ewm_std": round(math.sqrt(state.var), 3),
         "beta": s.burst_beta, "hour": iso(state.hour * HOUR),
-        "score": "z",
+        "score": f"0-{T3_MAX_SCORE:g}: z / (4 x threshold), capped below every T1/T2 score",
     }
 
 
 def confirm_launch(detector: Detector, state: TagState, t: float) -> None:
     """Once an episode has persisted, its launchers (first uses within W of the start) co-launched it."""
     s = detector.settings
-    if state.ep_sustain < s.min_active_days:
-        return  # not (yet) pushed day after day by any of its actors
+    if not state.ep_alerted & 3:
+        return  # not (yet) judged a campaign
     state.ep_confirmed = True
     if detector.start is not None and state.ep_start < detector.start + s.new_days * DAY:
         return  # the stream's first days: every tag in use looks launched, none was
     first = state.ep_first or {}
     until = state.ep_start + s.launch_window_hours * HOUR
-    launchers = [actor for actor in _by_first_use(state) if first[actor] <= until][:MAX_WINDOW]
+    launchers = [actor for actor in _by_first_use(state) if first[actor] <= until]
+    if len(launchers) > MAX_LAUNCHERS:
+        return  # a crowd, not a network
     for i, a in enumerate(launchers):
         for b in launchers[i + 1 :]:
             detector.add_co_launch(a, b, t)

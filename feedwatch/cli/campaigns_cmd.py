@@ -7,6 +7,7 @@ from datetime import datetime
 
 import click
 
+from feedwatch.campaigns.actors import channel_label
 from feedwatch.cli.common import OK, PARTLY_FAILED, say_error, write_line
 from feedwatch.cli.options import config_option, db_option, open_store, output_options, since_option, write_json
 from feedwatch.cli.progress import counted
@@ -22,7 +23,7 @@ def _table(alerts: list) -> list[str]:  # type: ignore[type-arg]
     for a in alerts:
         ev = a.evidence
         why = f"{ev.get('statistic', '').split(':')[0]} {_num(ev.get('value'))} (threshold {_num(ev.get('threshold'))})"
-        channels = ", ".join("@" + c for c in a.channels[:4]) + (" …" if len(a.channels) > 4 else "")
+        channels = ", ".join(channel_label(c) for c in a.channels[:4]) + (" …" if len(a.channels) > 4 else "")
         tag = shown("#" + strip_invisible(a.tag))[:32]
         lines.append(
             f"{a.alerted_at:%Y-%m-%d %H:%M}  {a.tier:4}  {tag:32}  {a.first_seen:%Y-%m-%d}  "
@@ -31,6 +32,7 @@ def _table(alerts: list) -> list[str]:  # type: ignore[type-arg]
         )
         if len(a.tags) > 1:
             lines.append(" " * 24 + "also: " + shown(" ".join("#" + strip_invisible(t) for t in a.tags if t != a.tag)))
+        lines += [" " * 24 + shown(strip_invisible(str(sentence))) for sentence in ev.get("summary", [])]
     return lines
 
 
@@ -67,7 +69,7 @@ def campaigns_command(config_file: str | None, db_path: str, since: datetime | N
     try:
         if rebuild:
             raised = campaigns.rebuild_stored(store.db, track=lambda posts, total: counted(
-                posts, "rebuilding (posts with hashtags)", total))
+                posts, "rebuilding (posts)", total))
             click.echo(f"Rebuilt campaign state from {store.count():,} stored post(s): {raised} alert(s).", err=True)
         found = campaigns.alerts(store.db, since=since)
     except FeedwatchError as exc:

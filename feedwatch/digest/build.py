@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
+from feedwatch.campaigns.actors import channel_label
 from feedwatch.digest.chart import build_chart
 from feedwatch.digest.model import (
     AlertEntry,
@@ -166,13 +167,19 @@ def alert_entry(alert: Any, posts: dict[int, Post]) -> AlertEntry:
             samples.append(PostLink(str(sample["url"]), safe_url(sample["url"]), str(sample["url"])))
     statistic = _statistic(evidence)
     basis = str(evidence.pop("score", "") or "")
+    summary = [str(line) for line in evidence.pop("summary", None) or [] if line]
+    parts = evidence.pop("score_parts", None)
+    if isinstance(parts, dict) and parts:
+        figures = ", ".join(f"{name} {scalar(value)}" for name, value in parts.items())
+        summary.append(f"Score {scalar(alert.score)} of 100 from {figures} (each 0-1; {basis.split(': ', 1)[-1]}).")
     if isinstance(evidence.get("first_use"), str):
         del evidence["first_use"]  # the episode's first use: shown as first_seen
     return AlertEntry(
-        statistic=statistic, score_basis=basis,
+        statistic=statistic, score_basis=basis, summary=tuple(summary),
         key=alert.key, tier=alert.tier, tag=alert.tag,
         tags=tuple(alert.tags), first_seen=alert.first_seen, alerted_at=alert.alerted_at,
-        channels=tuple(alert.channels), posts=int(alert.posts), forwards=int(alert.forwards), score=float(alert.score),
+        channels=tuple(channel_label(c).lstrip("@") for c in alert.channels), posts=int(alert.posts),
+        forwards=int(alert.forwards), score=float(alert.score),
         evidence=tuple(Evidence(str(k), scalar(v)) for k, v in evidence.items()), samples=tuple(samples),
     )
 

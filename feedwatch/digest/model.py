@@ -96,6 +96,7 @@ class AlertEntry:
     samples: tuple[PostLink, ...] = ()
     statistic: str = ""  # the test that fired, its value and threshold, in words
     score_basis: str = ""  # what the score is: "-log10 p", "z", ...
+    summary: tuple[str, ...] = ()  # the detector's evidence as sentences (who, what, why it is not routine)
 
     @property
     def title(self) -> str:

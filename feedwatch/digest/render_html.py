@@ -87,9 +87,10 @@ def _alert(alert: AlertEntry, base: str = "") -> str:
     ]
     if len(alert.tags) > 1:
         items.append(f"<li>Spellings and family: {spellings}</li>")
+    items += [f"<li>{h(sentence, 600)}</li>" for sentence in alert.summary]
     if alert.statistic:
         items.append(f"<li>Statistic: {h(alert.statistic, 300)}</li>")
-    if alert.evidence:
+    if alert.evidence and not alert.summary:
         details = "; ".join(f"{h(e.name.replace('_', ' '))} {h(e.value, 200)}" for e in alert.evidence)
         items.append(f'<li class="small">Details: {details}</li>')
     samples = "".join(_post_link(s, base) for s in alert.samples)

@@ -5,7 +5,7 @@ Shape (every key always present):
      "new_campaigns": [alert], "spiking": [alert], "spreading": [spread], "top_tags": [tag], "channels": [channel],
      "health": [source], "chart": {...} | null, "notes": [str]}
 with alert = {"key", "tier", "title", "tag", "tags", "first_seen", "alerted_at", "channels", "posts",
-"forwards", "score", "score_basis", "statistic", "evidence": {name: value},
+"forwards", "score", "score_basis", "statistic", "summary": [sentence], "evidence": {name: value},
 "samples": [link]}, link = {"label", "url", "where", "channel", "date", "forwarded"} and
 spread = {"text", "origin": link, "channels", "forwards", "verbatim", "edited",
 "echoes": [link + {"how", "similarity", "lag_hours"}]}.
@@ -48,6 +48,7 @@ def _alert(alert: AlertEntry) -> dict[str, Any]:
         "score": alert.score,
         "score_basis": alert.score_basis,
         "statistic": alert.statistic,
+        "summary": list(alert.summary),
         "evidence": {e.name: e.value for e in alert.evidence},
         "samples": [_link(s) for s in alert.samples],
     }

@@ -69,9 +69,10 @@ def _alert(number: int, alert: AlertEntry) -> list[str]:
     ]
     if len(alert.tags) > 1:
         lines.append(f"- Spellings and family: {', '.join(tag(t) for t in alert.tags)}")
+    lines += [f"- {md(sentence, 600)}" for sentence in alert.summary]
     if alert.statistic:
         lines.append(f"- Statistic: {md(alert.statistic, 300)}")
-    if alert.evidence:
+    if alert.evidence and not alert.summary:
         lines.append("- Details: " + "; ".join(f"{md(e.name.replace('_', ' '))} {md(e.value, 200)}"
                                               for e in alert.evidence))
     if alert.samples:

@@ -185,6 +185,7 @@ def echoes_of_window(
     the window is when posts were first stored (the digest's window) rather than published. At most the
     latest `limit` passages of the window are looked at, so a window over a whole large store stays bounded.
     """
+    px.catch_up(conn)
     column = "p.first_seen" if stored else "p.date"
     where, args = ["1"], []
     if since is not None:
@@ -206,6 +207,7 @@ def echoes_of_post(
     conn: sqlite3.Connection, post_id: int, *, min_channels: int = 1, threshold: float = THRESHOLD
 ) -> list[Group]:
     """Return, for each passage of one stored post, the posts of other channels that carry it, earliest first."""
+    px.catch_up(conn)
     loaded, similar = _similar(conn, _keys(conn, "p.id = ?", [post_id]), threshold)
     groups = []
     for seed, others in similar.items():

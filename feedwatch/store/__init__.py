@@ -194,6 +194,13 @@ class Store:
         with store_errors(self.path):
             return queries.channel_names(self.db.conn, limit)
 
+    def catch_up_passages(self, progress: Callable[[int], None] | None = None) -> int:
+        """Index the posts stored since the passage index last read (see feedwatch.store.passages); return them."""
+        from feedwatch.store import passages
+
+        with store_errors(self.path):
+            return passages.catch_up(self.db.conn, progress=progress)
+
     def rebuild_passages(self) -> int:
         """Recompute the passage index (feedwatch.store.passages) from the stored posts; return its size."""
         from feedwatch.store import passages

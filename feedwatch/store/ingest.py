@@ -282,7 +282,7 @@ class Batch:
         self.conn.executemany("INSERT OR REPLACE INTO observations (post, observed_at, views, forwards, replies,"
                               " reactions, format, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.observations)
         self.tags.link(self.conn, [(r.id, r.post.hashtags) for r in fresh + changed if r.post.hashtags])
-        passages.index(self.conn, [(r.id, r.post) for r in fresh])
+        # New posts are indexed for echoes when the index is next read (passages.catch_up); edits of read ones now.
         passages.reindex(self.conn, [(r.id, r.post) for r in changed if r.searched_changed])
         return [(r.id, r.post) for r in sorted(fresh, key=lambda r: r.id)]
 

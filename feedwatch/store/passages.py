@@ -13,9 +13,11 @@ of sharing one band is 1 - (1 - s^ROWS)^BANDS: 0.98 at s = 0.5, 0.13 at 0.15).
 Candidates are then checked against their exact Jaccard similarity, so the
 bands decide only recall and cost, never what is called an echo.
 
-The index is written with each ingest batch (new posts, and posts whose text
-was edited), in the batch's transaction, and `rebuild()` recomputes it from
-the stored texts. Signatures are computed for a whole batch at once with
+New posts are indexed when the index is first read after they were stored
+(`catch_up()`: by `feedwatch echoes` and the digest), a batch of posts at a
+time, so ingest never waits for it; a post whose text is edited after it was
+indexed is indexed again in the ingest batch that edits it. `echo_state`
+holds how far the index has read; `rebuild()` recomputes it all. Signatures are computed for a whole batch at once with
 numpy: a universal hash family (a*x + b) mod p over 32-bit shingle hashes,
 which is the MinHash datasketch implements, batched (measured in scripts/bench).
 """
@@ -25,7 +27,8 @@ from __future__ import annotations
 import itertools
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,9 +189,16 @@ def index(conn: sqlite3.Connection, posts: Sequence[tuple[int, Post]]) -> int:
 
 
 def reindex(conn: sqlite3.Connection, posts: Sequence[tuple[int, Post]]) -> int:
-    """Index edited posts again: their old passages go, their current ones come in."""
-    drop(conn, [post_id for post_id, _ in posts])
-    return index(conn, posts)
+    """Index edited posts again: their old passages go, their current ones come in.
+
+    Posts the index has not read yet are left for `catch_up`, which reads their current text.
+    """
+    if not posts:
+        return 0
+    mark = indexed_to(conn)
+    read = [(post_id, post) for post_id, post in posts if post_id <= mark]
+    drop(conn, [post_id for post_id, _ in read])
+    return index(conn, read)
 
 
 def drop(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
@@ -200,19 +210,69 @@ def drop(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
         conn.execute("DELETE FROM echo_passages WHERE id BETWEEN ? AND ?", bounds)
 
 
+def indexed_to(conn: sqlite3.Connection) -> int:
+    """Return the id of the last stored post the index has read (0: none)."""
+    row = conn.execute("SELECT value FROM echo_state WHERE key = 'indexed_to'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _set_indexed_to(conn: sqlite3.Connection, post_id: int) -> None:
+    conn.execute("INSERT INTO echo_state (key, value) VALUES ('indexed_to', ?)"
+                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value", [post_id])
+
+
+def behind(conn: sqlite3.Connection) -> int:
+    """Return how many stored posts the index has not read yet."""
+    return int(conn.execute("SELECT count(*) FROM posts WHERE id > ?", [indexed_to(conn)]).fetchone()[0])
+
+
+def catch_up(conn: sqlite3.Connection, batch: int = 5000, progress: Callable[[int], None] | None = None) -> int:
+    """Index the posts stored since the index last read, `batch` posts per transaction; return how many posts.
+
+    A database this process may not write (opened read-only) is left as it is: its index is read as it stands.
+    """
+    from feedwatch.store.db import transaction
+    from feedwatch.store.rows import post_from_row
+
+    done = 0
+    while True:
+        start = indexed_to(conn)
+        rows = conn.execute("SELECT id, title, text, author, json FROM posts WHERE id > ? ORDER BY id LIMIT ?",
+                            [start, batch]).fetchall()
+        if not rows:
+            return done
+        try:
+            # Inside a caller's transaction (a digest being sent under its claim) the work joins it.
+            with nullcontext() if conn.in_transaction else transaction(conn):
+                if indexed_to(conn) != start:  # another process caught up meanwhile: read again
+                    continue
+                index(conn, [(row[0], post_from_row(row[1:])) for row in rows])
+                _set_indexed_to(conn, rows[-1][0])
+        except sqlite3.OperationalError as exc:
+            if "readonly" in str(exc) or "read-only" in str(exc):
+                return done
+            raise
+        done += len(rows)
+        if progress is not None:
+            progress(len(rows))
+
+
 def rebuild(conn: sqlite3.Connection, batch: int = 5000) -> int:
     """Recompute the whole index from the stored posts; return the number of passages indexed."""
     from feedwatch.store.rows import post_from_row
 
     conn.execute("DELETE FROM echo_passages")
     conn.execute("INSERT INTO echo_bands (echo_bands) VALUES ('rebuild')")
-    total, chunk = 0, []
+    total, chunk, last = 0, [], 0
     for row in conn.execute("SELECT id, title, text, author, json FROM posts ORDER BY id"):
         chunk.append((row[0], post_from_row(row[1:])))
+        last = row[0]
         if len(chunk) >= batch:
             total += index(conn, chunk)
             chunk = []
-    return total + index(conn, chunk)
+    total += index(conn, chunk)
+    _set_indexed_to(conn, last)
+    return total
 
 
 def candidates(conn: sqlite3.Connection, keys_by_passage: dict[int, str], bucket_cap: int = 200) -> dict[int, set[int]]:

@@ -218,6 +218,11 @@ CREATE TABLE IF NOT EXISTS campaign_links (
     a TEXT NOT NULL, b TEXT NOT NULL, uses INTEGER NOT NULL, PRIMARY KEY (a, b)
 );
 """
+# Migration 011: what the detector learns about each channel from all its posts (first post, whom it
+# forwards, its tag-coining habit), packed per channel; see feedwatch.campaigns.actors.
+CAMPAIGN_ACTOR_TABLES = """
+CREATE TABLE IF NOT EXISTS campaign_channels (channel TEXT PRIMARY KEY, state TEXT NOT NULL);
+"""
 DIGEST_TABLES = """
 CREATE TABLE IF NOT EXISTS digest_sent (target TEXT, key TEXT, sent_at TEXT, PRIMARY KEY (target, key));
 CREATE TABLE IF NOT EXISTS digest_deliveries (
@@ -302,11 +307,10 @@ def m010_retry_at(db: sqlite_utils.Database) -> None:
 def m013_echoes(db: sqlite_utils.Database) -> None:
     """The passage index for echoes (feedwatch.store.passages): each passage's LSH band keys, indexed by a
     full-text table over them (FTS5 writes a batch's keys far cheaper than a B-tree row per key). A passage's
-    id is its post's id * 64 + its number. Posts stored before this migration are indexed here, so echoes
-    cover the whole store.
+    id is its post's id * 64 + its number. `echo_state` says how far the index has read the posts: those
+    stored before this migration, like every new one, are indexed when the index is first read
+    (feedwatch.store.passages.catch_up), so opening a large store stays quick.
     """
-    from feedwatch.store import passages
-
     _run(db, """
         CREATE TABLE echo_passages (
             id INTEGER PRIMARY KEY,
@@ -319,8 +323,22 @@ def m013_echoes(db: sqlite_utils.Database) -> None:
         CREATE VIRTUAL TABLE echo_bands USING fts5(
             keys, content='echo_passages', content_rowid='id', columnsize=0, detail=none
         );
+        CREATE TABLE echo_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
     """)
-    passages.rebuild(db.conn)
+
+
+def m011_campaign_actors(db: sqlite_utils.Database) -> None:
+    """Channels as the campaign detector learns them; the detector's packed tag state changed shape.
+
+    The detector's tables are a cache of what the stored posts say: the old tag states are dropped
+    (their format changed) and `feedwatch campaigns --rebuild` recomputes them; alerts already
+    raised are kept.
+    """
+    _run(db, CAMPAIGN_ACTOR_TABLES)
+    if "campaign_tags" in db.table_names():
+        for table in ("campaign_tags", "campaign_pairs", "campaign_actors"):
+            db.execute(f"DELETE FROM {table}")
+        db.execute("DELETE FROM campaign_meta WHERE key != 'schema_version'")
 
 
 def m014_folder_files(db: sqlite_utils.Database) -> None:
@@ -353,6 +371,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("008_digests", m008_digests),
     ("009_identity", m009_identity),
     ("010_retry_at", m010_retry_at),
+    ("011_campaign_actors", m011_campaign_actors),
     ("013_echoes", m013_echoes),
     ("014_folder_files", m014_folder_files),
 ]

@@ -9,10 +9,19 @@ negatives   evergreen Zipf vocabularies shared by all channels; each channel's
             one channel within hours); organic news events, a fresh (or
             long-unused) tag adopted by 5-150 channels within hours, partly by
             forwarding the first post, fading within a day with a few stragglers
+            one-channel series: a channel that coins a new place or numbered
+            tag every few days and uses each for about a week ("series", what
+            a location rubric or a meme channel's running jokes look like)
+actors      satellites that mostly forward one origin (its tags included);
+            networks whose members regularly forward their origin's posts
 campaigns   fixed channel networks launching a new tag within the hour and
             then pushing it for weeks ("coordinated"); the same where half the
-            members forward the origin's post ("forwarded"); one channel
-            pushing a new tag once or twice a day for weeks ("single")
+            members forward the origin's post ("forwarded"); a network's
+            origin posting a tag that its members forward over the next hours
+            ("cascade"); one channel pushing a new tag day after day for weeks,
+            once or twice on most days ("single"). Networks push every `launch_every` days, each at
+            its own rate; every campaign is labelled with its network's launch
+            number, so first and repeat launches are scored apart.
 
 `labels` names every campaign (tag, kind, start, channels) and the kind of
 every negative tag, so alerts can be scored.
@@ -45,8 +54,11 @@ class Config:
     posts_per_day: float = 8.0  # mean per channel (heavy-tailed across channels)
     news_per_day: float = 4.0
     networks: int = 0  # 0: one per 30 channels
-    launch_every: tuple[float, float] = (7.0, 14.0)  # days between a network's launches
+    launch_every: tuple[float, float] = (14.0, 56.0)  # days between a network's launches (2-8 weeks)
     single_every_days: float = 2.5
+    satellites: int = 0  # 0: one per 25 channels
+    amplify: bool = True  # network members forward their origin's everyday posts (False: they meet only in pushes)
+    series_channels: int = 0  # 0: one per 25 channels
 
 
 @dataclass
@@ -88,11 +100,64 @@ class Generator:
     def build(self) -> Stream:
         self.background()
         self.rubrics()
+        self.series()
         self.news()
+        self.networks = self.make_networks()
+        if self.c.amplify:
+            self.amplify()
         if self.c.campaigns:
             self.coordinated()
             self.single_source()
+        self.satellites()
         return self.write()
+
+    def series(self) -> None:
+        """One-channel series: a new place or numbered tag every 3-7 days, each used 1-2 times a day for a week."""
+        self.series_set = set(self.rng.sample(self.channels, self.c.series_channels or max(1, self.c.channels // 25)))
+        for channel in sorted(self.series_set):
+            t = T0 + self.rng.uniform(0, 5) * DAY
+            numbered = self.rng.random() < 0.5
+            stem = self.word(2).capitalize()
+            n = 0
+            while t < self.end:
+                n += 1
+                tag = f"{stem}{n}" if numbered else self.word().capitalize()
+                self.labels["negatives"][tag.lower()] = "series"
+                for d in range(self.rng.randint(4, 8)):
+                    for _ in range(self.rng.choice((1, 1, 2))):
+                        self.post(t + d * DAY + self.rng.uniform(0, 20) * HOUR, channel, (tag,))
+                t += self.rng.uniform(3, 7) * DAY
+
+    def make_networks(self) -> list[list[str]]:
+        """Fixed networks: an origin (first) and 3-6 members."""
+        own = [c for c in self.channels if c not in self.series_set]  # a series channel is no network's origin
+        networks = []
+        for _ in range(self.c.networks or max(2, self.c.channels // 30)):
+            members = self.rng.sample(self.channels, self.rng.randint(4, 7))
+            origin = self.rng.choice([c for c in own if c not in members])
+            networks.append([origin, *members[1:]])
+        return networks
+
+    def amplify(self) -> None:
+        """Network members forward some of their origin's untagged posts, every few days."""
+        for origin, *members in self.networks:
+            t = T0 + self.rng.uniform(0, 2) * DAY
+            while t < self.end:
+                first = self.post(t, origin, ())
+                for m in members:
+                    if self.rng.random() < 0.6:
+                        self.post(t + self.rng.uniform(0.1, 6) * HOUR, m, (), first)
+                t += self.rng.uniform(1, 4) * DAY
+
+    def satellites(self) -> None:
+        """Satellites: channels that post little of their own and forward most of one origin's posts."""
+        events = list(self.events)
+        for i in range(self.c.satellites or max(1, self.c.channels // 25)):
+            origin = self.rng.choice(self.channels)
+            name = f"sat_{i:02d}_{self.word(2)}"
+            for index, (t, channel, tags, _) in enumerate(events):
+                if channel == origin and self.rng.random() < 0.8:
+                    self.post(t + self.rng.uniform(0.05, 2) * HOUR, name, tags, index)
 
     def background(self) -> None:
         """Every channel's own posts, each with 0-3 evergreen tags (and sometimes a one-off)."""
@@ -155,44 +220,54 @@ class Generator:
                 self.post(start + self.rng.uniform(24, 40) * HOUR, self.rng.choice(adopters), tags)
 
     def coordinated(self) -> None:
-        """Fixed networks launch a tag within the hour, then push it for weeks; half of launches via forwards."""
-        for _ in range(self.c.networks or max(2, self.c.channels // 30)):
-            members = self.rng.sample(self.channels, self.rng.randint(4, 7))
+        """Each network pushes a new tag every 2-8 weeks (its own rate): co-launched, half forwarded, or a cascade."""
+        for members in self.networks:
             t = T0 + self.rng.uniform(0, 10) * DAY
+            every = self.rng.uniform(*self.c.launch_every)
+            launch = 0
             while t < self.end - 8 * DAY:
-                kind = self.rng.choice(("coordinated", "forwarded"))
-                self.campaign(kind, t, members)
-                t += self.rng.uniform(*self.c.launch_every) * DAY
+                launch += t >= T0 + self.c.warmup_days * DAY  # launches numbered from the end of the warm-up
+                kind = self.rng.choice(("coordinated", "forwarded", "cascade"))
+                self.campaign(kind, t, members, launch)
+                t += every * self.rng.uniform(0.7, 1.3) * DAY
 
-    def campaign(self, kind: str, t: float, members: list[str]) -> None:
+    def campaign(self, kind: str, t: float, members: list[str], launch: int = 1) -> None:
         tag = self.word().capitalize()
         tags = (tag, self.word().capitalize()) if self.rng.random() < 0.3 else (tag,)
-        joined = [m for m in members if self.rng.random() < 0.9] or members[:3]
+        joined = [members[0]] + [m for m in members[1:] if self.rng.random() < 0.9]
+        if len(joined) < 4:
+            joined = members[:4]
         origin = self.post(t, joined[0], tags)
         for m in joined[1:]:
+            if kind == "cascade":
+                self.post(t + self.rng.uniform(0.1, 6) * HOUR, m, tags, origin)
+                continue
             forward = origin if kind == "forwarded" and self.rng.random() < 0.5 else None
             self.post(t + self.rng.uniform(2, 50) * 60, m, tags, forward)
         days = self.rng.uniform(10, 25)
         for _ in range(_poisson(self.rng, 2 * days)):
             self.post(t + self.rng.uniform(1, days) * DAY, self.rng.choice(joined), tags)
-        self.label(kind, tags, t, joined)
+        self.label(kind, tags, t, joined, launch)
 
     def single_source(self) -> None:
         t = T0 + self.rng.expovariate(1 / (self.c.single_every_days * DAY))
+        own = [c for c in self.channels if c not in self.series_set]
         while t < self.end - 8 * DAY:
-            channel = self.rng.choice(self.channels)
+            channel = self.rng.choice(own)
             tag = self.word().capitalize()
             days = self.rng.uniform(14, 30)
             self.post(t, channel, (tag,))
-            for _ in range(_poisson(self.rng, 1.5 * days)):
-                self.post(t + self.rng.uniform(0.2, days) * DAY, channel, (tag,))
+            for day in range(int(days)):  # day after day, most days once or twice
+                for _ in range(self.rng.choice((0, 1, 1, 2)) if day else 0):
+                    self.post(t + (day + self.rng.uniform(0.1, 0.9)) * DAY, channel, (tag,))
             self.label("single", (tag,), t, [channel])
             t += self.rng.expovariate(1 / (self.c.single_every_days * DAY))
 
-    def label(self, kind: str, tags: tuple[str, ...], t: float, channels: list[str]) -> None:
+    def label(self, kind: str, tags: tuple[str, ...], t: float, channels: list[str], launch: int = 1) -> None:
         scored = t >= T0 + self.c.warmup_days * DAY
         self.labels["campaigns"].append({
             "tags": [x.lower() for x in tags], "kind": kind, "start": t, "channels": channels, "scored": scored,
+            "launch": launch,
         })
 
     def write(self) -> Stream:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 DETECTING = ("T1", "T2")
+NETWORK_KINDS = ("coordinated", "forwarded", "cascade")  # pushes by a fixed network of channels
 HOUR = 3600.0
 
 
@@ -58,6 +59,9 @@ def score(labels: dict[str, Any], alerts: list[dict[str, Any]], days_scored: flo
     kinds = sorted({c["kind"] for _, c in scored})
     rows = {kind: _row([(i, c) for i, c in scored if kind in (c["kind"], "all")], first_alert)
             for kind in [*kinds, "all"]}
+    network = [(i, c) for i, c in scored if c["kind"] in NETWORK_KINDS]
+    rows["network, first launch"] = _row([(i, c) for i, c in network if c.get("launch", 1) <= 1], first_alert)
+    rows["network, repeat launch"] = _row([(i, c) for i, c in network if c.get("launch", 1) > 1], first_alert)
     true = sum(1 for v in alerted_tags.values() if v == "campaign")
     false = Counter(v for v in alerted_tags.values() if v != "campaign")
     return {

@@ -1,0 +1,235 @@
+"""Channels and the actors behind them, learned from every post as it arrives.
+
+Every post (tagged or not) tells the detector three things about its channel:
+when its history starts (its first post, not its first hashtag), whom it
+forwards, and which tags it coins. From these, decayed and bounded:
+
+- a channel whose posts are mostly forwards of one origin is that origin's
+  *satellite*: the two are one actor, counted once;
+- a channel that keeps forwarding one origin's posts is in that origin's
+  *network* (it amplifies the origin): a new tag that the origin and its
+  network take up within hours is a coordinated push;
+- a channel that keeps coining tags it uses for a few days (location series,
+  weekly rubrics, a meme channel's running jokes) has a tag-coining *habit*:
+  one more such tag from it is routine, not a campaign.
+
+Forward counts decay with a half-life (`Settings.actor_half_life_days`) and
+each channel keeps only its strongest origins, so the state per channel is
+bounded; the number of channels is the number of monitored channels (plus the
+origins they forward, which get no state of their own).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from feedwatch.campaigns.identity import tag_identity
+from feedwatch.campaigns.model import DAY, Settings
+
+KEEP_ORIGINS = 8  # strongest origins kept per channel
+TITLE = "t:"  # the key of a chat known only by its title, as the store names it (feedwatch.store.merge.chat_key)
+NUMBERED = "i:"  # the key of a chat known only by its numeric id
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+class Channel:
+    """What the detector knows about one channel (packed to JSON in campaign_channels)."""
+
+    __slots__ = ("coined", "first_seen", "id", "name", "origins", "posts", "raw", "title", "updated")
+
+    def __init__(self, name: str, t: float, title: str | None = None, id_: int | None = None):
+        self.name = name
+        self.title = title
+        self.id = id_
+        self.raw = name  # the name as written (its capitals make initials: AmericanFreedomParty -> #afp)
+        self.first_seen = t
+        self.updated = t
+        self.posts = 0.0  # decayed count of its posts
+        self.origins: dict[str, float] = {}  # origin -> decayed count of its posts forwarded
+        self.coined = 0.0  # decayed count of tags it coined and kept using on more than one day
+
+    def decay(self, t: float, half_life: float) -> None:
+        """Bring the decayed counts to time t."""
+        if t <= self.updated:
+            return
+        factor = 0.5 ** ((t - self.updated) / half_life)
+        self.posts *= factor
+        self.coined *= factor
+        for origin in self.origins:
+            self.origins[origin] *= factor
+        self.updated = t
+
+    def pack(self) -> str:
+        fields = [self.raw, self.title, self.id, self.first_seen, self.updated, self.posts, self.origins, self.coined]
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def unpack(cls, name: str, text: str) -> Channel:
+        raw, title, id_, first, updated, posts, origins, coined = json.loads(text)
+        channel = cls(name, first, title, id_)
+        channel.raw = raw
+        channel.updated, channel.posts, channel.origins, channel.coined = updated, posts, origins, coined
+        return channel
+
+
+class Actors:
+    """The channels seen so far and the relations between them; `observe()` every post in stream order."""
+
+    def __init__(self, conn: Any, settings: Settings):
+        self.conn = conn
+        self.s = settings
+        self.half_life = settings.actor_half_life_days * DAY
+        rows = conn.execute("SELECT channel, state FROM campaign_channels")
+        self.channels: dict[str, Channel] = {name: Channel.unpack(name, text) for name, text in rows}
+        self.ids = {ch.id: name for name, ch in self.channels.items() if ch.id is not None}
+        self.dirty: set[str] = set()
+        self.mapping: dict[str, str] = {}  # channel -> the actor it speaks for, when not itself
+        self.mapped_day = -1
+
+    def origin(self, key: str | None) -> str | None:
+        """Return the name of a forward's origin: a bare id becomes the username of the channel that has it."""
+        if key is not None and key.startswith("id:"):
+            return self.ids.get(int(key[3:]), key)
+        return key
+
+    def observe(self, name: str, t: float, origin: str | None, title: str | None, id_: int | None = None,
+                raw: str = "") -> Channel:
+        """Count one post of channel `name` at time t (a forward of `origin` when given)."""
+        channel = self.channels.get(name)
+        if channel is None:
+            channel = self.channels[name] = Channel(name, t, title, id_)
+            channel.raw = raw or name
+            if id_ is not None:
+                self.ids[id_] = name
+        elif title and not channel.title:
+            channel.title = title
+        channel.decay(t, self.half_life)
+        channel.posts += 1.0
+        if origin is not None and origin != name:
+            origins = channel.origins
+            origins[origin] = origins.get(origin, 0.0) + 1.0
+            if len(origins) > KEEP_ORIGINS:
+                del origins[min(origins, key=origins.__getitem__)]
+        self.dirty.add(name)
+        return channel
+
+    def first_seen(self, name: str, t: float) -> float:
+        channel = self.channels.get(name)
+        return channel.first_seen if channel is not None else t
+
+    def actor(self, name: str, t: float) -> str:
+        """Return the actor a channel speaks for: the origin it is a satellite of, its twin group, else itself.
+
+        The grouping is recomputed once a day of stream time (a pass over the channels' kept origins).
+        """
+        day = int(t // DAY)
+        if day != self.mapped_day:
+            self.mapped_day = day
+            self.mapping = self.group()
+        return self.mapping.get(name, name)
+
+    def group(self) -> dict[str, str]:
+        """Return {channel: actor} for the channels that are not their own actor.
+
+        A satellite (its posts mostly forwards of one origin) speaks for that origin; twins (two
+        channels each of which forwards the other in at least `twin_share` of its posts) are one actor,
+        named after the busier.
+        """
+        s = self.s
+        parent: dict[str, str] = {}
+
+        def root(a: str) -> str:
+            while parent.get(a, a) != a:
+                a = parent[a]
+            return a
+
+        def busier(a: str, b: str) -> tuple[str, str]:
+            pa = self.channels[a].posts if a in self.channels else 0.0
+            pb = self.channels[b].posts if b in self.channels else 0.0
+            return (a, b) if (pa, b) >= (pb, a) else (b, a)
+
+        for name, ch in self.channels.items():
+            if ch.posts < s.satellite_posts or not ch.origins:
+                continue
+            origin = max(ch.origins, key=ch.origins.__getitem__)
+            if ch.origins[origin] >= s.satellite_share * ch.posts:
+                parent[root(name)] = root(origin) if root(origin) != root(name) else root(name)
+                continue
+            for other, n in ch.origins.items():
+                back = self.channels.get(other)
+                m = back.origins.get(name, 0.0) if back is not None else 0.0
+                if (back is not None and n >= s.twin_share * ch.posts and back.posts >= s.satellite_posts
+                        and m >= s.twin_share * back.posts and min(n, m) >= s.network_forwards):
+                    ra, rb = root(name), root(other)
+                    if ra != rb:
+                        keep, drop = busier(ra, rb)
+                        parent[drop] = keep
+        return {name: root(name) for name in list(parent) if root(name) != name}
+
+    def amplifies(self, name: str, origin: str) -> float:
+        """Return how many of `origin`'s posts channel `name` forwarded (decayed)."""
+        channel = self.channels.get(name)
+        return channel.origins.get(origin, 0.0) if channel is not None else 0.0
+
+    def satellites(self, origin: str) -> list[str]:
+        """Return the channels that are satellites of `origin` (a scan of the channels: for evidence only)."""
+        return sorted(name for name, actor in self.mapping.items() if actor == origin)
+
+    def network(self, origin: str) -> list[str]:
+        """Return the channels that keep amplifying `origin` (a scan of the channels: for evidence only)."""
+        return sorted(name for name, ch in self.channels.items()
+                      if ch.origins.get(origin, 0.0) >= self.s.network_forwards)
+
+    def coin(self, name: str, t: float) -> None:
+        """Count a tag that `name` coined and used on a second day (its tag-coining habit)."""
+        channel = self.channels.get(name)
+        if channel is None:
+            return
+        channel.decay(t, self.half_life)
+        channel.coined += 1.0
+        self.dirty.add(name)
+
+    def habit(self, name: str, t: float) -> float:
+        """Return the decayed number of tags `name` coined and kept using for a few days."""
+        channel = self.channels.get(name)
+        if channel is None:
+            return 0.0
+        return float(channel.coined * 0.5 ** (max(0.0, t - channel.updated) / self.half_life))
+
+    def brand(self, tag: str, name: str) -> bool:
+        """True when a tag is the channel's own name or initials (see is_brand)."""
+        channel = self.channels.get(name)
+        return is_brand(tag, channel.raw if channel is not None else name)
+
+    def label(self, name: str) -> str:
+        """Return how to name a channel to a reader: @username, or its title when it has none."""
+        return channel_label(name)
+
+    def flush(self) -> None:
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO campaign_channels (channel, state) VALUES (?, ?)",
+            [(name, self.channels[name].pack()) for name in self.dirty],
+        )
+        self.dirty.clear()
+
+
+def channel_label(key: str) -> str:
+    """Return how to name an actor key to a reader: its title for a channel without a username, else @key."""
+    if key.startswith(TITLE):
+        return key[len(TITLE):]
+    if key.startswith(NUMBERED):
+        return f"channel {key[len(NUMBERED):]}"
+    return "@" + key
+
+
+def is_brand(tag: str, channel: str) -> bool:
+    """True when a tag (an identity) is a channel's own name or its initials (#britainfirst, #afp): a brand tag."""
+    plain = tag_identity("".join(ch for ch in channel if ch.isalnum()))
+    if len(tag) >= 3 and tag == plain:
+        return True
+    if len(tag) >= 5 and len(plain) >= 5 and (tag in plain or plain in tag):
+        return True
+    words = _WORDS.findall(channel)
+    return len(words) >= 2 and len(tag) >= 2 and tag == tag_identity("".join(w[0] for w in words))

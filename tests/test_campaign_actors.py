@@ -1,0 +1,139 @@
+"""Actors learned from forwarding, forward cascades, rubrics told apart, and the settings that must not break."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from campaign_support import QUICK, at, background, detect, post, tiers_of
+
+from feedwatch.campaigns import alerts
+from feedwatch.models import Post
+
+CHANNELS = ["a", "b", "c", "d", "e", "f", "g", "h"]
+
+
+def test_new_days_above_a_week_counts_every_day() -> None:
+    posts = background(30, CHANNELS)
+    posts += [post(10 * 24 + k * 20, "a", "LongPush") for k in range(12)]  # used on days 0-9 of its episode
+    conn = detect(posts, settings=dataclasses.replace(QUICK, new_days=10))
+    assert "T2" in tiers_of(conn, "LongPush")
+
+
+def _amplified(days: int, hub: str, network: list[str]) -> list[Post]:
+    """The hub posts daily (untagged); each network channel forwards it every other day."""
+    posts = [post(d * 24 + 1, hub, mid=d + 1) for d in range(days)]
+    posts += [post(d * 24 + 2 + i / 10, ch, forward_of=hub) for d in range(0, days, 2) for i, ch in enumerate(network)]
+    return posts
+
+
+def test_a_forward_cascade_from_an_origin_its_network_amplifies_is_t1_within_hours() -> None:
+    network = ["b", "c", "d"]
+    posts = background(30, CHANNELS) + _amplified(30, "hub", network)
+    posts.append(post(20 * 24 + 3, "hub", "FreeHim", mid=500))
+    posts += [post(20 * 24 + 3.5 + i, ch, "FreeHim", forward_of="hub") for i, ch in enumerate(network)]
+    conn = detect(posts)
+    t1 = [a for a in alerts(conn) if a.tag == "FreeHim" and a.tier == "T1"]
+    assert len(t1) == 1
+    assert t1[0].alerted_at == at(20 * 24 + 5.5)  # the third forward, 2.5 h after the origin's post
+    summary = " ".join(t1[0].evidence["summary"])
+    assert "@hub posted #FreeHim" in summary and "regularly forward it" in summary
+    assert 0 <= t1[0].score <= 100
+
+
+def test_the_same_cascade_by_channels_that_never_forwarded_the_origin_is_not_t1() -> None:
+    posts = background(30, CHANNELS)
+    posts.append(post(20 * 24 + 3, "hub", "FreeHim", mid=500))
+    posts += [post(20 * 24 + 3.5 + i, ch, "FreeHim", forward_of="hub") for i, ch in enumerate(["b", "c", "d"])]
+    conn = detect(posts)
+    assert "T1" not in tiers_of(conn, "FreeHim")
+
+
+def test_a_satellite_counts_once_with_its_origin() -> None:
+    posts = background(30, CHANNELS)
+    posts += [post(d * 24 + 2, "echo", forward_of="a") for d in range(30) for _ in range(2)]  # only forwards a
+    posts += [post(20 * 24 + 1 + h * 24, "a", "Solo") for h in range(4)]
+    posts += [post(20 * 24 + 1.2 + h * 24, "echo", "Solo", forward_of="a") for h in range(4)]
+    conn = detect(posts)
+    found = [a for a in alerts(conn) if a.tag == "Solo"]
+    assert found and all(a.channels == ("a",) for a in found)  # echo speaks for a
+
+
+def test_a_channel_that_keeps_coining_series_tags_is_routine_and_a_break_is_not() -> None:
+    posts = background(60, CHANNELS)
+    for n in range(8):  # a new place tag every 5 days, used on three days
+        posts += [post((10 + 5 * n) * 24 + 3 + d * 24, "walker", f"Place{n}") for d in range(3) for _ in range(2)]
+    posts.append(post(1, "quiet"))  # its history starts with its first post, untagged
+    posts += [post(30 * 24 + 3 + d * 24, "quiet", "Vote") for d in range(4) for _ in range(2)]
+    conn = detect(posts)
+    late = [tiers_of(conn, f"Place{n}") for n in range(3, 8)]
+    assert late == [[]] * 5  # its habit by then: one more of its series
+    t2 = [a for a in alerts(conn) if a.tag == "Vote" and a.tier == "T2"]
+    assert len(t2) == 1 and "breaks its habit" in " ".join(t2[0].evidence["summary"])
+
+
+def test_a_channels_own_name_or_initials_is_a_brand_tag() -> None:
+    posts = background(30, CHANNELS)
+    posts += [post(20 * 24 + d * 24 + 1, "AmericanFreedomParty", "AFP") for d in range(5)]
+    conn = detect(posts)
+    assert tiers_of(conn, "AFP") == []
+
+
+def test_t3_samples_come_from_the_burst_hour() -> None:
+    posts = [post(h, "a", "Evergreen", mid=h + 1) for h in range(0, 20 * 24, 12)]
+    posts += [post(19 * 24 + 0.5 + i / 100, CHANNELS[i % 8], "Evergreen", mid=1000 + i) for i in range(30)]
+    conn = detect(posts)
+    t3 = [a for a in alerts(conn) if a.tier == "T3"]
+    assert t3
+    urls = [s["url"] for s in t3[0].evidence["samples"]]
+    assert urls and all(not url.endswith("/1") for url in urls)
+    assert all(int(url.rsplit("/", 1)[1]) >= 19 * 24 + 1 for url in urls)  # posts of that hour, not of day 0
+    assert 0 < t3[0].score <= 30
+
+
+def test_scores_are_bounded_and_a_known_tags_burst_never_outranks_a_campaign() -> None:
+    from feedwatch.campaigns.tiers import T3_MAX_SCORE, score_of
+
+    weakest_t2, _ = score_of(actors=1, active_days=3, coordination=0.0, novel=False)  # T2 needs 3 days
+    weakest_t1, _ = score_of(actors=3, active_days=1, coordination=0.5, novel=False)  # T1: 3 linked, half
+    strongest, _ = score_of(actors=50, active_days=7, coordination=1.0, novel=True)
+    assert T3_MAX_SCORE < weakest_t2 < weakest_t1 and strongest == 100.0
+
+
+def test_a_channel_without_a_username_is_shown_by_its_title() -> None:
+    posts = background(30, CHANNELS)
+    titled = [Post(channel=None, channel_title="Daily Bulletin", date=at(1), text="first")]
+    titled += [Post(channel=None, channel_title="Daily Bulletin", date=at(20 * 24 + d * 24 + 1), hashtags=("Relief",),
+                    text="#Relief") for d in range(5)]
+    conn = detect(posts + titled)
+    found = [a for a in alerts(conn) if a.tag == "Relief"]
+    assert found and "Daily Bulletin" in " ".join(found[0].evidence["summary"])
+
+
+def test_two_tags_that_meet_in_a_few_posts_are_not_a_family() -> None:
+    from feedwatch.campaigns import families
+    from feedwatch.campaigns.identity import tag_identity
+
+    posts = background(30, CHANNELS)
+    posts += [post(20 * 24 + k * 2, "a", "Edinburgh") for k in range(12)]
+    posts += [post(20 * 24 + k * 2 + 1, "b", "Poplar") for k in range(12)]
+    posts += [post(20 * 24 + 30 + k, "c", "Edinburgh", "Poplar") for k in range(2)]  # they meet twice
+    posts += [post(20 * 24 + 40 + k, "d", "Ours", "Наши") for k in range(4)]  # translations: always together
+    conn = detect(posts)
+    keys = [tag_identity(t) for t in ("Edinburgh", "Poplar", "Ours", "Наши")]
+    found = families(conn, keys)
+    assert found[keys[0]] != found[keys[1]]
+    assert found[keys[2]] == found[keys[3]]
+
+
+def test_a_tag_alerted_before_alerts_again_only_after_a_long_silence_and_says_revived() -> None:
+    posts = background(200, CHANNELS)
+
+    def push(day: int, channel: str) -> list[Post]:
+        return [post(day * 24 + d * 24 + 1 + k, channel, "Charter") for d in range(5) for k in range(2)]
+
+    posts += push(10, "a") + push(50, "b") + push(160, "c")  # silences of 35 days, then of 105 days
+    conn = detect(posts)
+    found = [a for a in alerts(conn) if a.tag == "Charter" and a.tier == "T2"]
+    assert [a.first_seen.date() for a in found] == [at(10 * 24).date(), at(160 * 24).date()]
+    assert found[1].evidence["episode"] == "revived"
+    assert "Revived after" in " ".join(found[1].evidence["summary"])
