@@ -1,8 +1,8 @@
 """Every input the fuzzer (scripts/fuzz) ever crashed a parser with now gives Posts or ParseError.
 
 The cases are read the way the fuzzer writes them (scripts/fuzz_cases.py), so the two cannot drift apart; the
-tests below the replay check that reading and that a crash is told from a ParseError, and run while the
-folder of cases is still empty.
+tests below the replay check that reading, that a crash is told from a ParseError, and (with the fuzz extra)
+that every parser module is instrumented. They run while the folder of cases is still empty.
 """
 
 from __future__ import annotations
@@ -57,3 +57,21 @@ def test_a_crash_is_an_exception_other_than_parse_error() -> None:
     assert crash(b"\x00{}", parse=refusing) is None
     assert crash(bytes([NAMES.index("jsonl")]) + b'{"text": "a post"}\n') is None  # the real parser
 
+
+
+def test_the_fuzzer_instruments_every_parser_module() -> None:
+    """The format modules are imported on first use; the harness must import them where atheris instruments."""
+    pytest.importorskip("atheris")  # the fuzz extra
+    import pkgutil
+    import subprocess
+
+    import feedwatch.parse
+
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "fuzz_parsers.py"), "1", "jsonl"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    instrumented = {line.removeprefix("INFO: Instrumenting ").strip() for line in done.stderr.splitlines()
+                    if line.startswith("INFO: Instrumenting ")}
+    modules = {m.name for m in pkgutil.iter_modules(feedwatch.parse.__path__, "feedwatch.parse.")}
+    assert len(modules) >= len(FORMATS)
+    assert modules - instrumented == set(), done.stderr[-2000:]
+    assert not any(name.startswith("telethon") for name in instrumented)  # only feedwatch's own code
