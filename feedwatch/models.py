@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints, overload
 
 import msgspec
 
@@ -278,12 +278,32 @@ def _utc(when: datetime | None) -> datetime | None:
     return when.astimezone(UTC) if when is not None else None
 
 
+@overload
+def iso(when: date) -> str: ...
+
+
+@overload
+def iso(when: None) -> None: ...
+
+
+@overload
+def iso(when: date | None) -> str | None: ...
+
+
+def iso(when: date | None) -> str | None:
+    """Return `when` as feedwatch writes times: ISO 8601, a datetime in UTC (naive means UTC); None stays None."""
+    if when is None:
+        return None
+    if isinstance(when, datetime):
+        when = (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).astimezone(UTC)
+    return when.isoformat()
+
+
 def _escaped(post: Post, names: Iterable[str] = ()) -> bytes:
     """Return the JSON of `post` (or of these fields) the slow way: non-ASCII escaped (lone surrogates too)."""
     obj: dict[str, Any] = msgspec.to_builtins(post, builtin_types=(datetime,))
     for name in ("date", "edit_date"):
-        if obj[name] is not None:
-            obj[name] = obj[name].astimezone(UTC).isoformat()
+        obj[name] = iso(obj[name])
     return json.dumps({n: obj[n] for n in names} if names else obj, separators=(",", ":")).encode()
 
 

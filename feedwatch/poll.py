@@ -244,7 +244,7 @@ def poll_once(config: Config, specs: Sequence[ChannelSpec], *, db: str | None = 
 def poll_folders_once(config: Config, *, db: str | None = None, paths: Sequence[str] | None = None,
                       on_report: Callable[[Report], None] | None = None) -> list[Report]:
     """Ingest the new or changed files of the watched folders; return one Report per folder."""
-    from feedwatch.sources.folders import FolderWatcher
+    from feedwatch.folders import FolderWatcher  # it builds on Report, defined here
 
     store = open_store(config, db)
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from feedwatch.sources.folders import FolderWatcher
+from feedwatch.folders import FolderWatcher
 from feedwatch.store import Store
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "004_01d4050f5de082cc.txt"
@@ -138,3 +138,37 @@ def test_a_bad_line_of_json_lines_is_reported_and_the_others_stored(tmp_path, st
     report = FolderWatcher(store, settle=0).poll(str(folder))
     assert (report.new, report.failed) == (2, 1) and store.count() == 2
     assert [kind for kind, _ in report.errors] == ["parse"] and "posts.jsonl: line 2: not a post" in report.errors[0][1]
+
+
+def test_a_database_whose_folder_table_predates_its_migration_keeps_what_it_read(tmp_path):
+    """Before 014_folder_files the watcher made its table on first use: the migration keeps its rows."""
+    import hashlib
+    import sqlite3
+
+    import sqlite_utils
+
+    from feedwatch.store.schema import MIGRATIONS, applied, migrate
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    shutil.copy(SEED, folder / "a.txt")
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(sqlite_utils.Database(conn, execute_plugins=False), upto=[name for name, _ in MIGRATIONS].index("014_folder_files"))
+    conn.execute("CREATE TABLE IF NOT EXISTS folder_files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER"
+                 " NOT NULL, status TEXT NOT NULL, posts INTEGER NOT NULL, seen_at TEXT NOT NULL)")
+    read = (str(folder / "a.txt"), hashlib.sha256(SEED.read_bytes()).hexdigest(), SEED.stat().st_size, "ingested",
+            7, "2026-11-01T00:00:00+00:00")
+    conn.execute("INSERT INTO folder_files VALUES (?, ?, ?, ?, ?, ?)", read)
+    conn.close()
+    with Store.open(path) as store:
+        assert applied(store.db)[-1] == "014_folder_files"
+        assert store.db.execute("SELECT * FROM folder_files").fetchall() == [read]
+        report = FolderWatcher(store, settle=0).poll(str(folder))
+        assert report.ok and report.new == 0 and store.count() == 0  # read before: not read again
+
+
+def test_the_folder_table_is_part_of_the_versioned_schema(tmp_path):
+    with Store.open(tmp_path / "fw.db") as store:
+        assert "folder_files" in store.db.table_names()
+        assert store.db.execute("SELECT count(*) FROM folder_files").fetchone()[0] == 0

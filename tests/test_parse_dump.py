@@ -173,11 +173,11 @@ def test_a_huge_file_claiming_to_be_a_tme_page_is_refused_before_it_fills_memory
 def test_a_sniffed_stream_reads_like_a_file(size: int) -> None:
     import io
 
-    from feedwatch.parse import _Replay
+    from feedwatch.parse import Replay
 
     data = bytes(range(256)) * 600
     stream = io.BytesIO(data)
-    replay = _Replay(stream.read(65_536), stream)
+    replay = Replay(stream.read(65_536), stream)
     want = data if size < 0 else data[:size]
     assert replay.read(size) == want
     assert replay.read() == data[len(want):]

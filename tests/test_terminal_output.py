@@ -163,7 +163,7 @@ def test_run_reports_a_hostile_file_name_in_a_watched_folder_on_one_escaped_line
 def test_a_file_name_that_is_not_utf8_is_read_stored_and_shown_escaped(tmp_path: Path) -> None:
     import os
 
-    from feedwatch.sources.folders import FolderWatcher
+    from feedwatch.folders import FolderWatcher
     from feedwatch.store import Store
 
     folder = tmp_path / "drop"

@@ -44,7 +44,7 @@ from feedwatch.digest.sql import Window, ensure_indexes
 from feedwatch.models import Post
 from feedwatch.parse.text import tag_key
 from feedwatch.store.queries import link
-from feedwatch.store.rows import post_from_row
+from feedwatch.store.rows import chunks, post_from_row
 
 LOOKBACK = timedelta(days=7)
 TOP_TAGS, TOP_CHANNELS, MAX_SOURCES, MAX_CAMPAIGNS, MAX_SPIKING = 15, 20, 20, 20, 10
@@ -147,8 +147,7 @@ def post_link(post: Post) -> PostLink:
 
 def load_posts(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Post]:
     found: dict[int, Post] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in chunks(ids):
         marks = ",".join("?" * len(chunk))
         for row in conn.execute(f"SELECT id, title, text, author, json FROM posts WHERE id IN ({marks})", chunk):
             found[row[0]] = post_from_row(row[1:])

@@ -234,10 +234,6 @@ class Digest:
         return f"{what} {self.since:%Y-%m-%d %H:%M} to {self.until:%Y-%m-%d %H:%M} UTC"
 
 
-def iso(value: datetime | date | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def plural(n: int, word: str) -> str:
     if word.endswith("copy"):
         return f"{n:,} {word if n == 1 else word[:-1] + 'ies'}"

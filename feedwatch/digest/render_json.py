@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from feedwatch.digest.model import AlertEntry, Digest, PostLink, iso
+from feedwatch.digest.model import AlertEntry, Digest, PostLink
+from feedwatch.models import iso
 
 FORMAT, VERSION = "feedwatch-digest", 1
 

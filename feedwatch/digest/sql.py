@@ -9,8 +9,9 @@ posted another's post; its day is its date, else its first dateline.
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import datetime
 
+from feedwatch.models import iso
 from feedwatch.store.merge import title_key
 
 ACTOR = ("coalesce('@' || p.channel, 'i:' || json_extract(p.json, '$.channel_id'),"
@@ -44,10 +45,6 @@ def ensure_indexes(conn: sqlite3.Connection) -> None:
     except sqlite3.OperationalError as exc:
         if not getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
             raise
-
-
-def iso(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat()
 
 
 class Window:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
 
+from feedwatch.store.db import transaction
 from feedwatch.store.schema import DIGEST_TABLES, statements
 
 SENT, DELIVERIES, LEASES = "digest_sent", "digest_deliveries", "digest_leases"
@@ -72,23 +73,8 @@ def _own_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """Run the block in a write transaction committed at its end; refuse to join one already open."""
     if conn.in_transaction:
         raise RuntimeError("a digest claim must be committed on its own: the connection is inside a transaction")
-    with _writing(conn):
+    with transaction(conn):
         yield conn
-
-
-@contextmanager
-def _writing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """Run the block in a write transaction of its own, or in the caller's when one is open."""
-    if conn.in_transaction:
-        yield conn
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def sent_keys(db: Database, target: str) -> set[str]:
@@ -122,7 +108,8 @@ def record(
     stamp = (now or datetime.now(UTC)).isoformat()
     keys = list(keys)
     # One transaction, in plain SQL: sqlite-utils' writes would commit it half-way.
-    with _writing(db.conn) as conn:
+    conn = db.conn
+    with transaction(conn, join=True):
         conn.execute(
             f"INSERT INTO {DELIVERIES} (target, until, sent_at, alerts, ok, error) VALUES (?, ?, ?, ?, ?, ?)",
             [target, until.isoformat(), stamp, len(keys), int(error is None), error],

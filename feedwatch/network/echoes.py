@@ -20,12 +20,11 @@ from datetime import datetime
 from typing import Any
 
 from feedwatch.errors import FeedwatchError
-from feedwatch.models import Post
+from feedwatch.models import Post, iso
 from feedwatch.network.refs import post_node
 from feedwatch.store import passages as px
-from feedwatch.store.channels import iso
 from feedwatch.store.queries import link
-from feedwatch.store.rows import post_from_row
+from feedwatch.store.rows import chunks, post_from_row
 
 THRESHOLD = 0.3  # word-pair Jaccard similarity at and above which two passages are the same talking point
 ORIGIN, FORWARD, VERBATIM, EDITED = "origin", "forward", "verbatim", "edited"
@@ -95,8 +94,7 @@ def _load(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, _Passage]:
     """Read passages by id with their posts; the passage text is cut from the stored post again."""
     found: dict[int, _Passage] = {}
     wanted = sorted(set(ids))
-    for start in range(0, len(wanted), 500):
-        part = wanted[start : start + 500]
+    for part in chunks(wanted):
         marks = ", ".join("?" * len(part))
         rows = conn.execute(
             "SELECT e.id, e.post, e.part, e.idx, p.title, p.text, p.author, p.json FROM echo_passages e"

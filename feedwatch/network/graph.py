@@ -18,9 +18,8 @@ from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from feedwatch.errors import FeedwatchError
-from feedwatch.models import Post
+from feedwatch.models import Post, iso
 from feedwatch.network.refs import KINDS, post_node, refs, username
-from feedwatch.store.channels import iso
 from feedwatch.store.queries import link
 from feedwatch.store.rows import post_from_row
 

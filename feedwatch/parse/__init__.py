@@ -153,7 +153,7 @@ def decompressed(stream: BinaryIO, path: str) -> BinaryIO:
     the reader's chunk size however far the data inflates.
     """
     magic = stream.read(10)
-    counted = _Counting(_Replay(magic, stream))
+    counted = _Counting(Replay(magic, stream))
     inner: _Reader
     if magic.startswith(_GZIP):
         name, inner = "gzip", gzip.GzipFile(fileobj=counted, mode="rb")
@@ -163,7 +163,7 @@ def decompressed(stream: BinaryIO, path: str) -> BinaryIO:
     elif magic[:3] == _BZIP2[0] and magic[3:4].isdigit() and magic[4:10] == _BZIP2[1]:
         name, inner = "bzip2", bz2.BZ2File(counted)
     else:
-        return _Replay(magic, stream)  # type: ignore[return-value]
+        return Replay(magic, stream)  # type: ignore[return-value]
     return _Decompressing(inner, counted, stream, path, name)  # type: ignore[return-value]
 
 
@@ -176,7 +176,7 @@ class _Reader(Protocol):
 class _Counting:
     """A stream that counts the bytes read from it."""
 
-    def __init__(self, stream: _Replay):
+    def __init__(self, stream: Replay):
         self._stream = stream
         self.count = 0
 
@@ -270,7 +270,7 @@ def read_lines(stream: BinaryIO, path: str, encoding: str | None, first: bytes =
 def _parse_stream(fmt: Format, stream: BinaryIO, path: str, head: bytes, options: Options) -> Iterator[Post]:
     module = _module(fmt)
     if fmt.reader == "stream":
-        yield from module.parse(_Replay(head, stream), path, options)
+        yield from module.parse(Replay(head, stream), path, options)
         return
     lines = read_lines(stream, path, options.encoding, first=head)
     if fmt.reader == "lines":
@@ -290,10 +290,10 @@ def _capped(lines: Iterable[str], path: str) -> Iterator[str]:
         yield line
 
 
-class _Replay:
-    """A read-only stream that gives back the sniffed head before the rest."""
+class Replay:
+    """A read-only stream that gives back bytes already read (a sniffed head) before the rest."""
 
-    def __init__(self, head: bytes, stream: BinaryIO):
+    def __init__(self, head: bytes, stream: _Reader):
         self._head = head
         self._stream = stream
 

@@ -23,7 +23,7 @@ import ijson
 
 from feedwatch.errors import ParseError
 from feedwatch.models import ForwardedFrom, Link, Media, Poll, PollAnswer, Post, Reaction, Source
-from feedwatch.parse import Options
+from feedwatch.parse import Options, Replay
 from feedwatch.parse.structure import finish
 from feedwatch.parse.tg_export import Skipped, add_note, local_time, placeholder_note, post_url
 
@@ -109,7 +109,7 @@ def _message_arrays(source: _Unescape) -> Iterator[tuple[dict[str, Any], Iterato
     export, goes through `_chats`, which tracks the chat of every array.
     """
     head = source.read(_HEAD_BYTES)
-    stream = _Chain(head, source)
+    stream = Replay(head, source)
     shape = _shape(head)
     if shape is None:
         yield from _chats(ijson.parse(stream, use_float=True))
@@ -134,20 +134,6 @@ def _shape(head: bytes) -> tuple[str, dict[str, Any]] | None:
     except (ijson.JSONError, UnicodeDecodeError):
         pass  # the head ends mid-value, or the file is damaged: the general path will say where
     return None
-
-
-class _Chain:
-    """A read-only stream that gives back bytes already read before the rest."""
-
-    def __init__(self, head: bytes, rest: _Unescape):
-        self._head = head
-        self._rest = rest
-
-    def read(self, size: int = -1) -> bytes:
-        if not self._head or size == 0:
-            return self._rest.read(size)
-        data, self._head = (self._head, b"") if size < 0 else (self._head[:size], self._head[size:])
-        return data
 
 
 def _chats(events: Iterator[tuple[str, str, Any]]) -> Iterator[tuple[dict[str, Any], Iterator[Any]]]:
@@ -200,6 +186,9 @@ class _Unescape:
             self._held = data[cut:]
             if cut or not chunk:
                 return self._fix(data[:cut])
+
+    def close(self) -> None:
+        self._stream.close()
 
     def _fix(self, data: bytes) -> bytes:
         if b"\\x" not in data:

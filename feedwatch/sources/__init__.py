@@ -1,4 +1,4 @@
-"""Sources: fetching only. Each turns a channel (or a folder) into Posts; `feedwatch.poll` stores them.
+"""Sources: fetching only. Each turns a channel into Posts; `feedwatch.poll` stores them.
 
 A channel source has `fetch(channel, high_water, backfill_days) -> Fetch`. A
 fetch that fails part-way still returns what it read, with the error; its

@@ -21,7 +21,7 @@ from typing import Unpack
 import sqlite_utils
 
 from feedwatch.errors import StoreError
-from feedwatch.models import Post
+from feedwatch.models import Post, iso
 from feedwatch.store import channels as ch
 from feedwatch.store import db as sqlite_db
 from feedwatch.store import queries
@@ -111,7 +111,7 @@ class Store:
         propagates; without one, `Store.on_new` is used. `observed_at` (default now) dates the sighting: first/last
         seen, counters and edits. A Store is for one thread at a time.
         """
-        when = ch.iso(observed_at or datetime.now(UTC))
+        when = iso(observed_at or datetime.now(UTC))
         total = IngestResult()
         for posts_batch in batches(posts, batch):
             total += self._ingest_batch(posts_batch, source, when, on_new or self.on_new)
@@ -219,7 +219,7 @@ class Store:
         from feedwatch.store import passages
         from feedwatch.store.rows import storable
 
-        when, label = ch.iso(seen_before), storable(source)
+        when, label = iso(seen_before), storable(source)
         with store_errors(self.path), transaction(self.db.conn):
             conn = self.db.conn
             stale = [row[0] for row in conn.execute(

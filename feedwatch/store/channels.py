@@ -14,9 +14,10 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from feedwatch.models import iso
 from feedwatch.store.merge import title_key
 from feedwatch.store.rows import chunks, storable
 
@@ -58,13 +59,6 @@ class RunRecord:
 
 _COLUMNS = ("id, username, title, channel_id, access_hash, high_water, last_polled_at, retry_at, resume_before,"
             " resume_top")
-
-
-def iso(when: datetime) -> str:
-    """Return `when` as the store writes times: ISO 8601 in UTC (naive means UTC)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).isoformat()
 
 
 def _when(text: str | None) -> datetime | None:

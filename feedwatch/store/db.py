@@ -226,8 +226,15 @@ def held(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """Run the block in one write transaction: committed whole, or rolled back whole."""
+def transaction(conn: sqlite3.Connection, *, join: bool = False) -> Iterator[None]:
+    """Run the block in one write transaction: committed whole, or rolled back whole.
+
+    With `join`, a block on a connection already inside a transaction runs in
+    that one instead, and whoever opened it commits or rolls it back.
+    """
+    if join and conn.in_transaction:
+        yield
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield

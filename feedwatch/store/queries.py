@@ -9,9 +9,8 @@ from datetime import datetime
 from typing import TypedDict
 
 from feedwatch.errors import QueryError, StoreError
-from feedwatch.models import Post
+from feedwatch.models import Post, iso
 from feedwatch.parse.text import tag_key
-from feedwatch.store.channels import iso
 from feedwatch.store.rows import post_from_row
 
 SNIPPET_TOKENS = 16

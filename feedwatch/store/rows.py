@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from feedwatch.models import Post, stored_json, stored_post
+from feedwatch.models import Post, iso, stored_json, stored_post
 
 if TYPE_CHECKING:
     from feedwatch.store.ingest import Row
@@ -43,9 +42,8 @@ def json_column(post: Post) -> str:
 def post_values(row: Row) -> tuple[Any, ...]:
     """Return the posts-table values of a row, in the INSERT column order."""
     post = row.post
-    when = post.date.astimezone(UTC).isoformat() if post.date else None
     return (
-        row.id, row.ident, post.channel, post.message_id, post.fingerprint, post.kind, when,
+        row.id, row.ident, post.channel, post.message_id, post.fingerprint, post.kind, iso(post.date),
         post.title, post.text, post.author, "\n".join(post.key_points) or None, post.views, post.forwards,
         json_column(post), row.first_seen, row.last_seen, row.text_since,
     )

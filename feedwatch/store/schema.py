@@ -341,6 +341,25 @@ def m011_campaign_actors(db: sqlite_utils.Database) -> None:
         db.execute("DELETE FROM campaign_meta WHERE key != 'schema_version'")
 
 
+def m014_folder_files(db: sqlite_utils.Database) -> None:
+    """The inputs of watched folders already read (feedwatch.folders): path, content SHA-256, size, outcome.
+
+    status is 'ingested' or 'failed'. Earlier versions created this table on
+    first use, outside the migrations; IF NOT EXISTS keeps their rows, so those
+    inputs are not read again.
+    """
+    _run(db, """
+        CREATE TABLE IF NOT EXISTS folder_files (
+            path TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            posts INTEGER NOT NULL,
+            seen_at TEXT NOT NULL
+        );
+    """)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_posts", m001_posts),
     ("002_history", m002_history),
@@ -354,6 +373,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("010_retry_at", m010_retry_at),
     ("011_campaign_actors", m011_campaign_actors),
     ("013_echoes", m013_echoes),
+    ("014_folder_files", m014_folder_files),
 ]
 
 
@@ -383,16 +403,14 @@ def migrate(db: sqlite_utils.Database, upto: int | None = None, path: str = "dat
     transaction; the steps run inside it and may not end it (see
     feedwatch.store.db.held).
     """
-    from feedwatch.store.db import held  # feedwatch.store.db imports this module
+    from feedwatch.store.db import held, transaction  # feedwatch.store.db imports this module
 
     wanted = MIGRATIONS if upto is None else MIGRATIONS[:upto]
     known = {name for name, _ in MIGRATIONS}
     done = applied(db)
     if all(name in done for name, _ in wanted) and all(name in known for name in done):
         return []  # up to date: no write lock taken, so opening to read never waits on a writer
-    conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(db.conn):
         done = applied(db)
         newer = [name for name in done if name not in known]
         if newer:
@@ -401,17 +419,13 @@ def migrate(db: sqlite_utils.Database, upto: int | None = None, path: str = "dat
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
         ran = []
-        with held(conn):
+        with held(db.conn):
             for name, step in wanted:
                 if name in done:
                     continue
                 step(db)
                 db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, _now()])
                 ran.append(name)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return ran
 
 

@@ -1,71 +1,45 @@
 """Watched folders: files dropped into a folder are parsed and ingested once per content.
 
-Each input (a file, or an export folder) is identified by its path and the
-SHA-256 of its content, kept in the store's `folder_files` table (created
-here by `ensure_table`, an idempotent migration of its own). A new or changed
-input is ingested; one already seen is skipped. An input whose size changed
-between two looks `settle` seconds apart is still being written: it is left
-for the next look. A file written in pieces further apart than that is read
-twice, and the second reading replaces what the first gave: posts only the
-earlier content held are deleted (Store.forget_replaced). An input that fails
-to parse, or cannot be read (a link loop), is reported once and tried again
-only when its content changes. The database's own files are never read.
+Like `feedwatch.poll` for channels, this joins an input to the store: it
+parses, ingests, and records each look as an ingest run. Each input (a file,
+or an export folder) is identified by its path and the SHA-256 of its
+content, kept in the store's `folder_files` table (migration
+014_folder_files). A new or changed input is ingested; one already seen is
+skipped. An input whose size changed between two looks `settle` seconds apart
+is still being written: it is left for the next look. A file written in
+pieces further apart than that is read twice, and the second reading replaces
+what the first gave: posts only the earlier content held are deleted
+(Store.forget_replaced). An input that fails to parse, or cannot be read (a
+link loop), is reported once and tried again only when its content changes.
+The database's own files are never read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from feedwatch.errors import FeedwatchError
 from feedwatch.parse import Options, expand, parse_path
+from feedwatch.poll import Report
+from feedwatch.store import Store
 from feedwatch.store.rows import storable
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS folder_files (
-    path TEXT PRIMARY KEY,
-    sha256 TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    status TEXT NOT NULL,          -- 'ingested' or 'failed'
-    posts INTEGER NOT NULL,
-    seen_at TEXT NOT NULL
-)
-"""
-
-
-def ensure_table(conn: sqlite3.Connection) -> None:
-    """Create the folder_files table when missing (safe to call on every open)."""
-    conn.execute(SCHEMA)
-    conn.commit()
-
-
-def connection_of(store: Any) -> sqlite3.Connection:
-    """Return the SQLite connection behind a Store."""
-    conn = getattr(getattr(store, "db", None), "conn", None)
-    if not isinstance(conn, sqlite3.Connection):
-        raise TypeError("the store exposes no sqlite3 connection as .db.conn")
-    return conn
 
 
 class FolderWatcher:
     """Ingests the new or changed inputs of watched folders into a store."""
 
-    def __init__(self, store: Any, *, settle: float = 1.0, sleep: Callable[[float], None] = time.sleep,
+    def __init__(self, store: Store, *, settle: float = 1.0, sleep: Callable[[float], None] = time.sleep,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self.store, self.settle, self.sleep, self.now = store, settle, sleep, now
-        self.conn = connection_of(store)
-        ensure_table(self.conn)
+        self.conn = store.db.conn
 
-    def poll(self, folder: str) -> Any:
+    def poll(self, folder: str) -> Report:
         """Ingest what is new in `folder`; return its Report."""
-        from feedwatch.poll import Report
-
         started = self.now()
         source = f"folder:{folder}"
         report = Report(source)
@@ -82,10 +56,9 @@ class FolderWatcher:
         return [path for path in expand([folder]) if not self._own(path)]
 
     def _own(self, path: str | Path) -> bool:
-        is_own = getattr(self.store, "is_own_file", None)
-        return bool(is_own and is_own(path))
+        return self.store.is_own_file(path)
 
-    def _ingest_stable(self, inputs: list[str], report: Any) -> None:
+    def _ingest_stable(self, inputs: list[str], report: Report) -> None:
         first = {path: self._size(path) for path in inputs}
         if self.settle > 0 and inputs:
             self.sleep(self.settle)
@@ -124,7 +97,7 @@ class FolderWatcher:
                     sha.update(chunk)
         return sha.hexdigest()
 
-    def _ingest(self, path: str, digest: str, size: int, report: Any) -> None:
+    def _ingest(self, path: str, digest: str, size: int, report: Report) -> None:
         status, count = "ingested", 0
         options = Options()
         try:
@@ -152,7 +125,6 @@ class FolderWatcher:
             "status = excluded.status, posts = excluded.posts, seen_at = excluded.seen_at",
             [storable(path), digest, size, status, count, self.now().isoformat()],
         )
-        self.conn.commit()
 
 
 def _files(path: str) -> list[Path]:
