@@ -103,31 +103,54 @@ def _query(title: str, sql: str, description: str) -> dict[str, Any]:
 
 
 QUERIES: dict[str, dict[str, Any]] = {
-    "search": _query("Search posts", SEARCH,
-                     "Full-text search over title, text, key points and author (FTS5 syntax: words, \"phrases\", "
-                     "prefix*, NOT, OR), best match first; matches are highlighted."),
-    "new_campaigns": _query("New campaigns", NEW_CAMPAIGNS,
-                            "Coordinated launches (T1) and new campaigns (T2) the detector raised, newest first, "
-                            "with their evidence. Open a campaign for the whole alert."),
-    "tag_timeline": _query("A tag's timeline", TAG_TIMELINE,
-                           "Posts per day that use a tag, by spelling and channel. Spellings that look alike "
-                           "(#UNCharterIsOurRules, #UNCharterlsOurRules) are one tag; the day is the publication "
-                           "date, else the first dateline."),
-    "channels": _query("Channels", CHANNELS,
-                       "One row per channel: posts, first and last post, posts a day, top tags, who it forwards "
-                       "and who forwards it, and the last poll with its outcome."),
-    "channel_profile": _query("A channel's profile", CHANNEL_PROFILE,
-                              "One channel (its username, or for pasted copies the name they were forwarded "
-                              "from). Its posts per day and median views are on the channel_days page."),
-    "channel_days": _query("A channel's days", CHANNEL_DAYS,
-                           "Posts per day of one channel and the median of their latest view counts."),
-    "post_history": _query("A post's history", POST_HISTORY,
-                           "One post (channel/id, or its row id): its texts over time, each with when it was "
-                           "current, then its counters at each sighting that changed them."),
-    "changed_posts": _query("Edited and disappeared posts", CHANGED_POSTS,
-                            "Posts whose text changed after they were stored, and posts missing from the page "
-                            "their channel's last poll re-read (deleted or hidden), newest first."),
+    "search": _query(
+        "Search posts",
+        SEARCH,
+        'Full-text search over title, text, key points and author (FTS5 syntax: words, "phrases", '
+        "prefix*, NOT, OR), best match first; matches are highlighted.",
+    ),
+    "new_campaigns": _query(
+        "New campaigns",
+        NEW_CAMPAIGNS,
+        "Coordinated launches (T1) and new campaigns (T2) the detector raised, newest first, "
+        "with their evidence. Open a campaign for the whole alert.",
+    ),
+    "tag_timeline": _query(
+        "A tag's timeline",
+        TAG_TIMELINE,
+        "Posts per day that use a tag, by spelling and channel. Spellings that look alike "
+        "(#UNCharterIsOurRules, #UNCharterlsOurRules) are one tag; the day is the publication "
+        "date, else the first dateline.",
+    ),
+    "channels": _query(
+        "Channels",
+        CHANNELS,
+        "One row per channel: posts, first and last post, posts a day, top tags, who it forwards "
+        "and who forwards it, and the last poll with its outcome.",
+    ),
+    "channel_profile": _query(
+        "A channel's profile",
+        CHANNEL_PROFILE,
+        "One channel (its username, or for pasted copies the name they were forwarded "
+        "from). Its posts per day and median views are on the channel_days page.",
+    ),
+    "channel_days": _query(
+        "A channel's days", CHANNEL_DAYS, "Posts per day of one channel and the median of their latest view counts."
+    ),
+    "post_history": _query(
+        "A post's history",
+        POST_HISTORY,
+        "One post (channel/id, or its row id): its texts over time, each with when it was "
+        "current, then its counters at each sighting that changed them.",
+    ),
+    "changed_posts": _query(
+        "Edited and disappeared posts",
+        CHANGED_POSTS,
+        "Posts whose text changed after they were stored, and posts missing from the page "
+        "their channel's last poll re-read (deleted or hidden), newest first.",
+    ),
 }
+
 
 # Charts drawn above a canned query's results: (x column, y column, what is counted).
 @dataclass(frozen=True)
@@ -153,13 +176,16 @@ _STORED = "when feedwatch first stored it (UTC)"
 TABLES: dict[str, dict[str, Any]] = {
     "posts": {
         "description": "Every post once, whatever route it came by. Search it with the box above, or use the "
-                       "search page for highlighted snippets.",
-        "sort_desc": "date", "facets": ["channel", "kind", {"date": "date"}], "label_column": "ident",
-        "fts_table": "posts_fts", "fts_pk": "id",
+        "search page for highlighted snippets.",
+        "sort_desc": "date",
+        "facets": ["channel", "kind", {"date": "date"}],
+        "label_column": "ident",
+        "fts_table": "posts_fts",
+        "fts_pk": "id",
         "columns": {
             "id": "row id in this store",
             "ident": "the post's identity: c:<channel>/<message id>, or f:<text fingerprint> for posts without "
-                     "an id (pasted text, statements)",
+            "an id (pasted text, statements)",
             "channel": "the channel's username (t.me/<channel>), when known",
             "message_id": "the message id within the channel",
             "fingerprint": "hash of the text that ignores case, spacing, punctuation and emoji",
@@ -179,40 +205,60 @@ TABLES: dict[str, dict[str, Any]] = {
     },
     "post_versions": {
         "description": "Older texts of edited posts, with when each was current.",
-        "sort_desc": "since", "facets": ["format"],
+        "sort_desc": "since",
+        "facets": ["format"],
         "columns": {
-            "id": "row id", "post": "the post (row id in posts)", "title": "its headline then",
-            "text": "its text then", "since": "first seen with this text (UTC)",
-            "until": "first seen with a newer text (UTC)", "format": "the input format that showed this text",
+            "id": "row id",
+            "post": "the post (row id in posts)",
+            "title": "its headline then",
+            "text": "its text then",
+            "since": "first seen with this text (UTC)",
+            "until": "first seen with a newer text (UTC)",
+            "format": "the input format that showed this text",
         },
     },
     "observations": {
         "description": "A post's counters each time a sighting changed them: views, forwards, replies, reactions.",
-        "sort_desc": "observed_at", "facets": ["format"],
+        "sort_desc": "observed_at",
+        "facets": ["format"],
         "columns": {
-            "id": "row id", "post": "the post (row id in posts)", "observed_at": "when it was seen (UTC)",
-            "views": "views then", "forwards": "forwards then", "replies": "replies then",
-            "reactions": "reactions then: emoji and count", "format": "input format of the sighting",
+            "id": "row id",
+            "post": "the post (row id in posts)",
+            "observed_at": "when it was seen (UTC)",
+            "views": "views then",
+            "forwards": "forwards then",
+            "replies": "replies then",
+            "reactions": "reactions then: emoji and count",
+            "format": "input format of the sighting",
             "path": "file or page it was read from",
         },
     },
     "post_sources": {
         "description": "Every route a post came by: file, page, export or poll.",
-        "sort_desc": "first_seen", "facets": ["format"],
+        "sort_desc": "first_seen",
+        "facets": ["format"],
         "columns": {
-            "post": "the post (row id in posts)", "format": "input format", "path": "file or page read",
-            "idx": "position of the post in that input", "input": "what was named on the command line or polled",
+            "post": "the post (row id in posts)",
+            "format": "input format",
+            "path": "file or page read",
+            "idx": "position of the post in that input",
+            "input": "what was named on the command line or polled",
             "first_seen": _STORED,
         },
     },
     "channels": {
         "description": "Channels the store knows: polled ones and those its posts name. The channels page has "
-                       "one profile row each.",
-        "sort": "username", "label_column": "username",
+        "one profile row each.",
+        "sort": "username",
+        "label_column": "username",
         "columns": {
-            "id": "row id", "username": "t.me/<username>", "title": "its title as last seen",
-            "channel_id": "Telegram's numeric id, when known", "access_hash": "Telegram API access hash",
-            "high_water": "largest message id polling has stored", "last_polled_at": "last poll (UTC)",
+            "id": "row id",
+            "username": "t.me/<username>",
+            "title": "its title as last seen",
+            "channel_id": "Telegram's numeric id, when known",
+            "access_hash": "Telegram API access hash",
+            "high_water": "largest message id polling has stored",
+            "last_polled_at": "last poll (UTC)",
             "first_seen": _STORED,
             "retry_at": "after a rate limit: when this channel may be asked again (UTC)",
             "resume_before": "an unfinished walk of older pages goes on below this message id",
@@ -221,15 +267,19 @@ TABLES: dict[str, dict[str, Any]] = {
     },
     "channel_names": {
         "description": "Every username and title a channel has had.",
-        "sort_desc": "first_seen", "facets": ["channel"],
+        "sort_desc": "first_seen",
+        "facets": ["channel"],
         "columns": {
-            "channel": "the channel (row id in channels)", "username": "username then", "title": "title then",
+            "channel": "the channel (row id in channels)",
+            "username": "username then",
+            "title": "title then",
             "first_seen": "when this name was first seen (UTC)",
         },
     },
     "hashtags": {
         "description": "Hashtags by their normalised key (any case, any Unicode form).",
-        "sort": "key", "label_column": "key",
+        "sort": "key",
+        "label_column": "key",
         "columns": {"id": "row id", "key": "the tag, case-folded and NFKC-normalised, without #"},
     },
     "hashtag_spellings": {
@@ -244,37 +294,55 @@ TABLES: dict[str, dict[str, Any]] = {
     },
     "ingest_runs": {
         "description": "Each ingest or poll of a source: counts and errors.",
-        "sort_desc": "id", "facets": ["kind", "source"],
+        "sort_desc": "id",
+        "facets": ["kind", "source"],
         "columns": {
-            "id": "row id", "source": "what was read: a path, or web:<channel> / telethon:<channel> for polls",
+            "id": "row id",
+            "source": "what was read: a path, or web:<channel> / telethon:<channel> for polls",
             "kind": "ok, or the first error's kind (unreachable, no_preview, rate_limited, drift, ...)",
-            "started_at": "start (UTC)", "finished_at": "end (UTC)", "new": "posts stored new",
-            "updated": "stored posts changed", "unchanged": "stored posts seen again unchanged",
-            "failed": "inputs or posts that failed", "errors": "each error: kind and message",
+            "started_at": "start (UTC)",
+            "finished_at": "end (UTC)",
+            "new": "posts stored new",
+            "updated": "stored posts changed",
+            "unchanged": "stored posts seen again unchanged",
+            "failed": "inputs or posts that failed",
+            "errors": "each error: kind and message",
         },
     },
     "campaign_alerts": {
         "description": "Every alert of the campaign detector: T1 coordinated launch, T2 new campaign, T3 "
-                       "known-tag burst.",
-        "sort_desc": "alerted_at", "facets": ["tier"],
+        "known-tag burst.",
+        "sort_desc": "alerted_at",
+        "facets": ["tier"],
         "columns": {
-            "id": "row id", "tag": "the tag's identity (look-alike letters merged)", "tier": "T1, T2 or T3",
-            "episode_start": "first use in this episode (UTC)", "alerted_at": "when the condition held (UTC)",
-            "channels": "the actors of the episode so far", "posts": "independent posts",
-            "forwards": "forwards of them, counted apart", "score": "the tier's score (see evidence)",
+            "id": "row id",
+            "tag": "the tag's identity (look-alike letters merged)",
+            "tier": "T1, T2 or T3",
+            "episode_start": "first use in this episode (UTC)",
+            "alerted_at": "when the condition held (UTC)",
+            "channels": "the actors of the episode so far",
+            "posts": "independent posts",
+            "forwards": "forwards of them, counted apart",
+            "score": "the tier's score (see evidence)",
             "evidence": "the statistic, its value and threshold, the actors and sample posts",
         },
     },
     "campaign_spellings": {
         "description": "Raw spellings of each tag identity with how often each was used.",
-        "sort_desc": "uses", "facets": ["tag"],
+        "sort_desc": "uses",
+        "facets": ["tag"],
         "columns": {"tag": "the tag's identity", "spelling": "as written", "uses": "posts that used it"},
     },
     "campaign_tag_days": {
         "description": "Uses of each tag identity per day, as the detector counted them.",
-        "sort_desc": "day", "facets": ["tag"],
-        "columns": {"tag": "the tag's identity", "day": "UTC day", "posts": "independent posts",
-                    "forwards": "forwards"},
+        "sort_desc": "day",
+        "facets": ["tag"],
+        "columns": {
+            "tag": "the tag's identity",
+            "day": "UTC day",
+            "posts": "independent posts",
+            "forwards": "forwards",
+        },
     },
 }
 # Times the detector keeps as seconds since 1970.
@@ -286,8 +354,10 @@ def metadata(tables: list[str]) -> dict[str, Any]:
     """Return Datasette metadata for a store with these tables: those not described here are hidden."""
     shown = {name: dict(meta) for name, meta in TABLES.items() if name in tables}
     hidden = {name: {"hidden": True} for name in tables if name not in TABLES}
-    about = ("Posts of public Telegram channels with their edits and view counts over time, hashtag campaigns "
-             "and polling health. Start from the queries: search, new campaigns, channels.")
+    about = (
+        "Posts of public Telegram channels with their edits and view counts over time, hashtag campaigns "
+        "and polling health. Start from the queries: search, new campaigns, channels."
+    )
     return {
         "title": "feedwatch",
         "description": about,
@@ -341,8 +411,12 @@ def readable_json(value: str) -> str | None:
 
 
 # Table columns that name a page of ours: (table, column) -> the kind of page (a key of page_links).
-TABLE_LINKS = {("posts", "channel"): "channel", ("channels", "username"): "channel",
-               ("campaign_spellings", "spelling"): "tag", ("hashtag_spellings", "spelling"): "tag"}
+TABLE_LINKS = {
+    ("posts", "channel"): "channel",
+    ("channels", "username"): "channel",
+    ("campaign_spellings", "spelling"): "tag",
+    ("hashtag_spellings", "spelling"): "tag",
+}
 
 
 def render_cell(value: Any, column: str, table: str | None, prefix: str = "/") -> str | None:
@@ -371,21 +445,25 @@ def bar_chart_svg(points: list[tuple[str, float]], what: str) -> str:
     width, height, top, bottom = 640, 160, 14, 22
     peak = max((v for _, v in points), default=0) or 1
     step = width / max(len(points), 1)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="{html.escape(what, quote=True)}" class="fw-chart">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{html.escape(what, quote=True)}" class="fw-chart">'
+    ]
     base = height - bottom
     for i, (label, value) in enumerate(points):
         bar = max((base - top) * value / peak, 1.0) if value else 0.0
         parts.append(
             f'<rect x="{i * step:.2f}" y="{base - bar:.2f}" width="{max(step - 1, 0.8):.2f}" height="{bar:.2f}" '
             f'fill="#2b6cb0" data-label="{html.escape(label, quote=True)}" data-value="{value:g}">'
-            f"<title>{html.escape(label)}: {value:g}</title></rect>")
+            f"<title>{html.escape(label)}: {value:g}</title></rect>"
+        )
     parts.append(f'<line x1="0" y1="{base}" x2="{width}" y2="{base}" stroke="#999" stroke-width="0.5"/>')
     parts.append(f'<text x="0" y="10" font-size="10">{html.escape(what)} (peak {peak:g})</text>')
     if points:
         parts.append(f'<text x="0" y="{height - 6}" font-size="10">{html.escape(points[0][0])}</text>')
-        parts.append(f'<text x="{width}" y="{height - 6}" font-size="10" text-anchor="end">'
-                     f"{html.escape(points[-1][0])}</text>")
+        parts.append(
+            f'<text x="{width}" y="{height - 6}" font-size="10" text-anchor="end">{html.escape(points[-1][0])}</text>'
+        )
     return "".join(parts) + "</svg>"
 
 

@@ -26,8 +26,13 @@ from feedwatch.models import telegram_username
 
 DEFAULT_PATH = Path("config/feedwatch.toml")
 SOURCES = ("web", "telethon")
-SECRET_ENV = {"api_id": "TG_API_ID", "api_hash": "TG_API_HASH", "password": "FEEDWATCH_SMTP_PASSWORD",
-              "user": "FEEDWATCH_SMTP_USER", "username": "FEEDWATCH_SMTP_USER"}
+SECRET_ENV = {
+    "api_id": "TG_API_ID",
+    "api_hash": "TG_API_HASH",
+    "password": "FEEDWATCH_SMTP_PASSWORD",
+    "user": "FEEDWATCH_SMTP_USER",
+    "username": "FEEDWATCH_SMTP_USER",
+}
 
 
 @dataclass(frozen=True)
@@ -38,67 +43,97 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("database.path", "", "SQLite database file; empty means feedwatch's default (FEEDWATCH_DB or "
-            "data/feedwatch.db)"),
-    Setting("web.base_url", "https://t.me", "where the t.me/s web previews are read; FEEDWATCH_TME_BASE_URL "
-            "overrides it"),
+    Setting(
+        "database.path", "", "SQLite database file; empty means feedwatch's default (FEEDWATCH_DB or data/feedwatch.db)"
+    ),
+    Setting(
+        "web.base_url", "https://t.me", "where the t.me/s web previews are read; FEEDWATCH_TME_BASE_URL overrides it"
+    ),
     Setting("web.concurrency", 4, "requests in flight at once to one host"),
     Setting("web.min_delay", 1.0, "seconds between the starts of two requests to one host"),
     Setting("web.jitter", 0.5, "up to this many seconds added at random to each delay"),
     Setting("web.timeout", 20.0, "seconds to wait for a page before giving up on that request"),
     Setting("web.connect_timeout", 5.0, "seconds to wait for a connection to the host"),
-    Setting("web.user_agent", "", "User-Agent header; empty means 'feedwatch/<version> (+public channel "
-            "monitor)'"),
+    Setting("web.user_agent", "", "User-Agent header; empty means 'feedwatch/<version> (+public channel monitor)'"),
     Setting("web.max_retries", 3, "retries of a page after a 429, a 5xx, a timeout or a cut-off page"),
-    Setting("web.backoff", 2.0, "first wait in seconds before a retry when the server gives no Retry-After; "
-            "doubles each time"),
-    Setting("web.max_wait", 60.0, "longest single wait; a longer Retry-After gives up on the channel for this "
-            "run (it is retried on the next)"),
+    Setting(
+        "web.backoff",
+        2.0,
+        "first wait in seconds before a retry when the server gives no Retry-After; doubles each time",
+    ),
+    Setting(
+        "web.max_wait",
+        60.0,
+        "longest single wait; a longer Retry-After gives up on the channel for this run (it is retried on the next)",
+    ),
     Setting("web.reread_hours", 48.0, "each poll re-reads posts this recent, to record edits and view counts"),
     Setting("web.reread_pages", 1, "at most this many older pages are read for the re-read window per poll"),
-    Setting("web.max_pages", 100, "at most this many pages are read per poll of a channel; a longer walk is "
-            "stored and continues on the next poll"),
-    Setting("web.max_bytes", 5_000_000, "an answer larger than this many bytes (decoded) is not read further; "
-            "a t.me/s page is about 150 KB"),
-    Setting("web.deadline", 60.0, "seconds one request may take in all (connecting, headers and body), "
-            "however the server spaces its bytes"),
-    Setting("poll.backfill", 60, "history read on a channel's first poll: a number of days, or \"all\""),
+    Setting(
+        "web.max_pages",
+        100,
+        "at most this many pages are read per poll of a channel; a longer walk is "
+        "stored and continues on the next poll",
+    ),
+    Setting(
+        "web.max_bytes",
+        5_000_000,
+        "an answer larger than this many bytes (decoded) is not read further; a t.me/s page is about 150 KB",
+    ),
+    Setting(
+        "web.deadline",
+        60.0,
+        "seconds one request may take in all (connecting, headers and body), however the server spaces its bytes",
+    ),
+    Setting("poll.backfill", 60, 'history read on a channel\'s first poll: a number of days, or "all"'),
     Setting("poll.interval", 900, "seconds between two polls of a channel (feedwatch watch)"),
     Setting("poll.jitter", 60, "up to this many seconds added at random to each scheduled poll"),
     Setting("poll.misfire_grace", 300, "a poll late by more than this many seconds is skipped, not run late"),
-    Setting("telethon.session", "data/feedwatch.session", "Telethon session file (created with mode 0600); "
-            "API id and hash come from TG_API_ID and TG_API_HASH"),
-    Setting("telethon.flood_wait_max", 60, "a FloodWait up to this many seconds is waited out; a longer one "
-            "reschedules the channel"),
-    Setting("telethon.reread_hours", 48.0, "each poll re-reads messages this recent, to record edits and view "
-            "counts"),
-    Setting("folders.paths", [], "folders watched for new or changed files (any format `feedwatch parse` "
-            "reads)"),
+    Setting(
+        "telethon.session",
+        "data/feedwatch.session",
+        "Telethon session file (created with mode 0600); API id and hash come from TG_API_ID and TG_API_HASH",
+    ),
+    Setting(
+        "telethon.flood_wait_max",
+        60,
+        "a FloodWait up to this many seconds is waited out; a longer one reschedules the channel",
+    ),
+    Setting("telethon.reread_hours", 48.0, "each poll re-reads messages this recent, to record edits and view counts"),
+    Setting("folders.paths", [], "folders watched for new or changed files (any format `feedwatch parse` reads)"),
     Setting("folders.interval", 300, "seconds between two looks at the watched folders"),
     Setting("folders.settle", 1.0, "a file is read only once its size stayed the same this many seconds"),
-    Setting("digest.schedule", "0 8 * * *", "when the digest is built (cron: minute hour day month weekday, "
-            "UTC)"),
+    Setting("digest.schedule", "0 8 * * *", "when the digest is built (cron: minute hour day month weekday, UTC)"),
     Setting("digest.formats", ["markdown"], "digest renderings: markdown, html, json"),
-    Setting("digest.file.path", "", "write each digest to this file (a {date} in the name is filled in); "
-            "empty: no file"),
+    Setting(
+        "digest.file.path", "", "write each digest to this file (a {date} in the name is filled in); empty: no file"
+    ),
     Setting("digest.webhook.url", "", "POST each digest as JSON to this URL; empty: no webhook"),
-    Setting("digest.webhook.deadline", 30.0, "seconds one webhook request may take in all; its answer's body "
-            "is not read"),
+    Setting(
+        "digest.webhook.deadline", 30.0, "seconds one webhook request may take in all; its answer's body is not read"
+    ),
     Setting("digest.smtp.host", "", "send each digest by e-mail through this SMTP server; empty: no e-mail"),
     Setting("digest.smtp.port", 587, "SMTP port"),
-    Setting("digest.smtp.starttls", True, "upgrade the SMTP connection with STARTTLS; credentials come from "
-            "FEEDWATCH_SMTP_USER and FEEDWATCH_SMTP_PASSWORD"),
+    Setting(
+        "digest.smtp.starttls",
+        True,
+        "upgrade the SMTP connection with STARTTLS; credentials come from "
+        "FEEDWATCH_SMTP_USER and FEEDWATCH_SMTP_PASSWORD",
+    ),
     Setting("digest.smtp.from", "", "sender address of digest e-mails"),
     Setting("digest.smtp.to", [], "recipient addresses of digest e-mails"),
-    Setting("serve.base_url", "", "where `feedwatch serve` is reached (e.g. http://127.0.0.1:8001); when set, "
-            "HTML digests link posts, channels and tags to its pages instead of t.me"),
+    Setting(
+        "serve.base_url",
+        "",
+        "where `feedwatch serve` is reached (e.g. http://127.0.0.1:8001); when set, "
+        "HTML digests link posts, channels and tags to its pages instead of t.me",
+    ),
 )
 # Keys of each [[channels]] entry; interval and backfill default to poll.interval / poll.backfill.
 CHANNEL_KEYS: dict[str, str] = {
     "name": "the channel's public username (t.me/<name>), without @",
-    "source": "how it is read: \"web\" (t.me/s web preview, no account) or \"telethon\" (Telegram API)",
+    "source": 'how it is read: "web" (t.me/s web preview, no account) or "telethon" (Telegram API)',
     "interval": "seconds between two polls of this channel (default poll.interval)",
-    "backfill": "history read on the first poll: days, or \"all\" (default poll.backfill)",
+    "backfill": 'history read on the first poll: days, or "all" (default poll.backfill)',
 }
 REGISTRY = {s.name: s for s in SETTINGS}
 
@@ -142,7 +177,7 @@ def parse_backfill(value: Any, where: str = "backfill") -> int | None:
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    raise ConfigError(f"{where}: expected a number of days or \"all\", got {value!r}")
+    raise ConfigError(f'{where}: expected a number of days or "all", got {value!r}')
 
 
 def config_path(option: str | None) -> Path | None:
@@ -194,8 +229,10 @@ def _flatten(table: dict[str, Any], where: str, prefix: str = "") -> list[tuple[
 def _unknown(name: str, where: str) -> str:
     leaf = name.rsplit(".", 1)[-1]
     if leaf in SECRET_ENV:
-        return (f"{where}: {name}: secrets are never read from the config file; "
-                f"set the environment variable {SECRET_ENV[leaf]} instead")
+        return (
+            f"{where}: {name}: secrets are never read from the config file; "
+            f"set the environment variable {SECRET_ENV[leaf]} instead"
+        )
     valid = ", ".join([*REGISTRY, "channels"])
     return f"{where}: unknown setting {name!r}. Valid settings: {valid}"
 
@@ -212,16 +249,20 @@ def _check(name: str, value: Any, where: str) -> Any:
         list: isinstance(value, list) and all(isinstance(v, str) for v in value),
     }[type(default)]
     if not ok:
-        kind = {bool: "true or false", int: "a whole number", float: "a number", str: "a string",
-                list: "a list of strings"}[type(default)]
+        kind = {
+            bool: "true or false",
+            int: "a whole number",
+            float: "a number",
+            str: "a string",
+            list: "a list of strings",
+        }[type(default)]
         raise ConfigError(f"{where}: {name} must be {kind}, got {value!r}")
     if isinstance(default, int | float) and not isinstance(default, bool) and value < 0:
         raise ConfigError(f"{where}: {name} must not be negative, got {value!r}")
     texts = value if isinstance(value, list) else [value] if isinstance(value, str) else []
     if any(_CONTROL.search(text) for text in texts):
         # A line break in an address or a header value would let the file forge e-mail or HTTP headers.
-        raise ConfigError(f"{where}: {name} must not contain line breaks or other control characters, "
-                          f"got {value!r}")
+        raise ConfigError(f"{where}: {name} must not contain line breaks or other control characters, got {value!r}")
     return float(value) if isinstance(default, float) else value
 
 
@@ -236,8 +277,9 @@ def _channels(raw: Any, values: dict[str, Any], where: str) -> tuple[ChannelSpec
         place = f"{where}: channels entry {number}"
         unknown = set(entry) - set(CHANNEL_KEYS)
         if unknown:
-            raise ConfigError(f"{place}: unknown key(s) {', '.join(sorted(unknown))}. "
-                              f"Valid keys: {', '.join(CHANNEL_KEYS)}")
+            raise ConfigError(
+                f"{place}: unknown key(s) {', '.join(sorted(unknown))}. Valid keys: {', '.join(CHANNEL_KEYS)}"
+            )
         if "name" not in entry:
             raise ConfigError(f"{place}: needs a name")
         try:

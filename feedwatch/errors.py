@@ -78,5 +78,7 @@ class QueryError(StoreError):
     def __init__(self, query: str, detail: str):
         self.query = query
         self.detail = detail
-        super().__init__(f"search query {query!r} is not valid FTS5 syntax ({detail}). "
-                         "Put words in double quotes to search for them as written")
+        super().__init__(
+            f"search query {query!r} is not valid FTS5 syntax ({detail}). "
+            "Put words in double quotes to search for them as written"
+        )

@@ -33,8 +33,14 @@ from feedwatch.store.rows import storable
 class FolderWatcher:
     """Ingests the new or changed inputs of watched folders into a store."""
 
-    def __init__(self, store: Store, *, settle: float = 1.0, sleep: Callable[[float], None] = time.sleep,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+    def __init__(
+        self,
+        store: Store,
+        *,
+        settle: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
         self.store, self.settle, self.sleep, self.now = store, settle, sleep, now
         self.conn = store.db.conn
 
@@ -47,8 +53,16 @@ class FolderWatcher:
             report.errors.append(("not_found", f"{folder}: no such folder"))
         else:
             self._ingest_stable(self._inputs(folder), report)
-        self.store.record_run(source, new=report.new, updated=report.updated, unchanged=report.unchanged,
-                              failed=report.failed, errors=report.errors, started_at=started, finished_at=self.now())
+        self.store.record_run(
+            source,
+            new=report.new,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            failed=report.failed,
+            errors=report.errors,
+            started_at=started,
+            finished_at=self.now(),
+        )
         return report
 
     def _inputs(self, folder: str) -> list[str]:

@@ -314,8 +314,9 @@ def _utc_offset(data: bytes, key: bytes) -> bytes:
 
 def stored_json(post: Post, leave_out: frozenset[str]) -> str:
     """Return the JSON the store keeps of `post`: its known fields less `leave_out`, nulls and empties left out."""
-    values = {n: v for n, v in zip(_NAMES, _values(post), strict=True)
-              if v is not None and v != () and n not in leave_out}
+    values = {
+        n: v for n, v in zip(_NAMES, _values(post), strict=True) if v is not None and v != () and n not in leave_out
+    }
     try:
         return _ENCODE(values).decode()
     except UnicodeEncodeError:

@@ -58,8 +58,16 @@ class Reply:
         return self.body.decode(self.encoding, errors="replace")
 
 
-def request(client: httpx.Client, method: str, url: str, *, max_bytes: int, deadline: float,
-            read_body: bool | Callable[[int], bool] = True, **kwargs: Any) -> Reply:
+def request(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    max_bytes: int,
+    deadline: float,
+    read_body: bool | Callable[[int], bool] = True,
+    **kwargs: Any,
+) -> Reply:
     """Make one request and return its Reply; raise TooLarge or TooSlow past a bound, httpx errors as they come.
 
     `deadline` is in seconds for the whole exchange; `max_bytes` bounds the decoded body.
@@ -115,7 +123,8 @@ class _Inflater:
         if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
             raise httpx.DecodingError(f"unexpected Content-Encoding {encoding[:40]!r} (feedwatch asks for gzip)")
         self.wbits = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}.get(
-            encoding)
+            encoding
+        )
         self.zlib = zlib.decompressobj(self.wbits) if self.wbits is not None else None
         self.started = False
 
@@ -212,8 +221,9 @@ class _DeadlineStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._stream.close()
 
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
         return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, _left(timeout)))
 
     def get_extra_info(self, info: str) -> Any:
@@ -224,12 +234,19 @@ class _DeadlineBackend(httpcore.NetworkBackend):
     def __init__(self, backend: httpcore.NetworkBackend):
         self._backend = backend
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
         return _DeadlineStream(self._backend.connect_tcp(host, port, _left(timeout), local_address, socket_options))
 
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
         return _DeadlineStream(self._backend.connect_unix_socket(path, _left(timeout), socket_options))
 
     def sleep(self, seconds: float) -> None:

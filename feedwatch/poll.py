@@ -38,8 +38,9 @@ KEEP = object()  # backfill: take each channel's own setting
 class ChannelSource(Protocol):
     name: str
 
-    def fetch(self, channel: str, high_water: int | None, backfill_days: int | None,
-              state: KnownChannel | None = None) -> Fetch: ...
+    def fetch(
+        self, channel: str, high_water: int | None, backfill_days: int | None, state: KnownChannel | None = None
+    ) -> Fetch: ...
 
 
 @dataclass
@@ -85,9 +86,16 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def poll_channels(store: Store, specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource], *,
-                  backfill: Any = KEEP, workers: int = 4, now: Callable[[], datetime] = now_utc,
-                  on_report: Callable[[Report], None] | None = None) -> list[Report]:
+def poll_channels(
+    store: Store,
+    specs: Sequence[ChannelSpec],
+    sources: dict[str, ChannelSource],
+    *,
+    backfill: Any = KEEP,
+    workers: int = 4,
+    now: Callable[[], datetime] = now_utc,
+    on_report: Callable[[Report], None] | None = None,
+) -> list[Report]:
     """Poll each channel from its source and store the result; return one Report per channel."""
     states = {spec.name: store.channel(spec.name) for spec in specs}
     reports: list[Report] = []
@@ -103,8 +111,14 @@ def poll_channels(store: Store, specs: Sequence[ChannelSpec], sources: dict[str,
 Done = tuple[ChannelSpec, Fetch, datetime]
 
 
-def _fetch_all(specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource], states: dict[str, ChannelState | None],
-               backfill: Any, workers: int, now: Callable[[], datetime]) -> Iterator[Done]:
+def _fetch_all(
+    specs: Sequence[ChannelSpec],
+    sources: dict[str, ChannelSource],
+    states: dict[str, ChannelState | None],
+    backfill: Any,
+    workers: int,
+    now: Callable[[], datetime],
+) -> Iterator[Done]:
     """Yield (spec, fetch, started) as fetches finish: web ones from a thread pool, others in this thread."""
 
     def one(spec: ChannelSpec) -> Done:
@@ -113,8 +127,14 @@ def _fetch_all(specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource], 
         days = spec.backfill if backfill is KEEP else backfill
         source = sources.get(spec.source)
         if source is None:
-            return spec, Fetch(spec.name, error=FeedwatchError(f"{spec.name}: the {spec.source} source is not "
-                                                              "available (see the README)")), started
+            return (
+                spec,
+                Fetch(
+                    spec.name,
+                    error=FeedwatchError(f"{spec.name}: the {spec.source} source is not available (see the README)"),
+                ),
+                started,
+            )
         if state is not None and state.retry_at is not None and state.retry_at > started:
             return spec, _held(spec, state), started
         try:
@@ -136,8 +156,12 @@ def _fetch_all(specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource], 
             yield future.result()
 
 
-def _restore_holds(specs: Sequence[ChannelSpec], sources: dict[str, ChannelSource],
-                   states: dict[str, ChannelState | None], when: datetime) -> None:
+def _restore_holds(
+    specs: Sequence[ChannelSpec],
+    sources: dict[str, ChannelSource],
+    states: dict[str, ChannelState | None],
+    when: datetime,
+) -> None:
     """Hold each source that can hold its host until the latest stored retry time of its channels."""
     for spec in specs:
         state, hold = states.get(spec.name), getattr(sources.get(spec.source), "hold", None)
@@ -149,8 +173,10 @@ def _held(spec: ChannelSpec, state: ChannelState) -> Fetch:
     """Return the fetch of a channel not asked because its stored retry time is ahead: progress kept."""
     before, top = state.resume_before, state.resume_top
     resume = (before, top) if before is not None and top is not None else None
-    error = RateLimited(f"rate limited: not asked before {state.retry_at:%Y-%m-%d %H:%M:%S} UTC, as the server "
-                        "requested; polled again then")
+    error = RateLimited(
+        f"rate limited: not asked before {state.retry_at:%Y-%m-%d %H:%M:%S} UTC, as the server "
+        "requested; polled again then"
+    )
     return Fetch(spec.name, error=error, retry_at=state.retry_at, resume=resume)
 
 
@@ -167,15 +193,28 @@ def store_fetch(store: Store, spec: ChannelSpec, fetch: Fetch, started: datetime
     if fetch.error is not None:
         report.errors.append((error_kind(fetch.error), _message(fetch.error)))
     state = store.channel(spec.name) or ChannelState(username=spec.name)
-    state = replace(state, title=fetch.title or state.title, channel_id=fetch.channel_id or state.channel_id,
-                    access_hash=fetch.access_hash or state.access_hash,
-                    high_water=fetch.high_water if fetch.high_water is not None else state.high_water,
-                    last_polled_at=finished, retry_at=fetch.retry_at,
-                    resume_before=fetch.resume[0] if fetch.resume else None,
-                    resume_top=fetch.resume[1] if fetch.resume else None)
+    state = replace(
+        state,
+        title=fetch.title or state.title,
+        channel_id=fetch.channel_id or state.channel_id,
+        access_hash=fetch.access_hash or state.access_hash,
+        high_water=fetch.high_water if fetch.high_water is not None else state.high_water,
+        last_polled_at=finished,
+        retry_at=fetch.retry_at,
+        resume_before=fetch.resume[0] if fetch.resume else None,
+        resume_top=fetch.resume[1] if fetch.resume else None,
+    )
     store.save_channel(state)
-    store.record_run(source, new=report.new, updated=report.updated, unchanged=report.unchanged,
-                     failed=report.failed, errors=report.errors, started_at=started, finished_at=finished)
+    store.record_run(
+        source,
+        new=report.new,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        failed=report.failed,
+        errors=report.errors,
+        started_at=started,
+        finished_at=finished,
+    )
     return report
 
 
@@ -185,9 +224,15 @@ def _message(exc: BaseException) -> str:
     return f"internal error ({type(exc).__name__}: {exc}); please report it"
 
 
-def channel_sources(config: Config, specs: Sequence[ChannelSpec], *, now: Callable[[], datetime] = now_utc,
-                    client: Any = None, gate: Any = None,
-                    sleep: Callable[[float], None] = time.sleep) -> tuple[dict[str, ChannelSource], Callable[[], None]]:
+def channel_sources(
+    config: Config,
+    specs: Sequence[ChannelSpec],
+    *,
+    now: Callable[[], datetime] = now_utc,
+    client: Any = None,
+    gate: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[dict[str, ChannelSource], Callable[[], None]]:
     """Return the sources the channels need, and a function that closes them."""
     from feedwatch.sources.web import WebSettings, WebSource, make_client
 
@@ -227,22 +272,36 @@ def close_store(store: Store) -> None:
     store.close()
 
 
-def poll_once(config: Config, specs: Sequence[ChannelSpec], *, db: str | None = None, backfill: Any = KEEP,
-              on_report: Callable[[Report], None] | None = None, client: Any = None, gate: Any = None,
-              sleep: Callable[[float], None] = time.sleep) -> list[Report]:
+def poll_once(
+    config: Config,
+    specs: Sequence[ChannelSpec],
+    *,
+    db: str | None = None,
+    backfill: Any = KEEP,
+    on_report: Callable[[Report], None] | None = None,
+    client: Any = None,
+    gate: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Report]:
     """Open the store and the sources, poll `specs` once, close everything; return the Reports."""
     store = open_store(config, db)
     sources, close = channel_sources(config, specs, client=client, gate=gate, sleep=sleep)
     try:
-        return poll_channels(store, specs, sources, backfill=backfill, workers=config["web.concurrency"],
-                             on_report=on_report)
+        return poll_channels(
+            store, specs, sources, backfill=backfill, workers=config["web.concurrency"], on_report=on_report
+        )
     finally:
         close()
         close_store(store)
 
 
-def poll_folders_once(config: Config, *, db: str | None = None, paths: Sequence[str] | None = None,
-                      on_report: Callable[[Report], None] | None = None) -> list[Report]:
+def poll_folders_once(
+    config: Config,
+    *,
+    db: str | None = None,
+    paths: Sequence[str] | None = None,
+    on_report: Callable[[Report], None] | None = None,
+) -> list[Report]:
     """Ingest the new or changed files of the watched folders; return one Report per folder."""
     from feedwatch.folders import FolderWatcher  # it builds on Report, defined here
 
@@ -285,8 +344,7 @@ class Summary:
         failed = [r for r in self.reports if not r.ok]
         new = sum(r.new for r in self.reports)
         updated = sum(r.updated for r in self.reports)
-        lines = [f"summary: {len(self.reports)} source(s), {len(failed)} failed; {new} new post(s), "
-                 f"{updated} updated"]
+        lines = [f"summary: {len(self.reports)} source(s), {len(failed)} failed; {new} new post(s), {updated} updated"]
         transient = len(failed) - len(self.lasting_failures)
         if transient:
             lines.append(f"{transient} source(s) could not be reached or were rate limited; the next run retries them")
@@ -304,8 +362,9 @@ def digest_hook() -> Callable[[Config], object] | None:
     return getattr(digest, "run_scheduled", None)
 
 
-def run_cycle(config: Config, *, db: str | None = None, on_report: Callable[[Report], None] | None = None,
-              client: Any = None) -> Summary:
+def run_cycle(
+    config: Config, *, db: str | None = None, on_report: Callable[[Report], None] | None = None, client: Any = None
+) -> Summary:
     """One monitoring cycle: watched folders, then every channel, then the digest when available."""
     if db:
         config = dataclasses.replace(config, values={**config.values, "database.path": db})

@@ -55,9 +55,14 @@ class Watcher:
         settings = WebSettings.from_config(config)
         self.gate = HostGate(settings, time.monotonic, self.sleep, random.Random())
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its per-job INFO lines say nothing of when
-        self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
-            "coalesce": True, "max_instances": 1, "misfire_grace_time": int(config["poll.misfire_grace"]) or None,
-        })
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(config["poll.misfire_grace"]) or None,
+            },
+        )
         self._add_jobs()
 
     def sleep(self, seconds: float) -> None:
@@ -69,11 +74,22 @@ class Watcher:
         now = datetime.now(UTC)
         jitter = int(self.config["poll.jitter"]) or None
         for spec in self.config.channels:
-            self.scheduler.add_job(self.poll_channel, IntervalTrigger(seconds=spec.interval, jitter=jitter),
-                                   args=[spec], id=f"poll:{spec.name}", name=f"poll {spec.name}", next_run_time=now)
+            self.scheduler.add_job(
+                self.poll_channel,
+                IntervalTrigger(seconds=spec.interval, jitter=jitter),
+                args=[spec],
+                id=f"poll:{spec.name}",
+                name=f"poll {spec.name}",
+                next_run_time=now,
+            )
         if self.config["folders.paths"]:
-            self.scheduler.add_job(self.poll_folders, IntervalTrigger(seconds=int(self.config["folders.interval"])),
-                                   id="folders", name="watched folders", next_run_time=now)
+            self.scheduler.add_job(
+                self.poll_folders,
+                IntervalTrigger(seconds=int(self.config["folders.interval"])),
+                id="folders",
+                name="watched folders",
+                next_run_time=now,
+            )
         hook = digest_hook()
         if hook is not None:
             try:

@@ -65,8 +65,10 @@ def is_loopback(host: str) -> bool:
 def check_exposure(host: str, password: str | None) -> None:
     """Raise ConfigError when `host` would serve the store to other machines without a password."""
     if not is_loopback(host) and not password:
-        raise ConfigError(f"--host {host} serves to other machines, which needs a password: set {PASSWORD_ENV} "
-                          "(clients log in with any user name and it), or serve on 127.0.0.1")
+        raise ConfigError(
+            f"--host {host} serves to other machines, which needs a password: set {PASSWORD_ENV} "
+            "(clients log in with any user name and it), or serve on 127.0.0.1"
+        )
 
 
 class ReadOnlyDatabase(Database):  # type: ignore[misc]
@@ -96,8 +98,9 @@ class _Median:
 
 def register_functions(conn: sqlite3.Connection) -> None:
     """Add the SQL functions the canned queries use: fw_tag_identity(tag) and fw_median(x)."""
-    conn.create_function("fw_tag_identity", 1, lambda t: tag_identity(t) if isinstance(t, str) else None,
-                         deterministic=True)
+    conn.create_function(
+        "fw_tag_identity", 1, lambda t: tag_identity(t) if isinstance(t, str) else None, deterministic=True
+    )
     conn.create_aggregate("fw_median", 1, _Median)  # type: ignore[arg-type]
 
 
@@ -118,14 +121,23 @@ def _authorized(scope: Scope, password: str) -> bool:
 def password_guard(app: ASGIApp, password: str) -> ASGIApp:
     """Wrap an ASGI app so that every HTTP request must carry `password` (Basic auth or bearer token)."""
 
-    async def guarded(scope: Scope, receive: Callable[[], Awaitable[Any]],
-                      send: Callable[[Any], Awaitable[None]]) -> None:
+    async def guarded(
+        scope: Scope, receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
+    ) -> None:
         if scope["type"] == "http" and not _authorized(scope, password):
-            await send({"type": "http.response.start", "status": 401, "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"www-authenticate", b'Basic realm="feedwatch", charset="UTF-8"')]})
-            await send({"type": "http.response.body",
-                        "body": b"Log in with any user name and the feedwatch serve password.\n"})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 401,
+                    "headers": [
+                        (b"content-type", b"text/plain; charset=utf-8"),
+                        (b"www-authenticate", b'Basic realm="feedwatch", charset="UTF-8"'),
+                    ],
+                }
+            )
+            await send(
+                {"type": "http.response.body", "body": b"Log in with any user name and the feedwatch serve password.\n"}
+            )
             return
         await app(scope, receive, send)
 
@@ -153,16 +165,18 @@ class Plugin:
             register_functions(conn)
 
     @hookimpl  # type: ignore[untyped-decorator]
-    def render_cell(self, value: Any, column: str, table: str | None, database: str,
-                    datasette: Datasette) -> markupsafe.Markup | None:
+    def render_cell(
+        self, value: Any, column: str, table: str | None, database: str, datasette: Datasette
+    ) -> markupsafe.Markup | None:
         if database != browse.DATABASE:
             return None
         shown = browse.render_cell(value, column, table, datasette.urls.path("/"))
         return None if shown is None else markupsafe.Markup(shown)
 
     @hookimpl  # type: ignore[untyped-decorator]
-    def extra_template_vars(self, request: Any, database: str | None,
-                            datasette: Datasette) -> Callable[[], Awaitable[dict[str, Any]]]:
+    def extra_template_vars(
+        self, request: Any, database: str | None, datasette: Datasette
+    ) -> Callable[[], Awaitable[dict[str, Any]]]:
         async def chart() -> dict[str, Any]:
             return {"feedwatch_chart": await _chart(datasette, request, database)}
 
@@ -224,8 +238,9 @@ def build(path: str | Path, password: str | None = None) -> Datasette:
     return ds
 
 
-def serve(path: str | Path, host: str, port: int, password: str | None,
-          ready: Callable[[str], None] | None = None) -> None:
+def serve(
+    path: str | Path, host: str, port: int, password: str | None, ready: Callable[[str], None] | None = None
+) -> None:
     """Serve the store at `path` until interrupted; ConfigError when the host needs a password."""
     import uvicorn
 

@@ -21,8 +21,9 @@ with atheris.instrument_imports(include=["feedwatch"]):
 
     # parse_bytes imports a format's module only when an input first needs it, after this block: without
     # importing every module of the package here, the parsers themselves would run uninstrumented.
-    PARSER_MODULES = [importlib.import_module(m.name)
-                      for m in pkgutil.iter_modules(feedwatch.parse.__path__, "feedwatch.parse.")]
+    PARSER_MODULES = [
+        importlib.import_module(m.name) for m in pkgutil.iter_modules(feedwatch.parse.__path__, "feedwatch.parse.")
+    ]
 
 from fuzz_cases import CRASHES, NAMES, crash, pick_format, save  # after the block: feedwatch is instrumented by now
 
@@ -38,8 +39,10 @@ def one_input(data: bytes) -> None:
         path = save(CRASHES, data)
         if path is not None:
             found.append(path)
-            print(f"\ncrash in {pick_format(data)[0]}: {type(exc).__name__}: {exc} -> {path.relative_to(ROOT)}",
-                  flush=True)
+            print(
+                f"\ncrash in {pick_format(data)[0]}: {type(exc).__name__}: {exc} -> {path.relative_to(ROOT)}",
+                flush=True,
+            )
 
 
 def seed_corpus(folder: Path, names: list[str], only: str | None) -> None:

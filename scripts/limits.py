@@ -82,8 +82,16 @@ def cases(folder: Path, gigabytes: float) -> list[tuple[str, Path, list[str]]]:
     line.write_text("Forwarded from X\n" + "word " * (10 * 2**20) + "\n", encoding="utf-8")
     tags = folder / "many_tags.json"  # a Desktop export message: its hashtags are derived from the text
     text = " ".join(f"#t{i}" for i in range(1_000_000))
-    message = {"id": 1, "type": "message", "date": "2024-01-01T00:00:00", "date_unixtime": "1704067200",
-               "from": "Channel", "from_id": "channel1", "text_entities": [], "text": text}
+    message = {
+        "id": 1,
+        "type": "message",
+        "date": "2024-01-01T00:00:00",
+        "date_unixtime": "1704067200",
+        "from": "Channel",
+        "from_id": "channel1",
+        "text_entities": [],
+        "text": text,
+    }
     tags.write_text(json.dumps([message]), encoding="utf-8")
     page = folder / "huge_page.html"
     write_repeated(page, '<div class="tgme_widget_message" data-post="x/1">padding</div>\n', big)
@@ -101,9 +109,14 @@ def cases(folder: Path, gigabytes: float) -> list[tuple[str, Path, list[str]]]:
     ]
 
 
-NETWORK = {"gzip bomb (1 MB inflating to 1 GB)": "bomb", "never-ending chunked body": "endless",
-           "a byte every 3 s": "drip", "a 200 MB page": "huge", "endless ?before= chain": "chain",
-           "Retry-After: \u00b2 on a 429": "retry_after"}
+NETWORK = {
+    "gzip bomb (1 MB inflating to 1 GB)": "bomb",
+    "never-ending chunked body": "endless",
+    "a byte every 3 s": "drip",
+    "a 200 MB page": "huge",
+    "endless ?before= chain": "chain",
+    "Retry-After: \u00b2 on a 429": "retry_after",
+}
 
 
 def network(deadline: float) -> None:
@@ -123,18 +136,38 @@ def network(deadline: float) -> None:
                 else:
                     tme.fault("MFARussia", kind, times=10, path_has="before=")
             config = Path(tmp) / "feedwatch.toml"
-            config.write_text(f"[web]\nmin_delay = 0.0\njitter = 0.0\nbackoff = 0.1\ndeadline = {deadline}\n",
-                              encoding="utf-8")
+            config.write_text(
+                f"[web]\nmin_delay = 0.0\njitter = 0.0\nbackoff = 0.1\ndeadline = {deadline}\n", encoding="utf-8"
+            )
             started = time.perf_counter()
-            command = [sys.executable, "-m", "feedwatch", "poll", "MFARussia", "--db", f"{tmp}/fw.db", "--config",
-                       str(config), "--backfill", "all"]
-            out = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, cwd=ROOT,
-                                 env={**os.environ, "FEEDWATCH_TME_BASE_URL": tme.base_url})
+            command = [
+                sys.executable,
+                "-m",
+                "feedwatch",
+                "poll",
+                "MFARussia",
+                "--db",
+                f"{tmp}/fw.db",
+                "--config",
+                str(config),
+                "--backfill",
+                "all",
+            ]
+            out = subprocess.run(
+                [sys.executable, "-c", MEASURE, *command],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                env={**os.environ, "FEEDWATCH_TME_BASE_URL": tme.base_url},
+            )
             result = json.loads(out.stdout)
             stored = sqlite3.connect(f"{tmp}/fw.db").execute("SELECT count(*) FROM posts").fetchone()[0]
             line = result["stderr"].splitlines()[-1] if result["stderr"] else "ok"
-            print(f"{name:36} exit {result['code']}  {stored:>5} posts stored  peak {result['peak_mb']:6,.1f} MB  "
-                  f"{time.perf_counter() - started:6.1f} s  {line}", flush=True)
+            print(
+                f"{name:36} exit {result['code']}  {stored:>5} posts stored  peak {result['peak_mb']:6,.1f} MB  "
+                f"{time.perf_counter() - started:6.1f} s  {line}",
+                flush=True,
+            )
 
 
 def main() -> int:
@@ -157,9 +190,12 @@ def main() -> int:
                 post = json.loads(shown)
                 result["stderr"] = f"{len(post['hashtags'])} hashtags kept, approximate={post['approximate']}"
             size = path.stat().st_size / 2**20
-            print(f"{name:48} {size:9,.0f} MB in  exit {result['code']}  {result['posts']:>9,} posts  "
-                  f"peak {result['peak_mb']:7,.1f} MB  {time.perf_counter() - started:6.1f} s  "
-                  f"{result['stderr'].splitlines()[-1] if result['stderr'] else ''}", flush=True)
+            print(
+                f"{name:48} {size:9,.0f} MB in  exit {result['code']}  {result['posts']:>9,} posts  "
+                f"peak {result['peak_mb']:7,.1f} MB  {time.perf_counter() - started:6.1f} s  "
+                f"{result['stderr'].splitlines()[-1] if result['stderr'] else ''}",
+                flush=True,
+            )
     return 0
 
 

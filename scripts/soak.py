@@ -64,7 +64,7 @@ def write_config(folder: Path, channels: list[str]) -> Path:
     entries = "".join(f'\n[[channels]]\nname = "{name}"\ninterval = 1\n' for name in channels)
     path.write_text(
         "[web]\nmin_delay = 0.01\njitter = 0.0\ntimeout = 1.5\nbackoff = 0.2\n"
-        "[poll]\njitter = 0\nbackfill = \"all\"\n[folders]\npaths = []\n" + entries,
+        '[poll]\njitter = 0\nbackfill = "all"\n[folders]\npaths = []\n' + entries,
         encoding="utf-8",
     )
     return path
@@ -88,9 +88,14 @@ class Soak:
         return {**os.environ, "FEEDWATCH_TME_BASE_URL": server.base_url, "FEEDWATCH_DB": str(self.db)}
 
     def start_watch(self, server: TmeServer) -> None:
-        self.proc = subprocess.Popen([*FEEDWATCH, "watch", "--config", str(self.config), "--db", str(self.db)],
-                                     env=self.env(server), cwd=self.workdir, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(
+            [*FEEDWATCH, "watch", "--config", str(self.config), "--db", str(self.db)],
+            env=self.env(server),
+            cwd=self.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
 
     def stop_watch(self, sig: int) -> int:
         assert self.proc is not None
@@ -109,8 +114,13 @@ class Soak:
             name = self.rng.choice(self.channels)
             if self.rng.random() < 0.7:
                 first = next_id[name] + (1 if self.rng.random() < 0.2 else 0)  # sometimes a deleted id: a gap
-                posts = make_posts(self.rng.randint(1, 3), first_id=first, start=datetime.now(UTC),
-                                   step=timedelta(seconds=1), salt=f" {name}")
+                posts = make_posts(
+                    self.rng.randint(1, 3),
+                    first_id=first,
+                    start=datetime.now(UTC),
+                    step=timedelta(seconds=1),
+                    salt=f" {name}",
+                )
                 server.add_posts(name, posts)
                 next_id[name] = posts[-1].id + 1
                 self.counts["posts added"] += len(posts)
@@ -131,8 +141,9 @@ class Soak:
         try:
             con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
             try:
-                row = con.execute("SELECT text FROM posts WHERE lower(channel) = ? AND message_id = ?",
-                                  (name.lower(), post_id)).fetchone()
+                row = con.execute(
+                    "SELECT text FROM posts WHERE lower(channel) = ? AND message_id = ?", (name.lower(), post_id)
+                ).fetchone()
             finally:
                 con.close()
         except sqlite3.Error:
@@ -142,19 +153,31 @@ class Soak:
     def inject(self, server: TmeServer) -> None:
         while not self.stop.wait(0.5):
             kind = self.rng.choice(FAULTS)
-            server.fault(self.rng.choice(self.channels), kind, times=self.rng.randint(1, 3),
-                         retry_after="1" if kind == "429" else None)
+            server.fault(
+                self.rng.choice(self.channels),
+                kind,
+                times=self.rng.randint(1, 3),
+                retry_after="1" if kind == "429" else None,
+            )
             self.counts[f"fault {kind}"] += 1
 
     def read(self, server: TmeServer) -> None:
         """A reader in parallel: digests when this build has them, else searches and exports."""
         has_digest = subprocess.run([*FEEDWATCH, "digest", "--help"], capture_output=True).returncode == 0
-        commands = [["digest", "--since", "7d", "--format", "html", "--out", str(self.workdir / "digest.html")]] \
-            if has_digest else [["search", "statement"], ["export", "--format", "jsonl"]]
+        commands = (
+            [["digest", "--since", "7d", "--format", "html", "--out", str(self.workdir / "digest.html")]]
+            if has_digest
+            else [["search", "statement"], ["export", "--format", "jsonl"]]
+        )
         while not self.stop.wait(1.0):
             for command in commands:
-                done = subprocess.run([*FEEDWATCH, *command, "--db", str(self.db)], env=self.env(server),
-                                      capture_output=True, text=True, cwd=self.workdir)
+                done = subprocess.run(
+                    [*FEEDWATCH, *command, "--db", str(self.db)],
+                    env=self.env(server),
+                    capture_output=True,
+                    text=True,
+                    cwd=self.workdir,
+                )
                 self.counts["reader runs"] += 1
                 if done.returncode not in (0, 1) or "Traceback" in done.stderr:
                     self.counts["reader failures"] += 1
@@ -164,10 +187,19 @@ class Soak:
         served = Served()
         with TmeServer(slow_seconds=2.0) as server:
             for name in self.channels:
-                server.add_channel(name, make_posts(self.args.posts, start=datetime.now(UTC) - timedelta(days=3),
-                                                    step=timedelta(minutes=30), deleted=(7, 8, 30), salt=f" {name}"))
-            threads = [threading.Thread(target=fn, args=(server,), daemon=True)
-                       for fn in (self.grow, self.inject, self.read)]
+                server.add_channel(
+                    name,
+                    make_posts(
+                        self.args.posts,
+                        start=datetime.now(UTC) - timedelta(days=3),
+                        step=timedelta(minutes=30),
+                        deleted=(7, 8, 30),
+                        salt=f" {name}",
+                    ),
+                )
+            threads = [
+                threading.Thread(target=fn, args=(server,), daemon=True) for fn in (self.grow, self.inject, self.read)
+            ]
             for thread in threads:
                 thread.start()
             self.chaos(server)
@@ -196,45 +228,65 @@ class Soak:
                 self.counts["kills"] += 1
             self.counts["restarts"] += 1
 
-    def report(self, served: set[tuple[str, int]], on_server: set[tuple[str, int]], requests: int,
-               clean_exit: int) -> int:
+    def report(
+        self, served: set[tuple[str, int]], on_server: set[tuple[str, int]], requests: int, clean_exit: int
+    ) -> int:
         con = sqlite3.connect(self.db)
         integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
         rows = con.execute("SELECT lower(channel), message_id, text FROM posts WHERE message_id IS NOT NULL").fetchall()
         stored = Counter((c, i) for c, i, _ in rows)
         texts = {(c, i): t for c, i, t in rows}
         versions = con.execute("SELECT count(*) FROM post_versions").fetchone()[0]
-        versioned = {(c, i) for c, i in con.execute(
-            "SELECT DISTINCT lower(p.channel), p.message_id FROM post_versions v JOIN posts p ON p.id = v.post")}
+        versioned = {
+            (c, i)
+            for c, i in con.execute(
+                "SELECT DISTINCT lower(p.channel), p.message_id FROM post_versions v JOIN posts p ON p.id = v.post"
+            )
+        }
         con.close()
         lost = sorted((served | on_server) - set(stored))
         duplicates = sum(n - 1 for n in stored.values() if n > 1)
         edits_current = sum(1 for key, text in self.edited.items() if text in texts.get(key, ""))
         faults = sum(n for k, n in self.counts.items() if k.startswith("fault "))
         figures = [
-            ("requests", requests), ("faults injected", faults),
+            ("requests", requests),
+            ("faults injected", faults),
             *sorted((k, n) for k, n in self.counts.items() if k.startswith("fault ")),
-            ("restarts", self.counts["restarts"]), ("kills (SIGKILL)", self.counts["kills"]),
+            ("restarts", self.counts["restarts"]),
+            ("kills (SIGKILL)", self.counts["kills"]),
             ("clean stops (SIGTERM)", self.counts["clean stops"]),
             ("clean stops with exit != 0", self.counts["clean stops with exit != 0"] + (clean_exit != 0)),
             ("posts added while running", self.counts["posts added"]),
-            ("posts served", len(served)), ("posts on the server", len(on_server)), ("posts stored", len(stored)),
-            ("duplicates", duplicates), ("lost", len(lost)),
-            ("edits made", self.counts["edits made"]), ("edited posts whose latest text is stored", edits_current),
-            ("edited posts", len(self.edited)), ("old versions kept", versions),
+            ("posts served", len(served)),
+            ("posts on the server", len(on_server)),
+            ("posts stored", len(stored)),
+            ("duplicates", duplicates),
+            ("lost", len(lost)),
+            ("edits made", self.counts["edits made"]),
+            ("edited posts whose latest text is stored", edits_current),
+            ("edited posts", len(self.edited)),
+            ("old versions kept", versions),
             ("edited after being stored", len(self.stored_before_edit)),
             ("  of which have an old version kept", len(self.stored_before_edit & versioned)),
-            ("reader runs", self.counts["reader runs"]), ("reader failures", self.counts["reader failures"]),
+            ("reader runs", self.counts["reader runs"]),
+            ("reader failures", self.counts["reader failures"]),
             ("integrity_check", integrity),
         ]
         for name, value in figures:
             print(f"{name:42} {value}")
         if lost:
             print(f"lost (first 10): {lost[:10]}")
-        ok = (not lost and not duplicates and integrity == "ok" and edits_current == len(self.edited)
-              and self.stored_before_edit <= versioned
-              and not self.counts["reader failures"] and clean_exit == 0
-              and not self.counts["clean stops with exit != 0"] and not self.counts["watch did not stop on SIGTERM"])
+        ok = (
+            not lost
+            and not duplicates
+            and integrity == "ok"
+            and edits_current == len(self.edited)
+            and self.stored_before_edit <= versioned
+            and not self.counts["reader failures"]
+            and clean_exit == 0
+            and not self.counts["clean stops with exit != 0"]
+            and not self.counts["watch did not stop on SIGTERM"]
+        )
         print("soak: PASS" if ok else "soak: FAIL")
         return 0 if ok else 1
 
@@ -253,9 +305,16 @@ class Shared(Soak):
     def start_watchers(self, server: TmeServer) -> None:
         for number in range(2):
             log = (self.workdir / f"watch{number}.log").open("w", encoding="utf-8")
-            self.watchers.append(subprocess.Popen(
-                [*FEEDWATCH, "watch", "--config", str(self.config), "--db", str(self.db)], env=self.env(server),
-                cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, text=True))
+            self.watchers.append(
+                subprocess.Popen(
+                    [*FEEDWATCH, "watch", "--config", str(self.config), "--db", str(self.db)],
+                    env=self.env(server),
+                    cwd=self.workdir,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+            )
 
     def ingest_and_search(self, server: TmeServer) -> None:
         """Ingest files of 50 fresh posts each, with a search between them, until told to stop."""
@@ -264,16 +323,30 @@ class Shared(Soak):
         number = 0
         while not self.stop.is_set():
             number += 1
-            lines = [json.dumps({"kind": "post", "channel": "soak_ingest", "message_id": number * 100 + i,
-                                 "date": datetime.now(UTC).isoformat(), "fingerprint": "",
-                                 "text": f"Ingested statement {number}.{i} about soak topics #soakingest",
-                                 "source": {"format": "jsonl", "path": f"batch{number}.jsonl", "index": i}})
-                     for i in range(50)]
+            lines = [
+                json.dumps(
+                    {
+                        "kind": "post",
+                        "channel": "soak_ingest",
+                        "message_id": number * 100 + i,
+                        "date": datetime.now(UTC).isoformat(),
+                        "fingerprint": "",
+                        "text": f"Ingested statement {number}.{i} about soak topics #soakingest",
+                        "source": {"format": "jsonl", "path": f"batch{number}.jsonl", "index": i},
+                    }
+                )
+                for i in range(50)
+            ]
             path = self.workdir / f"batch{number}.jsonl"
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
             for command in (["ingest", str(path)], ["search", "statement", "--limit", "5"]):
-                done = subprocess.run([*FEEDWATCH, *command, "--db", str(self.db)], env=self.env(server),
-                                      capture_output=True, text=True, cwd=self.workdir)
+                done = subprocess.run(
+                    [*FEEDWATCH, *command, "--db", str(self.db)],
+                    env=self.env(server),
+                    capture_output=True,
+                    text=True,
+                    cwd=self.workdir,
+                )
                 self.counts[f"{command[0]} runs"] += 1
                 if done.returncode != 0 or any(bad in done.stderr for bad in self.BAD):
                     self.counts[f"{command[0]} failures"] += 1
@@ -284,11 +357,19 @@ class Shared(Soak):
         served = Served()
         with TmeServer(slow_seconds=2.0) as server:
             for name in self.channels:
-                server.add_channel(name, make_posts(self.args.posts, start=datetime.now(UTC) - timedelta(days=3),
-                                                    step=timedelta(minutes=30), salt=f" {name}"))
+                server.add_channel(
+                    name,
+                    make_posts(
+                        self.args.posts,
+                        start=datetime.now(UTC) - timedelta(days=3),
+                        step=timedelta(minutes=30),
+                        salt=f" {name}",
+                    ),
+                )
             self.start_watchers(server)
-            threads = [threading.Thread(target=fn, args=(server,), daemon=True)
-                       for fn in (self.grow, self.ingest_and_search)]
+            threads = [
+                threading.Thread(target=fn, args=(server,), daemon=True) for fn in (self.grow, self.ingest_and_search)
+            ]
             for thread in threads:
                 thread.start()
             time.sleep(self.args.minutes * 60)
@@ -319,33 +400,52 @@ class Shared(Soak):
         logs = [(self.workdir / f"watch{n}.log").read_text(encoding="utf-8") for n in range(len(codes))]
         watch_problems = [line for log in logs for line in log.splitlines() if any(b in line for b in self.BAD)]
         figures = [
-            ("requests", requests), ("posts added while running", self.counts["posts added"]),
+            ("requests", requests),
+            ("posts added while running", self.counts["posts added"]),
             ("edits made", self.counts["edits made"]),
-            ("posts served", len(served)), ("posts ingested", len(self.ingested)), ("posts stored", len(stored)),
-            ("lost (polled)", len(lost_polled)), ("lost (ingested)", len(lost_ingested)),
+            ("posts served", len(served)),
+            ("posts ingested", len(self.ingested)),
+            ("posts stored", len(stored)),
+            ("lost (polled)", len(lost_polled)),
+            ("lost (ingested)", len(lost_ingested)),
             ("duplicates", duplicates),
-            ("ingest runs", self.counts["ingest runs"]), ("ingest failures", self.counts["ingest failures"]),
-            ("search runs", self.counts["search runs"]), ("search failures", self.counts["search failures"]),
+            ("ingest runs", self.counts["ingest runs"]),
+            ("ingest failures", self.counts["ingest failures"]),
+            ("search runs", self.counts["search runs"]),
+            ("search failures", self.counts["search failures"]),
             ("watch log lines with errors", len(watch_problems)),
-            ("tracebacks", sum(log.count("Traceback") for log in logs)
-             + sum(p.count("Traceback") for p in self.problems)),
-            ("watch exit codes", codes), ("integrity_check", integrity),
+            (
+                "tracebacks",
+                sum(log.count("Traceback") for log in logs) + sum(p.count("Traceback") for p in self.problems),
+            ),
+            ("watch exit codes", codes),
+            ("integrity_check", integrity),
         ]
         for name, value in figures:
             print(f"{name:42} {value}")
         for line in (watch_problems + self.problems)[:10]:
             print(f"problem: {line[:300]}")
-        ok = (not lost_polled and not lost_ingested and not duplicates and integrity == "ok"
-              and not watch_problems and not self.problems and codes == [0, 0])
+        ok = (
+            not lost_polled
+            and not lost_ingested
+            and not duplicates
+            and integrity == "ok"
+            and not watch_problems
+            and not self.problems
+            and codes == [0, 0]
+        )
         print("soak: PASS" if ok else "soak: FAIL")
         return 0 if ok else 1
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=["chaos", "shared"], default="chaos",
-                        help="chaos: faults and kills of one watcher; shared: two watchers, ingests and searches "
-                             "on one database")
+    parser.add_argument(
+        "--mode",
+        choices=["chaos", "shared"],
+        default="chaos",
+        help="chaos: faults and kills of one watcher; shared: two watchers, ingests and searches on one database",
+    )
     parser.add_argument("--minutes", type=float, default=3.0, help="how long the chaos lasts (default 3)")
     parser.add_argument("--channels", type=int, default=6)
     parser.add_argument("--posts", type=int, default=80, help="posts per channel at the start")
@@ -354,8 +454,9 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder and print its path")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="feedwatch-soak-"))
-    print(f"soak ({args.mode}): {args.minutes} min, {args.channels} channels, seed {args.seed}, in {workdir}",
-          flush=True)
+    print(
+        f"soak ({args.mode}): {args.minutes} min, {args.channels} channels, seed {args.seed}, in {workdir}", flush=True
+    )
     try:
         return (Shared if args.mode == "shared" else Soak)(args, workdir).run()
     finally:

@@ -33,8 +33,17 @@ VIEWS = (120, 250, 400)
 
 
 def _channel_post(channel: str, mid: int, hours: float, text: str, views: int | None = None) -> Post:
-    return post(text, "tme-html", f"https://t.me/s/{channel}", mid, channel=channel, message_id=mid,
-                url=f"https://t.me/{channel}/{mid}", date=T0 + timedelta(hours=hours), views=views)
+    return post(
+        text,
+        "tme-html",
+        f"https://t.me/s/{channel}",
+        mid,
+        channel=channel,
+        message_id=mid,
+        url=f"https://t.me/{channel}/{mid}",
+        date=T0 + timedelta(hours=hours),
+        views=views,
+    )
 
 
 def stream() -> list[Post]:
@@ -54,12 +63,16 @@ def make_store(path: Path) -> Path:
     with Store.open(path) as store:
         store.ingest(stream(), "generated", on_new=IngestHook(Settings(warmup_days=2)))
         channel, mid = EDITED
-        texts = ("Statement on the harbour works\n\n#Sustained", "Statement on the harbour works\n\n#Sustained",
-                 f"Statement on the harbour works and the {WORD} shipment\n\n#Sustained")
+        texts = (
+            "Statement on the harbour works\n\n#Sustained",
+            "Statement on the harbour works\n\n#Sustained",
+            f"Statement on the harbour works and the {WORD} shipment\n\n#Sustained",
+        )
         for n, (text, views) in enumerate(zip(texts, VIEWS, strict=True)):
             seen = T0 + timedelta(days=12, hours=n)
-            store.ingest([_channel_post(channel, mid, 11 * 24, text, views)], f"https://t.me/s/{channel}",
-                         observed_at=seen)
+            store.ingest(
+                [_channel_post(channel, mid, 11 * 24, text, views)], f"https://t.me/s/{channel}", observed_at=seen
+            )
     return path
 
 

@@ -21,8 +21,15 @@ def at(hours: float) -> datetime:
 def post(hours: float, channel: str | None, *tags: str, forward_of: str | None = None, mid: int = 0) -> Post:
     origin = ForwardedFrom(forward_of, forward_of, 1, f"https://t.me/{forward_of}/1") if forward_of else None
     url = f"https://t.me/{channel}/{mid}" if channel else None
-    return Post(channel=channel, message_id=mid or None, url=url, date=at(hours), hashtags=tags,
-                text=" ".join("#" + t for t in tags), forwarded_from=origin)
+    return Post(
+        channel=channel,
+        message_id=mid or None,
+        url=url,
+        date=at(hours),
+        hashtags=tags,
+        text=" ".join("#" + t for t in tags),
+        forwarded_from=origin,
+    )
 
 
 def background(days: int, channels: list[str], tag: str = "news") -> list[Post]:
@@ -30,8 +37,13 @@ def background(days: int, channels: list[str], tag: str = "news") -> list[Post]:
     return [post(h + i * 0.1, ch, tag) for h in range(0, days * 24, 6) for i, ch in enumerate(channels)]
 
 
-def detect(posts: list[Post], settings: Settings = QUICK, cache_size: int = 10_000,
-           conn: sqlite3.Connection | None = None, batch: int = 50) -> sqlite3.Connection:
+def detect(
+    posts: list[Post],
+    settings: Settings = QUICK,
+    cache_size: int = 10_000,
+    conn: sqlite3.Connection | None = None,
+    batch: int = 50,
+) -> sqlite3.Connection:
     """Feed `posts` (sorted by time) to a detector on a fresh in-memory database; return the connection."""
     conn = conn or sqlite3.connect(":memory:", isolation_level=None)
     detector = Detector(conn, settings, cache_size)

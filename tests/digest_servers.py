@@ -42,8 +42,7 @@ def free_port() -> int:
 def smtp_server(auth: bool = False) -> Iterator[tuple[Mailbox, int]]:
     """Run an SMTP server on 127.0.0.1 (AUTH over plain text only when `auth`: a local test server)."""
     box = Mailbox()
-    extra: dict[str, Any] = {
-"authenticator": box.authenticate, "auth_require_tls": False} if auth else {}
+    extra: dict[str, Any] = {"authenticator": box.authenticate, "auth_require_tls": False} if auth else {}
     controller = Controller(box, hostname="127.0.0.1", port=free_port(), **extra)
     controller.start()
     try:

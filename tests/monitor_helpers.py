@@ -38,16 +38,23 @@ class FakeClock:
 
 
 def settings(base_url: str, **changes: object) -> WebSettings:
-    values: dict[str, object] = {"base_url": base_url, "min_delay": 0.0, "jitter": 0.0, "timeout": 0.5,
-                                 "connect_timeout": 0.5, "backoff": 1.0}
+    values: dict[str, object] = {
+        "base_url": base_url,
+        "min_delay": 0.0,
+        "jitter": 0.0,
+        "timeout": 0.5,
+        "connect_timeout": 0.5,
+        "backoff": 1.0,
+    }
     values.update(changes)
     return WebSettings(**values)  # type: ignore[arg-type]
 
 
 def web_source(base_url: str, clock: FakeClock, **changes: object) -> WebSource:
     chosen = settings(base_url, **changes)
-    return WebSource(make_client(chosen), chosen, now=clock.now, clock=clock.monotonic, sleep=clock.sleep,
-                     rng=random.Random(1))
+    return WebSource(
+        make_client(chosen), chosen, now=clock.now, clock=clock.monotonic, sleep=clock.sleep, rng=random.Random(1)
+    )
 
 
 def poll(store: Store, source: WebSource, *names: str, backfill: object = None) -> dict:
@@ -61,6 +68,7 @@ def poll(store: Store, source: WebSource, *names: str, backfill: object = None) 
 
 
 def stored_ids(store: Store, channel: str) -> list[int]:
-    rows = store.db.conn.execute("SELECT message_id FROM posts WHERE lower(channel) = lower(?) ORDER BY message_id",
-                                 [channel]).fetchall()
+    rows = store.db.conn.execute(
+        "SELECT message_id FROM posts WHERE lower(channel) = lower(?) ORDER BY message_id", [channel]
+    ).fetchall()
     return [r[0] for r in rows]

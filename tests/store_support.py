@@ -13,12 +13,22 @@ from feedwatch.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
-TABLES = ("posts", "post_sources", "post_versions", "observations", "hashtags", "hashtag_spellings",
-          "post_hashtags", "channels", "channel_names")
+TABLES = (
+    "posts",
+    "post_sources",
+    "post_versions",
+    "observations",
+    "hashtags",
+    "hashtag_spellings",
+    "post_hashtags",
+    "channels",
+    "channel_names",
+)
 
 
-def post(text: str, fmt: str = "tme-html", path: str | None = "page.html", index: int | None = 0,
-         **fields: object) -> Post:
+def post(
+    text: str, fmt: str = "tme-html", path: str | None = "page.html", index: int | None = 0, **fields: object
+) -> Post:
     """A post as a parser would give it: through the shared structure pass."""
     return finish(Post(text=text, source=Source(fmt, path, index), **fields))  # type: ignore[arg-type]
 
@@ -47,10 +57,19 @@ def write_jsonl(path: Path, posts: list[Post]) -> Path:
 def generated(n: int, copies: int = 0) -> list[Post]:
     """`n` channel posts with hashtags and views, then id-less copies of the first `copies` of them."""
     posts = [
-        post(f"Post number {i} about topic{i % 17}\n\nbody words {i * 7} more #Tag{i % 5} #Common",
-             channel="chan", message_id=i + 1, views=100 + i, fmt="tme-html", path="https://t.me/s/chan", index=i)
+        post(
+            f"Post number {i} about topic{i % 17}\n\nbody words {i * 7} more #Tag{i % 5} #Common",
+            channel="chan",
+            message_id=i + 1,
+            views=100 + i,
+            fmt="tme-html",
+            path="https://t.me/s/chan",
+            index=i,
+        )
         for i in range(n)
     ]
-    pasted = [dataclasses.replace(p, channel=None, message_id=None, views=None,
-                                  source=Source("dump", "paste.txt", i)) for i, p in enumerate(posts[:copies])]
+    pasted = [
+        dataclasses.replace(p, channel=None, message_id=None, views=None, source=Source("dump", "paste.txt", i))
+        for i, p in enumerate(posts[:copies])
+    ]
     return posts + pasted

@@ -56,8 +56,9 @@ def test_history_on_the_seeds_shows_the_one_text_and_no_counters(seeded: Path) -
 def test_history_of_an_unknown_post_is_one_line(seeded: Path) -> None:
     code, out, err = run("history", "nobody_here/5", "--db", str(seeded))
     assert code == 1 and not out
-    assert err.strip().splitlines() == ["error: nobody_here/5: no such post stored. Give CHANNEL/ID or a row id; "
-                                        "feedwatch search finds posts"]
+    assert err.strip().splitlines() == [
+        "error: nobody_here/5: no such post stored. Give CHANNEL/ID or a row id; feedwatch search finds posts"
+    ]
 
 
 def test_commands_on_a_missing_store_say_so_in_one_line(tmp_path: Path) -> None:

@@ -102,8 +102,16 @@ def test_scores_are_bounded_and_a_known_tags_burst_never_outranks_a_campaign() -
 def test_a_channel_without_a_username_is_shown_by_its_title() -> None:
     posts = background(30, CHANNELS)
     titled = [Post(channel=None, channel_title="Daily Bulletin", date=at(1), text="first")]
-    titled += [Post(channel=None, channel_title="Daily Bulletin", date=at(20 * 24 + d * 24 + 1), hashtags=("Relief",),
-                    text="#Relief") for d in range(5)]
+    titled += [
+        Post(
+            channel=None,
+            channel_title="Daily Bulletin",
+            date=at(20 * 24 + d * 24 + 1),
+            hashtags=("Relief",),
+            text="#Relief",
+        )
+        for d in range(5)
+    ]
     conn = detect(posts + titled)
     found = [a for a in alerts(conn) if a.tag == "Relief"]
     assert found and "Daily Bulletin" in " ".join(found[0].evidence["summary"])

@@ -20,10 +20,18 @@ def named(post: Post) -> Post:
     """The post with its one-letter channels named as Telegram usernames (what JSON Lines input must give)."""
     origin = post.forwarded_from
     if origin is not None:
-        origin = ForwardedFrom(f"chan_{origin.name}", f"chan_{origin.channel}", origin.message_id,
-                               f"https://t.me/chan_{origin.channel}/{origin.message_id}")
-    return dataclasses.replace(post, channel=f"chan_{post.channel}", url=f"https://t.me/chan_{post.channel}/"
-                               f"{post.message_id}", forwarded_from=origin)
+        origin = ForwardedFrom(
+            f"chan_{origin.name}",
+            f"chan_{origin.channel}",
+            origin.message_id,
+            f"https://t.me/chan_{origin.channel}/{origin.message_id}",
+        )
+    return dataclasses.replace(
+        post,
+        channel=f"chan_{post.channel}",
+        url=f"https://t.me/chan_{post.channel}/{post.message_id}",
+        forwarded_from=origin,
+    )
 
 
 def run(*args: str) -> Result:

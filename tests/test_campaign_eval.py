@@ -51,8 +51,12 @@ def test_score_counts_recall_precision_and_delay() -> None:
 
 @pytest.mark.slow
 def test_quick_evaluation_meets_the_targets() -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "eval" / "run.py"), "--quick", "--direct", "--json"],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "eval" / "run.py"), "--quick", "--direct", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result = json.loads(done.stdout)
     found, null = result["campaigns"], result["null"]
     assert found["rows"]["all"]["campaigns"] >= 6
@@ -74,21 +78,37 @@ def test_real_scoring_reads_labels_and_documented_campaigns(tmp_path: Path) -> N
     import real
 
     labels = tmp_path / "labels.csv"
-    labels.write_text("dataset,tier,tag,first_seen,alerted_at,channels,posts,forwards,label,note\n"
-                      "x,T2,Push,2023-03-30T18:31,2023-04-02T10:00,1,9,0,campaign,pushed daily\n"
-                      "x,T2,Quake,2023-05-01T00:00,2023-05-03T00:00,4,9,0,news event,an earthquake\n", encoding="utf-8")
+    labels.write_text(
+        "dataset,tier,tag,first_seen,alerted_at,channels,posts,forwards,label,note\n"
+        "x,T2,Push,2023-03-30T18:31,2023-04-02T10:00,1,9,0,campaign,pushed daily\n"
+        "x,T2,Quake,2023-05-01T00:00,2023-05-03T00:00,4,9,0,news event,an earthquake\n",
+        encoding="utf-8",
+    )
     documented = tmp_path / "known.csv"
-    documented.write_text("dataset,campaign,spellings,first_use,period,channels,kind,note\n"
-                          "x,Push,push|thepush,2023-03-30T18:31,dev,1,single_source,\n"
-                          "x,Other,other,2023-06-01T00:00,dev,3,network_forwards,\n", encoding="utf-8")
+    documented.write_text(
+        "dataset,campaign,spellings,first_use,period,channels,kind,note\n"
+        "x,Push,push|thepush,2023-03-30T18:31,dev,1,single_source,\n"
+        "x,Other,other,2023-06-01T00:00,dev,3,network_forwards,\n",
+        encoding="utf-8",
+    )
 
     def alert(tag: str, first: str, at: str) -> dict:  # type: ignore[type-arg]
-        return {"tag": tag, "tags": [tag], "tier": "T2", "first_seen": first, "alerted_at": at, "channels": ["a"],
-                "posts": 9, "forwards": 0}
+        return {
+            "tag": tag,
+            "tags": [tag],
+            "tier": "T2",
+            "first_seen": first,
+            "alerted_at": at,
+            "channels": ["a"],
+            "posts": 9,
+            "forwards": 0,
+        }
 
-    found = [alert("Push", "2023-03-30T18:31:00+00:00", "2023-04-01T18:31:00+00:00"),
-             alert("Quake", "2023-05-01T00:00:00+00:00", "2023-05-03T00:00:00+00:00"),
-             alert("Unread", "2023-05-09T00:00:00+00:00", "2023-05-11T00:00:00+00:00")]
+    found = [
+        alert("Push", "2023-03-30T18:31:00+00:00", "2023-04-01T18:31:00+00:00"),
+        alert("Quake", "2023-05-01T00:00:00+00:00", "2023-05-03T00:00:00+00:00"),
+        alert("Unread", "2023-05-09T00:00:00+00:00", "2023-05-11T00:00:00+00:00"),
+    ]
     week = 7 * 86400.0
     result = real.score(found, real.load_labels(labels), real.load_campaigns(documented), (0.0, 10 * week))
     assert result["precision"] == 1 / 3 and result["recall"] == 0.5

@@ -17,19 +17,22 @@ ROOT = Path(__file__).resolve().parents[1]
 MFA = "UNCharterIsOurRules"
 
 
-@pytest.mark.parametrize("spelling", [
-    "UNCharterIsOurRules",
-    "UnCharterIsOurRules",
-    "#uncharterisourrules",
-    "UNCharterlsOurRules",  # lower-case L for the capital I, as in press copies
-    "UNCharter1sOurRules",  # digit one
-    "UNCharterIsОurRules",  # Cyrillic capital O
-    "UNСharterIsOurRulеs",  # Cyrillic capital Es and small ie
-    "ＵＮＣｈａｒｔｅｒＩｓＯｕｒＲｕｌｅｓ",  # fullwidth: NFKC
-    "𝐔𝐍CharterIsOurRules",  # mathematical bold: NFKC
-    "UNCharter\u200bIsOurRules",  # a zero-width space
-    "UΝCharterΙsOurRules",  # Greek capital Nu and Iota
-])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "UNCharterIsOurRules",
+        "UnCharterIsOurRules",
+        "#uncharterisourrules",
+        "UNCharterlsOurRules",  # lower-case L for the capital I, as in press copies
+        "UNCharter1sOurRules",  # digit one
+        "UNCharterIsОurRules",  # Cyrillic capital O
+        "UNСharterIsOurRulеs",  # Cyrillic capital Es and small ie
+        "ＵＮＣｈａｒｔｅｒＩｓＯｕｒＲｕｌｅｓ",  # fullwidth: NFKC
+        "𝐔𝐍CharterIsOurRules",  # mathematical bold: NFKC
+        "UNCharter\u200bIsOurRules",  # a zero-width space
+        "UΝCharterΙsOurRules",  # Greek capital Nu and Iota
+    ],
+)
 def test_look_alike_spellings_are_one_tag(spelling: str) -> None:
     assert tag_identity(spelling) == tag_identity(MFA)
 

@@ -35,14 +35,18 @@ def scenario(offset: int = 0) -> list[Post]:
     out = []
     for p in sorted(posts, key=lambda p: p.date or T0):
         numbered[p.channel or ""] = numbered.get(p.channel or "", 0) + 1
-        out.append(dataclasses.replace(p, message_id=numbered[p.channel or ""],
-                                       url=f"https://t.me/{p.channel}/{numbered[p.channel or '']}"))
+        out.append(
+            dataclasses.replace(
+                p, message_id=numbered[p.channel or ""], url=f"https://t.me/{p.channel}/{numbered[p.channel or '']}"
+            )
+        )
     return out
 
 
 def shape(found: list) -> list[tuple]:  # type: ignore[type-arg]
-    return [(a.tag, a.tier, a.first_seen, a.alerted_at, a.channels, a.posts, a.forwards, round(a.score, 6))
-            for a in found]
+    return [
+        (a.tag, a.tier, a.first_seen, a.alerted_at, a.channels, a.posts, a.forwards, round(a.score, 6)) for a in found
+    ]
 
 
 def test_every_tier_fires_in_the_scenario() -> None:
@@ -75,8 +79,7 @@ def test_rebuild_from_the_store_gives_the_same_alerts_as_ingest(tmp_path: Path) 
     with Store.open(tmp_path / "feedwatch.db") as store:
         store.ingest(posts, "scenario", batch=200, on_new=IngestHook(QUICK))
         incremental = shape(alerts(store.db))
-        assert rebuild_stored(store.db, QUICK) == len(store.db.conn.execute(
-            "SELECT * FROM campaign_alerts").fetchall())
+        assert rebuild_stored(store.db, QUICK) == len(store.db.conn.execute("SELECT * FROM campaign_alerts").fetchall())
         rebuilt = shape(alerts(store.db))
     assert rebuilt == incremental
     assert {a[1] for a in incremental} == {"T1", "T2", "T3"}
@@ -105,8 +108,12 @@ def test_daily_counts_for_charts_count_forwards_apart() -> None:
 def test_stream_time_actor_and_forward_rules() -> None:
     dated = post(5, "chan", "x", forward_of="origin")
     assert actor_of(dated) == ("chan", True)
-    pasted = Post(hashtags=("x",), forwarded_from=ForwardedFrom("Russian MFA 🇷🇺"),
-                  datelines=(Dateline("Moscow", date(2023, 4, 29)),), source=Source("dump", "seeds/d.txt", 1))
+    pasted = Post(
+        hashtags=("x",),
+        forwarded_from=ForwardedFrom("Russian MFA 🇷🇺"),
+        datelines=(Dateline("Moscow", date(2023, 4, 29)),),
+        source=Source("dump", "seeds/d.txt", 1),
+    )
     use = use_of(pasted)
     assert use is not None and use.approximate and use.actor == "russian mfa 🇷🇺" and not use.forward
     assert use.t == at(0).replace(year=2023, month=4, day=29).timestamp()

@@ -119,8 +119,11 @@ def test_translations_used_together_while_new_are_one_family_and_one_alert() -> 
     posts = background(40, CHANNELS)
     posts += co_launch(8, "LaunchOne", ["a", "b", "c"]) + co_launch(15, "LaunchTwo", ["a", "b", "c"])
     both = [post(20 * 24 + i / 3, ch, "OurRules", "НашиПравила") for i, ch in enumerate(["a", "b", "c"])]
-    both += [post(20 * 24 + d * 24 + 2 + i / 3, ch, "OurRules", "НашиПравила")
-             for d in range(1, 5) for i, ch in enumerate(["a", "b", "c"])]
+    both += [
+        post(20 * 24 + d * 24 + 2 + i / 3, ch, "OurRules", "НашиПравила")
+        for d in range(1, 5)
+        for i, ch in enumerate(["a", "b", "c"])
+    ]
     conn = detect(posts + both)
     found = [a for a in alerts(conn) if "OurRules" in a.tags]
     tiers = [a.tier for a in found]

@@ -20,8 +20,12 @@ STATEMENT = str(ROOT / "seeds" / "000_bc5f4b5de1e8430e.txt")
 
 def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "feedwatch", *args], input=stdin.decode("latin-1") if stdin else None,
-        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        [sys.executable, "-m", "feedwatch", *args],
+        input=stdin.decode("latin-1") if stdin else None,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
     )
 
 
@@ -85,8 +89,10 @@ def test_damaged_jsonl_names_the_line(tmp_path: Path) -> None:
     result = run("parse", str(path))
     assert result.returncode == 1
     assert len(result.stdout.splitlines()) == 1
-    assert "posts.jsonl: line 2: not a post (Expected `int | null`, got `str` - at `$.views`); line skipped" \
+    assert (
+        "posts.jsonl: line 2: not a post (Expected `int | null`, got `str` - at `$.views`); line skipped"
         in result.stderr
+    )
 
 
 def test_summary_is_readable() -> None:

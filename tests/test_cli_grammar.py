@@ -30,14 +30,23 @@ def db(tmp_path: Path) -> str:
     return path
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("24h", NOW - timedelta(hours=24)), ("7d", NOW - timedelta(days=7)), ("2w", NOW - timedelta(weeks=2)),
-    ("7days", NOW - timedelta(days=7)), ("2 weeks", NOW - timedelta(weeks=2)), ("90min", NOW - timedelta(minutes=90)),
-    ("1 hour", NOW - timedelta(hours=1)), ("3D", NOW - timedelta(days=3)),
-    ("2023-04-29", datetime(2023, 4, 29, tzinfo=UTC)),
-    ("2023-04-29T06:30:00+03:00", datetime(2023, 4, 29, 3, 30, tzinfo=UTC)),
-    ("2023-04-29 06:30", datetime(2023, 4, 29, 6, 30, tzinfo=UTC)), ("all", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("24h", NOW - timedelta(hours=24)),
+        ("7d", NOW - timedelta(days=7)),
+        ("2w", NOW - timedelta(weeks=2)),
+        ("7days", NOW - timedelta(days=7)),
+        ("2 weeks", NOW - timedelta(weeks=2)),
+        ("90min", NOW - timedelta(minutes=90)),
+        ("1 hour", NOW - timedelta(hours=1)),
+        ("3D", NOW - timedelta(days=3)),
+        ("2023-04-29", datetime(2023, 4, 29, tzinfo=UTC)),
+        ("2023-04-29T06:30:00+03:00", datetime(2023, 4, 29, 3, 30, tzinfo=UTC)),
+        ("2023-04-29 06:30", datetime(2023, 4, 29, 6, 30, tzinfo=UTC)),
+        ("all", None),
+    ],
+)
 def test_one_grammar_for_the_start_of_a_window(text: str, expected: datetime | None) -> None:
     assert parse_time(text, NOW) == expected
 
@@ -54,11 +63,18 @@ def test_what_the_grammar_refuses_is_one_line_naming_the_option(text: str) -> No
     assert "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize("args", [
-    ["campaigns", "--since", "2w"], ["campaigns", "--since", "7days"], ["search", "--since", "7d"],
-    ["search", "Lavrov", "--since", "24h", "--until", "2030-01-01"], ["export", "--since", "24h"],
-    ["export", "--since", "2021-05-14", "--until", "2021-05-14"], ["digest", "--since", "2w"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["campaigns", "--since", "2w"],
+        ["campaigns", "--since", "7days"],
+        ["search", "--since", "7d"],
+        ["search", "Lavrov", "--since", "24h", "--until", "2030-01-01"],
+        ["export", "--since", "24h"],
+        ["export", "--since", "2021-05-14", "--until", "2021-05-14"],
+        ["digest", "--since", "2w"],
+    ],
+)
 def test_every_time_window_takes_the_same_grammar(db: str, args: list[str]) -> None:
     result = run(*args, "--db", db)
     assert result.exit_code == 0, result.output
@@ -89,8 +105,11 @@ def test_export_keeps_only_the_window(db: str) -> None:
 
 def _config(tmp_path: Path, db: Path) -> Path:
     path = tmp_path / "other.toml"
-    path.write_text(f'[database]\npath = "{db}"\n[folders]\npaths = ["{SEEDS}"]\nsettle = 0.0\n'
-                    f'[digest.file]\npath = "{tmp_path}/digest-{{date}}.md"\n', encoding="utf-8")
+    path.write_text(
+        f'[database]\npath = "{db}"\n[folders]\npaths = ["{SEEDS}"]\nsettle = 0.0\n'
+        f'[digest.file]\npath = "{tmp_path}/digest-{{date}}.md"\n',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -126,13 +145,21 @@ def test_poll_writes_where_feedwatch_db_says_before_the_config(tmp_path: Path) -
     from tme_server import TmeServer, make_posts
 
     config = tmp_path / "poll.toml"
-    config.write_text(f'[database]\npath = "{tmp_path}/configured.db"\n[web]\nmin_delay = 0.0\njitter = 0.0\n'
-                      '[poll]\nbackfill = "all"\n', encoding="utf-8")
+    config.write_text(
+        f'[database]\npath = "{tmp_path}/configured.db"\n[web]\nmin_delay = 0.0\njitter = 0.0\n'
+        '[poll]\nbackfill = "all"\n',
+        encoding="utf-8",
+    )
     env_db = tmp_path / "env.db"
     with TmeServer() as tme:
         tme.add_channel("MFARussia", make_posts(5))
-        result = run("poll", "MFARussia", "--config", str(config),
-                     env={"FEEDWATCH_DB": str(env_db), "FEEDWATCH_TME_BASE_URL": tme.base_url})
+        result = run(
+            "poll",
+            "MFARussia",
+            "--config",
+            str(config),
+            env={"FEEDWATCH_DB": str(env_db), "FEEDWATCH_TME_BASE_URL": tme.base_url},
+        )
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "configured.db").exists()
     exported = run("export", "--channel", "MFARussia", "--db", str(env_db))
@@ -192,15 +219,18 @@ def test_an_unknown_channel_in_export_says_so(db: str, tmp_path: Path) -> None:
     assert run("ingest", str(write_jsonl(tmp_path / "c.jsonl", posts)), "--db", db).exit_code == 0
     unknown = run("export", "--channel", "MFARussia", "--db", db)
     assert unknown.exit_code == 1 and unknown.stdout == ""
-    assert "--channel MFARussia: no stored post is from this channel (stored channels include mfa_russia)" \
+    assert (
+        "--channel MFARussia: no stored post is from this channel (stored channels include mfa_russia)"
         in unknown.stderr
+    )
     known = run("export", "--channel", "MFA_Russia", "--db", db)
     assert known.exit_code == 0 and len(known.stdout.splitlines()) == 2
     empty_window = run("export", "--channel", "mfa_russia", "--since", "2030-01-01", "--db", db)
     assert empty_window.exit_code == 0 and empty_window.stdout == ""
     searched = run("search", "note", "--channel", "MFARussia", "--db", db)
     assert searched.exit_code == 0 and searched.stderr == (
-        "0 found. --channel MFARussia: no stored post is from this channel (stored channels include mfa_russia).\n")
+        "0 found. --channel MFARussia: no stored post is from this channel (stored channels include mfa_russia).\n"
+    )
     assert run("search", "nothing", "--channel", "mfa_russia", "--db", db).stderr == "0 found.\n"
 
 

@@ -52,7 +52,7 @@ def test_shipped_file_loads_with_real_channels_and_seeds(monkeypatch):
 def test_defaults_without_a_file_and_deep_merge(tmp_path):
     assert load_config(None)["web.concurrency"] == 4
     path = tmp_path / "c.toml"
-    path.write_text('[web]\ntimeout = 3\n[digest.smtp]\nport = 25\n', encoding="utf-8")
+    path.write_text("[web]\ntimeout = 3\n[digest.smtp]\nport = 25\n", encoding="utf-8")
     config = load_config(path)
     assert config["web.timeout"] == 3.0 and isinstance(config["web.timeout"], float)
     assert config["web.min_delay"] == 1.0  # untouched sibling keeps its default

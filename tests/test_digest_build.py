@@ -38,9 +38,14 @@ def seeded(store: Store) -> Store:
 
 def post(channel: str | None, text: str, *, day: int = 20, forwarded: str | None = None, msg: int = 1) -> Post:
     return Post(
-        channel=channel, message_id=msg if channel else None, date=datetime(2026, 11, day, 12, tzinfo=UTC),
-        text=text, hashtags=hashtags(text), fingerprint=fingerprint(text),
-        forwarded_from=ForwardedFrom(forwarded, forwarded) if forwarded else None, source=Source("test"),
+        channel=channel,
+        message_id=msg if channel else None,
+        date=datetime(2026, 11, day, 12, tzinfo=UTC),
+        text=text,
+        hashtags=hashtags(text),
+        fingerprint=fingerprint(text),
+        forwarded_from=ForwardedFrom(forwarded, forwarded) if forwarded else None,
+        source=Source("test"),
     )
 
 
@@ -63,7 +68,9 @@ def test_seeds_digest_shows_the_campaign_tag_once_over_all_seven_posts(seeded: S
 def test_seeds_channels_and_chart(seeded: Store) -> None:
     d = build_digest(seeded.db, None, NOW, now=NOW)
     assert [(c.channel, c.posts) for c in d.channels] == [
-        ("Russian MFA 🇷🇺", 7), ("file:" + str(SEEDS / "000_bc5f4b5de1e8430e.txt"), 1)]
+        ("Russian MFA 🇷🇺", 7),
+        ("file:" + str(SEEDS / "000_bc5f4b5de1e8430e.txt"), 1),
+    ]
     chart = d.chart
     assert chart is not None and [s.tag for s in chart.series] == ["UNCharterIsOurRules"]
     # Six of the seven posts carry a dateline (the seventh has no date at all): 2023-04-24 .. 2024-12-06.
@@ -71,7 +78,7 @@ def test_seeds_channels_and_chart(seeded: Store) -> None:
     counts = chart.series[0].counts
     assert sum(counts) == 6 and {i: n for i, n in enumerate(counts) if n} == {0: 3, 16: 1, 18: 1, 59: 1}
     page = render_html(d)
-    svg = ET.fromstring(page[page.index("<svg"): page.index("</svg>") + 6])
+    svg = ET.fromstring(page[page.index("<svg") : page.index("</svg>") + 6])
     bars = [int(r.get("data-count") or 0) for r in svg.iter("{http://www.w3.org/2000/svg}rect")]
     assert bars == [3, 1, 1, 1]
     assert "Posts per 10 days by publication date; 1 post without a date not shown" in page
@@ -86,28 +93,39 @@ def test_window_counts_only_what_was_stored_in_it(store: Store) -> None:
     assert [c.channel for c in d.channels] == ["@new_chan"]
     everything = build_digest(store.db, None, NOW, now=NOW)
     assert (everything.top_tags[0].key, everything.top_tags[0].posts, everything.top_tags[0].spellings) == (
-        "alpha", 2, ("Alpha", "alpha"))
+        "alpha",
+        2,
+        ("Alpha", "alpha"),
+    )
 
 
 def test_forwards_are_counted_apart(store: Store) -> None:
-    store.ingest([
-        post("origin", "launch #Campaign", msg=1),
-        post("relay1", "launch #Campaign", forwarded="origin", msg=2),
-        post("relay2", "launch #campaign", forwarded="origin", msg=3),
-        post("origin", "again #Campaign", day=21, msg=4),
-    ], "t", observed_at=NOW)
+    store.ingest(
+        [
+            post("origin", "launch #Campaign", msg=1),
+            post("relay1", "launch #Campaign", forwarded="origin", msg=2),
+            post("relay2", "launch #campaign", forwarded="origin", msg=3),
+            post("origin", "again #Campaign", day=21, msg=4),
+        ],
+        "t",
+        observed_at=NOW,
+    )
     d = build_digest(store.db, None, NOW, now=NOW)
     assert [(t.tag, t.posts, t.forwards, t.channels) for t in d.top_tags] == [("Campaign", 4, 2, 3)]
     assert {c.channel: (c.posts, c.forwards) for c in d.channels} == {
-        "@origin": (2, 0), "@relay1": (1, 1), "@relay2": (1, 1)}
+        "@origin": (2, 0),
+        "@relay1": (1, 1),
+        "@relay2": (1, 1),
+    }
     assert d.chart is not None and d.chart.series[0].counts[-2:] == (3, 1)  # 2026-11-20: 3, 2026-11-21: 1
 
 
 def test_scraper_health_puts_failing_sources_first(store: Store) -> None:
     def run(source: str, errors: list[tuple[str, str]], hours: float, new: int = 0) -> None:
         when = NOW - timedelta(hours=hours)
-        store.record_run(source, new=new, updated=0, unchanged=0, failed=0, errors=errors, started_at=when,
-                         finished_at=when)
+        store.record_run(
+            source, new=new, updated=0, unchanged=0, failed=0, errors=errors, started_at=when, finished_at=when
+        )
 
     run("web:fine", [], 3, new=5)
     run("web:down", [("unreachable", "connection refused")], 3)
@@ -118,8 +136,10 @@ def test_scraper_health_puts_failing_sources_first(store: Store) -> None:
     run("web:ancient", [("unreachable", "long ago")], 48)
     d = build_digest(store.db, NOW - timedelta(hours=24), NOW, now=NOW)
     assert [(h.source, h.status, h.runs, h.failed_runs, h.posts) for h in d.health] == [
-        ("web:down", "failing", 2, 2, 0), ("web:busy", "rate limited", 1, 1, 1),
-        ("web:drifting", "markup drift", 2, 1, 2), ("web:fine", "ok", 1, 0, 5),
+        ("web:down", "failing", 2, 2, 0),
+        ("web:busy", "rate limited", 1, 1, 1),
+        ("web:drifting", "markup drift", 2, 1, 2),
+        ("web:fine", "ok", 1, 0, 5),
     ]
     assert d.health[0].last_error == "connection timed out" and d.health[0].errors == (("unreachable", 2),)
     text = render_md(d)
@@ -128,11 +148,16 @@ def test_scraper_health_puts_failing_sources_first(store: Store) -> None:
 
 def test_post_link_prefers_tme_and_falls_back_to_the_source() -> None:
     with_id = post("MFARussia", "x #T", msg=42)
-    assert (post_link(with_id).url, post_link(with_id).where) == ("https://t.me/MFARussia/42",
-                                                                  "https://t.me/MFARussia/42")
+    assert (post_link(with_id).url, post_link(with_id).where) == (
+        "https://t.me/MFARussia/42",
+        "https://t.me/MFARussia/42",
+    )
     pasted = Post(text="Pasted #T", source=Source("dump", "seeds/004.txt", 3), fingerprint="f")
     assert (post_link(pasted).url, post_link(pasted).where, post_link(pasted).label) == (
-        None, "seeds/004.txt#3", "Pasted #T")
+        None,
+        "seeds/004.txt#3",
+        "Pasted #T",
+    )
     hostile = Post(url="javascript:alert(1)", text="<script>alert(1)</script>", source=Source("x"), fingerprint="f")
     assert post_link(hostile).url is None
 

@@ -30,8 +30,16 @@ HOSTILE = "<script>alert(1)</script>"
 
 
 def _post(channel: str, number: int, when: datetime, text: str, title: str | None = None) -> Post:
-    return Post(channel=channel, message_id=number, date=when, title=title, text=text, hashtags=hashtags(text),
-                fingerprint=fingerprint(f"{text} {channel} {number}"), source=Source("test"))
+    return Post(
+        channel=channel,
+        message_id=number,
+        date=when,
+        title=title,
+        text=text,
+        hashtags=hashtags(text),
+        fingerprint=fingerprint(f"{text} {channel} {number}"),
+        source=Source("test"),
+    )
 
 
 def stream() -> list[Post]:
@@ -45,8 +53,15 @@ def stream() -> list[Post]:
         for hour, channel in enumerate(CHANNELS[:3]):
             number += 1
             title = 'Quote " breaks <b>attributes</b>' if channel == "alpha_ch" else None
-            posts.append(_post(channel, number, START + timedelta(days=day, hours=hour, minutes=10),
-                               f"Launch {HOSTILE} #NewCampaign", title=title))
+            posts.append(
+                _post(
+                    channel,
+                    number,
+                    START + timedelta(days=day, hours=hour, minutes=10),
+                    f"Launch {HOSTILE} #NewCampaign",
+                    title=title,
+                )
+            )
     return posts
 
 
@@ -63,7 +78,12 @@ def test_new_campaign_with_its_evidence_and_links(store: Store) -> None:
     d = build_digest(store.db, NOW - timedelta(days=7), NOW, now=NOW)
     [alert] = d.new_campaigns
     assert (alert.tier, alert.tag, alert.channels, alert.posts, alert.forwards) == (
-        "T2", "NewCampaign", CHANNELS[:3], 7, 0)
+        "T2",
+        "NewCampaign",
+        CHANNELS[:3],
+        7,
+        0,
+    )
     assert alert.first_seen == START + timedelta(days=70, minutes=10)
     assert alert.statistic.startswith("Poisson tail") and alert.statistic.endswith("(threshold 0.001)")
     assert alert.score_basis.startswith("0-100") and 0 < alert.score <= 100
@@ -102,10 +122,14 @@ def test_delivered_by_email_and_webhook_once_each(store: Store) -> None:
     receiver = Receiver(statuses=[503])  # the webhook fails once, then recovers
     waits: list[float] = []
     with smtp_server() as (box, port), http_receiver(receiver) as url:
-        targets = [EmailTarget("127.0.0.1", port, "fw@example.org", ("analyst@example.org",), starttls=False),
-                   WebhookTarget(url, attempts=1)]
-        runs = [send_digests(store.db, targets, builder(store.db), now=NOW + timedelta(hours=h), env={},
-                             sleep=waits.append) for h in (0, 1, 2)]
+        targets = [
+            EmailTarget("127.0.0.1", port, "fw@example.org", ("analyst@example.org",), starttls=False),
+            WebhookTarget(url, attempts=1),
+        ]
+        runs = [
+            send_digests(store.db, targets, builder(store.db), now=NOW + timedelta(hours=h), env={}, sleep=waits.append)
+            for h in (0, 1, 2)
+        ]
     assert [[(o.ok, o.alerts) for o in run] for run in runs] == [
         [(True, 1), (False, 1)],  # e-mail delivered; webhook failed: kept
         [(True, 0), (True, 1)],  # e-mail has it already; webhook gets it now
@@ -141,7 +165,7 @@ def test_command_line_ingest_then_digest_shows_the_campaign(tmp_path: Path, monk
     assert ingested.exit_code == 0, ingested.output
     shown = runner.invoke(main, ["digest", "--db", "x.db", "--since", "all", "--format", "html"], env=env)
     assert shown.exit_code == 0
-    assert "#NewCampaign <span class=\"tier\">T2</span> new campaign" in shown.stdout
+    assert '#NewCampaign <span class="tier">T2</span> new campaign' in shown.stdout
     assert "Quote &quot; breaks &lt;b&gt;attributes&lt;/b&gt;" in shown.stdout
     assert "Launch &lt;script&gt;alert(1)&lt;/script&gt;" in shown.stdout
     assert "<script" not in shown.stdout and "<b>" not in shown.stdout

@@ -44,8 +44,13 @@ def test_markdown_digest_of_the_seeds(db: str) -> None:
     assert "| #UNCharterIsOurRules | 7 | 0 | 1 | #UNCharterIsOurRules, #UnCharterIsOurRules |" in out
     headings = [line for line in out.splitlines() if line.startswith("## ")]
     assert [h.split(" (")[0] for h in headings] == [
-        "## New campaigns", "## Spiking known tags", "## Talking points spreading", "## Top hashtags",
-        "## Activity per channel", "## Scraper health"]
+        "## New campaigns",
+        "## Spiking known tags",
+        "## Talking points spreading",
+        "## Top hashtags",
+        "## Activity per channel",
+        "## Scraper health",
+    ]
 
 
 def test_json_and_html_outputs(db: str, tmp_path: Path) -> None:
@@ -62,11 +67,14 @@ def test_a_window_after_the_posts_is_empty(db: str) -> None:
     assert code == 0 and "0 posts" in out and "No hashtags in this window." in out
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--db", "{tmp}/missing.db"], "no database there yet"),
-    (["--since", "yesterday"], "'--since': 'yesterday': use 24h, 7d"),
-    (["--send"], "no digest target set"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--db", "{tmp}/missing.db"], "no database there yet"),
+        (["--since", "yesterday"], "'--since': 'yesterday': use 24h, 7d"),
+        (["--send"], "no digest target set"),
+    ],
+)
 def test_bad_usage_is_one_line_and_exit_2(db: str, tmp_path: Path, args: list[str], message: str) -> None:
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     code, _out, err = run("--db", db, *args) if args[0] != "--db" else run(*args)
@@ -130,9 +138,27 @@ def test_digest_out_on_a_full_disk_is_one_line_and_leaves_no_temporary_file(db: 
     # No bytecode caches from the limited process: Python would write them cut short, and every later import fail.
     env = {"FEEDWATCH_CONFIG": "", "FEEDWATCH_DB": "", "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
     try:
-        done = subprocess.run([sys.executable, "-c", FULL_DISK, "1000", "digest", "--db", db, "--since", "all",
-                               "--format", "html", "--out", str(out)], capture_output=True, text=True, env=env,
-                              timeout=120)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                FULL_DISK,
+                "1000",
+                "digest",
+                "--db",
+                db,
+                "--since",
+                "all",
+                "--format",
+                "html",
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
     finally:
         holder.close()
     assert done.returncode == 1, done.stderr
@@ -142,12 +168,16 @@ def test_digest_out_on_a_full_disk_is_one_line_and_leaves_no_temporary_file(db: 
     assert list(out.parent.iterdir()) == []
 
 
-@pytest.mark.parametrize("sender, to", [
-    ('"digest@example.org\\r\\nBcc: victim@example.org"', '["y@example.org"]'),
-    ('"digest@example.org"', '["a@example.org", "b@example.org\\nSubject: forged"]'),
-])
-def test_a_line_break_in_an_smtp_address_is_one_line_at_config_load(db: str, tmp_path: Path, sender: str,
-                                                                      to: str) -> None:
+@pytest.mark.parametrize(
+    "sender, to",
+    [
+        ('"digest@example.org\\r\\nBcc: victim@example.org"', '["y@example.org"]'),
+        ('"digest@example.org"', '["a@example.org", "b@example.org\\nSubject: forged"]'),
+    ],
+)
+def test_a_line_break_in_an_smtp_address_is_one_line_at_config_load(
+    db: str, tmp_path: Path, sender: str, to: str
+) -> None:
     config = tmp_path / "c.toml"
     config.write_text(f'[digest.smtp]\nhost = "127.0.0.1"\nport = 9\nfrom = {sender}\nto = {to}\n', encoding="utf-8")
     code, _out, err = run("--db", db, "--config", str(config), "--send")

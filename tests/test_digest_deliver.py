@@ -75,7 +75,9 @@ def test_webhook_posts_the_json_digest() -> None:
         assert post_webhook(WebhookTarget(url), digest(), sleep=_no_sleep) == "webhook 127.0.0.1"
     [body] = receiver.bodies
     assert body["format"] == "feedwatch-digest" and [a["tag"] for a in body["new_campaigns"]] == [
-        "UNCharterIsOurRules", "Coordinated"]
+        "UNCharterIsOurRules",
+        "Coordinated",
+    ]
 
 
 def test_webhook_retries_with_capped_backoff_then_succeeds() -> None:
@@ -98,8 +100,9 @@ def test_webhook_gives_up_after_its_attempts_without_showing_the_token() -> None
     with http_receiver(receiver) as url, pytest.raises(DeliveryError) as caught:
         post_webhook(WebhookTarget(url, attempts=3, backoff=1.0), digest(), sleep=waits.append)
     assert receiver.attempts == 3 and waits == [1.0, 2.0]
-    assert str(caught.value) == ("webhook 127.0.0.1 failed 3 times (last: HTTP 500); "
-                                 "the digest is kept for the next try")
+    assert str(caught.value) == (
+        "webhook 127.0.0.1 failed 3 times (last: HTTP 500); the digest is kept for the next try"
+    )
     assert "token" not in str(caught.value)
 
 
@@ -113,8 +116,9 @@ def test_webhook_client_error_is_not_retried() -> None:
 def test_file_is_written_atomically_in_each_format(tmp_path: Path) -> None:
     target = FileTarget(str(tmp_path / "out" / "digest-{date}.md"), ("md", "html", "json"))
     where = send(target, digest())
-    written = [tmp_path / "out" / name for name in ("digest-2026-11-23.md", "digest-2026-11-23.html",
-                                                    "digest-2026-11-23.json")]
+    written = [
+        tmp_path / "out" / name for name in ("digest-2026-11-23.md", "digest-2026-11-23.html", "digest-2026-11-23.json")
+    ]
     assert where == ", ".join(str(p) for p in written)
     assert json.loads(written[2].read_text())["posts"] == 42
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in written)  # no temp left
@@ -139,12 +143,18 @@ def test_file_that_cannot_be_written_is_a_delivery_error(tmp_path: Path) -> None
 
 def test_targets_come_from_the_config_only() -> None:
     values = {
-        "digest.formats": ["markdown", "html"], "digest.file.path": "data/d-{date}.md",
-        "digest.webhook.url": "https://hooks.example/x", "digest.smtp.host": "mail.example", "digest.smtp.port": 25,
-        "digest.smtp.starttls": True, "digest.smtp.from": "f@example.org", "digest.smtp.to": ["a@example.org"],
+        "digest.formats": ["markdown", "html"],
+        "digest.file.path": "data/d-{date}.md",
+        "digest.webhook.url": "https://hooks.example/x",
+        "digest.smtp.host": "mail.example",
+        "digest.smtp.port": 25,
+        "digest.smtp.starttls": True,
+        "digest.smtp.from": "f@example.org",
+        "digest.smtp.to": ["a@example.org"],
     }
     assert targets_from_config(values) == [
-        FileTarget("data/d-{date}.md", ("md", "html")), WebhookTarget("https://hooks.example/x"),
+        FileTarget("data/d-{date}.md", ("md", "html")),
+        WebhookTarget("https://hooks.example/x"),
         EmailTarget("mail.example", 25, "f@example.org", ("a@example.org",), True),
     ]
     assert targets_from_config({"digest.file.path": "", "digest.webhook.url": "", "digest.smtp.host": ""}) == []
@@ -205,8 +215,10 @@ def test_targets_keep_separate_records() -> None:
     alerts = Alerts(alert("Both", key="T2:both:1"))
     receiver = Receiver(statuses=[500])
     with smtp_server() as (box, port), http_receiver(receiver) as url:
-        targets = [EmailTarget("127.0.0.1", port, "f@example.org", ("a@example.org",), starttls=False),
-                   WebhookTarget(url, attempts=1)]
+        targets = [
+            EmailTarget("127.0.0.1", port, "f@example.org", ("a@example.org",), starttls=False),
+            WebhookTarget(url, attempts=1),
+        ]
         first = send_digests(db, targets, alerts, now=NOW, sleep=_no_sleep, env={})
         second = send_digests(db, targets, alerts, now=NOW.replace(hour=9), sleep=_no_sleep, env={})
     assert [o.ok for o in first] == [True, False] and [o.alerts for o in second] == [0, 1]

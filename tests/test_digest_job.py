@@ -36,8 +36,11 @@ def config_file(tmp_path: Path, body: str) -> Path:
 def test_scheduled_job_delivers_to_file_and_webhook(tmp_path: Path) -> None:
     receiver = Receiver()
     with http_receiver(receiver) as url:
-        config = load_config(config_file(tmp_path, f'[digest.file]\npath = "{tmp_path}/d-{{date}}.md"\n'
-                                                   f'[digest.webhook]\nurl = "{url}"\n'))
+        config = load_config(
+            config_file(
+                tmp_path, f'[digest.file]\npath = "{tmp_path}/d-{{date}}.md"\n[digest.webhook]\nurl = "{url}"\n'
+            )
+        )
         line = run_scheduled(config)
     written = next(tmp_path.glob("d-*.md"))
     assert line == f"{written} (0 alerts); webhook 127.0.0.1 (0 alerts)"
@@ -48,8 +51,9 @@ def test_scheduled_job_delivers_to_file_and_webhook(tmp_path: Path) -> None:
 def test_scheduled_job_raises_after_trying_every_target(tmp_path: Path) -> None:
     receiver = Receiver(statuses=[410])
     with http_receiver(receiver) as url:
-        config = load_config(config_file(tmp_path, f'[digest.webhook]\nurl = "{url}"\n'
-                                                   f'[digest.file]\npath = "{tmp_path}/d.md"\n'))
+        config = load_config(
+            config_file(tmp_path, f'[digest.webhook]\nurl = "{url}"\n[digest.file]\npath = "{tmp_path}/d.md"\n')
+        )
         with pytest.raises(DeliveryError, match=r"webhook 127\.0\.0\.1 refused the digest \(HTTP 410\)"):
             run_scheduled(config)
     assert (tmp_path / "d.md").exists()  # the file target was still served
@@ -60,11 +64,19 @@ def test_scheduled_job_without_targets_says_so(tmp_path: Path) -> None:
     assert run_scheduled(config).startswith("no delivery target configured")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("24h", NOW - timedelta(hours=24)), ("7d", NOW - timedelta(days=7)), ("2w", NOW - timedelta(weeks=2)),
-    ("90m", NOW - timedelta(minutes=90)), ("2026-11-20", datetime(2026, 11, 20, tzinfo=UTC)),
-    ("2026-11-20T06:30:00+02:00", datetime(2026, 11, 20, 4, 30, tzinfo=UTC)), ("all", None), ("ALL", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("24h", NOW - timedelta(hours=24)),
+        ("7d", NOW - timedelta(days=7)),
+        ("2w", NOW - timedelta(weeks=2)),
+        ("90m", NOW - timedelta(minutes=90)),
+        ("2026-11-20", datetime(2026, 11, 20, tzinfo=UTC)),
+        ("2026-11-20T06:30:00+02:00", datetime(2026, 11, 20, 4, 30, tzinfo=UTC)),
+        ("all", None),
+        ("ALL", None),
+    ],
+)
 def test_parse_since(text: str, expected: datetime | None) -> None:
     assert parse_since(text, NOW) == expected
 

@@ -80,12 +80,13 @@ def test_html_is_self_contained_and_phone_readable() -> None:
 def test_svg_chart_has_one_row_per_tag_with_the_right_counts() -> None:
     d = digest()
     page = render_html(d)
-    svg = ET.fromstring(page[page.index("<svg"): page.index("</svg>") + 6])
+    svg = ET.fromstring(page[page.index("<svg") : page.index("</svg>") + 6])
     ns = "{http://www.w3.org/2000/svg}"
     rows = {g.get("data-tag"): g for g in svg.iter(f"{ns}g")}
     assert list(rows) == ["UNCharterIsOurRules", "Ukraine"]
-    bars = {tag: {r.get("data-day"): int(r.get("data-count") or 0) for r in g.iter(f"{ns}rect")}
-            for tag, g in rows.items()}
+    bars = {
+        tag: {r.get("data-day"): int(r.get("data-count") or 0) for r in g.iter(f"{ns}rect")} for tag, g in rows.items()
+    }
     assert bars["UNCharterIsOurRules"] == {"2026-11-20": 2, "2026-11-22": 4, "2026-11-23": 1}
     assert bars["Ukraine"] == {"2026-11-20": 1, "2026-11-21": 1, "2026-11-23": 3}
     heights = {r.get("data-day"): float(r.get("height") or 0) for r in rows["Ukraine"].iter(f"{ns}rect")}
@@ -94,7 +95,7 @@ def test_svg_chart_has_one_row_per_tag_with_the_right_counts() -> None:
 
 def test_svg_chart_escapes_tag_names() -> None:
     page = render_html(hostile_digest())
-    svg = ET.fromstring(page[page.index("<svg"): page.index("</svg>") + 6])  # still well-formed XML
+    svg = ET.fromstring(page[page.index("<svg") : page.index("</svg>") + 6])  # still well-formed XML
     assert [g.get("data-tag") for g in svg.iter("{http://www.w3.org/2000/svg}g")] == [QUOTES + HOSTILE]
 
 
@@ -104,25 +105,56 @@ def test_markdown_of_hostile_posts_renders_no_link_image_or_html() -> None:
     parsed = Elements(html_out)
     names = [tag for tag, _ in parsed.tags]
     assert "script" not in names and "img" not in names and "b" not in names
-    assert [a["href"] for tag, a in parsed.tags if tag == "a"] == ['https://t.me/evil/2?a=1&b=%22%3E%3Cscript%3Ex%3C/script%3E']
+    assert [a["href"] for tag, a in parsed.tags if tag == "a"] == [
+        "https://t.me/evil/2?a=1&b=%22%3E%3Cscript%3Ex%3C/script%3E"
+    ]
     shown = "".join(parsed.text)
     assert HOSTILE in shown and "[link](javascript:alert(4))" in shown and "![img](https://evil.example/x.png)" in shown
 
 
-@pytest.mark.parametrize("hostile", [
-    "# heading", "- item", "1. item", "> quote", "a | b", "`code`", "**bold**", "<b>x</b>", "&amp;",
-    "https://evil.example", "www.evil.example", "mail@evil.example", "line\n===", "$x$", "~~gone~~",
-    "+ item", "1) item", "= x", "[a](https://b.example)", "![i](https://x.example/i.png)", "_em_ x_y_z",
-    "<javascript:alert(1)>", "[x]: https://ref.example", "\\[not a link\\](x)", "a  \n  b", "*em*",
-    "ftp://files.example", "12. December", "x <!-- c --> y", "&#x3C;script&#x3E;",
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "# heading",
+        "- item",
+        "1. item",
+        "> quote",
+        "a | b",
+        "`code`",
+        "**bold**",
+        "<b>x</b>",
+        "&amp;",
+        "https://evil.example",
+        "www.evil.example",
+        "mail@evil.example",
+        "line\n===",
+        "$x$",
+        "~~gone~~",
+        "+ item",
+        "1) item",
+        "= x",
+        "[a](https://b.example)",
+        "![i](https://x.example/i.png)",
+        "_em_ x_y_z",
+        "<javascript:alert(1)>",
+        "[x]: https://ref.example",
+        "\\[not a link\\](x)",
+        "a  \n  b",
+        "*em*",
+        "ftp://files.example",
+        "12. December",
+        "x <!-- c --> y",
+        "&#x3C;script&#x3E;",
+    ],
+)
 def test_md_escape_keeps_text_literal(hostile: str) -> None:
     out = MarkdownIt("gfm-like").enable("strikethrough").render("- " + md(hostile, start=True))
     assert out == f"<ul>\n<li>{_html_text(clean_text(hostile))}</li>\n</ul>\n"
 
 
-MARKUP = st.lists(st.sampled_from([*"#*_[]()<>!`~|\\&:@.-+=$^\"' \n\tabcwx19/;é", "www.", "http", "://"]),
-                  max_size=30).map("".join)
+MARKUP = st.lists(
+    st.sampled_from([*"#*_[]()<>!`~|\\&:@.-+=$^\"' \n\tabcwx19/;é", "www.", "http", "://"]), max_size=30
+).map("".join)
 
 
 @settings(max_examples=500, deadline=None)
@@ -137,7 +169,7 @@ def test_md_escape_keeps_any_text_literal(text: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=60))
 def test_html_escape_keeps_any_text_literal(text: str) -> None:
-    parsed = Elements(f"<p>{h(text)}</p><a title=\"{h(text)}\">x</a>")
+    parsed = Elements(f'<p>{h(text)}</p><a title="{h(text)}">x</a>')
     assert [tag for tag, _ in parsed.tags] == ["p", "a"]
     assert "".join(parsed.text) == clean_text(text) + "x" and parsed.tags[1][1]["title"] == clean_text(text)
 
@@ -151,12 +183,22 @@ def test_clean_text_drops_bidi_overrides_and_controls() -> None:
     assert clean_text("a" * 50, 10) == "a" * 9 + "…"
 
 
-@pytest.mark.parametrize(("url", "ok"), [
-    ("https://t.me/x/1", "https://t.me/x/1"), ("http://a.example/p", "http://a.example/p"),
-    ("t.me/x/2", "https://t.me/x/2"), ("javascript:alert(1)", None), ("JaVaScRiPt:alert(1)", None),
-    ("data:text/html,<script>", None), ("https://a b", None), ("//evil.example", None), ("https://", None),
-    ("vbscript:x", None), ("https:\\\\evil", None),
-])
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://t.me/x/1", "https://t.me/x/1"),
+        ("http://a.example/p", "http://a.example/p"),
+        ("t.me/x/2", "https://t.me/x/2"),
+        ("javascript:alert(1)", None),
+        ("JaVaScRiPt:alert(1)", None),
+        ("data:text/html,<script>", None),
+        ("https://a b", None),
+        ("//evil.example", None),
+        ("https://", None),
+        ("vbscript:x", None),
+        ("https:\\\\evil", None),
+    ],
+)
 def test_safe_url_accepts_only_http_https_and_tme(url: str, ok: str | None) -> None:
     assert safe_url(url) == ok
 
@@ -166,17 +208,43 @@ def test_json_shape() -> None:
     assert obj["format"] == "feedwatch-digest" and obj["version"] == 1
     assert [a["tier"] for a in obj["new_campaigns"]] == ["T2", "T1"]
     first = obj["new_campaigns"][0]
-    assert set(first) == {"key", "tier", "title", "tag", "tags", "first_seen", "alerted_at", "channels", "posts",
-                          "forwards", "score", "score_basis", "statistic", "summary", "evidence", "samples"}
+    assert set(first) == {
+        "key",
+        "tier",
+        "title",
+        "tag",
+        "tags",
+        "first_seen",
+        "alerted_at",
+        "channels",
+        "posts",
+        "forwards",
+        "score",
+        "score_basis",
+        "statistic",
+        "summary",
+        "evidence",
+        "samples",
+    }
     assert first["evidence"] == {"observed": "7", "expected": "0.2"}
     assert first["statistic"].endswith("= 2.1e-05 (threshold 0.001)")
     assert first["samples"][0]["url"] == "https://t.me/MFARussia/101"
-    assert first["samples"][1] == {"label": "Pasted remarks", "url": None,
-                                   "where": "seeds/004_01d4050f5de082cc.txt#3", "channel": None, "date": None,
-                                   "forwarded": True}
-    assert obj["top_tags"][0] == {"key": "uncharterisourrules", "tag": "UNCharterIsOurRules",
-                                  "spellings": ["UNCharterIsOurRules", "UnCharterIsOurRules"], "posts": 7,
-                                  "forwards": 7, "channels": 1}
+    assert first["samples"][1] == {
+        "label": "Pasted remarks",
+        "url": None,
+        "where": "seeds/004_01d4050f5de082cc.txt#3",
+        "channel": None,
+        "date": None,
+        "forwarded": True,
+    }
+    assert obj["top_tags"][0] == {
+        "key": "uncharterisourrules",
+        "tag": "UNCharterIsOurRules",
+        "spellings": ["UNCharterIsOurRules", "UnCharterIsOurRules"],
+        "posts": 7,
+        "forwards": 7,
+        "channels": 1,
+    }
     assert [h["status"] for h in obj["health"]] == ["ok", "failing", "markup drift"]
     assert obj["chart"]["series"] == {"UNCharterIsOurRules": [2, 0, 4, 1], "Ukraine": [1, 1, 0, 3]}
     assert obj["since"] == "2026-11-22T08:00:00+00:00"
@@ -196,8 +264,13 @@ def test_markdown_shows_evidence_and_links_back() -> None:
 def test_empty_digest_says_so_in_every_section() -> None:
     d = digest(new_campaigns=(), spiking=(), top_tags=(), channels=(), health=(), chart=None, posts=0)
     text = render_md(d)
-    for line in ("No new campaigns in this window.", "No known tag is spiking.", "No hashtags in this window.",
-                 "No posts stored in this window.", "No ingest runs in this window."):
+    for line in (
+        "No new campaigns in this window.",
+        "No known tag is spiking.",
+        "No hashtags in this window.",
+        "No posts stored in this window.",
+        "No ingest runs in this window.",
+    ):
         assert line in text
     assert "<svg" not in render_html(d)
 
@@ -212,13 +285,23 @@ def test_zero_width_tag_and_bidi_characters_never_reach_a_rendered_tag_or_label(
     from feedwatch.digest.model import PostLink, TagRow
 
     tag = f"UN{INVISIBLE}Charter"
-    sample = PostLink(f"Lavrov{INVISIBLE} at the UN", "https://t.me/MFARussia/101", "t.me/MFARussia/101",
-                      f"MFA{INVISIBLE}Russia", None)
-    d = digest(new_campaigns=(alert(tag, tags=(tag, f"Устав{INVISIBLE}ООН"), samples=(sample,)),),
-               top_tags=(TagRow("uncharter", (tag,), 3, 0, 1),))
+    sample = PostLink(
+        f"Lavrov{INVISIBLE} at the UN",
+        "https://t.me/MFARussia/101",
+        "t.me/MFARussia/101",
+        f"MFA{INVISIBLE}Russia",
+        None,
+    )
+    d = digest(
+        new_campaigns=(alert(tag, tags=(tag, f"Устав{INVISIBLE}ООН"), samples=(sample,)),),
+        top_tags=(TagRow("uncharter", (tag,), 3, 0, 1),),
+    )
     message = email_message(EmailTarget("smtp.example", 587, "a@example.org", ("b@example.org",)), d)
-    renderings = {"md": render_md(d), "html": render_html(d),
-                  "e-mail": "".join(part.get_content() for part in message.iter_parts())}
+    renderings = {
+        "md": render_md(d),
+        "html": render_html(d),
+        "e-mail": "".join(part.get_content() for part in message.iter_parts()),
+    }
     for name, text in renderings.items():
         assert not set(INVISIBLE) & set(text), name
         assert "UNCharter" in text and "Lavrov at the UN" in text, name

@@ -21,14 +21,20 @@ from feedwatch.store.schema import MIGRATIONS, migrate
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts" / "eval"))
 
-ORIGIN = ("The ministry stated that the western partners continue to ignore the principles of the charter. "
-          "Sanctions pressure has failed to achieve any of its declared goals.\n\n"
-          "Subscribe to our channel for daily updates.")
+ORIGIN = (
+    "The ministry stated that the western partners continue to ignore the principles of the charter. "
+    "Sanctions pressure has failed to achieve any of its declared goals.\n\n"
+    "Subscribe to our channel for daily updates."
+)
 # Words dropped and added, emoji and punctuation changed, the two sentences swapped.
-EDITED = ("🔥 Sanctions pressure has completely failed to achieve its declared goals!!! "
-          "The ministry stated that western partners continue to ignore all principles of the UN charter.")
-UNRELATED = ("The ministry stated that talks on grain exports will continue next week in Istanbul, "
-             "with partners from the region expected to attend the meeting.")
+EDITED = (
+    "🔥 Sanctions pressure has completely failed to achieve its declared goals!!! "
+    "The ministry stated that western partners continue to ignore all principles of the UN charter."
+)
+UNRELATED = (
+    "The ministry stated that talks on grain exports will continue next week in Istanbul, "
+    "with partners from the region expected to attend the meeting."
+)
 
 
 def run(*args: str) -> Result:
@@ -37,8 +43,15 @@ def run(*args: str) -> Result:
 
 def spread() -> list[Post]:
     def item(channel: str, number: int, text: str, hours: float, **extra: object) -> Post:
-        return post(text, channel=channel, message_id=number, date=at(10) + timedelta(hours=hours),
-                    path=f"https://t.me/s/{channel}", index=number, **extra)
+        return post(
+            text,
+            channel=channel,
+            message_id=number,
+            date=at(10) + timedelta(hours=hours),
+            path=f"https://t.me/s/{channel}",
+            index=number,
+            **extra,
+        )
 
     return [
         item("embassy_two", 7, EDITED, 5.5),  # stored first, published last: order comes from the dates
@@ -66,7 +79,10 @@ def test_a_passage_edited_across_three_channels_is_found_in_the_order_it_spread(
     group = groups[0]
     assert group["origin"]["channel"] == "mfa_origin" and group["origin"]["url"] == "https://t.me/mfa_origin/100"
     assert [(e["channel"], e["how"]) for e in group["echoes"]] == [
-        ("allied_news", "forward"), ("embassy_one", "verbatim"), ("embassy_two", "edited")]
+        ("allied_news", "forward"),
+        ("embassy_one", "verbatim"),
+        ("embassy_two", "edited"),
+    ]
     assert [e["lag_hours"] for e in group["echoes"]] == [1.0, 2.0, 5.5]
     edited = group["echoes"][2]
     assert echoes.THRESHOLD <= edited["similarity"] < 1
@@ -76,8 +92,10 @@ def test_a_passage_edited_across_three_channels_is_found_in_the_order_it_spread(
 def test_a_window_lists_groups_that_reached_enough_channels(db: Path) -> None:
     found = json.loads(run("echoes", "--since", "2024-03-10", "--db", str(db), "--json").stdout)
     assert len(found) == 1 and found[0]["channels"] == 4
-    assert json.loads(run("echoes", "--since", "2024-03-10", "--min-channels", "5", "--db", str(db),
-                          "--json").stdout) == []
+    assert (
+        json.loads(run("echoes", "--since", "2024-03-10", "--min-channels", "5", "--db", str(db), "--json").stdout)
+        == []
+    )
     text = run("echoes", "--since", "2024-03-10", "--db", str(db)).stdout
     assert "4 channels (1 forward, 1 verbatim, 1 edited)" in text
     assert "+5.5 h" in text and "https://t.me/embassy_two/7" in text
@@ -108,8 +126,11 @@ def findable(store: Store) -> set[int]:
     found: set[int] = set()
     for passage_id, keys in store.db.execute("SELECT id, keys FROM echo_passages").fetchall():
         near = passages.candidates(store.db.conn, {passage_id: keys})
-        hits = {r[0] for key in keys.split()
-                for r in store.db.execute("SELECT rowid FROM echo_bands WHERE echo_bands MATCH ?", [f'"{key}"'])}
+        hits = {
+            r[0]
+            for key in keys.split()
+            for r in store.db.execute("SELECT rowid FROM echo_bands WHERE echo_bands MATCH ?", [f'"{key}"'])
+        }
         assert near[passage_id] <= hits
         if hits >= {passage_id}:
             found |= hits
@@ -125,11 +146,18 @@ def test_an_edit_replaces_the_passages_and_rebuild_gives_the_same_index(db: Path
         after = store.db.execute("SELECT post, part, idx, keys FROM echo_passages ORDER BY id").fetchall()
         assert sorted(before) == sorted(after)
         assert findable(store) == {row[0] for row in store.db.execute("SELECT id FROM echo_passages")}
-        edited = post(UNRELATED, channel="embassy_two", message_id=7, date=at(10) + timedelta(hours=5.5),
-                      path="https://t.me/s/embassy_two", index=7)
+        edited = post(
+            UNRELATED,
+            channel="embassy_two",
+            message_id=7,
+            date=at(10) + timedelta(hours=5.5),
+            path="https://t.me/s/embassy_two",
+            index=7,
+        )
         store.ingest([edited], "edit")  # seen now, after the first sighting: its text becomes current
-        rows = store.db.execute("SELECT p.message_id FROM echo_passages e JOIN posts p ON p.id = e.post"
-                                " WHERE p.channel = 'embassy_two'").fetchall()
+        rows = store.db.execute(
+            "SELECT p.message_id FROM echo_passages e JOIN posts p ON p.id = e.post WHERE p.channel = 'embassy_two'"
+        ).fetchall()
         assert rows == [(7,)]
         assert findable(store) == {row[0] for row in store.db.execute("SELECT id FROM echo_passages")}
         groups = echoes.echoes_of_post(store.db.conn, echoes.find_post(store.db.conn, "t.me/mfa_origin/100"))
@@ -194,8 +222,14 @@ def test_an_edit_before_the_index_read_the_post_is_indexed_once_with_the_new_tex
     path = tmp_path / "fw.db"
     with Store.open(path) as store:
         store.ingest(spread(), "test")
-        edited = post(UNRELATED + " Edited later.", channel="embassy_two", message_id=7,
-                      date=at(10) + timedelta(hours=5.5), path="https://t.me/s/embassy_two", index=7)
+        edited = post(
+            UNRELATED + " Edited later.",
+            channel="embassy_two",
+            message_id=7,
+            date=at(10) + timedelta(hours=5.5),
+            path="https://t.me/s/embassy_two",
+            index=7,
+        )
         store.ingest([edited], "edit")  # the index has not read the post yet: nothing to re-index
         assert store.db.execute("SELECT count(*) FROM echo_passages").fetchone()[0] == 0
         store.catch_up_passages()

@@ -18,8 +18,11 @@ SEEDS = ROOT / "seeds"
 
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "first.toml"
-    path.write_text(f'[database]\npath = "{tmp_path}/fw.db"\n[folders]\npaths = ["{SEEDS}"]\nsettle = 0.0\n'
-                    f'[digest.file]\npath = "{tmp_path}/digest-{{time}}.md"\n', encoding="utf-8")
+    path.write_text(
+        f'[database]\npath = "{tmp_path}/fw.db"\n[folders]\npaths = ["{SEEDS}"]\nsettle = 0.0\n'
+        f'[digest.file]\npath = "{tmp_path}/digest-{{time}}.md"\n',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -32,8 +35,9 @@ def on_a_terminal(*args: str, stdout: int | None = None) -> tuple[int, str]:
     """Run a command with stdin and stderr (and stdout unless given) on a pseudo-terminal; return its status and
     what reached the terminal."""
     main, child = pty.openpty()
-    process = subprocess.Popen(args, stdin=child, stdout=child if stdout is None else stdout, stderr=child,
-                               env=environment(), close_fds=True)
+    process = subprocess.Popen(
+        args, stdin=child, stdout=child if stdout is None else stdout, stderr=child, env=environment(), close_fds=True
+    )
     os.close(child)
     chunks = []
     while True:
@@ -64,8 +68,13 @@ def test_scripts_run_on_a_terminal_says_what_it_read_where_it_is_and_what_next(t
 
 
 def test_scripts_run_into_a_pipe_ends_with_the_markdown_digest(tmp_path: Path) -> None:
-    done = subprocess.run([str(ROOT / "scripts" / "run"), "--config", str(config(tmp_path))], capture_output=True,
-                          text=True, env=environment(), timeout=120)
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "run"), "--config", str(config(tmp_path))],
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0].startswith("folder:")
     assert "# feedwatch digest" in done.stdout and "Next:" not in done.stdout
@@ -80,8 +89,16 @@ def test_a_big_ingest_shows_progress_of_its_size_on_the_terminal_only(tmp_path: 
     assert big.stat().st_size > 1024 * 1024
     table = tmp_path / "table.txt"
     with table.open("w") as stdout:
-        status, terminal = on_a_terminal(sys.executable, "-m", "feedwatch", "ingest", str(big), "--db",
-                                         str(tmp_path / "fw.db"), stdout=stdout.fileno())
+        status, terminal = on_a_terminal(
+            sys.executable,
+            "-m",
+            "feedwatch",
+            "ingest",
+            str(big),
+            "--db",
+            str(tmp_path / "fw.db"),
+            stdout=stdout.fileno(),
+        )
     assert status == 0, terminal
     assert "big.jsonl" in terminal and "100%" in terminal and "4,000 posts" in terminal
     lines = table.read_text().splitlines()
@@ -90,15 +107,24 @@ def test_a_big_ingest_shows_progress_of_its_size_on_the_terminal_only(tmp_path: 
 
 def test_campaigns_rebuild_shows_progress_with_its_total(tmp_path: Path) -> None:
     db = str(tmp_path / "fw.db")
-    assert subprocess.run([sys.executable, "-m", "feedwatch", "ingest", str(SEEDS), "--db", db],
-                          capture_output=True, timeout=120).returncode == 0
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "feedwatch", "ingest", str(SEEDS), "--db", db], capture_output=True, timeout=120
+        ).returncode
+        == 0
+    )
     alerts = tmp_path / "alerts.json"
     with alerts.open("w") as stdout:
-        status, terminal = on_a_terminal(sys.executable, "-m", "feedwatch", "campaigns", "--rebuild", "--json",
-                                         "--db", db, stdout=stdout.fileno())
+        status, terminal = on_a_terminal(
+            sys.executable, "-m", "feedwatch", "campaigns", "--rebuild", "--json", "--db", db, stdout=stdout.fileno()
+        )
     assert status == 0, terminal
     assert "rebuilding (posts)" in terminal and "8/8" in terminal  # every stored post, tagged or not
     assert json.loads(alerts.read_text()) == []
-    piped = subprocess.run([sys.executable, "-m", "feedwatch", "campaigns", "--rebuild", "--db", db],
-                           capture_output=True, text=True, timeout=120)
+    piped = subprocess.run(
+        [sys.executable, "-m", "feedwatch", "campaigns", "--rebuild", "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "rebuilding" not in piped.stderr and piped.stderr.startswith("Rebuilt campaign state")

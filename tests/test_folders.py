@@ -45,7 +45,7 @@ def test_a_file_still_being_written_waits_for_the_next_look(tmp_path, store):
 
     def writer_keeps_writing(seconds: float) -> None:
         with target.open("ab") as out:
-            out.write(content[len(content) // 2:])
+            out.write(content[len(content) // 2 :])
 
     watcher = FolderWatcher(store, settle=1.0, sleep=writer_keeps_writing)
     assert watcher.poll(str(folder)).new == 0 and store.count() == 0
@@ -113,7 +113,8 @@ def test_a_link_loop_in_a_watched_folder_is_one_line_and_the_rest_is_read(tmp_pa
     assert report.new > 0
     assert sorted(message for _, message in report.errors) == [
         f"{folder / name}: cannot be read (Too many levels of symbolic links); skipped"
-        for name in ("loop.txt", "x.txt", "y.txt")]
+        for name in ("loop.txt", "x.txt", "y.txt")
+    ]
     assert watcher.poll(str(folder)).errors == []  # reported once
 
 
@@ -154,11 +155,22 @@ def test_a_database_whose_folder_table_predates_its_migration_keeps_what_it_read
     shutil.copy(SEED, folder / "a.txt")
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    migrate(sqlite_utils.Database(conn, execute_plugins=False), upto=[name for name, _ in MIGRATIONS].index("014_folder_files"))
-    conn.execute("CREATE TABLE IF NOT EXISTS folder_files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER"
-                 " NOT NULL, status TEXT NOT NULL, posts INTEGER NOT NULL, seen_at TEXT NOT NULL)")
-    read = (str(folder / "a.txt"), hashlib.sha256(SEED.read_bytes()).hexdigest(), SEED.stat().st_size, "ingested",
-            7, "2026-11-01T00:00:00+00:00")
+    migrate(
+        sqlite_utils.Database(conn, execute_plugins=False),
+        upto=[name for name, _ in MIGRATIONS].index("014_folder_files"),
+    )
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS folder_files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER"
+        " NOT NULL, status TEXT NOT NULL, posts INTEGER NOT NULL, seen_at TEXT NOT NULL)"
+    )
+    read = (
+        str(folder / "a.txt"),
+        hashlib.sha256(SEED.read_bytes()).hexdigest(),
+        SEED.stat().st_size,
+        "ingested",
+        7,
+        "2026-11-01T00:00:00+00:00",
+    )
     conn.execute("INSERT INTO folder_files VALUES (?, ?, ?, ?, ?, ?)", read)
     conn.close()
     with Store.open(path) as store:

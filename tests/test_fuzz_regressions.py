@@ -58,7 +58,6 @@ def test_a_crash_is_an_exception_other_than_parse_error() -> None:
     assert crash(bytes([NAMES.index("jsonl")]) + b'{"text": "a post"}\n') is None  # the real parser
 
 
-
 def test_the_fuzzer_instruments_every_parser_module() -> None:
     """The format modules are imported on first use; the harness must import them where atheris instruments."""
     pytest.importorskip("atheris")  # the fuzz extra
@@ -67,10 +66,18 @@ def test_the_fuzzer_instruments_every_parser_module() -> None:
 
     import feedwatch.parse
 
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "fuzz_parsers.py"), "1", "jsonl"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
-    instrumented = {line.removeprefix("INFO: Instrumenting ").strip() for line in done.stderr.splitlines()
-                    if line.startswith("INFO: Instrumenting ")}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "fuzz_parsers.py"), "1", "jsonl"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    instrumented = {
+        line.removeprefix("INFO: Instrumenting ").strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("INFO: Instrumenting ")
+    }
     modules = {m.name for m in pkgutil.iter_modules(feedwatch.parse.__path__, "feedwatch.parse.")}
     assert len(modules) >= len(FORMATS)
     assert modules - instrumented == set(), done.stderr[-2000:]

@@ -22,8 +22,12 @@ MB = 1 << 20
 
 
 def _samples() -> list[bytes]:
-    paths = [*ROOT.joinpath("seeds").glob("*.txt"), *FIXTURES.rglob("*.txt"), *FIXTURES.rglob("*.html"),
-             *FIXTURES.rglob("*.json")]
+    paths = [
+        *ROOT.joinpath("seeds").glob("*.txt"),
+        *FIXTURES.rglob("*.txt"),
+        *FIXTURES.rglob("*.html"),
+        *FIXTURES.rglob("*.json"),
+    ]
     if SHARED_FORMATS.is_dir():
         paths += [p for p in SHARED_FORMATS.rglob("*") if p.suffix in (".html", ".json")]
     return [p.read_bytes()[: 2 * MB] for p in sorted(paths) if p.is_file() and p.stat().st_size]
@@ -77,8 +81,9 @@ def mutate(data: bytes, cuts: list[tuple[int, int]], flips: list[tuple[int, int]
     flips=st.lists(st.tuples(st.integers(0, MB), st.integers(0, 255)), max_size=4),
     copies=st.one_of(st.integers(1, 3), st.integers(4, 400)),
 )
-def test_mutated_real_samples_up_to_1_mb(sample: int, fmt: str, cuts: list[tuple[int, int]],
-                                         flips: list[tuple[int, int]], copies: int) -> None:
+def test_mutated_real_samples_up_to_1_mb(
+    sample: int, fmt: str, cuts: list[tuple[int, int]], flips: list[tuple[int, int]], copies: int
+) -> None:
     result = posts_or_parse_error(mutate(SAMPLES[sample], cuts, flips, copies), fmt)
     assert isinstance(result, (list, ParseError))
 
@@ -98,8 +103,12 @@ def test_an_enormous_line(fmt: str) -> None:
 
 @pytest.mark.parametrize("fmt", FORMAT_NAMES)
 def test_mixed_encodings_name_the_byte(fmt: str) -> None:
-    data = ("Forwarded from МИД России\n".encode() + "Заявление #ООН\n".encode("cp1251")
-            + "Déclaration\n".encode("latin-1") + '{"kind": "post"}\n'.encode("utf-16"))
+    data = (
+        "Forwarded from МИД России\n".encode()
+        + "Заявление #ООН\n".encode("cp1251")
+        + "Déclaration\n".encode("latin-1")
+        + '{"kind": "post"}\n'.encode("utf-16")
+    )
     result = posts_or_parse_error(data, fmt)
     if isinstance(result, ParseError):
         assert "hostile-input" in str(result)

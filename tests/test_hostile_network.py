@@ -51,18 +51,45 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def run_poll(tmp_path: Path, base_url: str, channel: str, **web: object) -> tuple[subprocess.CompletedProcess[str], dict]:
+def run_poll(
+    tmp_path: Path, base_url: str, channel: str, **web: object
+) -> tuple[subprocess.CompletedProcess[str], dict]:
     """Run `feedwatch poll CHANNEL` against `base_url` in a child; return it and what it measured."""
-    values = {"base_url": base_url, "min_delay": 0.0, "jitter": 0.0, "timeout": 10.0, "connect_timeout": 2.0,
-              "deadline": DEADLINE, "max_retries": 2, "backoff": 0.1, **web}
+    values = {
+        "base_url": base_url,
+        "min_delay": 0.0,
+        "jitter": 0.0,
+        "timeout": 10.0,
+        "connect_timeout": 2.0,
+        "deadline": DEADLINE,
+        "max_retries": 2,
+        "backoff": 0.1,
+        **web,
+    }
     config = tmp_path / "feedwatch.toml"
     config.write_text("[web]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()), encoding="utf-8")
     measured = tmp_path / "measured.json"
     env = {**os.environ, "FEEDWATCH_TME_BASE_URL": base_url}
     done = subprocess.run(
-        [sys.executable, "-c", CHILD.format(limit=CHILD_LIMIT), str(measured), "poll", channel, "--db",
-         str(tmp_path / "fw.db"), "--config", str(config), "--backfill", "all"],
-        capture_output=True, text=True, timeout=120, env=env, check=False,
+        [
+            sys.executable,
+            "-c",
+            CHILD.format(limit=CHILD_LIMIT),
+            str(measured),
+            "poll",
+            channel,
+            "--db",
+            str(tmp_path / "fw.db"),
+            "--config",
+            str(config),
+            "--backfill",
+            "all",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
     )
     return done, json.loads(measured.read_text()) if measured.exists() else {}
 
@@ -73,8 +100,12 @@ def lines(done: subprocess.CompletedProcess[str]) -> list[str]:
 
 def stored(tmp_path: Path, channel: str) -> tuple[list[int], object]:
     with Store.open(tmp_path / "fw.db") as store:
-        ids = [r[0] for r in store.db.conn.execute("SELECT message_id FROM posts WHERE lower(channel) = lower(?) ORDER BY 1",
-                                                   [channel])]
+        ids = [
+            r[0]
+            for r in store.db.conn.execute(
+                "SELECT message_id FROM posts WHERE lower(channel) = lower(?) ORDER BY 1", [channel]
+            )
+        ]
         return ids, store.channel(channel)
 
 
@@ -84,12 +115,15 @@ def tme():
         yield server
 
 
-@pytest.mark.parametrize(("kind", "says"), [
-    ("bomb", "the answer is larger than 5 MB (web.max_bytes)"),
-    ("endless", "the answer is larger than 5 MB (web.max_bytes)"),
-    ("huge", "the answer is larger than 5 MB (web.max_bytes)"),
-    ("drip", f"no complete answer within {DEADLINE:g} s (web.deadline)"),
-])
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("bomb", "the answer is larger than 5 MB (web.max_bytes)"),
+        ("endless", "the answer is larger than 5 MB (web.max_bytes)"),
+        ("huge", "the answer is larger than 5 MB (web.max_bytes)"),
+        ("drip", f"no complete answer within {DEADLINE:g} s (web.deadline)"),
+    ],
+)
 def test_a_hostile_page_ends_the_poll_in_bounded_memory_with_one_line(tmp_path, tme, kind, says):
     tme.add_channel("MFARussia", make_posts(60))
     tme.fault("MFARussia", kind, times=10, path_has="before=")
@@ -137,8 +171,9 @@ def test_a_resumed_walk_that_reaches_its_end_sets_the_mark_to_the_top(tmp_path, 
     assert stored(tmp_path, "MFARussia")[0] == list(range(1, 66))
 
 
-@pytest.mark.parametrize("value", ["²", "١٢", "1.5", "-3", "", "120abc", "Fri, 32 Foo 2026 25:00:00 GMT",
-                                   "9" * 5000, "\u200b7"])
+@pytest.mark.parametrize(
+    "value", ["²", "١٢", "1.5", "-3", "", "120abc", "Fri, 32 Foo 2026 25:00:00 GMT", "9" * 5000, "\u200b7"]
+)
 def test_a_retry_after_that_is_neither_digits_nor_a_date_is_absent(value):
     assert parse_retry_after(value, datetime(2026, 5, 1, tzinfo=UTC)) is None or value == "9" * 5000
 
@@ -199,8 +234,14 @@ def test_a_webhook_answering_a_huge_body_is_delivered_without_reading_it(tmp_pat
             print(post_webhook(WebhookTarget(url, deadline=5.0), digest()))
         print(int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024)
     """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False,
-                          cwd=Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     where, peak = done.stdout.splitlines()
     assert where == "webhook 127.0.0.1" and float(peak) < PEAK_MB, done.stderr
 
@@ -209,8 +250,10 @@ def test_a_dripping_webhook_receiver_is_given_up_at_the_deadline():
     receiver = Receiver(drip=0.3)
     with http_receiver(receiver) as url, pytest.raises(DeliveryError) as caught:
         post_webhook(WebhookTarget(url, attempts=3, deadline=1.0), digest(), sleep=lambda s: None)
-    assert str(caught.value) == ("webhook 127.0.0.1: no complete answer within 1 s (digest.webhook.deadline); "
-                                 "the digest is kept for the next try")
+    assert str(caught.value) == (
+        "webhook 127.0.0.1: no complete answer within 1 s (digest.webhook.deadline); "
+        "the digest is kept for the next try"
+    )
     assert receiver.attempts == 1  # not retried: each try would be held as long
 
 
@@ -220,11 +263,17 @@ def test_a_non_ascii_retry_after_from_a_webhook_does_not_skip_the_targets_after_
     from feedwatch.digest.job import send_digests
 
     db = Database(tmp_path / "d.db")
-    with http_receiver(Receiver(statuses=[429, 429], headers={"Retry-After": "²"})) as first, \
-            http_receiver(Receiver()) as second:
+    with (
+        http_receiver(Receiver(statuses=[429, 429], headers={"Retry-After": "²"})) as first,
+        http_receiver(Receiver()) as second,
+    ):
         waits: list[float] = []
-        outcomes = send_digests(db, [WebhookTarget(first, attempts=2), WebhookTarget(second)],
-                                lambda since, until, sent: digest(), sleep=waits.append)
+        outcomes = send_digests(
+            db,
+            [WebhookTarget(first, attempts=2), WebhookTarget(second)],
+            lambda since, until, sent: digest(),
+            sleep=waits.append,
+        )
     assert [o.ok for o in outcomes] == [False, True]
     assert "HTTP 429" in outcomes[0].detail and waits == [2.0]
 
@@ -239,11 +288,16 @@ def test_a_compressed_answer_is_read_as_what_it_inflates_to(encoding):
     from feedwatch.net import request
 
     page = b"<html>" + b"post " * 400_000 + b"</html>"  # 2 MB that packs into a few KB
-    packed = {"gzip": gzip.compress(page), "deflate": zlib.compress(page), "raw-deflate": zlib.compress(page)[2:-4],
-              "identity": page}[encoding]
+    packed = {
+        "gzip": gzip.compress(page),
+        "deflate": zlib.compress(page),
+        "raw-deflate": zlib.compress(page)[2:-4],
+        "identity": page,
+    }[encoding]
     name = "deflate" if encoding == "raw-deflate" else encoding
-    answer = httpx.MockTransport(lambda req: httpx.Response(200, headers={"content-encoding": name},
-                                                                content=iter([packed[:999], packed[999:]])))
+    answer = httpx.MockTransport(
+        lambda req: httpx.Response(200, headers={"content-encoding": name}, content=iter([packed[:999], packed[999:]]))
+    )
     with httpx.Client(transport=answer) as client:
         assert request(client, "GET", "http://x/", max_bytes=len(page), deadline=5).body == page
         with pytest.raises(TooLarge, match="larger than 2 MB"):
@@ -255,8 +309,9 @@ def test_an_encoding_feedwatch_did_not_ask_for_is_refused():
 
     from feedwatch.net import request
 
-    answer = httpx.MockTransport(lambda req: httpx.Response(200, headers={"content-encoding": "br"},
-                                                                content=iter([b"x"])))
+    answer = httpx.MockTransport(
+        lambda req: httpx.Response(200, headers={"content-encoding": "br"}, content=iter([b"x"]))
+    )
     with httpx.Client(transport=answer) as client, pytest.raises(httpx.DecodingError, match="unexpected Content"):
         request(client, "GET", "http://x/", max_bytes=100, deadline=5)
 
@@ -285,7 +340,12 @@ def test_an_unexpected_error_in_one_target_does_not_skip_the_targets_after_it(tm
         raise RuntimeError("a bug below delivery")
 
     targets = [WebhookTarget("http://127.0.0.1:9/hook"), FileTarget(str(tmp_path / "digest.md"))]
-    outcomes = send_digests(Database(tmp_path / "d.db"), targets, lambda since, until, sent: digest(),
-                            sleep=lambda s: None, transport=httpx.MockTransport(broken))
+    outcomes = send_digests(
+        Database(tmp_path / "d.db"),
+        targets,
+        lambda since, until, sent: digest(),
+        sleep=lambda s: None,
+        transport=httpx.MockTransport(broken),
+    )
     assert [o.ok for o in outcomes] == [False, True] and (tmp_path / "digest.md").exists()
     assert "internal error (RuntimeError: a bug below delivery); please report it" in outcomes[0].detail

@@ -12,8 +12,10 @@ from feedwatch.parse.text import HtmlText
 WORDS = st.text(alphabet=st.sampled_from("ab#щ\u00a0.,"), min_size=1, max_size=6)
 SPACE = st.text(alphabet=st.sampled_from(" \t\n\r\f"), min_size=1, max_size=8)
 # A piece of inline content: words and white space as a page holds them, or a <br>.
-PIECES = st.lists(st.one_of(st.tuples(st.just("text"), st.lists(st.tuples(SPACE, WORDS), max_size=5), SPACE),
-                            st.just(("br",))), max_size=12)
+PIECES = st.lists(
+    st.one_of(st.tuples(st.just("text"), st.lists(st.tuples(SPACE, WORDS), max_size=5), SPACE), st.just(("br",))),
+    max_size=12,
+)
 
 
 def lay_out(pieces: list, respace: bool = False) -> str:  # type: ignore[type-arg]

@@ -50,8 +50,9 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def login(config: Path, **env: str) -> Result:
-    return CliRunner().invoke(main, ["login", "--config", str(config)], env={"TG_API_ID": None, "TG_API_HASH": None,
-                                                                            **env})
+    return CliRunner().invoke(
+        main, ["login", "--config", str(config)], env={"TG_API_ID": None, "TG_API_HASH": None, **env}
+    )
 
 
 def test_login_writes_the_session_file_private(config: Path, tmp_path: Path) -> None:

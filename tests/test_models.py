@@ -29,22 +29,61 @@ from feedwatch.models import (
 from feedwatch.parse import parse_path
 
 CONTRACT_KEYS = {
-    "kind", "channel", "message_id", "url", "date", "edited", "views", "forwarded_from", "author", "title",
-    "text", "key_points", "hashtags", "mentions", "links", "media", "datelines", "source", "fingerprint",
+    "kind",
+    "channel",
+    "message_id",
+    "url",
+    "date",
+    "edited",
+    "views",
+    "forwarded_from",
+    "author",
+    "title",
+    "text",
+    "key_points",
+    "hashtags",
+    "mentions",
+    "links",
+    "media",
+    "datelines",
+    "source",
+    "fingerprint",
 }
 
 
 def full_post() -> Post:
     return Post(
-        kind="post", channel="mfa_russia", message_id=12, url="https://t.me/mfa_russia/12",
-        date=datetime(2024, 3, 1, 12, 30, 5, tzinfo=UTC), edited=True, views=2190000,
+        kind="post",
+        channel="mfa_russia",
+        message_id=12,
+        url="https://t.me/mfa_russia/12",
+        date=datetime(2024, 3, 1, 12, 30, 5, tzinfo=UTC),
+        edited=True,
+        views=2190000,
         forwarded_from=ForwardedFrom("Russian MFA 🇷🇺", "MFARussia", 7, "https://t.me/MFARussia/7"),
-        author="Press office", title="Title", text="Title\n#Tag", key_points=("one",), hashtags=("Tag",),
-        mentions=("durov",), links=(Link("Read in full", "https://mid.ru"),), media=(Media("video", "too big"),),
-        datelines=(Dateline("Moscow", date(2024, 3, 1)),), source=Source("tme-html", "p.html", 3),
-        fingerprint="abc", channel_id=1, channel_title="MFA", edit_date=datetime(2024, 3, 2, tzinfo=UTC),
-        forwards=4, replies=5, reply_to=11, grouped_id=99, album=(12, 13), reactions=(Reaction("👍", 10),),
-        poll=Poll("Q?", (PollAnswer("A", 3, 50.0),), True, 6), service=None, approximate=("views",),
+        author="Press office",
+        title="Title",
+        text="Title\n#Tag",
+        key_points=("one",),
+        hashtags=("Tag",),
+        mentions=("durov",),
+        links=(Link("Read in full", "https://mid.ru"),),
+        media=(Media("video", "too big"),),
+        datelines=(Dateline("Moscow", date(2024, 3, 1)),),
+        source=Source("tme-html", "p.html", 3),
+        fingerprint="abc",
+        channel_id=1,
+        channel_title="MFA",
+        edit_date=datetime(2024, 3, 2, tzinfo=UTC),
+        forwards=4,
+        replies=5,
+        reply_to=11,
+        grouped_id=99,
+        album=(12, 13),
+        reactions=(Reaction("👍", 10),),
+        poll=Poll("Q?", (PollAnswer("A", 3, 50.0),), True, 6),
+        service=None,
+        approximate=("views",),
     )
 
 
@@ -102,7 +141,9 @@ def test_not_an_object_or_not_json() -> None:
 
 
 def test_nulls_and_absent_keys_read_as_defaults() -> None:
-    post = post_from_line('{"text": null, "hashtags": null, "links": null, "fingerprint": null, "channel": "@Some_one"}')
+    post = post_from_line(
+        '{"text": null, "hashtags": null, "links": null, "fingerprint": null, "channel": "@Some_one"}'
+    )
     assert (post.text, post.hashtags, post.links, post.fingerprint, post.kind) == ("", (), (), "", "post")
     assert post.channel == "Some_one"  # as polling takes it
     assert post_from_line("{}") == Post()
@@ -119,7 +160,11 @@ def test_a_time_in_another_zone_is_written_in_utc() -> None:
     moscow = timezone(timedelta(hours=3))
     post = Post(text="é", date=datetime(2024, 1, 1, 18, tzinfo=moscow), edit_date=datetime(2024, 1, 2, tzinfo=moscow))
     obj = json.loads(post_line(post))
-    assert (obj["date"], obj["edit_date"], obj["text"]) == ("2024-01-01T15:00:00+00:00", "2024-01-01T21:00:00+00:00", "é")
+    assert (obj["date"], obj["edit_date"], obj["text"]) == (
+        "2024-01-01T15:00:00+00:00",
+        "2024-01-01T21:00:00+00:00",
+        "é",
+    )
     assert b"\xc3\xa9" in post_line(post)  # UTF-8, not escaped
 
 
@@ -132,7 +177,13 @@ def test_a_text_that_looks_like_a_date_key_is_left_alone() -> None:
 
 def test_contract_line_keeps_the_key_order_and_every_key() -> None:
     obj = json.loads(post_line(full_post()))
-    assert list(obj) == list(full_post().to_json()) and list(obj)[:5] == ["kind", "channel", "message_id", "url", "date"]
+    assert list(obj) == list(full_post().to_json()) and list(obj)[:5] == [
+        "kind",
+        "channel",
+        "message_id",
+        "url",
+        "date",
+    ]
     assert set(obj) >= CONTRACT_KEYS
 
 
@@ -165,15 +216,37 @@ def test_seed_posts_survive_the_round_trip() -> None:
 
 
 @given(
-    text=st.text(), title=st.none() | st.text(), views=st.none() | st.integers(-(2**63), 2**63 - 1),
-    when=st.none() | st.datetimes(timezones=st.just(UTC)), tags=st.lists(st.text(max_size=5), max_size=3),
-    place=st.none() | st.text(max_size=5), day=st.dates(), percent=st.floats(allow_nan=False, allow_infinity=False),
+    text=st.text(),
+    title=st.none() | st.text(),
+    views=st.none() | st.integers(-(2**63), 2**63 - 1),
+    when=st.none() | st.datetimes(timezones=st.just(UTC)),
+    tags=st.lists(st.text(max_size=5), max_size=3),
+    place=st.none() | st.text(max_size=5),
+    day=st.dates(),
+    percent=st.floats(allow_nan=False, allow_infinity=False),
 )
-def test_a_post_survives_every_form(text: str, title: str | None, views: int | None, when: datetime | None,
-                                    tags: list[str], place: str | None, day: date, percent: float) -> None:
-    post = Post(text=text, title=title, views=views, date=when, edit_date=when, hashtags=tuple(tags),
-                datelines=(Dateline(place, day),), poll=Poll("Q", (PollAnswer("A", 1, percent),)),
-                links=(Link(text, None),), source=Source("dump", text, 0))
+def test_a_post_survives_every_form(
+    text: str,
+    title: str | None,
+    views: int | None,
+    when: datetime | None,
+    tags: list[str],
+    place: str | None,
+    day: date,
+    percent: float,
+) -> None:
+    post = Post(
+        text=text,
+        title=title,
+        views=views,
+        date=when,
+        edit_date=when,
+        hashtags=tuple(tags),
+        datelines=(Dateline(place, day),),
+        poll=Poll("Q", (PollAnswer("A", 1, percent),)),
+        links=(Link(text, None),),
+        source=Source("dump", text, 0),
+    )
     assert post_from_line(post_line(post)) == post
     assert Post.from_json(post.to_json()) == post
     assert stored_post(stored_json(post, frozenset(("title", "text"))), title=title, text=text) == post

@@ -27,16 +27,18 @@ def tme():
 def config_file(tmp_path: Path, channels: list[str], interval: int = 1, folders: str = "[]") -> Path:
     path = tmp_path / "feedwatch.toml"
     entries = "".join(f'\n[[channels]]\nname = "{name}"\ninterval = {interval}\n' for name in channels)
-    path.write_text(f"[web]\nmin_delay = 0.01\njitter = 0.0\ntimeout = 2.0\nbackoff = 0.1\n"
-                    f"[poll]\njitter = 0\nbackfill = \"all\"\n[folders]\npaths = {folders}\nsettle = 0.0\n"
-                    f"{entries}", encoding="utf-8")
+    path.write_text(
+        f"[web]\nmin_delay = 0.01\njitter = 0.0\ntimeout = 2.0\nbackoff = 0.1\n"
+        f'[poll]\njitter = 0\nbackfill = "all"\n[folders]\npaths = {folders}\nsettle = 0.0\n'
+        f"{entries}",
+        encoding="utf-8",
+    )
     return path
 
 
 def feedwatch(*args: str, base_url: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FEEDWATCH_TME_BASE_URL": base_url}
-    return subprocess.run([*FEEDWATCH, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
-                          **kwargs)
+    return subprocess.run([*FEEDWATCH, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120, **kwargs)
 
 
 def count(db: Path, channel: str) -> int:
@@ -56,8 +58,20 @@ def test_poll_named_channels_then_only_the_new_posts(tme, tmp_path):
     tme.fault("mod_russia_en", "429", retry_after="1")
     db = tmp_path / "x.db"
     config = config_file(tmp_path, [])
-    result = feedwatch("poll", "MFARussia", "mod_russia_en", "gone_channel", "--db", str(db), "--config", str(config),
-                       "--backfill", "all", base_url=tme.base_url, cwd=tmp_path)
+    result = feedwatch(
+        "poll",
+        "MFARussia",
+        "mod_russia_en",
+        "gone_channel",
+        "--db",
+        str(db),
+        "--config",
+        str(config),
+        "--backfill",
+        "all",
+        base_url=tme.base_url,
+        cwd=tmp_path,
+    )
     assert result.returncode == 1
     errors = result.stderr.strip().splitlines()
     assert len(errors) == 1 and "gone_channel has no public web preview" in errors[0]
@@ -69,8 +83,17 @@ def test_poll_named_channels_then_only_the_new_posts(tme, tmp_path):
 
     tme.add_posts("MFARussia", make_posts(4, first_id=60))
     tme.requests.clear()
-    result = feedwatch("poll", "MFARussia", "mod_russia_en", "--db", str(db), "--config", str(config),
-                       base_url=tme.base_url, cwd=tmp_path)
+    result = feedwatch(
+        "poll",
+        "MFARussia",
+        "mod_russia_en",
+        "--db",
+        str(db),
+        "--config",
+        str(config),
+        base_url=tme.base_url,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "4 new" in result.stdout and count(db, "MFARussia") == 49
     assert tme.count("MFARussia") <= 2 and tme.count("mod_russia_en") <= 2
@@ -82,8 +105,9 @@ def test_poll_named_channels_then_only_the_new_posts(tme, tmp_path):
 
 
 def test_poll_usage_errors_are_one_line_and_exit_2(tmp_path):
-    bad = feedwatch("poll", "../etc/passwd", "--db", str(tmp_path / "x.db"), base_url="http://127.0.0.1:9",
-                    cwd=tmp_path)
+    bad = feedwatch(
+        "poll", "../etc/passwd", "--db", str(tmp_path / "x.db"), base_url="http://127.0.0.1:9", cwd=tmp_path
+    )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert "not a Telegram channel username" in bad.stderr
     nothing = feedwatch("poll", "--db", str(tmp_path / "x.db"), base_url="http://127.0.0.1:9", cwd=tmp_path)
@@ -99,8 +123,15 @@ def test_run_cycle_offline_with_the_shipped_config(tmp_path):
     (tmp_path / "seeds").symlink_to(ROOT / "seeds", target_is_directory=True)  # the config's relative paths
     digests = ROOT / "data" / "digests"
     before = sorted(digests.iterdir()) if digests.is_dir() else []
-    result = feedwatch("run", "--db", str(db), "--config", str(ROOT / "config" / "feedwatch.toml"),
-                       base_url="http://127.0.0.1:9", cwd=tmp_path)
+    result = feedwatch(
+        "run",
+        "--db",
+        str(db),
+        "--config",
+        str(ROOT / "config" / "feedwatch.toml"),
+        base_url="http://127.0.0.1:9",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert len(list((tmp_path / "data" / "digests").glob("digest-*.md"))) == 1  # written here, not in the project
     assert (sorted(digests.iterdir()) if digests.is_dir() else []) == before
@@ -113,8 +144,9 @@ def test_run_cycle_offline_with_the_shipped_config(tmp_path):
 def test_run_cycle_exits_1_for_a_lasting_failure(tme, tmp_path):
     tme.add_channel("MFARussia", make_posts(5))
     config = config_file(tmp_path, ["MFARussia", "no_such_channel"])
-    result = feedwatch("run", "--db", str(tmp_path / "r.db"), "--config", str(config), base_url=tme.base_url,
-                       cwd=tmp_path)
+    result = feedwatch(
+        "run", "--db", str(tmp_path / "r.db"), "--config", str(config), base_url=tme.base_url, cwd=tmp_path
+    )
     assert result.returncode == 1
     assert "no_such_channel has no public web preview" in result.stderr
     assert "web:MFARussia" in result.stdout and "5 new" in result.stdout
@@ -148,7 +180,10 @@ def test_watch_polls_on_schedule_stops_on_sigterm_and_resumes(tme, tmp_path):
     assert "poll web:MFARussia" in err and "watch: stopped" in err and "Traceback" not in err
     schedule = [line.split(" ", 1)[1] for line in err.splitlines() if " next at " in line]
     assert [line.split(", next at ")[0] for line in schedule] == [  # one line per job, before any poll
-        "watch: poll MFARussia: every 1 s", "watch: poll RusEmbUSA: every 1 s", "watch: digest: on cron 0 8 * * * (UTC)"]
+        "watch: poll MFARussia: every 1 s",
+        "watch: poll RusEmbUSA: every 1 s",
+        "watch: digest: on cron 0 8 * * * (UTC)",
+    ]
     assert "tentatively" not in err
 
     tme.add_posts("RusEmbUSA", make_posts(3, first_id=20))

@@ -20,7 +20,9 @@ from feedwatch.network import graph
 from feedwatch.network.refs import tme_channel
 from feedwatch.store import Store
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "farright_dev" / "posts_before_2023-07.jsonl.gz"
+REALDATA = (
+    Path(__file__).resolve().parents[2] / "shared" / "realdata" / "farright_dev" / "posts_before_2023-07.jsonl.gz"
+)
 CONFIG = """\
 # Our watch list: keep this comment.
 [database]
@@ -38,8 +40,16 @@ def run(*args: str, env: dict[str, str] | None = None) -> Result:
 
 def fwd(channel: str, number: int, origin: str | None, day: int, text: str = "news", **extra: object) -> Post:
     source = ForwardedFrom(name=origin, channel=origin, message_id=1) if origin else None
-    return post(text, channel=channel, message_id=number, date=at(day), forwarded_from=source,
-                path=f"https://t.me/s/{channel}", index=number, **extra)
+    return post(
+        text,
+        channel=channel,
+        message_id=number,
+        date=at(day),
+        forwarded_from=source,
+        path=f"https://t.me/s/{channel}",
+        index=number,
+        **extra,
+    )
 
 
 def corpus() -> list[Post]:
@@ -52,8 +62,15 @@ def corpus() -> list[Post]:
     posts.append(fwd("sat_two", next(numbers), None, 10, "see https://t.me/outsider_chan/55 and t.me/s/outsider_chan"))
     posts.append(fwd("sat_two", next(numbers), None, 11, "also @lonely_chan"))
     # A forward whose origin is given by its numeric id only: resolved through the stored posts of that id.
-    posts.append(post("id only", channel="sat_three", message_id=next(numbers), date=at(12),
-                      forwarded_from=ForwardedFrom(name=None, channel_id=4242)))
+    posts.append(
+        post(
+            "id only",
+            channel="sat_three",
+            message_id=next(numbers),
+            date=at(12),
+            forwarded_from=ForwardedFrom(name=None, channel_id=4242),
+        )
+    )
     posts.append(post("from the origin", channel="origin_news", message_id=99, date=at(12), channel_id=4242))
     return posts
 
@@ -76,8 +93,17 @@ def test_tme_links_name_channels_and_not_telegram_pages() -> None:
 
 def test_edge_weights_are_the_counts_of_forwards_in_the_store(store_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "g.gexf"
-    result = run("network", "--db", str(store_path), "--config", str(tmp_path / "none.toml"),
-                 "--format", "gexf", "--out", str(out))
+    result = run(
+        "network",
+        "--db",
+        str(store_path),
+        "--config",
+        str(tmp_path / "none.toml"),
+        "--format",
+        "gexf",
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 2  # a config file that does not exist is named
     result = run("network", "--db", str(store_path), "--format", "gexf", "--out", str(out))
     assert result.exit_code == 0, result.output
@@ -102,7 +128,10 @@ def test_edge_weights_are_the_counts_of_forwards_in_the_store(store_path: Path, 
 
 def test_graphml_has_typed_attributes_and_no_index_columns(store_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "g.graphml"
-    assert run("network", "--db", str(store_path), "--format", "graphml", "--communities", "--out", str(out)).exit_code == 0
+    assert (
+        run("network", "--db", str(store_path), "--format", "graphml", "--communities", "--out", str(out)).exit_code
+        == 0
+    )
     g = nx.read_graphml(out)
     text = out.read_text()
     assert 'attr.name="weight" attr.type="long"' in text or 'attr.name="weight" attr.type="int"' in text
@@ -119,7 +148,8 @@ def test_csv_is_an_edge_list_filtered_by_weight_and_channel(store_path: Path) ->
     assert result.exit_code == 0
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [(r["Source"], r["Target"], r["Kind"], r["Weight"]) for r in rows] == [
-        ("sat_one", "origin_news", "forward", "4"), ("sat_two", "origin_news", "forward", "3"),
+        ("sat_one", "origin_news", "forward", "4"),
+        ("sat_two", "origin_news", "forward", "3"),
         ("sat_three", "origin_news", "forward", "2"),
     ]
     assert all(r["Type"] == "Directed" for r in rows)

@@ -20,7 +20,9 @@ from feedwatch.errors import ParseError
 from feedwatch.parse import Options, expand, parse_path, parse_stream
 
 COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
-    ".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress,
+    ".gz": gzip.compress,
+    ".bz2": bz2.compress,
+    ".xz": lzma.compress,
 }
 # One input of each format feedwatch detects.
 INPUTS = [
@@ -75,9 +77,10 @@ def test_a_folder_of_compressed_files_and_an_export_of_compressed_pages(tmp_path
     assert rows(export) == rows(FIXTURES / "tg_html" / "channel")
 
 
-@pytest.mark.parametrize(("suffix", "says"), [(".gz", "the gzip data is cut off"),
-                                              (".xz", "the xz data is cut off"),
-                                              (".bz2", "the bzip2 data is cut off")])
+@pytest.mark.parametrize(
+    ("suffix", "says"),
+    [(".gz", "the gzip data is cut off"), (".xz", "the xz data is cut off"), (".bz2", "the bzip2 data is cut off")],
+)
 def test_cut_off_compressed_data_is_one_parse_error(tmp_path: Path, suffix: str, says: str) -> None:
     data = COMPRESSORS[suffix]((FIXTURES / "tg_json" / "channel.json").read_bytes())
     cut = tmp_path / ("channel.json" + suffix)

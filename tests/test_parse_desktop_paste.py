@@ -71,8 +71,10 @@ def test_an_ambiguous_date_waits_for_a_date_that_settles_the_order() -> None:
     text = "Ann, [3/4/2022 10:00 AM]\nfirst\n\nAnn, [3/4/2022 11:00 AM]\nsecond\n\nBob, [4/25/2022 9:00 AM]\nthird\n"
     options = Options()
     assert [p.date for p in posts_of(text, options)] == [
-        datetime(2022, 3, 4, 10, tzinfo=UTC), datetime(2022, 3, 4, 11, tzinfo=UTC),
-        datetime(2022, 4, 25, 9, tzinfo=UTC)]
+        datetime(2022, 3, 4, 10, tzinfo=UTC),
+        datetime(2022, 3, 4, 11, tzinfo=UTC),
+        datetime(2022, 4, 25, 9, tzinfo=UTC),
+    ]
     assert not any("either way" in note or "settles" in note for note in options.notes)
     day_first = "Ann, [03/04/2022 10:00]\nfirst\n\nBob, [25/04/2022 09:00]\nlater\n"
     assert posts_of(day_first)[0].date == datetime(2022, 4, 3, 10, tzinfo=UTC)
@@ -82,8 +84,10 @@ def test_an_order_nothing_settles_is_guessed_and_told() -> None:
     options = Options()
     posts = posts_of("Ann, [03/04/2022 10:00]\nfirst\n", options)
     assert posts[0].date == datetime(2022, 4, 3, 10, tzinfo=UTC)
-    assert "copied.txt: no date settles whether dates such as 03/04/2022 are day/month or month/day; " \
+    assert (
+        "copied.txt: no date settles whether dates such as 03/04/2022 are day/month or month/day; "
         "read as day/month" in options.notes
+    )
     us = Options()
     assert posts_of("Ann, [3/4/22 10:00 AM]\nfirst\n", us)[0].date == datetime(2022, 3, 4, 10, tzinfo=UTC)
     assert any("month/day (a 12-hour clock" in note for note in us.notes)

@@ -73,7 +73,10 @@ def test_seed_key_points_markers_removed_and_continuations_joined(seed_posts) ->
     assert points[1].endswith("We fight for our legitimate security interests.")
     assert "\n[The US and its allies]" in points[1]
     assert not any(p.startswith(("#", "•")) for p in points)
-    assert seed_posts[2].key_points[0] == "Today, the movement towards global multipolarity is a fact, a geopolitical reality."
+    assert (
+        seed_posts[2].key_points[0]
+        == "Today, the movement towards global multipolarity is a fact, a geopolitical reality."
+    )
 
 
 def test_a_post_without_repeated_body_keeps_every_line() -> None:
@@ -85,7 +88,12 @@ def test_a_post_without_repeated_body_keeps_every_line() -> None:
 def test_lines_repeated_on_purpose_stay() -> None:
     first, second = parse_path(str(FIXTURES / "text" / "intentional_repeat.txt"))
     assert first.text.count("#UNCharterIsOurRules") == 2
-    assert second.text.split("\n") == ["🎙 Short remarks", "Together we are stronger.", "Thank you.", "Together we are stronger."]
+    assert second.text.split("\n") == [
+        "🎙 Short remarks",
+        "Together we are stronger.",
+        "Thank you.",
+        "Together we are stronger.",
+    ]
 
 
 def test_crlf_and_bom() -> None:
@@ -100,7 +108,10 @@ def test_cyrillic_hashtags_and_dateline() -> None:
     (post,) = parse_path(str(FIXTURES / "text" / "cyrillic.txt"))
     assert post.hashtags == ("ООН", "НашиПравилаУставООН", "UNCharterIsOurRules")
     assert post.datelines[0].date.isoformat() == "2023-04-24"
-    assert post.key_points == ("Устав ООН — основа мирового порядка.", "Многосторонность должна опираться на международное право.")
+    assert post.key_points == (
+        "Устав ООН — основа мирового порядка.",
+        "Многосторонность должна опираться на международное право.",
+    )
 
 
 def test_key_points_with_section_labels_and_continuations() -> None:
@@ -119,7 +130,16 @@ def test_key_points_with_section_labels_and_continuations() -> None:
 @pytest.mark.parametrize(
     ("lines", "kept"),
     [
-        (["h", "a long line of the body text, copied by capture", "b", "a long line of the body text, copied by capture", "b"], 3),
+        (
+            [
+                "h",
+                "a long line of the body text, copied by capture",
+                "b",
+                "a long line of the body text, copied by capture",
+                "b",
+            ],
+            3,
+        ),
         (["only line"], 1),
         ([], 0),
         (["x" * 50, "x" * 50], 1),  # a whole one-line body copied once
@@ -180,4 +200,4 @@ def test_a_sniffed_stream_reads_like_a_file(size: int) -> None:
     replay = Replay(stream.read(65_536), stream)
     want = data if size < 0 else data[:size]
     assert replay.read(size) == want
-    assert replay.read() == data[len(want):]
+    assert replay.read() == data[len(want) :]

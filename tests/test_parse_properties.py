@@ -17,12 +17,33 @@ from feedwatch.parse.structure import finish
 from feedwatch.parse.text import hashtags, tag_key
 
 # Text built from the pieces that matter to the parsers, plus anything at all.
-PIECES = st.sampled_from([
-    "Forwarded from Russian MFA 🇷🇺", "Read in full", "Key talking points:", "Key talking points",
-    "• point", "🔸 point", "#UNCharterIsOurRules", "#ООН #Kazan2024", "(Moscow, April 29, 2023)",
-    "14 May 2021", "Media is too big", "VIEW IN TELEGRAM", "Watch on Youtube", "", "\r", "\ufeff",
-    "(February 30, 2023)", "@durov", "https://t.me/x/1", "#", "##", "1️⃣", "\u200d\ufe0f",
-])
+PIECES = st.sampled_from(
+    [
+        "Forwarded from Russian MFA 🇷🇺",
+        "Read in full",
+        "Key talking points:",
+        "Key talking points",
+        "• point",
+        "🔸 point",
+        "#UNCharterIsOurRules",
+        "#ООН #Kazan2024",
+        "(Moscow, April 29, 2023)",
+        "14 May 2021",
+        "Media is too big",
+        "VIEW IN TELEGRAM",
+        "Watch on Youtube",
+        "",
+        "\r",
+        "\ufeff",
+        "(February 30, 2023)",
+        "@durov",
+        "https://t.me/x/1",
+        "#",
+        "##",
+        "1️⃣",
+        "\u200d\ufe0f",
+    ]
+)
 TEXTS = st.lists(st.one_of(PIECES, st.text(max_size=40)), max_size=30).map("\n".join)
 
 
@@ -80,7 +101,12 @@ def test_posts_survive_to_json_from_json(text: str) -> None:
         assert Post.from_json(post.to_json()) == post
 
 
-@given(st.lists(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30), max_size=20), st.integers(1, 7))
+@given(
+    st.lists(
+        st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30), max_size=20
+    ),
+    st.integers(1, 7),
+)
 def test_chunked_reader_gives_the_same_lines_as_splitlines(lines: list[str], chunk: int) -> None:
     import feedwatch.parse as parse_module
 

@@ -16,7 +16,9 @@ def test_seed_statement() -> None:
     assert post.date.isoformat() == "2021-05-14T00:00:00+00:00"
     assert post.approximate == ("date",)
     assert post.author == "António Guterres"
-    assert post.title == "Opening remarks at press encounter with Foreign Minister Sergey Lavrov of the Russian Federation"
+    assert (
+        post.title == "Opening remarks at press encounter with Foreign Minister Sergey Lavrov of the Russian Federation"
+    )
     assert post.text.endswith("Spasibo bolshoi!")
     assert post.text.count("\n\n") == 23  # 24 blocks: title, speaker, 22 paragraphs
 

@@ -47,11 +47,14 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
         (folder / name).symlink_to(ROOT / name, target_is_directory=True)
     (folder / "old_paste.txt").write_bytes(OLD_PASTE.encode("cp1251"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDWATCH_")}
-    env |= {"FEEDWATCH_DB": str(folder / "fixture.db"),
-            "FEEDWATCH_TME_BASE_URL": "http://127.0.0.1:9",  # an unmarked line that polls stays on this machine
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
-    built = subprocess.run(["feedwatch", "ingest", "seeds/"], cwd=folder, env=env, capture_output=True, text=True,
-                           timeout=120)
+    env |= {
+        "FEEDWATCH_DB": str(folder / "fixture.db"),
+        "FEEDWATCH_TME_BASE_URL": "http://127.0.0.1:9",  # an unmarked line that polls stays on this machine
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    }
+    built = subprocess.run(
+        ["feedwatch", "ingest", "seeds/"], cwd=folder, env=env, capture_output=True, text=True, timeout=120
+    )
     assert built.returncode == 0, built.stderr
     return folder, env
 
@@ -87,8 +90,14 @@ def _serves(line: str, folder: Path, env: dict[str, str]) -> None:
     (folder / "data").mkdir(exist_ok=True)
     if not (folder / "data" / "feedwatch.db").exists():
         (folder / "data" / "feedwatch.db").write_bytes((folder / "fixture.db").read_bytes())
-    server = subprocess.Popen(["bash", "-c", f"exec {line.split('#')[0]}"], cwd=folder, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        ["bash", "-c", f"exec {line.split('#')[0]}"],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         said = ""

@@ -59,17 +59,26 @@ def test_android_sec_posts_read_as_shown(formats_dir: Path) -> None:
     recap = found[3]
     assert recap.date == datetime(2019, 5, 2, 8, 35, 30, tzinfo=UTC)  # 10:35:30 at UTC+02:00
     assert recap.title == "Android Security Monthly Recap #4"
-    assert recap.text.split("\n")[:4] == ["Android Security Monthly Recap #4", "", "-Xiaomi vulnerabilities",
-                                          "-insecure financial apps"]
+    assert recap.text.split("\n")[:4] == [
+        "Android Security Monthly Recap #4",
+        "",
+        "-Xiaomi vulnerabilities",
+        "-insecure financial apps",
+    ]
     assert recap.hashtags == ()  # "#4" is a number, not a tag
     ctf = found[50]
     assert ctf.hashtags == ("Android", "CTF", "Writeup", "Frida")
-    assert ctf.text == ("DEF CON Quals 2019 : VERYANDROIDOSO\n#Android #CTF #Writeup #Frida\n"
-                        "https://eybisi.run/DEF-CON-Quals-2019-Veryandroidoso/")
+    assert ctf.text == (
+        "DEF CON Quals 2019 : VERYANDROIDOSO\n#Android #CTF #Writeup #Frida\n"
+        "https://eybisi.run/DEF-CON-Quals-2019-Veryandroidoso/"
+    )
     last = found[1479]
     assert last.title == "Frida iOS video tutorials" and last.date == datetime(2022, 3, 18, 15, 31, 21, tzinfo=UTC)
-    assert [link.url for link in last.links] == ["https://youtu.be/h070-YZKOKE", "https://youtu.be/qpEIRe2CP-w",
-                                                 "https://youtu.be/x48y2ehfWGE"]
+    assert [link.url for link in last.links] == [
+        "https://youtu.be/h070-YZKOKE",
+        "https://youtu.be/qpEIRe2CP-w",
+        "https://youtu.be/x48y2ehfWGE",
+    ]
 
 
 def test_android_sec_service_messages_take_the_day_of_their_divider(formats_dir: Path) -> None:
@@ -94,7 +103,9 @@ def test_a_renamed_or_compressed_page_is_read_and_a_stray_file_named(formats_dir
     posts = posts_of(folder, options)
     ids = [p.message_id for p in posts]
     assert len(ids) == 1471 and ids == sorted(ids)  # pages in the order of their messages, not of their names
-    assert f"{folder}: not read, not pages of the export: notes.txt (give a file on its own to read it)" in options.notes
+    assert (
+        f"{folder}: not read, not pages of the export: notes.txt (give a file on its own to read it)" in options.notes
+    )
 
 
 # Desktop HTML export, 2017-2026, UTC+01:00, three pages.
@@ -176,7 +187,8 @@ def test_a_reindented_page_gives_the_same_posts(formats_dir: Path, tmp_path: Pat
     copy.write_text(_reindent(original.read_text(encoding="utf-8")), encoding="utf-8")
     before, after = posts_of(original), posts_of(copy)
     assert [(p.message_id, p.text, p.links, p.hashtags, p.fingerprint) for p in after] == [
-        (p.message_id, p.text, p.links, p.hashtags, p.fingerprint) for p in before]
+        (p.message_id, p.text, p.links, p.hashtags, p.fingerprint) for p in before
+    ]
 
 
 # Single t.me/s message fragments.
@@ -189,8 +201,10 @@ def test_any2feed_fragments(formats_dir: Path) -> None:
     assert (voice.channel, voice.message_id, voice.views) == ("oper_goblin", 939, 746)
     assert voice.date == datetime(2018, 4, 24, 15, 28, 46, tzinfo=UTC)
     assert voice.forwarded_from == ForwardedFrom("Спортивный Екб") and voice.media[0].type == "voice"
-    assert voice.text == ("Обсудили:\n\n- Сталина не забыть\n- Плохие фильмы\n- Смешные переводы\n"
-                          "можно, матерные - нет\n\nСлушайте: @kakberadio\nПишите нам: @kakberadiobot")
+    assert voice.text == (
+        "Обсудили:\n\n- Сталина не забыть\n- Плохие фильмы\n- Смешные переводы\n"
+        "можно, матерные - нет\n\nСлушайте: @kakberadio\nПишите нам: @kakberadiobot"
+    )
     assert voice.mentions == ("kakberadio", "kakberadiobot")
     forward = posts["message_media_forwarded_from"]
     assert forward.forwarded_from is not None and forward.forwarded_from.name == "Пул N3"
@@ -201,8 +215,11 @@ def test_any2feed_fragments(formats_dir: Path) -> None:
     assert album.views == 59500 and album.text.endswith("из пластида.\n\n#Белгород #Беспилотники\n\n@anna_news")
     poll = posts["message_poll"].poll
     assert poll is not None and poll.question == "Как лучше?"
-    assert [a.text for a in poll.answers] == ["Несколько постов в день", "Один пост в несколько дней",
-                                              "Свой вариант в комментарии"]
+    assert [a.text for a in poll.answers] == [
+        "Несколько постов в день",
+        "Один пост в несколько дней",
+        "Свой вариант в комментарии",
+    ]
     assert posts["message_with_from_author"].author == "🅰️rkadiy Ivanov"
     assert posts["message_sticker"].media[0].type == "sticker"
     assert posts["message_media_round_video"].media[0].type == "round_video"
@@ -224,15 +241,36 @@ def test_tgif_json_exports(formats_dir: Path) -> None:
     deleted = speak[10821]  # "from": null, an account since deleted
     assert deleted.author is None and deleted.edited and deleted.edit_date == datetime(2022, 6, 5, 9, 2, 30, tzinfo=UTC)
     gif = speak[10906]
-    assert (gif.author, gif.reply_to, gif.media) == ("Albilaga", 10896, (Media("animation", None,
-                                                                                "video_files/kiki-kikicat.mp4"),))
+    assert (gif.author, gif.reply_to, gif.media) == (
+        "Albilaga",
+        10896,
+        (Media("animation", None, "video_files/kiki-kikicat.mp4"),),
+    )
 
 
 # Text copied out of Telegram Desktop.
 
 
-PASTE_TIMES = ["07:25", "07:51", "07:53", "07:54", "07:58", "07:59", "07:59", "08:08", "08:14", "08:14", "08:14",
-               "08:15", "08:15", "08:15", "08:16", "08:17", "08:20", "08:20"]
+PASTE_TIMES = [
+    "07:25",
+    "07:51",
+    "07:53",
+    "07:54",
+    "07:58",
+    "07:59",
+    "07:59",
+    "08:08",
+    "08:14",
+    "08:14",
+    "08:14",
+    "08:15",
+    "08:15",
+    "08:15",
+    "08:16",
+    "08:17",
+    "08:20",
+    "08:20",
+]
 
 
 def test_desktop_paste_gives_18_posts_with_authors_and_times(formats_dir: Path) -> None:
@@ -242,9 +280,9 @@ def test_desktop_paste_gives_18_posts_with_authors_and_times(formats_dir: Path) 
     assert Counter(p.author for p in posts) == {"Ronny Gunawan": 16, "dicha?": 1, "Cinammon": 1}
     local = timezone(timedelta(hours=7))
     assert [p.date.astimezone(local).strftime("%d/%m/%Y %H:%M") for p in posts if p.date] == [
-        f"25/06/2022 {t}" for t in PASTE_TIMES]
-    assert posts[0].text == "https://youtu.be/TbP2B1ijWr8" and posts[0].date == datetime(2022, 6, 25, 0, 25,
-                                                                                        tzinfo=UTC)
+        f"25/06/2022 {t}" for t in PASTE_TIMES
+    ]
+    assert posts[0].text == "https://youtu.be/TbP2B1ijWr8" and posts[0].date == datetime(2022, 6, 25, 0, 25, tzinfo=UTC)
     assert posts[10].author == "Cinammon" and posts[10].text == "wah kok lebih simpel code C ya kak?"
     code = posts[4].text
     assert code.startswith("mari kita coba. kalian lebih prefer nulis yang mana?\n\ncode A:\n\ninterface User {")

@@ -17,10 +17,12 @@ from feedwatch.scheduler import Stopping, Watcher
 @pytest.fixture
 def config(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('[poll]\njitter = 7\nmisfire_grace = 120\n[folders]\npaths = ["seeds/"]\ninterval = 45\n'
-                    '[digest]\nschedule = "30 7 * * 1"\n'
-                    '[[channels]]\nname = "MFARussia"\ninterval = 600\n[[channels]]\nname = "mod_russia_en"\n',
-                    encoding="utf-8")
+    path.write_text(
+        '[poll]\njitter = 7\nmisfire_grace = 120\n[folders]\npaths = ["seeds/"]\ninterval = 45\n'
+        '[digest]\nschedule = "30 7 * * 1"\n'
+        '[[channels]]\nname = "MFARussia"\ninterval = 600\n[[channels]]\nname = "mod_russia_en"\n',
+        encoding="utf-8",
+    )
     return load_config(path)
 
 
@@ -78,9 +80,10 @@ def test_a_failed_digest_is_one_log_line(config, db, caplog):
 
 def test_a_long_flood_wait_reschedules_the_channel(config, db, monkeypatch):
     retry_at = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-    monkeypatch.setattr("feedwatch.scheduler.poll_once",
-                        lambda *a, **k: [Report("telethon:MFARussia", errors=[("rate_limited", "wait")],
-                                                retry_at=retry_at)])
+    monkeypatch.setattr(
+        "feedwatch.scheduler.poll_once",
+        lambda *a, **k: [Report("telethon:MFARussia", errors=[("rate_limited", "wait")], retry_at=retry_at)],
+    )
     watcher = Watcher(config, db=db)
     watcher.scheduler.start(paused=True)
     try:
@@ -100,7 +103,7 @@ def test_sleep_ends_the_poll_under_way_when_stopping(config, db):
 
 
 def test_the_schedule_is_one_line_per_job_with_its_next_run(config, caplog, monkeypatch):
-    monkeypatch.setattr("feedwatch.scheduler.digest_hook", lambda: (lambda config: "sent"))
+    monkeypatch.setattr("feedwatch.scheduler.digest_hook", lambda: lambda config: "sent")
     with caplog.at_level("INFO"):
         watcher = Watcher(config, db=None)
         watcher.scheduler.start(paused=True)
@@ -134,8 +137,11 @@ def test_a_long_429_reschedules_the_channel_holds_the_host_and_survives_a_restar
             tme.add_channel(name, make_posts(5, salt=name))
         tme.fault("MFARussia", "429", retry_after="3600")
         path = tmp_path / "c.toml"
-        path.write_text(f'[web]\nbase_url = "{tme.base_url}"\nmin_delay = 0.0\njitter = 0.0\n'
-                        '[[channels]]\nname = "MFARussia"\n[[channels]]\nname = "mod_russia_en"\n', encoding="utf-8")
+        path.write_text(
+            f'[web]\nbase_url = "{tme.base_url}"\nmin_delay = 0.0\njitter = 0.0\n'
+            '[[channels]]\nname = "MFARussia"\n[[channels]]\nname = "mod_russia_en"\n',
+            encoding="utf-8",
+        )
         config, db = load_config(path), str(tmp_path / "fw.db")
         before = datetime.now(UTC)
         held = None

@@ -66,8 +66,15 @@ def test_hostile_values_reach_sqlite_only_as_parameters(tmp_path: Path, monkeypa
         return conn
 
     monkeypatch.setattr(sqlite3, "connect", connect)
-    post = finish(Post(channel="evil_chan", message_id=1, text=f"{HOSTILE} #Tag {HOSTILE}", author=HOSTILE,
-                       source=Source("tme-html", HOSTILE, 0)))
+    post = finish(
+        Post(
+            channel="evil_chan",
+            message_id=1,
+            text=f"{HOSTILE} #Tag {HOSTILE}",
+            author=HOSTILE,
+            source=Source("tme-html", HOSTILE, 0),
+        )
+    )
     with Store.open(tmp_path / "s.db") as store:
         store.ingest([post], HOSTILE)
         store.ingest([post], HOSTILE)
@@ -110,12 +117,21 @@ def test_a_secret_written_in_the_config_file_is_refused_without_echoing_it(tmp_p
 def test_credentials_from_the_environment_never_reach_output_or_the_store(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     session = tmp_path / "account.session"  # not created: with no session nothing connects anywhere
-    config.write_text(f'[telethon]\nsession = "{session}"\n[folders]\npaths = []\n'
-                      '[[channels]]\nname = "MFARussia"\nsource = "telethon"\n', encoding="utf-8")
+    config.write_text(
+        f'[telethon]\nsession = "{session}"\n[folders]\npaths = []\n'
+        '[[channels]]\nname = "MFARussia"\nsource = "telethon"\n',
+        encoding="utf-8",
+    )
     env = {**os.environ, "TG_API_ID": "918273", "TG_API_HASH": "hash-0f1e2d3c4b5a"}
     db = tmp_path / "s.db"
-    result = subprocess.run([sys.executable, "-m", "feedwatch", "run", "--config", str(config), "--db", str(db)],
-                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "feedwatch", "run", "--config", str(config), "--db", str(db)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     output = result.stdout + result.stderr
     assert "MFARussia" in output and "no Telethon session file" in output  # tried and reported
     for secret in ("918273", "hash-0f1e2d3c4b5a", str(session)):

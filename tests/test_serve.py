@@ -142,17 +142,34 @@ def test_serving_never_writes_while_a_writer_keeps_writing(served: Served, store
         return hashlib.sha256(store_path.read_bytes()).hexdigest()
 
     before = digest()
-    for path in ("/feedwatch", "/feedwatch/posts", "/feedwatch/channels", "/feedwatch/post_history?post=delta_news/900",
-                 "/feedwatch/posts?_facet=channel&_facet_date=date", "/feedwatch/changed_posts"):
+    for path in (
+        "/feedwatch",
+        "/feedwatch/posts",
+        "/feedwatch/channels",
+        "/feedwatch/post_history?post=delta_news/900",
+        "/feedwatch/posts?_facet=channel&_facet_date=date",
+        "/feedwatch/changed_posts",
+    ):
         assert served.get(path)[0] == 200
     assert digest() == before
     status, body = served.get("/feedwatch.json?sql=" + "delete%20from%20posts")
     assert status == 400 and b"Statement must be a SELECT" in body
     with Store.open(store_path) as store:  # the writer is not blocked by the server
-        store.ingest([post(f"Late news about {WORD} ore", channel="alpha_news", message_id=99999,
-                           date=datetime(2025, 3, 1, tzinfo=UTC))], "late")
-    assert {r["post"] for r in rows(served, f"/feedwatch/search.json?q={WORD}")} == {"delta_news/900",
-                                                                                       "alpha_news/99999"}
+        store.ingest(
+            [
+                post(
+                    f"Late news about {WORD} ore",
+                    channel="alpha_news",
+                    message_id=99999,
+                    date=datetime(2025, 3, 1, tzinfo=UTC),
+                )
+            ],
+            "late",
+        )
+    assert {r["post"] for r in rows(served, f"/feedwatch/search.json?q={WORD}")} == {
+        "delta_news/900",
+        "alpha_news/99999",
+    }
 
 
 def test_the_database_refuses_write_connections(store_path: Path) -> None:
@@ -178,8 +195,13 @@ def test_other_hosts_need_a_password() -> None:
 
 def test_serve_on_all_interfaces_without_a_password_refuses_in_one_line(store_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "FEEDWATCH_SERVE_PASSWORD"}
-    done = subprocess.run([sys.executable, "-m", "feedwatch", "serve", "--db", str(store_path), "--host", "0.0.0.0"],
-                          env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "feedwatch", "serve", "--db", str(store_path), "--host", "0.0.0.0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1
     assert "0.0.0.0" in done.stderr and "FEEDWATCH_SERVE_PASSWORD" in done.stderr and not done.stdout
@@ -189,8 +211,9 @@ def test_serve_names_a_missing_or_foreign_database_in_one_line(tmp_path: Path) -
     foreign = tmp_path / "other.db"
     sqlite3.connect(foreign).execute("CREATE TABLE t (a)").connection.close()
     for db in (tmp_path / "missing.db", foreign):
-        done = subprocess.run([sys.executable, "-m", "feedwatch", "serve", "--db", str(db)],
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "feedwatch", "serve", "--db", str(db)], capture_output=True, text=True, timeout=60
+        )
         assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert str(db) in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "missing.db").exists()
@@ -221,7 +244,8 @@ def test_cells_escape_hostile_text() -> None:
     assert browse.render_cell("mfa", "channel", "posts") == '<a href="/feedwatch/channel_profile?channel=mfa">mfa</a>'
     assert browse.render_cell("mfa", "channel", "post_sources") is None
     assert browse.render_cell(1736121600.0, "episode_start", "campaign_alerts") == (
-        '<time datetime="2025-01-06T00:00:00+00:00">2025-01-06 00:00 UTC</time>')
+        '<time datetime="2025-01-06T00:00:00+00:00">2025-01-06 00:00 UTC</time>'
+    )
 
 
 def _hrefs(page: str) -> list[str]:
@@ -249,9 +273,25 @@ def test_digest_command_takes_the_serve_address_from_the_config(store_path: Path
     config = tmp_path / "c.toml"
     config.write_text('[serve]\nbase_url = "http://127.0.0.1:8001"\n', encoding="utf-8")
     out = tmp_path / "d.html"
-    done = subprocess.run([sys.executable, "-m", "feedwatch", "digest", "--db", str(store_path), "--config",
-                           str(config), "--since", "all", "--out", str(out)], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "feedwatch",
+            "digest",
+            "--db",
+            str(store_path),
+            "--config",
+            str(config),
+            "--since",
+            "all",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     links = _hrefs(out.read_text(encoding="utf-8"))
     assert "http://127.0.0.1:8001/feedwatch/tag_timeline?tag=Sustained" in links
@@ -259,12 +299,23 @@ def test_digest_command_takes_the_serve_address_from_the_config(store_path: Path
 
 
 def test_daily_charts_keep_time_and_other_charts_keep_their_points() -> None:
-    rows = [{"day": "2025-01-01", "posts": 2}, {"day": "2025-01-01", "posts": 1}, {"day": "2025-01-04", "posts": 5},
-            {"day": None, "posts": 9}]
-    assert browse.chart_points(rows, "day", "posts") == [("2025-01-01", 3), ("2025-01-02", 0), ("2025-01-03", 0),
-                                                          ("2025-01-04", 5)]
-    seen = [{"at": "2025-01-13T00:00:00+00:00", "views": 1}, {"at": "2025-01-20T05:00:00+00:00", "views": 4},
-            {"at": "2025-01-20T06:00:00+00:00", "views": None}]
+    rows = [
+        {"day": "2025-01-01", "posts": 2},
+        {"day": "2025-01-01", "posts": 1},
+        {"day": "2025-01-04", "posts": 5},
+        {"day": None, "posts": 9},
+    ]
+    assert browse.chart_points(rows, "day", "posts") == [
+        ("2025-01-01", 3),
+        ("2025-01-02", 0),
+        ("2025-01-03", 0),
+        ("2025-01-04", 5),
+    ]
+    seen = [
+        {"at": "2025-01-13T00:00:00+00:00", "views": 1},
+        {"at": "2025-01-20T05:00:00+00:00", "views": 4},
+        {"at": "2025-01-20T06:00:00+00:00", "views": None},
+    ]
     assert browse.chart_points(seen, "at", "views") == [("2025-01-13 00:00", 1), ("2025-01-20 05:00", 4)]
     svg = browse.bar_chart_svg([("<b>", 1)], "views & <i>")
     assert "<b>" not in svg and "<i>" not in svg and "&lt;b&gt;" in svg

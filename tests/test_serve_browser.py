@@ -16,8 +16,14 @@ import pytest
 from browse_support import VIEWS, WORD, Served, make_store, serving
 
 CHROMIUM = os.environ.get("FEEDWATCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def _missing() -> str | None:

@@ -49,10 +49,19 @@ def test_a_batch_that_renames_a_channel_then_names_the_old_name_again(tmp_path: 
 def test_runs_are_recorded_with_their_kind_and_errors(tmp_path: Path) -> None:
     start, end = datetime(2024, 5, 1, 10, tzinfo=UTC), datetime(2024, 5, 1, 10, 1, tzinfo=UTC)
     with Store.open(tmp_path / "fw.db") as store:
-        store.record_run("t.me/s/durov", new=3, updated=1, unchanged=16, failed=0, errors=[],
-                         started_at=start, finished_at=end)
-        store.record_run("t.me/s/durov", new=0, updated=0, unchanged=0, failed=0,
-                         errors=[("rate_limited", "429, retry after 30 s")], started_at=start, finished_at=end)
+        store.record_run(
+            "t.me/s/durov", new=3, updated=1, unchanged=16, failed=0, errors=[], started_at=start, finished_at=end
+        )
+        store.record_run(
+            "t.me/s/durov",
+            new=0,
+            updated=0,
+            unchanged=0,
+            failed=0,
+            errors=[("rate_limited", "429, retry after 30 s")],
+            started_at=start,
+            finished_at=end,
+        )
         latest, first = store.runs("t.me/s/durov")
         assert (first.kind, first.new, first.unchanged, first.errors) == ("ok", 3, 16, ())
         assert (latest.kind, latest.errors) == ("rate_limited", (("rate_limited", "429, retry after 30 s"),))
@@ -68,8 +77,14 @@ def test_polling_progress_is_kept_across_reopening_and_not_erased_by_stored_post
     retry = datetime(2026, 5, 1, 13, tzinfo=UTC)
     with Store.open(tmp_path / "fw.db") as store:
         store.save_channel(ChannelState("durov", "Old", retry_at=retry, resume_before=41, resume_top=60))
-    post = Post(text="hello", date=datetime(2026, 5, 1, tzinfo=UTC), channel="durov", channel_title="New title",
-                message_id=7, source=Source("jsonl", "x.jsonl", None))
+    post = Post(
+        text="hello",
+        date=datetime(2026, 5, 1, tzinfo=UTC),
+        channel="durov",
+        channel_title="New title",
+        message_id=7,
+        source=Source("jsonl", "x.jsonl", None),
+    )
     with Store.open(tmp_path / "fw.db") as store:
         store.ingest([post], "x.jsonl")  # renames the channel: its polling progress stays
         state = store.channel("durov")

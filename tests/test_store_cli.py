@@ -70,8 +70,10 @@ def test_ingest_reads_json_lines_from_stdin(tmp_path: Path) -> None:
     lines = run("parse", DUMP).stdout
     result = run("ingest", "-", db=tmp_path / "fw.db", stdin=lines)
     assert result.exit_code == 0
-    assert [line.split() for line in result.stdout.splitlines()[1:]] == [["-", "7", "0", "0", "0"],
-                                                                         ["total", "7", "0", "0", "0"]]
+    assert [line.split() for line in result.stdout.splitlines()[1:]] == [
+        ["-", "7", "0", "0", "0"],
+        ["total", "7", "0", "0", "0"],
+    ]
 
 
 def test_search_finds_guterres_in_both_seed_files_with_highlights(db: Path) -> None:
@@ -164,8 +166,7 @@ def test_every_command_has_an_example_in_its_help() -> None:
 
 
 def test_links_point_to_t_me_when_the_channel_and_id_are_known(db: Path, tmp_path: Path) -> None:
-    posts = [Post(channel="mfa_russia", message_id=n, text=f"Guterres note {n}", fingerprint=f"g{n}")
-             for n in (1, 2)]
+    posts = [Post(channel="mfa_russia", message_id=n, text=f"Guterres note {n}", fingerprint=f"g{n}") for n in (1, 2)]
     run("ingest", str(write_jsonl(tmp_path / "chan.jsonl", posts)), db=db)
     recent = hits(run("search", "Guterres", "--sort", "recent", "--json", db=db))
     assert [h["link"] for h in recent[:2]] == ["https://t.me/mfa_russia/2", "https://t.me/mfa_russia/1"]
@@ -175,8 +176,10 @@ def test_links_point_to_t_me_when_the_channel_and_id_are_known(db: Path, tmp_pat
 
 
 def test_a_post_that_cannot_be_stored_is_named_and_exits_1(tmp_path: Path) -> None:
-    posts = [Post(channel="chan_c", message_id=2**64, text="too big", fingerprint="a"),
-             Post(channel="chan_c", message_id=5, text="fine", fingerprint="b")]
+    posts = [
+        Post(channel="chan_c", message_id=2**64, text="too big", fingerprint="a"),
+        Post(channel="chan_c", message_id=5, text="fine", fingerprint="b"),
+    ]
     result = run("ingest", str(write_jsonl(tmp_path / "p.jsonl", posts)), db=tmp_path / "fw.db")
     assert result.exit_code == 1 and "1 post(s) could not be stored" in result.stderr
     assert result.stdout.splitlines()[1].split()[1:] == ["1", "0", "0", "1"]
@@ -188,5 +191,7 @@ def test_a_file_no_format_recognises_says_so(tmp_path: Path) -> None:
 
     result = run("ingest", str(ROOT / "README.md"), db=tmp_path / "fw.db")
     assert result.exit_code == 1
-    assert result.stderr.strip().endswith("README.md: not a format feedwatch knows. Force one with --format "
-                                          "jsonl|tg-json|tg-html|tme-html|desktop-paste|statement|dump")
+    assert result.stderr.strip().endswith(
+        "README.md: not a format feedwatch knows. Force one with --format "
+        "jsonl|tg-json|tg-html|tme-html|desktop-paste|statement|dump"
+    )

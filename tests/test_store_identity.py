@@ -38,8 +38,17 @@ def json_export(path: Path, messages: list[dict[str, object]], **chat: object) -
 
 
 def same_text_messages() -> list[dict[str, object]]:
-    return [{"id": 100 + day, "type": "message", "date": f"2024-03-0{day + 1}T10:00:00",
-             "date_unixtime": str(1709287200 + day * 86400), "text": SAME, "text_entities": []} for day in range(3)]
+    return [
+        {
+            "id": 100 + day,
+            "type": "message",
+            "date": f"2024-03-0{day + 1}T10:00:00",
+            "date_unixtime": str(1709287200 + day * 86400),
+            "text": SAME,
+            "text_entities": [],
+        }
+        for day in range(3)
+    ]
 
 
 def ingest_path(store: Store, path: Path | str) -> IngestResult:
@@ -49,12 +58,16 @@ def ingest_path(store: Store, path: Path | str) -> IngestResult:
     return total
 
 
-@pytest.mark.parametrize("chat", [
-    {"name": "Civil Aspirants", "type": "public_channel", "id": 1858370886},
-    {"name": "Civil Aspirants", "type": "public_channel"},  # no id: the export's title names the chat
-])
-def test_three_messages_with_the_same_text_in_an_export_are_three_posts(store: Store, tmp_path: Path,
-                                                                        chat: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    "chat",
+    [
+        {"name": "Civil Aspirants", "type": "public_channel", "id": 1858370886},
+        {"name": "Civil Aspirants", "type": "public_channel"},  # no id: the export's title names the chat
+    ],
+)
+def test_three_messages_with_the_same_text_in_an_export_are_three_posts(
+    store: Store, tmp_path: Path, chat: dict[str, object]
+) -> None:
     path = json_export(tmp_path / "result.json", same_text_messages(), **chat)
     assert ingest_path(store, path) == IngestResult(new=3)
     assert sorted(p.message_id for p in stored(store)) == [100, 101, 102]
@@ -69,7 +82,8 @@ def test_the_same_message_ids_in_two_chats_are_two_posts(store: Store, tmp_path:
         assert ingest_path(store, path) == IngestResult(new=3)
     idents = sorted(r[0] for r in store.db.execute("SELECT ident FROM posts"))
     assert idents == [f"i:{c}/{i}" for c in (1, 2) for i in (100, 101, 102)] + [
-        f"t:chat c/{i}" for i in (100, 101, 102)]
+        f"t:chat c/{i}" for i in (100, 101, 102)
+    ]
 
 
 def test_an_export_without_an_id_is_its_title_across_re_ingests_and_files(store: Store, tmp_path: Path) -> None:
@@ -108,14 +122,32 @@ def test_an_id_without_any_chat_is_kept_apart_by_its_text(store: Store) -> None:
 
 
 def export_post(message_id: int, text: str = SAME, **fields: object) -> Post:
-    return post(text, fmt="tg-json", path="result.json", index=message_id, message_id=message_id,
-                channel_id=1858370886, channel_title="All1App daily", date=at(1), **fields)
+    return post(
+        text,
+        fmt="tg-json",
+        path="result.json",
+        index=message_id,
+        message_id=message_id,
+        channel_id=1858370886,
+        channel_title="All1App daily",
+        date=at(1),
+        **fields,
+    )
 
 
 def tme_post(message_id: int, text: str = SAME) -> Post:
-    return post(text, fmt="tme-html", path="https://t.me/s/all1app", index=message_id, channel="All1App",
-                channel_id=1858370886, message_id=message_id, views=10, date=at(1),
-                url=f"https://t.me/All1App/{message_id}")
+    return post(
+        text,
+        fmt="tme-html",
+        path="https://t.me/s/all1app",
+        index=message_id,
+        channel="All1App",
+        channel_id=1858370886,
+        message_id=message_id,
+        views=10,
+        date=at(1),
+        url=f"https://t.me/All1App/{message_id}",
+    )
 
 
 def test_an_export_then_the_channel_polled_by_username_are_one_channel(store: Store) -> None:
@@ -125,7 +157,10 @@ def test_an_export_then_the_channel_polled_by_username_are_one_channel(store: St
     assert store.ingest([tme_post(3, f"{SAME} 3")], "tme") == IngestResult(updated=1)
     # The username and the id met: every post of the chat moved to the username, not just the one polled.
     assert sorted(r[0] for r in store.db.execute("SELECT ident FROM posts")) == [
-        "c:all1app/1", "c:all1app/2", "c:all1app/3"]
+        "c:all1app/1",
+        "c:all1app/2",
+        "c:all1app/3",
+    ]
     assert store.db.execute("SELECT username, channel_id FROM channels").fetchall() == [("All1App", 1858370886)]
     assert [p.url for p in store.posts(channel="All1App")] == [f"https://t.me/All1App/{i}" for i in (1, 2, 3)]
     before = counts(store)
@@ -157,8 +192,9 @@ def test_a_username_learnt_from_channel_state_alone_still_takes_over_the_posts(s
 
 def test_a_polled_channel_then_its_export_are_one_channel(store: Store) -> None:
     assert store.ingest([tme_post(1), tme_post(2, "Other words")], "tme") == IngestResult(new=2)
-    assert store.ingest([export_post(1), export_post(2, "Other words"), export_post(3, "New")],
-                        "result.json") == IngestResult(new=1, updated=2)
+    assert store.ingest(
+        [export_post(1), export_post(2, "Other words"), export_post(3, "New")], "result.json"
+    ) == IngestResult(new=1, updated=2)
     assert sorted(p.message_id for p in store.posts(channel="all1app")) == [1, 2, 3]
     assert store.db.execute("SELECT count(*) FROM channels").fetchone()[0] == 1
 
@@ -175,12 +211,22 @@ def test_the_desktop_html_sample_stores_every_message(store: Store, formats_dir:
     assert len(store.search("webinar OR Join")) > 0
 
 
-@pytest.mark.parametrize("name", [
-    "tdesktop_json_all1app_messages_array.json", "tdesktop_json_langchain_result.json", "tme_s_durov.html",
-    "tme_s_tginfouk.html", "tdesktop_html_cybersec_2018", "real/tgh_android_sec_2019", "real/tgh_fin_capital_ru",
-    "real/tgj_tgif_corporate_speak", "real/tgj_tgif_software_testing", "real/tme_topwar_2023",
-    "real/tme_any2feed_fragments",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "tdesktop_json_all1app_messages_array.json",
+        "tdesktop_json_langchain_result.json",
+        "tme_s_durov.html",
+        "tme_s_tginfouk.html",
+        "tdesktop_html_cybersec_2018",
+        "real/tgh_android_sec_2019",
+        "real/tgh_fin_capital_ru",
+        "real/tgj_tgif_corporate_speak",
+        "real/tgj_tgif_software_testing",
+        "real/tme_topwar_2023",
+        "real/tme_any2feed_fragments",
+    ],
+)
 def test_every_sample_stores_each_of_its_messages_once(store: Store, formats_dir: Path, name: str) -> None:
     path = formats_dir / name
     messages = {(p.channel, p.channel_id, p.message_id) for each in expand([str(path)]) for p in parse_path(each)}
@@ -202,7 +248,10 @@ def old_ident(post: Post) -> str:
 def old_database(path: Path, posts: list[Post], monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
     """A database at schema 008 holding `posts` as the code of that version stored them; return (new, merged)."""
     conn = sqlite3.connect(path, isolation_level=None)
-    migrate(sqlite_utils.Database(conn, execute_plugins=False), upto=[name for name, _ in MIGRATIONS].index("008_digests") + 1)
+    migrate(
+        sqlite_utils.Database(conn, execute_plugins=False),
+        upto=[name for name, _ in MIGRATIONS].index("008_digests") + 1,
+    )
     with monkeypatch.context() as patch:
         patch.setattr(mg, "ident", old_ident)
         patch.setattr(Batch, "resolve", lambda self, posts: posts)
@@ -212,15 +261,18 @@ def old_database(path: Path, posts: list[Post], monkeypatch: pytest.MonkeyPatch)
         results = [work.add(p, ident) for p, ident in work.load(posts)]
         work.write()
         for username, channel_id, title in work.channels.values():  # the channel rows as schema 008 kept them
-            conn.execute("INSERT INTO channels (username, title, channel_id, first_seen) VALUES (?, ?, ?, ?)",
-                         [username, title, channel_id, at(1).isoformat()])
+            conn.execute(
+                "INSERT INTO channels (username, title, channel_id, first_seen) VALUES (?, ?, ?, ?)",
+                [username, title, channel_id, at(1).isoformat()],
+            )
         conn.execute("COMMIT")
     conn.close()
     return results.count("new"), results.count("updated")
 
 
 def test_migration_re_keys_an_old_database_and_re_ingesting_restores_every_message(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     exported = [dataclasses.replace(export_post(100 + i), date=at(1 + i)) for i in range(3)]
     others = [export_post(200, "Another post"), export_post(201, "Yet another")]
     pasted = post("Only pasted, never exported", fmt="dump", path="paste.txt")
@@ -239,11 +291,11 @@ def test_migration_re_keys_an_old_database_and_re_ingesting_restores_every_messa
         assert sorted(p.message_id or 0 for p in store.posts()) == [0, 7, 100, 101, 102, 200, 201]
 
 
-def test_migration_merges_rows_that_turn_out_to_be_one_message(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_migration_merges_rows_that_turn_out_to_be_one_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = export_post(5, "The first wording of the post")
-    edited = dataclasses.replace(export_post(5, "A later, edited wording of it"),
-                                 source=Source("tg-json", "result2.json", 5))
+    edited = dataclasses.replace(
+        export_post(5, "A later, edited wording of it"), source=Source("tg-json", "result2.json", 5)
+    )
     path = tmp_path / "old.db"
     assert old_database(path, [first, edited], monkeypatch) == (2, 0)  # two texts: two rows, then
     with Store.open(path) as store:
@@ -261,18 +313,31 @@ def test_campaigns_and_digests_key_a_chat_as_the_store_does(store: Store, tmp_pa
     from feedwatch.campaigns.stream import actor_of
     from feedwatch.digest.sql import ACTOR, FORWARD, register
 
-    exported = [export_post(1), export_post(2, "Forwarded words", forwarded_from=ForwardedFrom("Someone else")),
-                export_post(3, "Our own words again", forwarded_from=ForwardedFrom("All1App daily"))]
-    titled = [dataclasses.replace(p, channel_id=None, channel_title="ВСЕ Новости", source=Source("tg-html",
-              f"messages{i}.html", 0), forwarded_from=p.forwarded_from and ForwardedFrom(
-              "Someone else" if p.message_id == 2 else "все  новости"))
-              for i, p in enumerate(exported, 1)]  # one export's pages: one actor, not one per file
+    exported = [
+        export_post(1),
+        export_post(2, "Forwarded words", forwarded_from=ForwardedFrom("Someone else")),
+        export_post(3, "Our own words again", forwarded_from=ForwardedFrom("All1App daily")),
+    ]
+    titled = [
+        dataclasses.replace(
+            p,
+            channel_id=None,
+            channel_title="ВСЕ Новости",
+            source=Source("tg-html", f"messages{i}.html", 0),
+            forwarded_from=p.forwarded_from and ForwardedFrom("Someone else" if p.message_id == 2 else "все  новости"),
+        )
+        for i, p in enumerate(exported, 1)
+    ]  # one export's pages: one actor, not one per file
     store.ingest(exported + titled, "exports")
     register(store.db.conn)
     seen = {(r[0], r[1]) for r in store.db.execute(f"SELECT {ACTOR}, {FORWARD} FROM posts p ORDER BY id")}
     actors = {(actor, bool(forward)) for actor, forward in map(actor_of, stored(store))}
-    assert actors == {("i:1858370886", False), ("i:1858370886", True), ("t:все новости", False),
-                      ("t:все новости", True)}
+    assert actors == {
+        ("i:1858370886", False),
+        ("i:1858370886", True),
+        ("t:все новости", False),
+        ("t:все новости", True),
+    }
     assert {(a, bool(f)) for a, f in seen} == actors
     store.ingest([tme_post(9, "Polled")], "tme")  # the id meets its username
     assert {actor_of(p)[0] for p in store.posts() if p.channel_id} == {"all1app"}

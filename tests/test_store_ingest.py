@@ -47,11 +47,13 @@ def test_seed_hashtags_keep_one_key_and_every_spelling(store: Store) -> None:
     ingest_seeds(store)
     spellings = store.db.execute(
         "SELECT s.spelling FROM hashtag_spellings s JOIN hashtags h ON h.id = s.hashtag"
-        " WHERE h.key = 'uncharterisourrules' ORDER BY s.spelling").fetchall()
+        " WHERE h.key = 'uncharterisourrules' ORDER BY s.spelling"
+    ).fetchall()
     assert [s for (s,) in spellings] == ["UNCharterIsOurRules", "UnCharterIsOurRules"]
     linked = store.db.execute(
         "SELECT count(*) FROM post_hashtags WHERE hashtag = (SELECT id FROM hashtags WHERE key = ?)",
-        ["uncharterisourrules"]).fetchone()[0]
+        ["uncharterisourrules"],
+    ).fetchone()[0]
     assert linked == 7
 
 
@@ -63,7 +65,7 @@ def test_a_pasted_copy_then_the_channel_post_become_one_upgraded_post(store: Sto
     [merged] = stored(store)
     assert (merged.channel, merged.message_id, merged.views, merged.date) == ("mfa_russia", 512, 900, at(1))
     assert merged.forwarded_from == ForwardedFrom("Russian MFA")  # known, so kept
-    ident, = store.db.execute("SELECT ident FROM posts").fetchone()
+    (ident,) = store.db.execute("SELECT ident FROM posts").fetchone()
     assert ident == "c:mfa_russia/512"
     routes = store.db.execute("SELECT format, path FROM post_sources ORDER BY format").fetchall()
     assert routes == [("dump", "paste.txt"), ("tme-html", "https://t.me/s/mfa_russia")]
@@ -85,8 +87,19 @@ def test_the_channel_post_then_a_pasted_copy_with_other_spacing_is_one_post(stor
 
 def test_the_same_post_by_two_formats_merges_fields_richer_source_winning(store: Store) -> None:
     page = post(TEXT, channel="mfa_russia", message_id=7, views=1000, approximate=("views",), fmt="tme-html")
-    api = post(TEXT, channel="mfa_russia", message_id=7, views=1042, forwards=5, channel_id=1101170442,
-               author="Press office", reactions=(Reaction("👍", 3),), fmt="telethon", path=None, index=None)
+    api = post(
+        TEXT,
+        channel="mfa_russia",
+        message_id=7,
+        views=1042,
+        forwards=5,
+        channel_id=1101170442,
+        author="Press office",
+        reactions=(Reaction("👍", 3),),
+        fmt="telethon",
+        path=None,
+        index=None,
+    )
     store.ingest([page], "tme")
     assert store.ingest([api], "telethon") == IngestResult(updated=1)
     [merged] = stored(store)
@@ -97,8 +110,17 @@ def test_the_same_post_by_two_formats_merges_fields_richer_source_winning(store:
 
 
 def test_a_known_value_is_never_overwritten_by_null(store: Store) -> None:
-    rich = post(TEXT, channel="c", message_id=1, date=at(2), author="Desk", views=50, url="https://t.me/c/1",
-                forwarded_from=ForwardedFrom("Other", "other", 3), fmt="telethon")
+    rich = post(
+        TEXT,
+        channel="c",
+        message_id=1,
+        date=at(2),
+        author="Desk",
+        views=50,
+        url="https://t.me/c/1",
+        forwarded_from=ForwardedFrom("Other", "other", 3),
+        fmt="telethon",
+    )
     poor = post(TEXT, channel="c", message_id=1, fmt="tme-html")
     store.ingest([rich], "a")
     store.ingest([poor], "b")
@@ -171,8 +193,9 @@ def test_the_same_words_in_two_channels_are_two_posts(store: Store) -> None:
     assert store.count() == 2
     assert store.ingest([post(TEXT, fmt="dump", path="p.txt")], "p") == IngestResult(updated=1)
     assert store.count() == 2
-    routes = store.db.execute("SELECT p.channel, s.format FROM post_sources s JOIN posts p ON p.id = s.post"
-                              " ORDER BY s.rowid").fetchall()
+    routes = store.db.execute(
+        "SELECT p.channel, s.format FROM post_sources s JOIN posts p ON p.id = s.post ORDER BY s.rowid"
+    ).fetchall()
     assert routes == [("a", "tme-html"), ("b", "tme-html"), ("a", "dump")]  # the copy joins the oldest
 
 
@@ -221,6 +244,7 @@ def test_a_failing_on_new_rolls_back_its_batch_only(store: Store) -> None:
 
 def test_sqlite_utils_writes_in_on_new_join_the_batch_and_roll_back_with_it(store: Store) -> None:
     """sqlite-utils must never commit inside a batch: its writes are undone with the batch's posts."""
+
     def on_new(db: sqlite_utils.Database, fresh: list[tuple[int, Post]]) -> None:
         db.table("hook").create({"post": int, "note": str}, pk="post")
         db.table("hook").insert_all({"post": rowid, "note": p.text} for rowid, p in fresh)
@@ -236,13 +260,17 @@ def test_sqlite_utils_writes_in_on_new_join_the_batch_and_roll_back_with_it(stor
     assert not [name for name in store.db.table_names() if name.startswith("hook")]
 
 
-@pytest.mark.parametrize("end", [
-    lambda db: db.conn.commit(),
-    lambda db: db.conn.rollback(),
-    lambda db: db.conn.execute("COMMIT"),
-    lambda db: db.conn.executescript("SELECT 1"),
-    lambda db: db.commit(),
-], ids=["commit", "rollback", "COMMIT", "executescript", "Database.commit"])
+@pytest.mark.parametrize(
+    "end",
+    [
+        lambda db: db.conn.commit(),
+        lambda db: db.conn.rollback(),
+        lambda db: db.conn.execute("COMMIT"),
+        lambda db: db.conn.executescript("SELECT 1"),
+        lambda db: db.commit(),
+    ],
+    ids=["commit", "rollback", "COMMIT", "executescript", "Database.commit"],
+)
 def test_on_new_cannot_end_the_batch_transaction(store: Store, end) -> None:
     def on_new(db: sqlite_utils.Database, fresh: list[tuple[int, Post]]) -> None:
         db.table("hook").insert({"post": fresh[0][0]})
@@ -262,14 +290,18 @@ def test_posts_name_their_channels(store: Store) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.builds(
-    Post,
-    text=st.text(max_size=80), channel=st.none() | st.sampled_from(["a", "B"]),
-    message_id=st.none() | st.integers(1, 5), views=st.none() | st.integers(0, 10),
-    forwarded_from=st.none() | st.builds(ForwardedFrom, st.text(max_size=5)),
-    reactions=st.lists(st.builds(Reaction, st.text(max_size=2), st.integers(0, 9)), max_size=2).map(tuple),
-    source=st.builds(Source, st.sampled_from(["dump", "tme-html"]), st.none() | st.text(max_size=4)),
-))
+@given(
+    st.builds(
+        Post,
+        text=st.text(max_size=80),
+        channel=st.none() | st.sampled_from(["a", "B"]),
+        message_id=st.none() | st.integers(1, 5),
+        views=st.none() | st.integers(0, 10),
+        forwarded_from=st.none() | st.builds(ForwardedFrom, st.text(max_size=5)),
+        reactions=st.lists(st.builds(Reaction, st.text(max_size=2), st.integers(0, 9)), max_size=2).map(tuple),
+        source=st.builds(Source, st.sampled_from(["dump", "tme-html"]), st.none() | st.text(max_size=4)),
+    )
+)
 def test_any_post_is_stored_and_read_back_unchanged(p: Post) -> None:
     """Nulls and empty lists are left out of the stored JSON; reading puts back exactly what was written."""
     with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "fw.db") as store:

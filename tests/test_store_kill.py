@@ -53,8 +53,13 @@ def complete(source: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 
 def start(db: Path, source: Path, mode: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(source), mode, str(BATCH)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(db), str(source), mode, str(BATCH)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def kill(child: subprocess.Popen[str]) -> int:
@@ -85,13 +90,11 @@ def finish_and_compare(db: Path, source: Path, complete: dict[str, int]) -> None
         result = store.ingest(parse_path(str(source)), str(source), batch=BATCH)
         assert result.failed == 0 and result.new + result.updated + result.unchanged == POSTS + COPIES
         assert counts(store) == complete
-        assert store.ingest(parse_path(str(source)), str(source), batch=BATCH) == IngestResult(
-            unchanged=POSTS + COPIES)
+        assert store.ingest(parse_path(str(source)), str(source), batch=BATCH) == IngestResult(unchanged=POSTS + COPIES)
 
 
 @pytest.mark.parametrize("batches_done", [0, 1, 4, 9])
-def test_killed_inside_a_transaction(tmp_path: Path, source: Path, complete: dict[str, int],
-                                     batches_done: int) -> None:
+def test_killed_inside_a_transaction(tmp_path: Path, source: Path, complete: dict[str, int], batches_done: int) -> None:
     db = tmp_path / "fw.db"
     child = start(db, source, "hold")
     assert child.stdin is not None and child.stdout is not None
@@ -106,8 +109,7 @@ def test_killed_inside_a_transaction(tmp_path: Path, source: Path, complete: dic
 
 
 @pytest.mark.parametrize("batches_seen", [1, 5, 8])
-def test_killed_while_running_freely(tmp_path: Path, source: Path, complete: dict[str, int],
-                                     batches_seen: int) -> None:
+def test_killed_while_running_freely(tmp_path: Path, source: Path, complete: dict[str, int], batches_seen: int) -> None:
     db = tmp_path / "fw.db"
     child = start(db, source, "run")
     assert child.stdout is not None

@@ -56,8 +56,9 @@ def test_a_second_connection_in_this_process_keeps_the_first_ones_locks(tmp_path
     with Store.open(path) as store:
         texts = sorted(p.text for p in stored(store))
         integrity = store.db.execute("PRAGMA integrity_check").fetchone()[0]
-    assert texts == sorted([*(f"written in this process {n}" for n in (1, 2, 3, 4)),
-                            "from another process 1", "from another process 2"])
+    assert texts == sorted(
+        [*(f"written in this process {n}" for n in (1, 2, 3, 4)), "from another process 1", "from another process 2"]
+    )
     assert integrity == "ok"
 
 

@@ -45,11 +45,13 @@ def _stored(tmp_path: Path) -> Path:
 def _damage(path: Path, table: str) -> bytes:
     """Overwrite the root page of `table` with garbage (the header and schema page stay intact)."""
     con = sqlite3.connect(path)
-    root, size = con.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", [table]).fetchone()[0], \
-        con.execute("PRAGMA page_size").fetchone()[0]
+    root, size = (
+        con.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", [table]).fetchone()[0],
+        con.execute("PRAGMA page_size").fetchone()[0],
+    )
     con.close()
     data = bytearray(path.read_bytes())
-    data[(root - 1) * size:root * size] = b"\xa5" * size
+    data[(root - 1) * size : root * size] = b"\xa5" * size
     path.write_bytes(bytes(data))
     return bytes(data)
 
@@ -78,8 +80,12 @@ def test_ingest_into_a_database_with_a_corrupt_page_writes_nothing(tmp_path: Pat
 def test_digest_and_search_of_a_database_with_a_corrupt_page_are_one_line(tmp_path: Path) -> None:
     path = _stored(tmp_path)
     damaged = _damage(path, "posts")
-    for argv, exit_code in ((["digest", "--since", "all"], 1), (["digest", "--since", "all", "--format", "html"], 1),
-                            (["search", "Guterres"], 1), (["export"], 1)):
+    for argv, exit_code in (
+        (["digest", "--since", "all"], 1),
+        (["digest", "--since", "all", "--format", "html"], 1),
+        (["search", "Guterres"], 1),
+        (["export"], 1),
+    ):
         code, _out, err = cli(*argv, "--db", str(path))
         assert code == exit_code, (argv, err)
         assert "corrupt database" in _one_line(err), argv
@@ -168,8 +174,10 @@ def test_ingest_of_a_folder_skips_a_link_loop_with_one_line_and_stores_the_rest(
     (folder / "sub" / "down").symlink_to(folder / "sub" / "down", target_is_directory=True)
     code, out, err = cli("ingest", str(folder), "--db", str(tmp_path / "fw.db"))
     assert code == 1
-    assert err.splitlines() == [f"error: {folder / name}: cannot be read (Too many levels of symbolic links)"
-                                for name in ("loop.txt", "sub/down")]  # one line per loop
+    assert err.splitlines() == [
+        f"error: {folder / name}: cannot be read (Too many levels of symbolic links)"
+        for name in ("loop.txt", "sub/down")
+    ]  # one line per loop
     assert "a.txt" in out and "total" in out
     with Store.open(tmp_path / "fw.db") as store:
         assert store.count() > 0

@@ -46,7 +46,9 @@ def test_every_older_version_migrates_to_the_current_schema(tmp_path: Path, done
     Store.open(fresh).close()
     old = tmp_path / "old.db"
     con = sqlite3.connect(old, isolation_level=None)
-    assert migrate(sqlite_utils.Database(con, execute_plugins=False), upto=done) == [name for name, _ in MIGRATIONS[:done]]
+    assert migrate(sqlite_utils.Database(con, execute_plugins=False), upto=done) == [
+        name for name, _ in MIGRATIONS[:done]
+    ]
     con.close()
     with Store.open(old) as store:
         assert applied(store.db) == [name for name, _ in MIGRATIONS]

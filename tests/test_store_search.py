@@ -14,8 +14,13 @@ from feedwatch.store import Store, queries
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     opened = Store.open(tmp_path / "fw.db")
-    opened.ingest([post(f"grain deal news {'grain ' * n}number {n}", channel="old" if n < 3 else "new",
-                        message_id=n) for n in range(1, 7)], "x")
+    opened.ingest(
+        [
+            post(f"grain deal news {'grain ' * n}number {n}", channel="old" if n < 3 else "new", message_id=n)
+            for n in range(1, 7)
+        ],
+        "x",
+    )
     yield opened
     opened.close()
 
@@ -40,8 +45,9 @@ def test_snippets_mark_the_matches(store: Store) -> None:
 @pytest.mark.parametrize("query", [None, "Lavrov", "multipolar*", "UN AND Charter", "nosuchword"])
 @pytest.mark.parametrize("hashtag", [None, "UNCharterIsOurRules", "uncharterisourrules", "NoSuchTag"])
 @pytest.mark.parametrize("since", [None, "2021-01-01"])
-def test_the_count_of_matches_is_what_search_finds_without_a_limit(tmp_path: Path, query: str | None,
-                                                                    hashtag: str | None, since: str | None) -> None:
+def test_the_count_of_matches_is_what_search_finds_without_a_limit(
+    tmp_path: Path, query: str | None, hashtag: str | None, since: str | None
+) -> None:
     from datetime import UTC, datetime
 
     from store_support import SEEDS

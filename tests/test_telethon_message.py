@@ -46,7 +46,13 @@ def message(**fields: Any) -> Any:
 
 def document(*attributes: Any, mime: str = "application/octet-stream") -> Any:
     return types.Document(
-        id=1, access_hash=2, file_reference=b"ref", date=WHEN, mime_type=mime, size=1024, dc_id=2,
+        id=1,
+        access_hash=2,
+        file_reference=b"ref",
+        date=WHEN,
+        mime_type=mime,
+        size=1024,
+        dc_id=2,
         attributes=list(attributes),
     )
 
@@ -87,11 +93,16 @@ def test_entity_text_slices_utf16() -> None:
 
 def test_url_entities() -> None:
     text = "See telegram.org/blog and https://t.me/durov/1 or this page"
-    post = message_to_post(message(message=text, entities=[
-        types.MessageEntityUrl(*span(text, "telegram.org/blog")),
-        types.MessageEntityUrl(*span(text, "https://t.me/durov/1")),
-        types.MessageEntityTextUrl(*span(text, "this page"), url="https://example.org/p"),
-    ]))
+    post = message_to_post(
+        message(
+            message=text,
+            entities=[
+                types.MessageEntityUrl(*span(text, "telegram.org/blog")),
+                types.MessageEntityUrl(*span(text, "https://t.me/durov/1")),
+                types.MessageEntityTextUrl(*span(text, "this page"), url="https://example.org/p"),
+            ],
+        )
+    )
     assert post.links[:3] == (
         Link("telegram.org/blog", "http://telegram.org/blog"),
         Link("https://t.me/durov/1", "https://t.me/durov/1"),
@@ -103,12 +114,20 @@ def test_url_entities() -> None:
 
 
 def test_counts_edits_album_replies_and_ids() -> None:
-    post = message_to_post(message(
-        message="news #Economy", views=15300, forwards=42, post_author="Jane Doe", grouped_id=13612345678901234,
-        edit_date=WHEN + timedelta(hours=1),
-        replies=types.MessageReplies(replies=7, replies_pts=99, comments=True, channel_id=2000000),
-        reply_to=types.MessageReplyHeader(reply_to_msg_id=1200),
-    ), channel="durov", channel_title="Pavel Durov")
+    post = message_to_post(
+        message(
+            message="news #Economy",
+            views=15300,
+            forwards=42,
+            post_author="Jane Doe",
+            grouped_id=13612345678901234,
+            edit_date=WHEN + timedelta(hours=1),
+            replies=types.MessageReplies(replies=7, replies_pts=99, comments=True, channel_id=2000000),
+            reply_to=types.MessageReplyHeader(reply_to_msg_id=1200),
+        ),
+        channel="durov",
+        channel_title="Pavel Durov",
+    )
     assert (post.channel, post.message_id, post.url) == ("durov", 1234, "https://t.me/durov/1234")
     assert (post.channel_id, post.channel_title, post.date) == (1006503122, "Pavel Durov", WHEN)
     assert (post.views, post.forwards, post.replies, post.reply_to) == (15300, 42, 7, 1200)
@@ -123,10 +142,14 @@ def test_without_a_username_the_url_uses_the_channel_id() -> None:
 
 
 def test_hidden_edit_and_reply_to_another_chat() -> None:
-    post = message_to_post(message(
-        message="x", edit_date=WHEN, edit_hide=True,
-        reply_to=types.MessageReplyHeader(reply_to_msg_id=5, reply_to_peer_id=types.PeerChannel(42)),
-    ))
+    post = message_to_post(
+        message(
+            message="x",
+            edit_date=WHEN,
+            edit_hide=True,
+            reply_to=types.MessageReplyHeader(reply_to_msg_id=5, reply_to_peer_id=types.PeerChannel(42)),
+        )
+    )
     assert post.edited is False and post.edit_date == WHEN and post.reply_to is None
 
 
@@ -139,8 +162,12 @@ def test_dates_become_utc() -> None:
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        (types.MessageFwdHeader(date=WHEN, from_id=types.PeerChannel(1101170442), channel_post=777, post_author="Ann"),
-         ForwardedFrom(None, None, 777, "https://t.me/c/1101170442/777", "Ann", 1101170442)),
+        (
+            types.MessageFwdHeader(
+                date=WHEN, from_id=types.PeerChannel(1101170442), channel_post=777, post_author="Ann"
+            ),
+            ForwardedFrom(None, None, 777, "https://t.me/c/1101170442/777", "Ann", 1101170442),
+        ),
         (types.MessageFwdHeader(date=WHEN, from_name="Hidden Sender"), ForwardedFrom("Hidden Sender")),
         (types.MessageFwdHeader(date=WHEN, from_id=types.PeerUser(42)), ForwardedFrom(None, url="tg://user?id=42")),
     ],
@@ -151,39 +178,80 @@ def test_forwards(header: Any, expected: ForwardedFrom) -> None:
 
 
 def test_reactions() -> None:
-    reactions = types.MessageReactions(results=[
-        types.ReactionCount(reaction=types.ReactionPaid(), count=26700),
-        types.ReactionCount(reaction=types.ReactionEmoji(emoticon="👍"), count=44),
-        types.ReactionCount(reaction=types.ReactionCustomEmoji(document_id=5265077361648368841), count=3),
-    ])
+    reactions = types.MessageReactions(
+        results=[
+            types.ReactionCount(reaction=types.ReactionPaid(), count=26700),
+            types.ReactionCount(reaction=types.ReactionEmoji(emoticon="👍"), count=44),
+            types.ReactionCount(reaction=types.ReactionCustomEmoji(document_id=5265077361648368841), count=3),
+        ]
+    )
     post = message_to_post(message(message="x", reactions=reactions))
     assert post.reactions == (
-        Reaction("paid", 26700), Reaction("👍", 44), Reaction("custom:5265077361648368841", 3),
+        Reaction("paid", 26700),
+        Reaction("👍", 44),
+        Reaction("custom:5265077361648368841", 3),
     )
 
 
 STICKER_SET = types.InputStickerSetEmpty()
 MEDIA = {
-    "photo": (types.MessageMediaPhoto(photo=types.Photo(
-        id=1, access_hash=2, file_reference=b"r", date=WHEN, sizes=[types.PhotoSize("x", 800, 600, 1000)], dc_id=2,
-    )), Media("photo")),
-    "video": (types.MessageMediaDocument(video=True, document=document(
-        types.DocumentAttributeVideo(duration=9.5, w=1280, h=720), types.DocumentAttributeFilename("clip.mp4"),
-        mime="video/mp4")), Media("video", "clip.mp4")),
-    "round": (types.MessageMediaDocument(round=True, document=document(
-        types.DocumentAttributeVideo(duration=12, w=384, h=384, round_message=True))), Media("round_video")),
-    "voice": (types.MessageMediaDocument(voice=True, document=document(
-        types.DocumentAttributeAudio(duration=7, voice=True))), Media("voice")),
-    "audio": (types.MessageMediaDocument(document=document(
-        types.DocumentAttributeAudio(duration=200, performer="Choir", title="Anthem"),
-        types.DocumentAttributeFilename("anthem.mp3"))), Media("audio", "Choir — Anthem")),
-    "sticker": (types.MessageMediaDocument(document=document(
-        types.DocumentAttributeSticker(alt="👍", stickerset=STICKER_SET))), Media("sticker")),
-    "animation": (types.MessageMediaDocument(document=document(
-        types.DocumentAttributeAnimated(), types.DocumentAttributeVideo(duration=3, w=320, h=240))),
-        Media("animation")),
-    "document": (types.MessageMediaDocument(document=document(types.DocumentAttributeFilename("report.pdf"))),
-                 Media("document", "report.pdf")),
+    "photo": (
+        types.MessageMediaPhoto(
+            photo=types.Photo(
+                id=1,
+                access_hash=2,
+                file_reference=b"r",
+                date=WHEN,
+                sizes=[types.PhotoSize("x", 800, 600, 1000)],
+                dc_id=2,
+            )
+        ),
+        Media("photo"),
+    ),
+    "video": (
+        types.MessageMediaDocument(
+            video=True,
+            document=document(
+                types.DocumentAttributeVideo(duration=9.5, w=1280, h=720),
+                types.DocumentAttributeFilename("clip.mp4"),
+                mime="video/mp4",
+            ),
+        ),
+        Media("video", "clip.mp4"),
+    ),
+    "round": (
+        types.MessageMediaDocument(
+            round=True, document=document(types.DocumentAttributeVideo(duration=12, w=384, h=384, round_message=True))
+        ),
+        Media("round_video"),
+    ),
+    "voice": (
+        types.MessageMediaDocument(voice=True, document=document(types.DocumentAttributeAudio(duration=7, voice=True))),
+        Media("voice"),
+    ),
+    "audio": (
+        types.MessageMediaDocument(
+            document=document(
+                types.DocumentAttributeAudio(duration=200, performer="Choir", title="Anthem"),
+                types.DocumentAttributeFilename("anthem.mp3"),
+            )
+        ),
+        Media("audio", "Choir — Anthem"),
+    ),
+    "sticker": (
+        types.MessageMediaDocument(document=document(types.DocumentAttributeSticker(alt="👍", stickerset=STICKER_SET))),
+        Media("sticker"),
+    ),
+    "animation": (
+        types.MessageMediaDocument(
+            document=document(types.DocumentAttributeAnimated(), types.DocumentAttributeVideo(duration=3, w=320, h=240))
+        ),
+        Media("animation"),
+    ),
+    "document": (
+        types.MessageMediaDocument(document=document(types.DocumentAttributeFilename("report.pdf"))),
+        Media("document", "report.pdf"),
+    ),
     "geo": (types.MessageMediaGeo(geo=types.GeoPoint(long=37.6, lat=55.7, access_hash=1)), Media("location")),
     "dice": (types.MessageMediaDice(value=6, emoticon="🎲"), Media("dice")),
 }
@@ -196,25 +264,41 @@ def test_media_kinds(name: str) -> None:
 
 
 def test_web_page_preview_is_media_and_a_link() -> None:
-    page = types.WebPage(id=1, url="https://9to5mac.com/x", display_url="9to5mac.com/x", hash=0,
-                         site_name="9to5Mac", title="FBI used iPhone notification data", description="The FBI …")
+    page = types.WebPage(
+        id=1,
+        url="https://9to5mac.com/x",
+        display_url="9to5mac.com/x",
+        hash=0,
+        site_name="9to5Mac",
+        title="FBI used iPhone notification data",
+        description="The FBI …",
+    )
     post = message_to_post(message(message="got access", media=types.MessageMediaWebPage(webpage=page)))
-    assert post.media == (Media("link_preview", "9to5Mac\nFBI used iPhone notification data\nThe FBI …",
-                                "https://9to5mac.com/x"),)
+    assert post.media == (
+        Media("link_preview", "9to5Mac\nFBI used iPhone notification data\nThe FBI …", "https://9to5mac.com/x"),
+    )
     assert post.links == (Link("FBI used iPhone notification data", "https://9to5mac.com/x"),)
 
 
 def test_poll_with_results() -> None:
     poll = types.Poll(
-        id=9, hash=0, quiz=True, closed=True,
+        id=9,
+        hash=0,
+        quiz=True,
+        closed=True,
         question=types.TextWithEntities("Which year? 🗳", []),
-        answers=[types.PollAnswer(types.TextWithEntities("2021", []), b"0"),
-                 types.PollAnswer(types.TextWithEntities("2023", []), b"1")],
+        answers=[
+            types.PollAnswer(types.TextWithEntities("2021", []), b"0"),
+            types.PollAnswer(types.TextWithEntities("2023", []), b"1"),
+        ],
     )
-    results = types.PollResults(total_voters=30, results=[
-        types.PollAnswerVoters(option=b"0", voters=10, recent_voters=[types.PeerUser(7)]),
-        types.PollAnswerVoters(option=b"1", voters=20, recent_voters=[types.PeerUser(8)]),
-    ])
+    results = types.PollResults(
+        total_voters=30,
+        results=[
+            types.PollAnswerVoters(option=b"0", voters=10, recent_voters=[types.PeerUser(7)]),
+            types.PollAnswerVoters(option=b"1", voters=20, recent_voters=[types.PeerUser(8)]),
+        ],
+    )
     post = message_to_post(message(message="", media=types.MessageMediaPoll(poll=poll, results=results)))
     assert post.poll is not None
     assert (post.poll.question, post.poll.closed, post.poll.total_voters) == ("Which year? 🗳", True, 30)
@@ -232,8 +316,9 @@ def service(action: Any, **fields: Any) -> Any:
 def test_service_messages() -> None:
     created = message_to_post(service(types.MessageActionChannelCreate(title="Feedwatch Test")))
     assert (created.kind, created.service, created.text) == ("service", "channel_create", "Feedwatch Test")
-    pinned = message_to_post(service(types.MessageActionPinMessage(),
-                                     reply_to=types.MessageReplyHeader(reply_to_msg_id=11)))
+    pinned = message_to_post(
+        service(types.MessageActionPinMessage(), reply_to=types.MessageReplyHeader(reply_to_msg_id=11))
+    )
     assert (pinned.kind, pinned.service, pinned.text, pinned.reply_to) == ("service", "pin_message", "", 11)
 
 
@@ -243,9 +328,12 @@ def test_service_messages() -> None:
 def golden_messages() -> dict[str, Any]:
     return {
         "flags": flags_message(),
-        "forward": message(message="Forwarded words", views=100, forwards=3,
-                           fwd_from=types.MessageFwdHeader(date=WHEN, from_id=types.PeerChannel(1101170442),
-                                                           channel_post=777)),
+        "forward": message(
+            message="Forwarded words",
+            views=100,
+            forwards=3,
+            fwd_from=types.MessageFwdHeader(date=WHEN, from_id=types.PeerChannel(1101170442), channel_post=777),
+        ),
         **{f"media_{name}": message(message=f"{name} post", media=media) for name, (media, _) in MEDIA.items()},
         "service": service(types.MessageActionChannelCreate(title="Feedwatch Test")),
     }

@@ -25,9 +25,17 @@ def message(number: int, text: str | None = None, views: int | None = None) -> M
     text = text or f"Statement {number} on the UN Charter #UNCharterIsOurRules"
     date = NOW - timedelta(hours=100 - number)
     edit_date = date + timedelta(minutes=30) if views is not None else None
-    original = Message(id=number, peer_id=PeerChannel(CHANNEL_ID), date=date, edit_date=edit_date,
-                       message=text, post=True, views=views or 1000 + number, forwards=number,
-                       entities=[MessageEntityHashtag(offset=text.index("#"), length=len("#UNCharterIsOurRules"))])
+    original = Message(
+        id=number,
+        peer_id=PeerChannel(CHANNEL_ID),
+        date=date,
+        edit_date=edit_date,
+        message=text,
+        post=True,
+        views=views or 1000 + number,
+        forwards=number,
+        entities=[MessageEntityHashtag(offset=text.index("#"), length=len("#UNCharterIsOurRules"))],
+    )
     return BinaryReader(bytes(original)).tgread_object()
 
 
@@ -114,16 +122,20 @@ def test_each_poll_rereads_the_window_for_edits_and_views(store):
     client, clock = StandIn([message(i) for i in range(40, 71)]), FakeClock()
     run(store, client, clock)
     client.messages = [m for m in client.messages if m.id not in (60, 65)]
-    client.messages += [message(60, text="Corrected: statement 60 #UNCharterIsOurRules", views=5000),
-                        message(65, views=7777), message(71)]
+    client.messages += [
+        message(60, text="Corrected: statement 60 #UNCharterIsOurRules", views=5000),
+        message(65, views=7777),
+        message(71),
+    ]
     clock.sleep(900)  # the next poll, one interval later
     report = run(store, client, clock)
     assert (report.new, report.updated) == (1, 2)
     conn = store.db.conn
     old = conn.execute("SELECT v.text FROM post_versions v JOIN posts p ON p.id = v.post WHERE p.message_id = 60")
     assert [r[0] for r in old] == ["Statement 60 on the UN Charter #UNCharterIsOurRules"]
-    views = conn.execute("SELECT o.views FROM observations o JOIN posts p ON p.id = o.post WHERE p.message_id = 65 "
-                         "ORDER BY o.id").fetchall()
+    views = conn.execute(
+        "SELECT o.views FROM observations o JOIN posts p ON p.id = o.post WHERE p.message_id = 65 ORDER BY o.id"
+    ).fetchall()
     assert [v[0] for v in views][-1] == 7777
     assert store.channel("MFARussia").high_water == 71
 
@@ -142,8 +154,9 @@ def test_without_credentials_each_channel_says_what_is_missing(store, monkeypatc
     source = open_telethon_source(load_config(None))
     assert isinstance(source, UnavailableSource)
     report = poll_channels(store, [ChannelSpec("MFARussia", "telethon")], {"telethon": source})[0]
-    assert report.errors == [("source", "telegram:MFARussia: needs the environment variables TG_API_ID and "
-                                        "TG_API_HASH (see the README)")]
+    assert report.errors == [
+        ("source", "telegram:MFARussia: needs the environment variables TG_API_ID and TG_API_HASH (see the README)")
+    ]
     monkeypatch.setenv("TG_API_ID", "12345")
     monkeypatch.setenv("TG_API_HASH", "0123456789abcdef")
     config = load_config(None)

@@ -52,9 +52,17 @@ def test_strip_invisible_removes_zero_width_bidi_and_tag_characters() -> None:
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "fw.db"
-    post = finish(Post(channel="chan_one", message_id=7, title=f"Title {HOSTILE}", text=f"Guterres said {HOSTILE}",
-                       author=HOSTILE, date=datetime(2024, 3, 1, tzinfo=UTC),
-                       source=Source("tme-html", f"page{HOSTILE}.html", 0)))
+    post = finish(
+        Post(
+            channel="chan_one",
+            message_id=7,
+            title=f"Title {HOSTILE}",
+            text=f"Guterres said {HOSTILE}",
+            author=HOSTILE,
+            date=datetime(2024, 3, 1, tzinfo=UTC),
+            source=Source("tme-html", f"page{HOSTILE}.html", 0),
+        )
+    )
     with Store.open(path) as store:
         store.ingest([post], "test")
     return path
@@ -118,8 +126,12 @@ def test_campaigns_table_is_escaped_and_tags_lose_invisible_characters(tmp_path:
 
     def hostile(post: Post) -> Post:  # channel b named with control characters, a tag with a zero-width one
         tags = tuple("Launch\u200cThree" if t == "LaunchThree" else t for t in post.hashtags)
-        return dataclasses.replace(post, channel=post.channel + HOSTILE if post.channel == "b" else post.channel,
-                                   text=post.text.replace("#LaunchThree", "#Launch\u200cThree"), hashtags=tags)
+        return dataclasses.replace(
+            post,
+            channel=post.channel + HOSTILE if post.channel == "b" else post.channel,
+            text=post.text.replace("#LaunchThree", "#Launch\u200cThree"),
+            hashtags=tags,
+        )
 
     from feedwatch.campaigns import IngestHook
     from feedwatch.store import Store
@@ -142,8 +154,10 @@ def test_log_lines_of_poll_run_and_watch_are_escaped() -> None:
     import subprocess
     import sys
 
-    code = ("import logging; from feedwatch.cli.common import log_to_stderr; log_to_stderr(logging.INFO); "
-            "logging.getLogger('feedwatch.poll').info('poll %s', 'folder:drop/x\\x1b]0;owned\\x07\\rinjected')")
+    code = (
+        "import logging; from feedwatch.cli.common import log_to_stderr; log_to_stderr(logging.INFO); "
+        "logging.getLogger('feedwatch.poll').info('poll %s', 'folder:drop/x\\x1b]0;owned\\x07\\rinjected')"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stderr == "poll folder:drop/x\\x1b]0;owned\\x07\\rinjected\n"
 
@@ -194,8 +208,14 @@ def test_output_to_a_full_disk_is_one_line(tmp_path: Path) -> None:
     assert run("ingest", str(root / "seeds"), "--db", str(db)).exit_code == 0
     for argv in (["export"], ["search", "Guterres"], ["parse", str(root / "seeds")]):
         with open("/dev/full", "w") as full:
-            done = subprocess.run([sys.executable, "-m", "feedwatch", *argv, "--db", str(db)] if argv[0] != "parse"
-                                  else [sys.executable, "-m", "feedwatch", *argv],
-                                  stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+            done = subprocess.run(
+                [sys.executable, "-m", "feedwatch", *argv, "--db", str(db)]
+                if argv[0] != "parse"
+                else [sys.executable, "-m", "feedwatch", *argv],
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=120,
+            )
         assert done.returncode == 1, (argv, done.stderr)
         assert "Traceback" not in done.stderr and "cannot write" in done.stderr, argv

@@ -107,10 +107,16 @@ def test_files_are_read_in_numeric_order(tmp_path: Path) -> None:
     for number in (1, 2, 3, 10, 11):
         name = "messages.html" if number == 1 else f"messages{number}.html"
         page = template.replace('id="message25"', f'id="message{number * 100}"').replace(
-            'id="message26"', f'id="message{number * 100 + 1}"')
+            'id="message26"', f'id="message{number * 100 + 1}"'
+        )
         (tmp_path / name).write_text(page, encoding="utf-8")
     assert [p.name for p in export_files(tmp_path)] == [
-        "messages.html", "messages2.html", "messages3.html", "messages10.html", "messages11.html"]
+        "messages.html",
+        "messages2.html",
+        "messages3.html",
+        "messages10.html",
+        "messages11.html",
+    ]
     ids = [p.message_id for p in posts_of(tmp_path)]
     assert ids == [100, 101, 200, 201, 300, 301, 1000, 1001, 1100, 1101]
 
@@ -118,8 +124,10 @@ def test_files_are_read_in_numeric_order(tmp_path: Path) -> None:
 def test_zone_less_titles_use_tz_and_say_so_once() -> None:
     options = Options(tz=timezone(timedelta(hours=-4)))
     posts = posts_of(FIXTURES / "old_no_zone", options)
-    assert [p.date for p in posts] == [datetime(2018, 9, 5, 20, 42, 32, tzinfo=UTC),
-                                       datetime(2018, 9, 5, 20, 50, 1, tzinfo=UTC)]
+    assert [p.date for p in posts] == [
+        datetime(2018, 9, 5, 20, 42, 32, tzinfo=UTC),
+        datetime(2018, 9, 5, 20, 50, 1, tzinfo=UTC),
+    ]
     folder = FIXTURES / "old_no_zone"
     assert options.notes == [f"{folder}: date titles carry no time zone; read as UTC-04:00 (use --tz)"]
     assert posts[1].author is None and posts[0].links == (Link("📖 Read", "https://example.org/a"),)
@@ -202,15 +210,30 @@ def test_message_without_numeric_id_is_skipped_with_a_note_naming_it() -> None:
     assert options.notes == ["messages.html: the message after message 3 has no numeric id; skipped, the rest is read"]
 
 
-_TOKENS = st.sampled_from([
-    '<div class="message default clearfix" id="message7">', '<div class="message service" id="message-1">',
-    '<div class="message default clearfix joined" id="message8">', '<div class="body">', "</div>", "<br>",
-    '<div class="pull_right date details" title="31.02.2024 25:61:00 UTC+05:30">', '<div class="from_name">',
-    '<div class="forwarded body">', '<div class="text">', '<a href="" onclick="return ShowHashtag(&quot;x">',
-    '<div class="media_wrap clearfix">', '<div class="media_poll">', '<div class="answer">', "</a>",
-    '<span class="reactions"><span class="reaction"><span class="count">', '<div class="history">',
-    '<div class="reply_to details"><a href="#go_to_message99999999999999999999">', "</html>", "&laquo;",
-])
+_TOKENS = st.sampled_from(
+    [
+        '<div class="message default clearfix" id="message7">',
+        '<div class="message service" id="message-1">',
+        '<div class="message default clearfix joined" id="message8">',
+        '<div class="body">',
+        "</div>",
+        "<br>",
+        '<div class="pull_right date details" title="31.02.2024 25:61:00 UTC+05:30">',
+        '<div class="from_name">',
+        '<div class="forwarded body">',
+        '<div class="text">',
+        '<a href="" onclick="return ShowHashtag(&quot;x">',
+        '<div class="media_wrap clearfix">',
+        '<div class="media_poll">',
+        '<div class="answer">',
+        "</a>",
+        '<span class="reactions"><span class="reaction"><span class="count">',
+        '<div class="history">',
+        '<div class="reply_to details"><a href="#go_to_message99999999999999999999">',
+        "</html>",
+        "&laquo;",
+    ]
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -260,13 +283,17 @@ def test_pages_are_known_by_content_whatever_their_names(tmp_path: Path) -> None
     assert list(expand([str(tmp_path)])) == [str(tmp_path)]
     posts = posts_of(tmp_path, options)
     assert [(p.message_id, p.text) for p in posts] == [(p.message_id, p.text) for p in posts_of(CHANNEL)]
-    assert options.notes == [f"{tmp_path}: not read, not pages of the export: readme.md "
-                             "(give a file on its own to read it)"]
+    assert options.notes == [
+        f"{tmp_path}: not read, not pages of the export: readme.md (give a file on its own to read it)"
+    ]
 
 
 def test_an_older_forward_header_names_the_source_apart_from_its_date() -> None:
-    page = (CHANNEL / "messages.html").read_text(encoding="utf-8").replace('<span class="date details"',
-                                                                            '<span class="details"')
+    page = (
+        (CHANNEL / "messages.html")
+        .read_text(encoding="utf-8")
+        .replace('<span class="date details"', '<span class="details"')
+    )
     posts = list(parse(io.BytesIO(page.encode()), "messages.html", Options()))
     assert {p.forwarded_from.name for p in posts if p.forwarded_from} == {"Wire Service"}
 
@@ -275,7 +302,9 @@ def test_text_is_laid_out_as_a_browser_shows_it_and_pre_keeps_its_spaces() -> No
     page = (CHANNEL / "messages.html").read_text(encoding="utf-8")
     start = page.index('<div class="text">', page.index('id="message2"'))
     end = page.index("</div>", start)
-    body = ('<div class="text">\n  Two   spaces\n     and a wrapped\n  line <br>\n   next<br><pre>  indented\n'
-            "    code</pre><br>after\n       ")
+    body = (
+        '<div class="text">\n  Two   spaces\n     and a wrapped\n  line <br>\n   next<br><pre>  indented\n'
+        "    code</pre><br>after\n       "
+    )
     post = by_id(list(parse(io.BytesIO((page[:start] + body + page[end:]).encode()), "m.html", Options())))[2]
     assert post.text == "Two spaces and a wrapped line\nnext\n  indented\n    code\nafter"

@@ -90,7 +90,9 @@ def test_edits_forwards_replies_reactions_and_media() -> None:
 def test_service_messages_are_service_posts_with_their_action() -> None:
     posts = by_id(posts_of(FIXTURES / "channel.json"))
     assert [(p.message_id, p.service) for p in posts.values() if p.kind == "service"] == [
-        (1, "create_channel"), (6, "pin_message"), (12, "unsupported"),
+        (1, "create_channel"),
+        (6, "pin_message"),
+        (12, "unsupported"),
     ]
     assert posts[6].reply_to == 2  # the pinned message
     assert posts[1].text == "Baltic Wire" and posts[1].author is None
@@ -108,7 +110,10 @@ def test_polls() -> None:
 def test_full_account_export_reads_every_chat() -> None:
     posts = posts_of(FIXTURES / "account.json")
     assert [(p.channel_title, p.channel_id, p.message_id) for p in posts] == [
-        ("Baltic Wire", 1700000001, 40), ("Ivan", 42, 1), ("Ivan", 42, 2), ("Old Harbour Chat", 1600000002, 900),
+        ("Baltic Wire", 1700000001, 40),
+        ("Ivan", 42, 1),
+        ("Ivan", 42, 2),
+        ("Old Harbour Chat", 1600000002, 900),
     ]
     assert [p.author for p in posts] == [None, None, "Test User", "Marta"]
     assert posts[0].hashtags == ("Riga",)
@@ -140,14 +145,19 @@ def test_missing_unixtime_reads_local_date_in_tz_and_says_so() -> None:
     options = Options(tz=timezone(timedelta(hours=3)))
     posts = posts_of(FIXTURES / "no_unixtime.json", options)
     assert [p.date for p in posts] == [
-        datetime(2018, 9, 5, 13, 42, 32, tzinfo=UTC), datetime(2018, 9, 5, 13, 50, 1, tzinfo=UTC)]
+        datetime(2018, 9, 5, 13, 42, 32, tzinfo=UTC),
+        datetime(2018, 9, 5, 13, 50, 1, tzinfo=UTC),
+    ]
     assert posts[1].edit_date == datetime(2018, 9, 5, 14, 0, tzinfo=UTC)
     assert len(options.notes) == 1 and "read as UTC+03:00" in options.notes[0]
 
 
 def test_detection_picks_tg_json_for_each_shape(formats_dir: Path) -> None:
-    for path in [*CASES, formats_dir / "tdesktop_json_all1app_messages_array.json",
-                 formats_dir / "tdesktop_json_langchain_result.json"]:
+    for path in [
+        *CASES,
+        formats_dir / "tdesktop_json_all1app_messages_array.json",
+        formats_dir / "tdesktop_json_langchain_result.json",
+    ]:
         assert detect(path.read_bytes()[:65536], str(path)).name == "tg-json", path
 
 
@@ -160,7 +170,9 @@ def test_all1app_array_gives_all_601_messages(formats_dir: Path) -> None:
     assert [p.date for p in posts] == [datetime.fromtimestamp(int(m["date_unixtime"]), UTC) for m in raw]
     first = posts[0]
     assert first.message_id == 2138 and first.date == datetime(2022, 11, 30, 14, 21, 8, tzinfo=UTC)
-    assert first.hashtags == ("Sports",) and first.links[0] == Link("https://amzn.to/3irgzXB", "https://amzn.to/3irgzXB")
+    assert first.hashtags == ("Sports",) and first.links[0] == Link(
+        "https://amzn.to/3irgzXB", "https://amzn.to/3irgzXB"
+    )
     assert first.media == (Media("photo", None, "photos/photo_2119@30-11-2022_19-51-08.jpg"),)
     assert first.channel_id == 1858370886 and first.channel_title == "All1App daily" and first.author is None
     for post, message in zip(posts, raw, strict=True):
@@ -220,8 +232,9 @@ def test_a_message_without_an_id_is_skipped_with_a_note_naming_it() -> None:
     options = Options()
     data = json.dumps({"name": "C", "type": "public_channel", "id": 5, "messages": messages}).encode()
     assert [p.message_id for p in parse(io.BytesIO(data), "c.json", options)] == [1, 3]
-    assert options.notes == ["c.json: message 1 (dated 2022-06-25T07:26:00, “no id here”) has no numeric id; "
-                             "skipped, the rest is read"]
+    assert options.notes == [
+        "c.json: message 1 (dated 2022-06-25T07:26:00, “no id here”) has no numeric id; skipped, the rest is read"
+    ]
     many = Options()
     data = json.dumps([{"type": "message", "text": f"m{n}"} for n in range(13)] + messages[:1]).encode()
     assert [p.message_id for p in parse(io.BytesIO(data), "m.json", many)] == [1]
@@ -250,11 +263,40 @@ def test_cli_rejects_an_unknown_zone() -> None:
 
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-        st.sampled_from(["id", "type", "text", "date", "date_unixtime", "messages", "photo", "file", "poll",
-                         "reactions", "forwarded_from", "edited_unixtime", "media_type", "answers", "chats",
-                         "list", "name", "from_id", "author", "action", "emoji", "count", "href"]),
-        inner, max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "id",
+                    "type",
+                    "text",
+                    "date",
+                    "date_unixtime",
+                    "messages",
+                    "photo",
+                    "file",
+                    "poll",
+                    "reactions",
+                    "forwarded_from",
+                    "edited_unixtime",
+                    "media_type",
+                    "answers",
+                    "chats",
+                    "list",
+                    "name",
+                    "from_id",
+                    "author",
+                    "action",
+                    "emoji",
+                    "count",
+                    "href",
+                ]
+            ),
+            inner,
+            max_size=6,
+        )
+    ),
     max_leaves=30,
 )
 
@@ -292,20 +334,26 @@ def test_cli_writes_a_lone_surrogate_as_an_escape(tmp_path: Path) -> None:
 
 
 def test_early_exports_with_numeric_sender_ids() -> None:
-    data = (b'{"name": "Desk", "type": "public_channel", "id": 77, "messages": ['
-            b'{"id": 1, "type": "message", "date": "2018-06-01T10:00:00", "from": "Desk", "from_id": 77, "text": "a"},'
-            b'{"id": 2, "date": "2018-06-01T10:01:00", "from": "Guest", "from_id": 78, "text": "b"}]}')
+    data = (
+        b'{"name": "Desk", "type": "public_channel", "id": 77, "messages": ['
+        b'{"id": 1, "type": "message", "date": "2018-06-01T10:00:00", "from": "Desk", "from_id": 77, "text": "a"},'
+        b'{"id": 2, "date": "2018-06-01T10:01:00", "from": "Guest", "from_id": 78, "text": "b"}]}'
+    )
     posts = list(parse(io.BytesIO(data), "early.json", Options()))
     assert [(p.author, p.channel_id, p.date) for p in posts] == [
-        (None, 77, datetime(2018, 6, 1, 10, 0, tzinfo=UTC)), ("Guest", 77, datetime(2018, 6, 1, 10, 1, tzinfo=UTC))]
+        (None, 77, datetime(2018, 6, 1, 10, 0, tzinfo=UTC)),
+        ("Guest", 77, datetime(2018, 6, 1, 10, 1, tzinfo=UTC)),
+    ]
 
 
 def test_single_chats_and_arrays_take_the_direct_path_and_agree_with_the_general_one() -> None:
     channel = json.loads((FIXTURES / "channel.json").read_text(encoding="utf-8"))
     single = json.dumps(channel, ensure_ascii=False, indent=1).encode()
     account = json.dumps({"about": "x", "chats": {"about": "y", "list": [channel]}}, ensure_ascii=False).encode()
-    assert _shape(single[:65536]) == ("messages.item", {"name": "Baltic Wire", "type": "public_channel",
-                                                         "id": 1700000001})
+    assert _shape(single[:65536]) == (
+        "messages.item",
+        {"name": "Baltic Wire", "type": "public_channel", "id": 1700000001},
+    )
     assert _shape(account[:65536]) is None
     assert _shape(b'[{"id": 1}, {"id"') == ("item", {})
     direct = list(parse(io.BytesIO(single), "a.json", Options()))

@@ -65,8 +65,13 @@ def test_fixture_matches_golden(case: Path, golden) -> None:  # type: ignore[no-
 
 def test_fixture_set_covers_every_case() -> None:
     assert {c.stem for c in CASES} >= {
-        "media_kinds", "poll_service", "forwards_entities", "mfa_read_in_full",
-        "landing_no_preview", "drifted", "empty_channel",
+        "media_kinds",
+        "poll_service",
+        "forwards_entities",
+        "mfa_read_in_full",
+        "landing_no_preview",
+        "drifted",
+        "empty_channel",
     }
 
 
@@ -76,7 +81,11 @@ def test_fixture_set_covers_every_case() -> None:
 def test_tginfouk_real_page() -> None:
     page = real_page("tme_s_tginfouk.html")
     assert (page.channel, page.title, page.before, page.has_preview, page.drift) == (
-        "tginfouk", "Telegram Info Україна", 1148, True, False,
+        "tginfouk",
+        "Telegram Info Україна",
+        1148,
+        True,
+        False,
     )
     assert [p.message_id for p in page.posts] == list(range(1148, 1168))
     posts = by_id(page.posts)
@@ -153,8 +162,14 @@ def test_media_kinds() -> None:
     posts = by_id(parse_page((TME / "media_kinds.html").read_text(encoding="utf-8"), "m.html").posts)
     kinds = {mid: tuple(m.type for m in p.media) for mid, p in posts.items()}
     assert kinds == {
-        84: ("video", "photo", "video", "photo"), 88: ("sticker",), 89: ("round_video",), 90: ("audio",),
-        91: ("document",), 92: ("voice",), 93: ("animation",), 94: ("video",),
+        84: ("video", "photo", "video", "photo"),
+        88: ("sticker",),
+        89: ("round_video",),
+        90: ("audio",),
+        91: ("document",),
+        92: ("voice",),
+        93: ("animation",),
+        94: ("video",),
     }
     assert posts[88].media[0].url == "https://cdn4.example.invalid/file/sticker-88.webp?token=s88"
     assert posts[91].media[0].note == "report.pdf — 120.5 KB"
@@ -324,9 +339,18 @@ def test_search_anchors_other_than_hashtags_are_not_links() -> None:
 
 @pytest.mark.parametrize(
     ("shown", "expected"),
-    [("2.19M", (2190000, True)), ("2M", (2000000, True)), ("715K", (715000, True)), ("436.6K", (436600, True)),
-     ("577", (577, False)), ("1,234", (1234, False)), ("3.86K", (3860, True)), ("", (None, False)),
-     ("many", (None, False)), ("1.2.3K", (None, False))],
+    [
+        ("2.19M", (2190000, True)),
+        ("2M", (2000000, True)),
+        ("715K", (715000, True)),
+        ("436.6K", (436600, True)),
+        ("577", (577, False)),
+        ("1,234", (1234, False)),
+        ("3.86K", (3860, True)),
+        ("", (None, False)),
+        ("many", (None, False)),
+        ("1.2.3K", (None, False)),
+    ],
 )
 def test_count(shown: str, expected: tuple[int | None, bool]) -> None:
     assert count(shown) == expected
@@ -334,20 +358,45 @@ def test_count(shown: str, expected: tuple[int | None, bool]) -> None:
 
 # Property tests: whatever the input, Posts or ParseError.
 
-_TOKENS = st.sampled_from([
-    '<div class="tgme_widget_message js-widget_message" data-post="c/1">', '<div class="tgme_widget_message_wrap">',
-    '<div class="tgme_widget_message_text js-message_text">', '<a class="tgme_widget_message_date" href="https://t.me/c/2">',
-    '<time datetime="2024-01-01T00:00:00+00:00">', '<time datetime="not a date">', "</time>", "</a>", "</div>",
-    '<a class="tgme_widget_message_reply" href="https://t.me/c/9x">', '<span class="tgme_reaction">', "9.9K", "</span>",
-    '<i class="emoji" style="background-image:url(\'//x/F09F.png\')">', "</i>", '<tg-emoji emoji-id="">', "<br/>",
-    '<a class="tgme_widget_message_photo_wrap" href="https://t.me/c/3?single">',
-    '<div class="tgme_widget_message_poll">',
-    '<div class="tgme_widget_message_poll_option_percent">%</div>', '<span class="tgme_widget_message_views">',
-    '<div class="tgme_channel_info_header_title">', '<div class="tgme_widget_message_forwarded_from">',
-    '<a class="tgme_widget_message_forwarded_from_name" href="https://t.me/">', "&nbsp;", "&#0;", "<!-- c -->",
-    '<a href="?q=%23">#</a>', '<video src="" loop>', '<link rel="prev" href="/s/c?before=x">', "text", "\x00", "<",
-    '<time datetime="0001-01-01T00:00:00+01:00">', '<div class="tgme_widget_message" data-view="eyJjIjpJbmZpbml0eX0">',
-])
+_TOKENS = st.sampled_from(
+    [
+        '<div class="tgme_widget_message js-widget_message" data-post="c/1">',
+        '<div class="tgme_widget_message_wrap">',
+        '<div class="tgme_widget_message_text js-message_text">',
+        '<a class="tgme_widget_message_date" href="https://t.me/c/2">',
+        '<time datetime="2024-01-01T00:00:00+00:00">',
+        '<time datetime="not a date">',
+        "</time>",
+        "</a>",
+        "</div>",
+        '<a class="tgme_widget_message_reply" href="https://t.me/c/9x">',
+        '<span class="tgme_reaction">',
+        "9.9K",
+        "</span>",
+        '<i class="emoji" style="background-image:url(\'//x/F09F.png\')">',
+        "</i>",
+        '<tg-emoji emoji-id="">',
+        "<br/>",
+        '<a class="tgme_widget_message_photo_wrap" href="https://t.me/c/3?single">',
+        '<div class="tgme_widget_message_poll">',
+        '<div class="tgme_widget_message_poll_option_percent">%</div>',
+        '<span class="tgme_widget_message_views">',
+        '<div class="tgme_channel_info_header_title">',
+        '<div class="tgme_widget_message_forwarded_from">',
+        '<a class="tgme_widget_message_forwarded_from_name" href="https://t.me/">',
+        "&nbsp;",
+        "&#0;",
+        "<!-- c -->",
+        '<a href="?q=%23">#</a>',
+        '<video src="" loop>',
+        '<link rel="prev" href="/s/c?before=x">',
+        "text",
+        "\x00",
+        "<",
+        '<time datetime="0001-01-01T00:00:00+01:00">',
+        '<div class="tgme_widget_message" data-view="eyJjIjpJbmZpbml0eX0">',
+    ]
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -96,21 +96,25 @@ def test_trailing_window_records_edits_and_views(tme, store):
     assert report.new == 0 and report.updated == 2
     assert tme.count("MFARussia") == 2  # the newest page and one re-read page: post 12 sits on the second
     conn = store.db.conn
-    versions = conn.execute("SELECT v.text FROM post_versions v JOIN posts p ON p.id = v.post "
-                            "WHERE p.message_id = 12").fetchall()
+    versions = conn.execute(
+        "SELECT v.text FROM post_versions v JOIN posts p ON p.id = v.post WHERE p.message_id = 12"
+    ).fetchall()
     assert len(versions) == 1 and "No. 12." in versions[0][0]
     edited = next(p for p in store.posts(channel="MFARussia") if p.message_id == 12)
     assert edited.text.startswith("Corrected statement")
     assert edited.edited is True
-    views = [r[0] for r in conn.execute("SELECT o.views FROM observations o JOIN posts p ON p.id = o.post "
-                                        "WHERE p.message_id = 25 ORDER BY o.id")]
+    views = [
+        r[0]
+        for r in conn.execute(
+            "SELECT o.views FROM observations o JOIN posts p ON p.id = o.post WHERE p.message_id = 25 ORDER BY o.id"
+        )
+    ]
     assert views[-1] == 123_500  # shown as "123.5K": the page gives only an approximate count
 
 
 @pytest.mark.parametrize(
     ("kind", "retry_after", "waits"),
-    [("429", "1", [1.0]), ("500", None, [1.0]), ("slow", None, [1.0]), ("truncate", None, [1.0]),
-     ("cut", None, [1.0])],
+    [("429", "1", [1.0]), ("500", None, [1.0]), ("slow", None, [1.0]), ("truncate", None, [1.0]), ("cut", None, [1.0])],
 )
 def test_faults_are_retried_and_nothing_is_lost_or_duplicated(tme, store, kind, retry_after, waits):
     tme.add_channel("MFARussia", make_posts(70, deleted=DELETED))
@@ -179,8 +183,12 @@ def test_honest_user_agent_and_no_redirects_followed(tme, store):
 
 def test_gate_spaces_request_starts_and_limits_concurrency():
     clock = FakeClock()
-    gate = HostGate(settings("http://x", min_delay=2.0, jitter=0.5, concurrency=2), clock.monotonic, clock.sleep,
-                    __import__("random").Random(3))
+    gate = HostGate(
+        settings("http://x", min_delay=2.0, jitter=0.5, concurrency=2),
+        clock.monotonic,
+        clock.sleep,
+        __import__("random").Random(3),
+    )
     for _ in range(3):
         with gate.slot():
             pass

@@ -62,8 +62,15 @@ class Fault:
     path_has: str = ""  # only requests whose path+query contains this
 
 
-def make_posts(count: int, *, first_id: int = 1, start: datetime | None = None, step: timedelta = timedelta(hours=6),
-               deleted: tuple[int, ...] = (), salt: str = "") -> list[FakePost]:
+def make_posts(
+    count: int,
+    *,
+    first_id: int = 1,
+    start: datetime | None = None,
+    step: timedelta = timedelta(hours=6),
+    deleted: tuple[int, ...] = (),
+    salt: str = "",
+) -> list[FakePost]:
     """Return `count` posts from the fixture texts, ids from `first_id` skipping `deleted`, one per `step`.
 
     `salt` goes into every text, so that two channels' posts are not the same text.
@@ -75,8 +82,11 @@ def make_posts(count: int, *, first_id: int = 1, start: datetime | None = None, 
         if number not in deleted:
             sample = samples[number % len(samples)]
             text = sample["text"].replace("\n\n#", f"\n\nNo. {number}{salt}.\n\n#", 1)
-            posts.append(FakePost(number, start + step * len(posts), text, sample["views"] + number,
-                                  forward=sample.get("forward")))
+            posts.append(
+                FakePost(
+                    number, start + step * len(posts), text, sample["views"] + number, forward=sample.get("forward")
+                )
+            )
         number += 1
     return posts
 
@@ -206,8 +216,9 @@ def _handler(server: TmeServer) -> type[BaseHTTPRequestHandler]:
             if kind == "slow":
                 time.sleep(server.slow_seconds)
             with server.lock:
-                page = render_page(_endless_page(channel, query) if channel.endless else channel, query,
-                                   drift=kind == "drift")
+                page = render_page(
+                    _endless_page(channel, query) if channel.endless else channel, query, drift=kind == "drift"
+                )
             body = page.encode("utf-8")
             if kind == "truncate":
                 self._send_bytes(200, body[: len(body) // 2])
@@ -240,8 +251,9 @@ def _endless_page(channel: FakeChannel, query: dict[str, list[str]]) -> FakeChan
     """Return the part of an endless channel one page shows: 20 fresh ids below `before`, and one older."""
     before = int(query["before"][0]) if "before" in query else 2_000_000_000
     now = datetime.now(UTC).replace(microsecond=0)
-    posts = make_posts(PAGE + 1, first_id=before - PAGE - 1, start=now - timedelta(minutes=PAGE + 1),
-                       step=timedelta(minutes=1))
+    posts = make_posts(
+        PAGE + 1, first_id=before - PAGE - 1, start=now - timedelta(minutes=PAGE + 1), step=timedelta(minutes=1)
+    )
     return replace(channel, posts={p.id: p for p in posts})
 
 
@@ -298,8 +310,13 @@ def _huge(handler: BaseHTTPRequestHandler, server: TmeServer, status: int = 200)
         handler.wfile.write(piece)
 
 
-HOSTILE = {"bomb": _bomb, "endless": _endless, "drip": _drip, "huge": _huge,
-           "huge_503": lambda handler, server: _huge(handler, server, 503)}
+HOSTILE = {
+    "bomb": _bomb,
+    "endless": _endless,
+    "drip": _drip,
+    "huge": _huge,
+    "huge_503": lambda handler, server: _huge(handler, server, 503),
+}
 
 
 def page_ids(ids: list[int], query: dict[str, list[str]]) -> list[int]:
@@ -324,9 +341,12 @@ def render_page(channel: FakeChannel, query: dict[str, list[str]], drift: bool =
         links.append(f'<link rel="next" href="/s/{name}?after={ids[-1]}">')
     canonical = query.get("before", [str(ids[-1] + 1 if ids else 1)])[0]
     links.append(f'<link rel="canonical" href="/s/{name}?before={canonical}">')
-    more = (f'<div class="tgme_widget_message_centered js-messages_more_wrap"><a href="/s/{name}?before={ids[0]}" '
-            f'class="tme_messages_more js-messages_more" data-before="{ids[0]}"></a></div>'
-            if "prev" in links[0] else "")
+    more = (
+        f'<div class="tgme_widget_message_centered js-messages_more_wrap"><a href="/s/{name}?before={ids[0]}" '
+        f'class="tme_messages_more js-messages_more" data-before="{ids[0]}"></a></div>'
+        if "prev" in links[0]
+        else ""
+    )
     widgets = "".join(_widget(channel, channel.posts[i], drift) for i in ids)
     title = html.escape(channel.title)
     return f"""<!DOCTYPE html>
@@ -362,17 +382,29 @@ def render_page(channel: FakeChannel, query: dict[str, list[str]], drift: bool =
 
 def _widget(channel: FakeChannel, post: FakePost, drift: bool) -> str:
     name = channel.name
-    view = base64.urlsafe_b64encode(json.dumps({"c": -(zlib.crc32(name.lower().encode()) % 10**9), "p": post.id, "t": 1777999520,
-                                                "h": "0f"}).encode()).decode().rstrip("=")
+    view = (
+        base64.urlsafe_b64encode(
+            json.dumps(
+                {"c": -(zlib.crc32(name.lower().encode()) % 10**9), "p": post.id, "t": 1777999520, "h": "0f"}
+            ).encode()
+        )
+        .decode()
+        .rstrip("=")
+    )
     key = f'data-msg="{name}:{post.id}"' if drift else f'data-post="{name}/{post.id}" data-view="{view}"'
-    stamp = (f'<span class="time" data-time="{int(post.date.timestamp())}">{post.date:%H:%M}</span>' if drift else
-             f'<time datetime="{post.date.isoformat()}" class="time">{post.date:%H:%M}</time>')
+    stamp = (
+        f'<span class="time" data-time="{int(post.date.timestamp())}">{post.date:%H:%M}</span>'
+        if drift
+        else f'<time datetime="{post.date.isoformat()}" class="time">{post.date:%H:%M}</time>'
+    )
     forward = ""
     if post.forward:
         fwd = post.forward
-        forward = (f'<div class="tgme_widget_message_forwarded_from accent_color">Forwarded from&nbsp;'
-                   f'<a class="tgme_widget_message_forwarded_from_name" href="https://t.me/{fwd["channel"]}/'
-                   f'{fwd["message_id"]}"><span dir="auto">{html.escape(fwd["title"])}</span></a></div>')
+        forward = (
+            f'<div class="tgme_widget_message_forwarded_from accent_color">Forwarded from&nbsp;'
+            f'<a class="tgme_widget_message_forwarded_from_name" href="https://t.me/{fwd["channel"]}/'
+            f'{fwd["message_id"]}"><span dir="auto">{html.escape(fwd["title"])}</span></a></div>'
+        )
     edited = "edited &nbsp;" if post.edited else ""
     return f"""<div class="tgme_widget_message_wrap js-widget_message_wrap"><div class="tgme_widget_message text_not_supported_wrap js-widget_message" {key}>
   <div class="tgme_widget_message_user"><a href="https://t.me/{name}"><i class="tgme_widget_message_user_photo bgcolor2" data-content="{name[0]}"></i></a></div>

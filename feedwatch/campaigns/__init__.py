@@ -30,9 +30,24 @@ from feedwatch.campaigns.stored import IngestHook, rebuild_stored, stored_in_str
 from feedwatch.models import Post
 
 __all__ = [
-    "DEFAULTS", "Alert", "Detector", "IngestHook", "Settings", "alerts", "clear", "ensure_schema", "families",
-    "new_episodes", "rebuild", "rebuild_stored", "run", "spellings", "stored_in_stream_order", "tag_daily_counts",
-    "tag_display", "tag_identity",
+    "DEFAULTS",
+    "Alert",
+    "Detector",
+    "IngestHook",
+    "Settings",
+    "alerts",
+    "clear",
+    "ensure_schema",
+    "families",
+    "new_episodes",
+    "rebuild",
+    "rebuild_stored",
+    "run",
+    "spellings",
+    "stored_in_stream_order",
+    "tag_daily_counts",
+    "tag_display",
+    "tag_identity",
 ]
 
 

@@ -94,8 +94,9 @@ class Actors:
             return self.ids.get(int(key[3:]), key)
         return key
 
-    def observe(self, name: str, t: float, origin: str | None, title: str | None, id_: int | None = None,
-                raw: str = "") -> Channel:
+    def observe(
+        self, name: str, t: float, origin: str | None, title: str | None, id_: int | None = None, raw: str = ""
+    ) -> Channel:
         """Count one post of channel `name` at time t (a forward of `origin` when given)."""
         channel = self.channels.get(name)
         if channel is None:
@@ -160,8 +161,13 @@ class Actors:
             for other, n in ch.origins.items():
                 back = self.channels.get(other)
                 m = back.origins.get(name, 0.0) if back is not None else 0.0
-                if (back is not None and n >= s.twin_share * ch.posts and back.posts >= s.satellite_posts
-                        and m >= s.twin_share * back.posts and min(n, m) >= s.network_forwards):
+                if (
+                    back is not None
+                    and n >= s.twin_share * ch.posts
+                    and back.posts >= s.satellite_posts
+                    and m >= s.twin_share * back.posts
+                    and min(n, m) >= s.network_forwards
+                ):
                     ra, rb = root(name), root(other)
                     if ra != rb:
                         keep, drop = busier(ra, rb)
@@ -179,8 +185,9 @@ class Actors:
 
     def network(self, origin: str) -> list[str]:
         """Return the channels that keep amplifying `origin` (a scan of the channels: for evidence only)."""
-        return sorted(name for name, ch in self.channels.items()
-                      if ch.origins.get(origin, 0.0) >= self.s.network_forwards)
+        return sorted(
+            name for name, ch in self.channels.items() if ch.origins.get(origin, 0.0) >= self.s.network_forwards
+        )
 
     def coin(self, name: str, t: float) -> None:
         """Count a tag that `name` coined and used on a second day (its tag-coining habit)."""
@@ -221,9 +228,9 @@ class Actors:
 def channel_label(key: str) -> str:
     """Return how to name an actor key to a reader: its title for a channel without a username, else @key."""
     if key.startswith(TITLE):
-        return key[len(TITLE):]
+        return key[len(TITLE) :]
     if key.startswith(NUMBERED):
-        return f"channel {key[len(NUMBERED):]}"
+        return f"channel {key[len(NUMBERED) :]}"
     return "@" + key
 
 

@@ -181,9 +181,15 @@ class Detector:
                 state.hour_samples.append([key, use.url])
             if actor not in state.hour_chans and len(state.hour_chans) < KEEP_CHANNELS:
                 state.hour_chans.append(actor)
-        if (young and state.ep_novel and not state.ep_alerted & tiers.COINED and state.ep_actor_days
-                and state.ep_channels <= COINING_ACTORS and state.ep_weight >= self.settings.min_posts
-                and bin(state.ep_actor_days.get(actor, 0)).count("1") >= 2):
+        if (
+            young
+            and state.ep_novel
+            and not state.ep_alerted & tiers.COINED
+            and state.ep_actor_days
+            and state.ep_channels <= COINING_ACTORS
+            and state.ep_weight >= self.settings.min_posts
+            and bin(state.ep_actor_days.get(actor, 0)).count("1") >= 2
+        ):
             state.ep_alerted |= tiers.COINED  # a new tag of one actor (and an origin it forwards), kept in use
             self.actors.coin(actor, t)
         if watched and not state.ep_baseline and self.may_alert(state):
@@ -305,10 +311,19 @@ class Detector:
         evidence["samples"] = [{"post": key, "url": url} for key, url in chosen]
         evidence["approximate_time"] = state.ep_approx
         evidence["episode"] = "novel" if state.ep_novel else "revived"
-        self.alerts.append((
-            state.key, tier, state.ep_start, t, json.dumps(channels, ensure_ascii=False),
-            state.ep_posts, state.ep_forwards, score, json.dumps(evidence, ensure_ascii=False, default=str),
-        ))
+        self.alerts.append(
+            (
+                state.key,
+                tier,
+                state.ep_start,
+                t,
+                json.dumps(channels, ensure_ascii=False),
+                state.ep_posts,
+                state.ep_forwards,
+                score,
+                json.dumps(evidence, ensure_ascii=False, default=str),
+            )
+        )
         self.raised += 1
 
     def flush(self) -> int:
@@ -376,8 +391,14 @@ def _day_name(number: int) -> str:
     return datetime.fromtimestamp(number * DAY, UTC).date().isoformat()
 
 
-def run(db: Any, items: Iterable[tuple[Any, Post]], *, batch: int = 5000, settings: Settings = DEFAULTS,
-        cache_size: int = CACHE_SIZE) -> int:
+def run(
+    db: Any,
+    items: Iterable[tuple[Any, Post]],
+    *,
+    batch: int = 5000,
+    settings: Settings = DEFAULTS,
+    cache_size: int = CACHE_SIZE,
+) -> int:
     """Feed posts to a detector on `db` in batches, each committed; return the number of alerts raised."""
     conn = connection(db)
     detector = Detector(conn, settings, cache_size)
@@ -393,4 +414,3 @@ def run(db: Any, items: Iterable[tuple[Any, Post]], *, batch: int = 5000, settin
         detector.feed(chunk)
         detector.flush()
     return detector.raised
-

@@ -57,8 +57,8 @@ def tag_daily_counts(db: Any, tag_keys: list[str], since: date | None = None) ->
     for chunk in _chunks(keys):
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(
-            f"SELECT tag, day, posts, forwards FROM campaign_tag_days WHERE tag IN ({marks}) AND day >= ?"
-            " ORDER BY day", [*chunk, first],
+            f"SELECT tag, day, posts, forwards FROM campaign_tag_days WHERE tag IN ({marks}) AND day >= ? ORDER BY day",
+            [*chunk, first],
         )
         for tag, day, posts, forwards in rows:
             out[tag].append((date.fromisoformat(day), posts, forwards))
@@ -105,7 +105,8 @@ def alerts(db: Any, since: datetime | None = None, tiers: tuple[str, ...] = ("T1
     start = since.timestamp() if since else float("-inf")
     rows = conn.execute(
         "SELECT id, tag, tier, episode_start, alerted_at, channels, posts, forwards, score, evidence"
-        " FROM campaign_alerts WHERE alerted_at >= ? ORDER BY alerted_at, id", (start,),
+        " FROM campaign_alerts WHERE alerted_at >= ? ORDER BY alerted_at, id",
+        (start,),
     ).fetchall()
     rows = [r for r in rows if r[2] in tiers]
     keys = sorted({r[1] for r in rows})
@@ -129,17 +130,27 @@ def alerts(db: Any, since: datetime | None = None, tiers: tuple[str, ...] = ("T1
     return merged
 
 
-def _alert(row: tuple[Any, ...], family: dict[str, str], members: dict[str, list[str]],
-           spelled: dict[str, dict[str, int]]) -> Alert:
+def _alert(
+    row: tuple[Any, ...], family: dict[str, str], members: dict[str, list[str]], spelled: dict[str, dict[str, int]]
+) -> Alert:
     id_, key, tier, start, at, channels, posts, forwards, score, evidence = row
     own = spelled.get(key, {})
     tags = list(own)
     for other in sorted(members.get(family.get(key, key), [])):
         tags += [raw for raw in spelled.get(other, {}) if raw not in tags]
     return Alert(
-        id=id_, tag=display_spelling(own) or key, tag_key=key, tags=tuple(tags), tier=tier,
-        first_seen=_time(start), alerted_at=_time(at), channels=tuple(json.loads(channels)),
-        posts=posts, forwards=forwards, score=score, evidence=json.loads(evidence),
+        id=id_,
+        tag=display_spelling(own) or key,
+        tag_key=key,
+        tags=tuple(tags),
+        tier=tier,
+        first_seen=_time(start),
+        alerted_at=_time(at),
+        channels=tuple(json.loads(channels)),
+        posts=posts,
+        forwards=forwards,
+        score=score,
+        evidence=json.loads(evidence),
     )
 
 
@@ -152,9 +163,18 @@ def _absorb(first: Alert, other: Alert) -> Alert:
     channels = tuple(dict.fromkeys(first.channels + other.channels))
     tags = tuple(dict.fromkeys(first.tags + other.tags))
     return Alert(
-        id=first.id, tag=first.tag, tag_key=first.tag_key, tags=tags, tier=first.tier, first_seen=first.first_seen,
-        alerted_at=first.alerted_at, channels=channels, posts=first.posts, forwards=first.forwards,
-        score=first.score, evidence=evidence,
+        id=first.id,
+        tag=first.tag,
+        tag_key=first.tag_key,
+        tags=tags,
+        tier=first.tier,
+        first_seen=first.first_seen,
+        alerted_at=first.alerted_at,
+        channels=channels,
+        posts=first.posts,
+        forwards=first.forwards,
+        score=first.score,
+        evidence=evidence,
     )
 
 

@@ -31,8 +31,15 @@ SCHEMA_VERSION = 1
 
 
 TABLES = (
-    "campaign_meta", "campaign_tags", "campaign_actors", "campaign_pairs", "campaign_alerts",
-    "campaign_spellings", "campaign_tag_days", "campaign_links", "campaign_channels",
+    "campaign_meta",
+    "campaign_tags",
+    "campaign_actors",
+    "campaign_pairs",
+    "campaign_alerts",
+    "campaign_spellings",
+    "campaign_tag_days",
+    "campaign_links",
+    "campaign_channels",
 )
 
 

@@ -96,4 +96,3 @@ def stored_in_stream_order(conn: sqlite3.Connection) -> Iterator[tuple[int, Post
     undated.sort(key=lambda item: (item[0], item[1]))
     for _, rowid, post in heapq.merge(dated, undated, key=lambda item: (item[0], item[1])):
         yield rowid, post
-

@@ -87,5 +87,15 @@ def use_of(post: Post) -> Use | None:
     url = post.url or (post.forwarded_from.url if post.forwarded_from else None)
     channel = channel_of(post)
     origin = origin_of(post) if forward else None
-    return Use(when[0], when[1], actor, forward, url, channel, origin, post.channel_title,
-               post.channel or post.channel_title or "", post.channel_id)
+    return Use(
+        when[0],
+        when[1],
+        actor,
+        forward,
+        url,
+        channel,
+        origin,
+        post.channel_title,
+        post.channel or post.channel_title or "",
+        post.channel_id,
+    )

@@ -55,11 +55,14 @@ def score_of(*, actors: int, active_days: int, coordination: float, novel: bool)
     novelty: never seen before (1) or revived after a silence (0.5).
     """
     parts = {
-        "spread": min(actors, 5) / 5, "persistence": min(active_days, 5) / 5,
-        "coordination": max(0.0, min(coordination, 1.0)), "novelty": 1.0 if novel else 0.5,
+        "spread": min(actors, 5) / 5,
+        "persistence": min(active_days, 5) / 5,
+        "coordination": max(0.0, min(coordination, 1.0)),
+        "novelty": 1.0 if novel else 0.5,
     }
-    score = 100 * (0.3 * parts["spread"] + 0.3 * parts["persistence"] + 0.25 * parts["coordination"]
-                   + 0.15 * parts["novelty"])
+    score = 100 * (
+        0.3 * parts["spread"] + 0.3 * parts["persistence"] + 0.25 * parts["coordination"] + 0.15 * parts["novelty"]
+    )
     return round(score, 1), {k: round(v, 2) for k, v in parts.items()}
 
 
@@ -76,8 +79,9 @@ def linked(detector: Detector, a: str, b: str, t: float) -> str | None:
     return None
 
 
-def _component(detector: Detector, window: list[str], t: float,
-               around: str | None = None) -> tuple[list[str], list[list[str]]]:
+def _component(
+    detector: Detector, window: list[str], t: float, around: str | None = None
+) -> tuple[list[str], list[list[str]]]:
     """Return the largest set of window actors connected by links (or the set `around` is in), and the links."""
     parent = {a: a for a in window}
 
@@ -142,15 +146,20 @@ def t1(detector: Detector, state: TagState, t: float) -> Found:
         summary.append(f"A revival: #{detector.raw} had been silent for {_hours(state.ep_silence)}.")
     if len(window) > len(group):
         summary.append(f"{len(window) - len(group)} other actor(s) used it in the same window without such links.")
-    score, parts = score_of(actors=len(group), active_days=1, coordination=len(group) / len(window),
-                            novel=state.ep_novel)
+    score, parts = score_of(
+        actors=len(group), active_days=1, coordination=len(group) / len(window), novel=state.ep_novel
+    )
     return score, {
-        "_t": t, "_channels": _by_first_use(state),
+        "_t": t,
+        "_channels": _by_first_use(state),
         "summary": summary,
         "statistic": "linked actors taking the tag up within the window (forwarding or earlier co-launches)",
-        "value": len(group), "threshold": s.launch_channels,
-        "window_hours": s.launch_window_hours, "origin": origin,
-        "window_actors": window, "links": links,
+        "value": len(group),
+        "threshold": s.launch_channels,
+        "window_hours": s.launch_window_hours,
+        "origin": origin,
+        "window_actors": window,
+        "links": links,
         "first_use_by_actor": {actor: iso(first[actor]) for actor in window},
         "score_parts": parts,
         "score": "0-100: 30 spread + 30 persistence + 25 coordination + 15 novelty",
@@ -176,10 +185,14 @@ def routine(detector: Detector, state: TagState, actor: str, t: float) -> tuple[
         return True, f"{detector.actors.label(actor)} revived a tag only it used before (its rubric)"
     habit = detector.actors.habit(actor, t) - (1.0 if state.ep_alerted & COINED else 0.0)
     if habit >= s.habit_coined:
-        return True, (f"{detector.actors.label(actor)} coins tags it uses for a few days routinely "
-                      f"(~{habit:.0f} lately): one more of its series")
-    return False, (f"{detector.actors.label(actor)} rarely coins tags (~{max(habit, 0):.0f} in recent months): "
-                   f"this one breaks its habit")
+        return True, (
+            f"{detector.actors.label(actor)} coins tags it uses for a few days routinely "
+            f"(~{habit:.0f} lately): one more of its series"
+        )
+    return False, (
+        f"{detector.actors.label(actor)} rarely coins tags (~{max(habit, 0):.0f} in recent months): "
+        f"this one breaks its habit"
+    )
 
 
 def t2(detector: Detector, state: TagState, actor: str, t: float) -> Found:
@@ -199,11 +212,17 @@ def t2(detector: Detector, state: TagState, actor: str, t: float) -> Found:
     busiest = max(state.ep_days) / max(sum(state.ep_days), 1e-9)
     crowd = _busiest_day_of_adoption(sorted(first.values()))
     early = t - state.ep_start < s.persist_hours * HOUR  # before 48 h: 2 days will do when 3 or more actors used it
-    spread_days = active >= s.min_active_days or (early and active >= 2
-                                                  and s.launch_channels <= len(actors) <= MAX_LAUNCHERS)
-    taken_up = (len(independent) >= 1 and spread_days and state.ep_sustain >= 2
-                and busiest <= s.busiest_day_share and crowd <= MAX_LAUNCHERS
-                and t - state.ep_start < s.new_days * DAY)  # after that, only a push by one actor confirms
+    spread_days = active >= s.min_active_days or (
+        early and active >= 2 and s.launch_channels <= len(actors) <= MAX_LAUNCHERS
+    )
+    taken_up = (
+        len(independent) >= 1
+        and spread_days
+        and state.ep_sustain >= 2
+        and busiest <= s.busiest_day_share
+        and crowd <= MAX_LAUNCHERS
+        and t - state.ep_start < s.new_days * DAY
+    )  # after that, only a push by one actor confirms
     # ... used again, taken up by others, and not a crowd on one day (a news event)
     if not pushed and not taken_up:
         return None  # a campaign is pushed day after day by an actor, or used again and taken up by others
@@ -217,32 +236,48 @@ def t2(detector: Detector, state: TagState, actor: str, t: float) -> Found:
         return None  # a never-seen tag taken up by other actors needs less surprise than one actor's
     summary = []
     if independent:
-        summary.append(f"{detector.actors.label(origin)} started #{detector.raw}; taken up by "
-                       f"{_names(detector, independent)}, not in its forwarding network.")
+        summary.append(
+            f"{detector.actors.label(origin)} started #{detector.raw}; taken up by "
+            f"{_names(detector, independent)}, not in its forwarding network."
+        )
     else:
         for who in dict.fromkeys((origin, pusher)):
             is_routine, why = routine(detector, state, who, t)
             if is_routine:
                 return None
-        summary.append(f"One actor ({detector.actors.label(pusher)}) pushed #{detector.raw} on {state.ep_sustain} "
-                       f"days; {why}.")
+        summary.append(
+            f"One actor ({detector.actors.label(pusher)}) pushed #{detector.raw} on {state.ep_sustain} days; {why}."
+        )
     if state.ep_novel:
-        summary.append(f"Never used before; {observed} posts in {_hours(t - state.ep_start)} (p = {p:.2g} at a "
-                       f"base rate of {rate * 24:.2g} a day).")
+        summary.append(
+            f"Never used before; {observed} posts in {_hours(t - state.ep_start)} (p = {p:.2g} at a "
+            f"base rate of {rate * 24:.2g} a day)."
+        )
     else:
-        summary.append(f"Revived after {_hours(state.ep_silence)} of silence; {observed} posts "
-                       f"in {_hours(t - state.ep_start)}.")
-    score, parts = score_of(actors=len(actors), active_days=active,
-                            coordination=len(independent) / max(1, len(actors) - 1) if len(actors) > 1 else 0.0,
-                            novel=state.ep_novel)
+        summary.append(
+            f"Revived after {_hours(state.ep_silence)} of silence; {observed} posts in {_hours(t - state.ep_start)}."
+        )
+    score, parts = score_of(
+        actors=len(actors),
+        active_days=active,
+        coordination=len(independent) / max(1, len(actors) - 1) if len(actors) > 1 else 0.0,
+        novel=state.ep_novel,
+    )
     return score, {
-        "_t": t, "_channels": actors,
+        "_t": t,
+        "_channels": actors,
         "summary": summary,
         "statistic": "Poisson tail P(X >= observed | past rate x hours)",
-        "value": p, "threshold": s.p_value,
-        "observed": observed, "expected": round(expected, 4), "past_rate_per_day": round(rate * 24, 4),
-        "hours_since_first_use": round(hours, 1), "active_days": active, "actor_days": state.ep_sustain,
-        "independent_actors": independent, "busiest_day_share": round(busiest, 3),
+        "value": p,
+        "threshold": s.p_value,
+        "observed": observed,
+        "expected": round(expected, 4),
+        "past_rate_per_day": round(rate * 24, 4),
+        "hours_since_first_use": round(hours, 1),
+        "active_days": active,
+        "actor_days": state.ep_sustain,
+        "independent_actors": independent,
+        "busiest_day_share": round(busiest, 3),
         "first_use_by_actor": {a: iso(first[a]) for a in actors[:MAX_WINDOW] if a in first},
         "score_parts": parts,
         "score": "0-100: 30 spread + 30 persistence + 25 coordination + 15 novelty",
@@ -271,13 +306,20 @@ def t3(s: Settings, state: TagState, t: float, raw: str = "") -> Found:
     state.t3_hour = state.hour
     score = round(T3_MAX_SCORE * min(z / (4 * s.burst_sigma), 1.0), 1)  # a known tag's burst ranks below campaigns
     return score, {
-        "_t": t, "_channels": list(state.hour_chans),
-        "summary": [f"#{raw} was used {state.hour_count:g} times in the hour from {iso(state.hour * HOUR)}, "
-                    f"against {state.mean:.2g} an hour usually (z = {z:.1f}, threshold {s.burst_sigma:g})."],
+        "_t": t,
+        "_channels": list(state.hour_chans),
+        "summary": [
+            f"#{raw} was used {state.hour_count:g} times in the hour from {iso(state.hour * HOUR)}, "
+            f"against {state.mean:.2g} an hour usually (z = {z:.1f}, threshold {s.burst_sigma:g})."
+        ],
         "statistic": "SigniTrend z = (hour count - EWMA) / (EWM std + beta)",
-        "value": round(z, 2), "threshold": s.burst_sigma,
-        "hour_count": state.hour_count, "ewma": round(state.mean, 3), "ewm_std": round(math.sqrt(state.var), 3),
-        "beta": s.burst_beta, "hour": iso(state.hour * HOUR),
+        "value": round(z, 2),
+        "threshold": s.burst_sigma,
+        "hour_count": state.hour_count,
+        "ewma": round(state.mean, 3),
+        "ewm_std": round(math.sqrt(state.var), 3),
+        "beta": s.burst_beta,
+        "hour": iso(state.hour * HOUR),
         "score": f"0-{T3_MAX_SCORE:g}: z / (4 x threshold), capped below every T1/T2 score",
     }
 
@@ -298,4 +340,3 @@ def confirm_launch(detector: Detector, state: TagState, t: float) -> None:
     for i, a in enumerate(launchers):
         for b in launchers[i + 1 :]:
             detector.add_co_launch(a, b, t)
-

@@ -56,8 +56,9 @@ Examples:
 @since_option("Only alerts raised from this time on (stream time)", default="all")
 @output_options("alert objects")
 @click.option("--rebuild", is_flag=True, help="Recompute all detector state from the stored posts first.")
-def campaigns_command(config_file: str | None, db_path: str, since: datetime | None, output: str | None,
-                      rebuild: bool) -> None:
+def campaigns_command(
+    config_file: str | None, db_path: str, since: datetime | None, output: str | None, rebuild: bool
+) -> None:
     """Show the hashtag campaign alerts raised, oldest first.
 
     T1 coordinated launch, T2 new campaign, T3 known-tag burst; each with its
@@ -68,8 +69,9 @@ def campaigns_command(config_file: str | None, db_path: str, since: datetime | N
     store = open_store(db_path, must_exist=True, writing=rebuild)
     try:
         if rebuild:
-            raised = campaigns.rebuild_stored(store.db, track=lambda posts, total: counted(
-                posts, "rebuilding (posts)", total))
+            raised = campaigns.rebuild_stored(
+                store.db, track=lambda posts, total: counted(posts, "rebuilding (posts)", total)
+            )
             click.echo(f"Rebuilt campaign state from {store.count():,} stored post(s): {raised} alert(s).", err=True)
         found = campaigns.alerts(store.db, since=since)
     except FeedwatchError as exc:

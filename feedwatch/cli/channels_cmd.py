@@ -9,10 +9,19 @@ from feedwatch.cli.options import config_option, db_option, open_store, output_o
 from feedwatch.cli.rows_out import table, when
 from feedwatch.errors import FeedwatchError
 
-COLUMNS = [("channel", "channel", 32), ("posts", "posts", 0), ("first", "first post", 0), ("last", "last post", 0),
-           ("posts_per_day", "a day", 0), ("top_tags", "top tags", 40), ("forwards_out", "fwd out", 0),
-           ("forwards_from", "forwards from", 30), ("forwards_in", "fwd in", 0), ("forwarded_by", "forwarded by", 30),
-           ("last_poll_outcome", "last poll", 40)]
+COLUMNS = [
+    ("channel", "channel", 32),
+    ("posts", "posts", 0),
+    ("first", "first post", 0),
+    ("last", "last post", 0),
+    ("posts_per_day", "a day", 0),
+    ("top_tags", "top tags", 40),
+    ("forwards_out", "fwd out", 0),
+    ("forwards_from", "forwards from", 30),
+    ("forwards_in", "fwd in", 0),
+    ("forwarded_by", "forwarded by", 30),
+    ("last_poll_outcome", "last poll", 40),
+]
 
 
 @click.command(
@@ -49,9 +58,15 @@ def channels_command(config_file: str | None, db_path: str, output: str | None) 
     if not rows:
         write_line("No channels stored yet.")
         raise SystemExit(OK)
-    shown = [{**r, "first": when(r["first_post"]), "last": when(r["last_post"]),
-              "last_poll_outcome": r["last_poll_outcome"] and f"{when(r['last_poll'])} {r['last_poll_outcome']}"}
-             for r in rows]
+    shown = [
+        {
+            **r,
+            "first": when(r["first_post"]),
+            "last": when(r["last_post"]),
+            "last_poll_outcome": r["last_poll_outcome"] and f"{when(r['last_poll'])} {r['last_poll_outcome']}",
+        }
+        for r in rows
+    ]
     for line in table(shown, COLUMNS):
         write_line(line)
     raise SystemExit(OK)

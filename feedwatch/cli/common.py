@@ -74,8 +74,14 @@ def write_line(line: str) -> None:
 class OneLineUsage(click.Group):
     """A command group whose usage errors are one line on stderr (exit 2), like every other error."""
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
@@ -131,6 +137,10 @@ def _zone_option(ctx: click.Context, param: click.Parameter, value: str) -> tzin
 
 
 tz_option = click.option(
-    "--tz", "tz", default="UTC", show_default=True, callback=_zone_option,
+    "--tz",
+    "tz",
+    default="UTC",
+    show_default=True,
+    callback=_zone_option,
     help="Time zone of times written without one (old HTML exports, copied Desktop text): IANA name or +HH:MM.",
 )

@@ -33,18 +33,40 @@ Examples:
 )
 @db_option
 @config_option
-@since_option("Start of the window of stored posts [with --send: where each target's last digest ended]",
-              default="24h")
-@click.option("--format", "fmt", default=None, type=click.Choice(["md", "html", "json"]),
-              help="Rendering printed or written with --out [default: from the --out suffix, else md].")
-@click.option("--out", "out", default=None, type=click.Path(dir_okay=False),
-              help="Write the digest to FILE (atomically) instead of printing it: .md, .html or .json.")
-@click.option("--seen", is_flag=True,
-              help="Count posts seen again in the window too, not only those first stored: what a cycle read.")
-@click.option("--send", is_flag=True,
-              help="Deliver to the configured targets (file, webhook, e-mail); each gets only alerts it has not had.")
-def digest_command(db_path: str, config_file: str | None, since: datetime | None, fmt: str | None,
-                   out: str | None, seen: bool, send: bool) -> None:
+@since_option("Start of the window of stored posts [with --send: where each target's last digest ended]", default="24h")
+@click.option(
+    "--format",
+    "fmt",
+    default=None,
+    type=click.Choice(["md", "html", "json"]),
+    help="Rendering printed or written with --out [default: from the --out suffix, else md].",
+)
+@click.option(
+    "--out",
+    "out",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Write the digest to FILE (atomically) instead of printing it: .md, .html or .json.",
+)
+@click.option(
+    "--seen",
+    is_flag=True,
+    help="Count posts seen again in the window too, not only those first stored: what a cycle read.",
+)
+@click.option(
+    "--send",
+    is_flag=True,
+    help="Deliver to the configured targets (file, webhook, e-mail); each gets only alerts it has not had.",
+)
+def digest_command(
+    db_path: str,
+    config_file: str | None,
+    since: datetime | None,
+    fmt: str | None,
+    out: str | None,
+    seen: bool,
+    send: bool,
+) -> None:
     """Build a digest: new campaigns, spiking tags, top hashtags, channel activity, scraper health.
 
     Sections come in that order; every alert shows its evidence and links back to
@@ -82,13 +104,15 @@ def _format_of(out: str | None) -> str:
         return "md"
     suffix = os.path.splitext(out)[1].lower()
     if suffix not in SUFFIXES:
-        raise click.BadParameter(f"{out}: a digest is written as .md, .html or .json; name the file so, "
-                                 "or give --format", param_hint="--out")
+        raise click.BadParameter(
+            f"{out}: a digest is written as .md, .html or .json; name the file so, or give --format", param_hint="--out"
+        )
     return SUFFIXES[suffix]
 
 
-def _show(db: Database, since: datetime | None, now: datetime, fmt: str, out: str | None, seen: bool,
-          browse_url: str = "") -> None:
+def _show(
+    db: Database, since: datetime | None, now: datetime, fmt: str, out: str | None, seen: bool, browse_url: str = ""
+) -> None:
     from feedwatch.digest.build import build_digest
     from feedwatch.digest.deliver import RENDERERS, write_file
 
@@ -108,8 +132,10 @@ def _send(db: Database, config: Config, since: datetime | str | None, now: datet
     targets = targets_from_config(config)
     if not targets:
         where = getattr(config, "path", None) or "the config"
-        raise ConfigError(f"{where}: no digest target set. Set digest.file.path, digest.webhook.url or "
-                          "digest.smtp.host (see config/feedwatch.toml)")
+        raise ConfigError(
+            f"{where}: no digest target set. Set digest.file.path, digest.webhook.url or "
+            "digest.smtp.host (see config/feedwatch.toml)"
+        )
     outcomes = send_digests(db, targets, builder(db, browse_url(config)), since=since, now=now, env=os.environ)
     for outcome in outcomes:
         if outcome.skipped:

@@ -28,8 +28,10 @@ def read_lines(digest: Digest) -> list[str]:
     lines = [f"This run read {digest.posts:,} post(s)."]
     if digest.new_campaigns:
         lines.append("New campaigns:")
-        lines += [f"  #{a.tag}  {a.title}: {len(a.channels)} channel(s), {a.posts} post(s), {a.forwards} forward(s)"
-                  for a in digest.new_campaigns[:5]]
+        lines += [
+            f"  #{a.tag}  {a.title}: {len(a.channels)} channel(s), {a.posts} post(s), {a.forwards} forward(s)"
+            for a in digest.new_campaigns[:5]
+        ]
     else:
         lines.append("New campaigns: none.")
     if digest.spiking:

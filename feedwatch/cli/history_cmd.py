@@ -9,8 +9,13 @@ from feedwatch.cli.options import config_option, db_option, open_store, output_o
 from feedwatch.cli.rows_out import shown, table, when
 from feedwatch.errors import FeedwatchError
 
-COUNTERS = [("at", "seen", 0), ("views", "views", 0), ("forwards", "forwards", 0), ("replies", "replies", 0),
-            ("reactions", "reactions", 60)]
+COUNTERS = [
+    ("at", "seen", 0),
+    ("views", "views", 0),
+    ("forwards", "forwards", 0),
+    ("replies", "replies", 0),
+    ("reactions", "reactions", 60),
+]
 
 
 @click.command(
@@ -43,8 +48,9 @@ def history_command(post: str, config_file: str | None, db_path: str, output: st
     finally:
         store.close()
     if not rows:
-        say_error(FeedwatchError(f"{post}: no such post stored. Give CHANNEL/ID or a row id; "
-                                 "feedwatch search finds posts"))
+        say_error(
+            FeedwatchError(f"{post}: no such post stored. Give CHANNEL/ID or a row id; feedwatch search finds posts")
+        )
         raise SystemExit(PARTLY_FAILED)
     if output:
         write_json(rows, output)
@@ -55,8 +61,9 @@ def history_command(post: str, config_file: str | None, db_path: str, output: st
     for r in texts:
         span = f"{when(r['at']) or 'unknown'} to {when(r['until']) if r['until'] else 'now'}"
         write_line(f"  {span}{' (current)' if r['what'] != 'text' else ''}")
-        for text_line in ((r["title"] + "\n" if r["title"] and r["title"] not in r["text"] else "")
-                          + r["text"]).splitlines():
+        for text_line in (
+            (r["title"] + "\n" if r["title"] and r["title"] not in r["text"] else "") + r["text"]
+        ).splitlines():
             write_line(("    " + shown(text_line)).rstrip())
     write_line(f"Counters ({len(counters)})")
     for line in table(counters, COUNTERS) if counters else ["  none recorded"]:

@@ -49,18 +49,47 @@ Examples:
 @since_option()
 @until_option()
 @click.option("--channel", "channels", multiple=True, help="Only edges to or from this channel (repeatable).")
-@click.option("--min-weight", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Leave out edges seen fewer times than this.")
-@click.option("--kind", "kinds", multiple=True, type=click.Choice(["forward", "mention", "link"]),
-              help="Only edges of this kind (repeatable) [default: all].")
-@click.option("--format", "fmt", default="csv", show_default=True, type=click.Choice(["gexf", "graphml", "csv"]),
-              help="GEXF or GraphML open in Gephi as they are; CSV is an edge list.")
+@click.option(
+    "--min-weight",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Leave out edges seen fewer times than this.",
+)
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(["forward", "mention", "link"]),
+    help="Only edges of this kind (repeatable) [default: all].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="csv",
+    show_default=True,
+    type=click.Choice(["gexf", "graphml", "csv"]),
+    help="GEXF or GraphML open in Gephi as they are; CSV is an edge list.",
+)
 @click.option("--communities", is_flag=True, help="Add a Louvain community number to every node.")
-@click.option("--out", "out", default="-", type=click.Path(dir_okay=False, allow_dash=True),
-              help="File to write [default: standard output].")
+@click.option(
+    "--out",
+    "out",
+    default="-",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="File to write [default: standard output].",
+)
 def network_command(
-    config_file: str | None, db_path: str, since: datetime | None, until: datetime | None,
-    channels: tuple[str, ...], min_weight: int, kinds: tuple[str, ...], fmt: str, communities: bool, out: str,
+    config_file: str | None,
+    db_path: str,
+    since: datetime | None,
+    until: datetime | None,
+    channels: tuple[str, ...],
+    min_weight: int,
+    kinds: tuple[str, ...],
+    fmt: str,
+    communities: bool,
+    out: str,
 ) -> None:
     """Write the channel graph: channels as nodes; forwards, mentions and t.me links as weighted edges.
 
@@ -86,8 +115,11 @@ def network_command(
     _write(out, lambda stream: graph.write(part, fmt, stream, communities))
     counts = graph.summary(part)
     edges = ", ".join(f"{v['edges']} {k} edges ({v['weight']} posts)" for k, v in counts["edges"].items())
-    click.echo(f"{counts['nodes']} channels ({counts['monitored']} monitored); {edges}"
-               + ("" if out == "-" else f"; written to {out}"), err=True)
+    click.echo(
+        f"{counts['nodes']} channels ({counts['monitored']} monitored); {edges}"
+        + ("" if out == "-" else f"; written to {out}"),
+        err=True,
+    )
     raise SystemExit(OK)
 
 
@@ -127,14 +159,29 @@ Examples:
 @since_option()
 @until_option()
 @click.option("--top", default=20, show_default=True, type=click.IntRange(min=1), help="List at most this many.")
-@click.option("--min-channels", default=2, show_default=True, type=click.IntRange(min=1),
-              help="Only channels that at least this many monitored channels point at.")
+@click.option(
+    "--min-channels",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Only channels that at least this many monitored channels point at.",
+)
 @output_options("channels, with their evidence,")
-@click.option("--add", "add", multiple=True,
-              help="Append this channel to the config's [[channels]] (repeatable), keeping the file's comments.")
+@click.option(
+    "--add",
+    "add",
+    multiple=True,
+    help="Append this channel to the config's [[channels]] (repeatable), keeping the file's comments.",
+)
 def discover_command(
-    config_file: str | None, db_path: str, since: datetime | None, until: datetime | None, top: int,
-    min_channels: int, output: str | None, add: tuple[str, ...],
+    config_file: str | None,
+    db_path: str,
+    since: datetime | None,
+    until: datetime | None,
+    top: int,
+    min_channels: int,
+    output: str | None,
+    add: tuple[str, ...],
 ) -> None:
     """List channels that are not monitored but that monitored channels forward, mention or link.
 
@@ -208,14 +255,26 @@ Examples:
 @db_option
 @since_option("Passages posted from this time on")
 @until_option("Passages posted before this time")
-@click.option("--min-channels", default=2, show_default=True, type=click.IntRange(min=1),
-              help="Only groups that reached at least this many channels.")
+@click.option(
+    "--min-channels",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Only groups that reached at least this many channels.",
+)
 @click.option("--top", default=20, show_default=True, type=click.IntRange(min=1), help="Show at most this many groups.")
 @output_options("groups")
 @click.option("--rebuild", is_flag=True, help="Recompute the passage index from the stored posts, then stop.")
 def echoes_command(
-    post: str | None, config_file: str | None, db_path: str, since: datetime | None, until: datetime | None,
-    min_channels: int, top: int, output: str | None, rebuild: bool,
+    post: str | None,
+    config_file: str | None,
+    db_path: str,
+    since: datetime | None,
+    until: datetime | None,
+    min_channels: int,
+    top: int,
+    output: str | None,
+    rebuild: bool,
 ) -> None:
     """List passages (whole posts, paragraphs, key points) that reappear in other channels.
 

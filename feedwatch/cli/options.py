@@ -53,18 +53,30 @@ class TimeParam(click.ParamType[datetime | None]):
             self.fail(str(exc).removeprefix(f"{name} "), param, ctx)
 
 
-def since_option(what: str = "Only posts from this time on", default: str | None = None,
-                 allow_all: bool = True) -> Callable[[F], F]:
+def since_option(
+    what: str = "Only posts from this time on", default: str | None = None, allow_all: bool = True
+) -> Callable[[F], F]:
     """`--since WHEN`: the start of the window (None: no start)."""
     also = ", or all" if allow_all else ""
-    return click.option("--since", type=TimeParam(allow_all=allow_all), default=default, metavar="WHEN",
-                        show_default=default is not None, help=f"{what}: {WINDOW_HELP}{also}.")
+    return click.option(
+        "--since",
+        type=TimeParam(allow_all=allow_all),
+        default=default,
+        metavar="WHEN",
+        show_default=default is not None,
+        help=f"{what}: {WINDOW_HELP}{also}.",
+    )
 
 
 def until_option(what: str = "Only posts before this time") -> Callable[[F], F]:
     """`--until WHEN`: the end of the window, exclusive; a bare day includes that whole day."""
-    return click.option("--until", type=TimeParam(end=True, allow_all=False), default=None, metavar="WHEN",
-                        help=f"{what}: {WINDOW_HELP}; a day counts whole.")
+    return click.option(
+        "--until",
+        type=TimeParam(end=True, allow_all=False),
+        default=None,
+        metavar="WHEN",
+        help=f"{what}: {WINDOW_HELP}; a day counts whole.",
+    )
 
 
 def _remember_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -75,7 +87,12 @@ def _remember_config(ctx: click.Context, param: click.Parameter, value: str | No
 def config_option(fn: F) -> F:
     """`--config PATH` (read before --db, so the config's database.path is honoured)."""
     return click.option(
-        "--config", "config_file", default=None, metavar="PATH", is_eager=True, callback=_remember_config,
+        "--config",
+        "config_file",
+        default=None,
+        metavar="PATH",
+        is_eager=True,
+        callback=_remember_config,
         help="Config file [default: $FEEDWATCH_CONFIG, else config/feedwatch.toml when present].",
     )(fn)
 
@@ -102,9 +119,13 @@ def _resolve_db(ctx: click.Context, param: click.Parameter, value: str | None) -
 def db_option(fn: F) -> F:
     """`--db PATH`, resolved in the one order (see resolve_db); the command gets `db_path: str`."""
     return click.option(
-        "--db", "db_path", default=None, metavar="PATH", callback=_resolve_db,
+        "--db",
+        "db_path",
+        default=None,
+        metavar="PATH",
+        callback=_resolve_db,
         help="The feedwatch database [default: $FEEDWATCH_DB, else the config's database.path, "
-             "else data/feedwatch.db].",
+        "else data/feedwatch.db].",
     )(fn)
 
 
@@ -113,9 +134,11 @@ def output_options(what: str) -> Callable[[F], F]:
 
     The command gets `output`: "json", "nl", or None for text for people (the last flag given wins).
     """
+
     def decorate(fn: F) -> F:
         fn = click.option("--nl", "output", flag_value="nl", help=f"The {what} as JSON Lines (one object a line).")(fn)
         return click.option("--json", "output", flag_value="json", help=f"The {what} as one JSON array.")(fn)
+
     return decorate
 
 

@@ -31,8 +31,12 @@ Examples:
 )
 @click.argument("paths", nargs=-1, required=True)
 @click.option(
-    "--format", "fmt", default="auto", show_default=True,
-    type=click.Choice(["auto", *format_names()]), help="Input format; auto detects each file.",
+    "--format",
+    "fmt",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", *format_names()]),
+    help="Input format; auto detects each file.",
 )
 @click.option("--encoding", default=None, help="Encoding of text inputs (default UTF-8, with or without BOM).")
 @tz_option
@@ -47,6 +51,7 @@ def parse_command(paths: tuple[str, ...], fmt: str, encoding: str | None, tz: tz
     options = Options(encoding=encoding, tz=tz)
     failed = parsed = noted = reported = 0
     for path in expand(paths):
+
         def on_error(exc: BaseException, path: str = path) -> None:
             nonlocal failed
             failed += 1

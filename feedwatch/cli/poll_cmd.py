@@ -47,8 +47,9 @@ def chosen_channels(config: Config, names: tuple[str, ...]) -> list[ChannelSpec]
         except FeedwatchError as exc:
             say_error(exc)
             raise SystemExit(USAGE) from None
-        specs.append(known.get(bare.lower(), ChannelSpec(bare, "web", config["poll.interval"],
-                                                         config["poll.backfill"])))
+        specs.append(
+            known.get(bare.lower(), ChannelSpec(bare, "web", config["poll.interval"], config["poll.backfill"]))
+        )
     return specs
 
 
@@ -64,8 +65,12 @@ def backfill_option(value: str | None) -> Any:
         raise SystemExit(USAGE) from None
 
 
-BACKFILL = click.option("--backfill", default=None, metavar="DAYS|all",
-                        help="History to read on a channel's first poll (default: the config's, 60 days).")
+BACKFILL = click.option(
+    "--backfill",
+    default=None,
+    metavar="DAYS|all",
+    help="History to read on a channel's first poll (default: the config's, 60 days).",
+)
 
 
 @click.command(

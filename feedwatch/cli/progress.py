@@ -60,8 +60,9 @@ def posts_of(path: str, fmt: str, options: Options, *, min_bytes: int) -> Iterat
     except OSError:
         yield from parse_path(path, fmt, options)  # which says what is wrong with it
         return
-    bar: ProgressBar[int] = click.progressbar(length=size, label=label, file=sys.stderr,
-                                              item_show_func=lambda n: f"{n:,} posts" if n is not None else None)
+    bar: ProgressBar[int] = click.progressbar(
+        length=size, label=label, file=sys.stderr, item_show_func=lambda n: f"{n:,} posts" if n is not None else None
+    )
     with stream, bar:
         read = 0
         for read, post in enumerate(parse_stream(stream, path, fmt, options), 1):
@@ -77,6 +78,7 @@ def counted(items: Iterable[T], label: str, total: int | None) -> Iterator[T]:
     if not on_terminal():
         yield from items
         return
-    with click.progressbar(items, length=total, label=label, file=sys.stderr, show_pos=True,
-                           update_min_steps=STEP) as bar:
+    with click.progressbar(
+        items, length=total, label=label, file=sys.stderr, show_pos=True, update_min_steps=STEP
+    ) as bar:
         yield from bar

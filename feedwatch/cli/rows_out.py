@@ -38,7 +38,8 @@ def table(rows: list[dict[str, Any]], columns: list[tuple[str, str, int]]) -> li
     numeric = [all(isinstance(row.get(key), int | float | None) for row in rows) for key, _, _ in columns]
 
     def line(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w)
-                         for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
+        return "  ".join(
+            v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)
+        ).rstrip()
 
     return [line([head for _, head, _ in columns]), *(line(r) for r in cells)]

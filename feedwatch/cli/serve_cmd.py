@@ -21,9 +21,13 @@ Examples:
 )
 @config_option
 @db_option
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on. Anything but loopback needs FEEDWATCH_SERVE_PASSWORD set: every "
-                   "request must then carry it (HTTP Basic auth with any user name, or a bearer token).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Anything but loopback needs FEEDWATCH_SERVE_PASSWORD set: every "
+    "request must then carry it (HTTP Basic auth with any user name, or a bearer token).",
+)
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 def serve_command(config_file: str | None, db_path: str, host: str, port: int) -> None:
     """Browse the store in a web browser: search, campaigns, channels, post histories.
@@ -37,8 +41,13 @@ def serve_command(config_file: str | None, db_path: str, host: str, port: int) -
 
     path = db_path or str(default_db_path())
     try:
-        serve(path, host, port, os.environ.get(PASSWORD_ENV) or None,
-              ready=lambda url: click.echo(f"Serving {path} read-only at {url} (Ctrl-C stops)", err=True))
+        serve(
+            path,
+            host,
+            port,
+            os.environ.get(PASSWORD_ENV) or None,
+            ready=lambda url: click.echo(f"Serving {path} read-only at {url} (Ctrl-C stops)", err=True),
+        )
     except FeedwatchError as exc:
         say_error(exc)
         raise SystemExit(USAGE) from None

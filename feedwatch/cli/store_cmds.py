@@ -59,13 +59,26 @@ Examples:
 @click.argument("paths", nargs=-1, required=True)
 @config_option
 @db_option
-@click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(["auto", *format_names()]),
-              help="Input format; auto detects each file.")
+@click.option(
+    "--format",
+    "fmt",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", *format_names()]),
+    help="Input format; auto detects each file.",
+)
 @click.option("--encoding", default=None, help="Encoding of text inputs (default UTF-8, with or without BOM).")
 @output_options("counts per input (input, new, updated, unchanged, failed)")
 @tz_option
-def ingest_command(paths: tuple[str, ...], config_file: str | None, db_path: str, fmt: str,
-                   encoding: str | None, output: str | None, tz: tzinfo) -> None:
+def ingest_command(
+    paths: tuple[str, ...],
+    config_file: str | None,
+    db_path: str,
+    fmt: str,
+    encoding: str | None,
+    output: str | None,
+    tz: tzinfo,
+) -> None:
     """Store posts from archived material in the database, once each.
 
     PATHS are files, folders (walked) or - for stdin, in any format `parse`
@@ -79,8 +92,9 @@ def ingest_command(paths: tuple[str, ...], config_file: str | None, db_path: str
     try:
         for path in expand(paths):
             if store.is_own_file(path):  # reading it would drop this process's locks on the database
-                click.echo(click.style("note: ", fg="yellow") + f"{shown(path)}: the database itself; skipped",
-                           err=True)
+                click.echo(
+                    click.style("note: ", fg="yellow") + f"{shown(path)}: the database itself; skipped", err=True
+                )
                 continue
             result, failed = _ingest_one(store, path, fmt, options)
             noted = say_notes(options.notes, noted)
@@ -92,8 +106,13 @@ def ingest_command(paths: tuple[str, ...], config_file: str | None, db_path: str
     finally:
         store.close()
     if output:
-        write_json(({"input": name, "new": r.new, "updated": r.updated, "unchanged": r.unchanged,
-                     "failed": r.failed} for name, r in table), output)
+        write_json(
+            (
+                {"input": name, "new": r.new, "updated": r.updated, "unchanged": r.unchanged, "failed": r.failed}
+                for name, r in table
+            ),
+            output,
+        )
     else:
         for line in summary_table(table):
             write_line(line)
@@ -121,8 +140,16 @@ def _ingest_one(store: Store, path: str, fmt: str, options: Options) -> tuple[In
     result += IngestResult(failed=len(options.problems) - reported)
     if len(errors) > len(options.problems) - reported:  # the input itself failed
         result += IngestResult(failed=1)
-    store.record_run(path, new=result.new, updated=result.updated, unchanged=result.unchanged,
-                     failed=result.failed, errors=errors, started_at=started, finished_at=datetime.now(UTC))
+    store.record_run(
+        path,
+        new=result.new,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        failed=result.failed,
+        errors=errors,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+    )
     return result, 1 if errors or result.failed else 0
 
 
@@ -163,14 +190,28 @@ Examples:
 @since_option("Only posts published from this time on")
 @until_option("Only posts published before this time")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1), help="Show at most this many.")
-@click.option("--sort", type=click.Choice(["relevance", "recent"]), default="relevance", show_default=True,
-              help="recent: latest stored first, fast even for a word most posts contain.")
+@click.option(
+    "--sort",
+    type=click.Choice(["relevance", "recent"]),
+    default="relevance",
+    show_default=True,
+    help="recent: latest stored first, fast even for a word most posts contain.",
+)
 @output_options("hits (id, link, snippet, post)")
 @config_option
 @db_option
-def search_command(query: str | None, hashtag: str | None, channel: str | None, since: datetime | None,
-                   until: datetime | None, limit: int, sort: str, output: str | None, config_file: str | None,
-                   db_path: str) -> None:
+def search_command(
+    query: str | None,
+    hashtag: str | None,
+    channel: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    sort: str,
+    output: str | None,
+    config_file: str | None,
+    db_path: str,
+) -> None:
     """Full-text search of stored posts, best matches first.
 
     QUERY is an SQLite FTS5 query: words, "exact phrases", prefix*, AND/OR/NOT.
@@ -196,8 +237,7 @@ def search_command(query: str | None, hashtag: str | None, channel: str | None, 
     finally:
         store.close()
     if output:
-        write_json(({"id": h.id, "link": h.link, "snippet": h.snippet, "post": h.post.to_json()} for h in hits),
-                   output)
+        write_json(({"id": h.id, "link": h.link, "snippet": h.snippet, "post": h.post.to_json()} for h in hits), output)
         return
     for number, hit in enumerate(hits, 1):
         write_line(_hit_lines(number, hit.post, _marked(hit.snippet, styled), hit.link))
@@ -220,8 +260,10 @@ def _query_hint(exc: QueryError) -> str:
     tags = [w.lstrip("#") for w in words.split() if w.startswith("#") and len(w) > 1]
     hint = f"For posts with a hashtag use --hashtag {tags[0]}; to" if tags else "To"
     example = "" if '"' in words else f": '\"{words}\"'"
-    return (f"search query {words!r} is not valid FTS5 syntax ({exc.detail}). "
-            f"{hint} search for words as written, put them in double quotes{example}")
+    return (
+        f"search query {words!r} is not valid FTS5 syntax ({exc.detail}). "
+        f"{hint} search for words as written, put them in double quotes{example}"
+    )
 
 
 _MARKS = ("\ue000", "\ue001")  # private-use characters: where a match starts and ends in a snippet
@@ -237,8 +279,10 @@ def _hit_lines(number: int, post: Post, snippet: str, where: str) -> str:
     when = post.date.strftime("%Y-%m-%d") if post.date else "no date"
     who = f"@{post.channel}" if post.channel else (post.forwarded_from.name if post.forwarded_from else post.author)
     head = click.style(f"[{number}]", bold=True) if sys.stdout.isatty() else f"[{number}]"
-    return (f"{head} {when} · {shown(who or 'unknown origin')} · {shown(where)}\n"
-            f"    {shown(post.title or '(no title)')}\n    {snippet}\n")
+    return (
+        f"{head} {when} · {shown(who or 'unknown origin')} · {shown(where)}\n"
+        f"    {shown(post.title or '(no title)')}\n    {snippet}\n"
+    )
 
 
 CSV_FIELDS = tuple(Post().to_json())
@@ -255,12 +299,19 @@ Examples:
 @click.option("--channel", help="Only posts of this channel (username).")
 @since_option("Only posts published from this time on")
 @until_option("Only posts published before this time")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
-              help="jsonl: the Post JSON contract (feedwatch ingest reads it back); csv: one column per field.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: the Post JSON contract (feedwatch ingest reads it back); csv: one column per field.",
+)
 @config_option
 @db_option
-def export_command(channel: str | None, since: datetime | None, until: datetime | None, fmt: str,
-                   config_file: str | None, db_path: str) -> None:
+def export_command(
+    channel: str | None, since: datetime | None, until: datetime | None, fmt: str, config_file: str | None, db_path: str
+) -> None:
     """Write stored posts to stdout, in the order they were first stored.
 
     An unknown --channel is an error that names some stored channels (exit 1).
@@ -306,4 +357,3 @@ class _Lines:
     def write(self, text: str) -> int:
         write_line(text)
         return len(text)
-

@@ -30,8 +30,9 @@ def watch_command(db_path: str, config_file: str | None) -> None:
     log_to_stderr(logging.INFO, "%(asctime)s %(message)s", "%Y-%m-%dT%H:%M:%S")
     config = load(config_file)
     if not config.channels and not config["folders.paths"]:
-        say_error(FeedwatchError("nothing to watch: list channels ([[channels]]) or folders (folders.paths) "
-                                 "in the config"))
+        say_error(
+            FeedwatchError("nothing to watch: list channels ([[channels]]) or folders (folders.paths) in the config")
+        )
         raise SystemExit(USAGE)
     from feedwatch.scheduler import Watcher
 

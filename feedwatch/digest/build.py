@@ -61,7 +61,8 @@ def top_tags(conn: sqlite3.Connection, limit: int = TOP_TAGS) -> list[TagRow]:
     rows = conn.execute(
         "SELECT h.id, h.key, count(*) AS n, sum(w.fwd), count(DISTINCT w.actor) FROM temp.digest_window w"
         " JOIN post_hashtags ph ON ph.post = w.id JOIN hashtags h ON h.id = ph.hashtag"
-        " GROUP BY h.id ORDER BY n DESC, h.key LIMIT ?", [limit],
+        " GROUP BY h.id ORDER BY n DESC, h.key LIMIT ?",
+        [limit],
     ).fetchall()
     spelled = _spellings(conn, {hid: key for hid, key, *_ in rows})
     return [TagRow(key, spelled[hid], n, fwd or 0, actors) for hid, key, n, fwd, actors in rows]
@@ -71,10 +72,15 @@ def _spellings(conn: sqlite3.Connection, keys: dict[int, str]) -> dict[int, tupl
     """Return each hashtag's raw spellings in the window's posts, most used first."""
     counts: dict[int, Counter[str]] = {hid: Counter() for hid in keys}
     marks = ",".join("?" * len(keys))
-    rows = conn.execute(
-        "SELECT ph.hashtag, j.value FROM temp.digest_window w JOIN post_hashtags ph ON ph.post = w.id"
-        f" JOIN posts p ON p.id = w.id, json_each(p.json, '$.hashtags') j WHERE ph.hashtag IN ({marks})", list(keys),
-    ) if keys else []
+    rows = (
+        conn.execute(
+            "SELECT ph.hashtag, j.value FROM temp.digest_window w JOIN post_hashtags ph ON ph.post = w.id"
+            f" JOIN posts p ON p.id = w.id, json_each(p.json, '$.hashtags') j WHERE ph.hashtag IN ({marks})",
+            list(keys),
+        )
+        if keys
+        else []
+    )
     for hid, raw in rows:
         if tag_key(raw) == keys[hid]:
             counts[hid][raw] += 1
@@ -84,7 +90,8 @@ def _spellings(conn: sqlite3.Connection, keys: dict[int, str]) -> dict[int, tupl
 def channel_rows(conn: sqlite3.Connection, limit: int = TOP_CHANNELS) -> list[ChannelRow]:
     rows = conn.execute(
         "SELECT w.actor, count(*) AS n, sum(w.fwd), min(p.date), max(p.date) FROM temp.digest_window w"
-        " JOIN posts p ON p.id = w.id GROUP BY w.actor ORDER BY n DESC, w.actor LIMIT ?", [limit],
+        " JOIN posts p ON p.id = w.id GROUP BY w.actor ORDER BY n DESC, w.actor LIMIT ?",
+        [limit],
     ).fetchall()
     return [ChannelRow(actor or "unknown", n, fwd or 0, _when(lo), _when(hi)) for actor, n, fwd, lo, hi in rows]
 
@@ -104,9 +111,16 @@ def health_rows(conn: sqlite3.Connection, window: Window, limit: int = MAX_SOURC
     rows = [_health(source, items) for source, items in runs.items()]
     rows.sort(key=lambda r: (r.status == "ok", -r.failed_runs, r.source))
     if len(rows) > limit:
-        rest = rows[limit - 1:]
-        more = HealthRow(f"{len(rest)} more sources", sum(r.runs for r in rest), sum(r.failed_runs for r in rest),
-                         sum(r.posts for r in rest), _merge_errors(rest), None, max(_last_runs(rest), default=None))
+        rest = rows[limit - 1 :]
+        more = HealthRow(
+            f"{len(rest)} more sources",
+            sum(r.runs for r in rest),
+            sum(r.failed_runs for r in rest),
+            sum(r.posts for r in rest),
+            _merge_errors(rest),
+            None,
+            max(_last_runs(rest), default=None),
+        )
         rows = [*rows[: limit - 1], more]
     return rows
 
@@ -119,8 +133,15 @@ def _health(source: str, items: list[tuple[str, str, int, str | None]]) -> Healt
             kinds[kind] += 1
             last_error = message
     failed = sum(1 for kind, *_ in items if kind != "ok")
-    return HealthRow(source, len(items), failed, sum(new for _, _, new, _ in items), tuple(sorted(kinds.items())),
-                     last_error, _when(items[-1][1]))
+    return HealthRow(
+        source,
+        len(items),
+        failed,
+        sum(new for _, _, new, _ in items),
+        tuple(sorted(kinds.items())),
+        last_error,
+        _when(items[-1][1]),
+    )
 
 
 def _merge_errors(rows: list[HealthRow]) -> tuple[tuple[str, int], ...]:
@@ -137,8 +158,11 @@ def _last_runs(rows: list[HealthRow]) -> Iterable[datetime]:
 def post_link(post: Post) -> PostLink:
     """Return the pointer back to a stored post: its t.me link when known, else its source path#index."""
     where = link(post)
-    url = safe_url(post.url) or (safe_url(f"https://t.me/{post.channel}/{post.message_id}")
-                                 if post.channel and post.message_id is not None else None)
+    url = safe_url(post.url) or (
+        safe_url(f"https://t.me/{post.channel}/{post.message_id}")
+        if post.channel and post.message_id is not None
+        else None
+    )
     label = clean_text(post.title or post.text, 140) or where
     origin = post.forwarded_from
     channel = f"@{post.channel}" if post.channel else (origin.name if origin else None)
@@ -152,7 +176,6 @@ def load_posts(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Post]:
         for row in conn.execute(f"SELECT id, title, text, author, json FROM posts WHERE id IN ({marks})", chunk):
             found[row[0]] = post_from_row(row[1:])
     return found
-
 
 
 def alert_entry(alert: Any, posts: dict[int, Post]) -> AlertEntry:
@@ -175,12 +198,21 @@ def alert_entry(alert: Any, posts: dict[int, Post]) -> AlertEntry:
     if isinstance(evidence.get("first_use"), str):
         del evidence["first_use"]  # the episode's first use: shown as first_seen
     return AlertEntry(
-        statistic=statistic, score_basis=basis, summary=tuple(summary),
-        key=alert.key, tier=alert.tier, tag=alert.tag,
-        tags=tuple(alert.tags), first_seen=alert.first_seen, alerted_at=alert.alerted_at,
-        channels=tuple(channel_label(c).lstrip("@") for c in alert.channels), posts=int(alert.posts),
-        forwards=int(alert.forwards), score=float(alert.score),
-        evidence=tuple(Evidence(str(k), scalar(v)) for k, v in evidence.items()), samples=tuple(samples),
+        statistic=statistic,
+        score_basis=basis,
+        summary=tuple(summary),
+        key=alert.key,
+        tier=alert.tier,
+        tag=alert.tag,
+        tags=tuple(alert.tags),
+        first_seen=alert.first_seen,
+        alerted_at=alert.alerted_at,
+        channels=tuple(channel_label(c).lstrip("@") for c in alert.channels),
+        posts=int(alert.posts),
+        forwards=int(alert.forwards),
+        score=float(alert.score),
+        evidence=tuple(Evidence(str(k), scalar(v)) for k, v in evidence.items()),
+        samples=tuple(samples),
     )
 
 
@@ -196,15 +228,20 @@ def _statistic(evidence: dict[str, Any]) -> str:
     return " ".join(parts) if name or value is not None else ""
 
 
-def campaign_alerts(db: sqlite_utils.Database, since: datetime | None, until: datetime,
-                    exclude: set[str] | None) -> list[AlertEntry]:
+def campaign_alerts(
+    db: sqlite_utils.Database, since: datetime | None, until: datetime, exclude: set[str] | None
+) -> list[AlertEntry]:
     """Return the window's alerts, best score first (unsent ones from LOOKBACK earlier when `exclude` is given)."""
     from feedwatch.campaigns import alerts
 
     start = since - LOOKBACK if since and exclude is not None else since
     raised = [a for a in alerts(db, since=start) if a.alerted_at <= until]
-    ids = [s["post"] for a in raised for s in a.evidence.get("samples", []) if isinstance(s, dict)
-           and isinstance(s.get("post"), int)]
+    ids = [
+        s["post"]
+        for a in raised
+        for s in a.evidence.get("samples", [])
+        if isinstance(s, dict) and isinstance(s.get("post"), int)
+    ]
     posts = load_posts(db.conn, ids)
     entries = [alert_entry(a, posts) for a in raised]
     entries = [e for e in entries if e.key not in (exclude or set())]
@@ -230,8 +267,9 @@ def _capped(alerts: list[AlertEntry], cap: int, what: str) -> tuple[tuple[AlertE
     if len(alerts) <= cap:
         return tuple(alerts), []
     rest = len(alerts) - cap
-    return tuple(alerts[:cap]), [f"{rest} more {what}{'' if rest == 1 else 's'} (lower scores) not shown: "
-                                 "`feedwatch campaigns` lists them all."]
+    return tuple(alerts[:cap]), [
+        f"{rest} more {what}{'' if rest == 1 else 's'} (lower scores) not shown: `feedwatch campaigns` lists them all."
+    ]
 
 
 def spreading(conn: sqlite3.Connection, since: datetime | None, until: datetime) -> list[Spread]:
@@ -245,17 +283,34 @@ def spreading(conn: sqlite3.Connection, since: datetime | None, until: datetime)
         links = {e.post_id: post_link(posts[e.post_id]) for e in group.echoes if e.post_id in posts}
         if group.origin.post_id not in links:
             continue
-        out.append(Spread(
-            text=clean_text(group.origin.text, 300), origin=links[group.origin.post_id], channels=group.channels,
-            forwards=group.count("forward"), verbatim=group.count("verbatim"), edited=group.count("edited"),
-            echoes=tuple(EchoLink(links[e.post_id], e.how, e.similarity, e.lag_hours)
-                         for e in group.echoes[1 : SPREAD_ECHOES + 1] if e.post_id in links),
-        ))
+        out.append(
+            Spread(
+                text=clean_text(group.origin.text, 300),
+                origin=links[group.origin.post_id],
+                channels=group.channels,
+                forwards=group.count("forward"),
+                verbatim=group.count("verbatim"),
+                edited=group.count("edited"),
+                echoes=tuple(
+                    EchoLink(links[e.post_id], e.how, e.similarity, e.lag_hours)
+                    for e in group.echoes[1 : SPREAD_ECHOES + 1]
+                    if e.post_id in links
+                ),
+            )
+        )
     return out
 
 
-def build_digest(db: sqlite_utils.Database, since: datetime | None, until: datetime, exclude: set[str] | None = None,
-                 *, now: datetime | None = None, seen: bool = False, browse_url: str = "") -> Digest:
+def build_digest(
+    db: sqlite_utils.Database,
+    since: datetime | None,
+    until: datetime,
+    exclude: set[str] | None = None,
+    *,
+    now: datetime | None = None,
+    seen: bool = False,
+    browse_url: str = "",
+) -> Digest:
     """Return the digest of what was stored in [since, until] (since None: everything), minus `exclude`d alerts.
 
     With `seen`, posts seen again in the window count too (see feedwatch.digest.sql.Window).
@@ -276,15 +331,25 @@ def build_digest(db: sqlite_utils.Database, since: datetime | None, until: datet
     notes += more + more_spiking
     tags = tuple(top_tags(conn))
     return Digest(
-        generated_at=now or datetime.now(UTC), since=since, until=until, posts=posts_count(conn),
-        new_campaigns=campaigns, spiking=spiking, spreading=tuple(spreading(conn, since, until)),
-        top_tags=tags, channels=tuple(channel_rows(conn)),
-        health=tuple(health_rows(conn, window)), chart=build_chart(conn, listed_tags(alerts, tags)),
-        notes=tuple(notes), seen=seen, browse_url=browse_url,
+        generated_at=now or datetime.now(UTC),
+        since=since,
+        until=until,
+        posts=posts_count(conn),
+        new_campaigns=campaigns,
+        spiking=spiking,
+        spreading=tuple(spreading(conn, since, until)),
+        top_tags=tags,
+        channels=tuple(channel_rows(conn)),
+        health=tuple(health_rows(conn, window)),
+        chart=build_chart(conn, listed_tags(alerts, tags)),
+        notes=tuple(notes),
+        seen=seen,
+        browse_url=browse_url,
     )
 
 
-def builder(db: sqlite_utils.Database,
-            browse_url: str = "") -> Callable[[datetime | None, datetime, set[str] | None], Digest]:
+def builder(
+    db: sqlite_utils.Database, browse_url: str = ""
+) -> Callable[[datetime | None, datetime, set[str] | None], Digest]:
     """Return build_digest bound to `db` (what feedwatch.digest.job.send_digests calls per target)."""
     return lambda since, until, exclude: build_digest(db, since, until, exclude, browse_url=browse_url)

@@ -34,11 +34,13 @@ def daily(conn: sqlite3.Connection, ids: list[int], first: date, last: date) -> 
     tagged = f"EXISTS (SELECT 1 FROM post_hashtags ph WHERE ph.post = p.id AND ph.hashtag IN ({_list(ids)}))"
     dated = conn.execute(
         f"SELECT substr(p.date, 1, 10) AS day, count(*) FROM posts p WHERE p.date >= ? AND p.date < ? AND {tagged}"
-        " GROUP BY day", [first.isoformat(), (last + timedelta(days=1)).isoformat()],
+        " GROUP BY day",
+        [first.isoformat(), (last + timedelta(days=1)).isoformat()],
     ).fetchall()
     undated = conn.execute(
         f"SELECT {DAY} AS day, count(*) FROM posts p WHERE p.date IS NULL AND {tagged} AND day BETWEEN ? AND ?"
-        " GROUP BY day", [first.isoformat(), last.isoformat()],
+        " GROUP BY day",
+        [first.isoformat(), last.isoformat()],
     ).fetchall()
     return dated + undated
 
@@ -68,4 +70,3 @@ def build_chart(conn: sqlite3.Connection, listed: list[tuple[str, set[str]]]) ->
             counts[(date.fromisoformat(day) - first).days // width] += n
         series.append(Series(label, tuple(counts)))
     return Chart(first, width, buckets, tuple(series), undated or 0)
-

@@ -117,8 +117,15 @@ def targets_from_config(config: ConfigLike) -> list[Target]:
         to = tuple(values.get("digest.smtp.to") or ())
         if not to or not values.get("digest.smtp.from"):
             raise ConfigError("digest.smtp: set both `from` and `to` to send digests by e-mail")
-        targets.append(EmailTarget(values["digest.smtp.host"], int(values.get("digest.smtp.port", 587)),
-                                   values["digest.smtp.from"], to, bool(values.get("digest.smtp.starttls", True))))
+        targets.append(
+            EmailTarget(
+                values["digest.smtp.host"],
+                int(values.get("digest.smtp.port", 587)),
+                values["digest.smtp.from"],
+                to,
+                bool(values.get("digest.smtp.starttls", True)),
+            )
+        )
     return targets
 
 
@@ -134,8 +141,14 @@ def _format(name: str) -> str:
     return FORMAT_NAMES[name]
 
 
-def send(target: Target, digest: Digest, *, sleep: Callable[[float], None] = time.sleep,
-         env: Mapping[str, str] = os.environ, transport: httpx.BaseTransport | None = None) -> str:
+def send(
+    target: Target,
+    digest: Digest,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    env: Mapping[str, str] = os.environ,
+    transport: httpx.BaseTransport | None = None,
+) -> str:
     """Deliver `digest` to `target`; return where it went; raise DeliveryError when it could not."""
     if isinstance(target, FileTarget):
         if not digest.has_news:  # a file a day saying "nothing" buries the ones that matter
@@ -153,8 +166,9 @@ def write_file(digest: Digest, path: Path, fmt: str) -> Path:
     temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
-                                         delete=False) as tmp:
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+        ) as tmp:
             temporary = tmp.name
             tmp.write(text)
             tmp.flush()
@@ -169,8 +183,13 @@ def write_file(digest: Digest, path: Path, fmt: str) -> Path:
     return path
 
 
-def post_webhook(target: WebhookTarget, digest: Digest, *, sleep: Callable[[float], None] = time.sleep,
-                 transport: httpx.BaseTransport | None = None) -> str:
+def post_webhook(
+    target: WebhookTarget,
+    digest: Digest,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    transport: httpx.BaseTransport | None = None,
+) -> str:
     """POST the JSON digest, retrying 5xx, 408, 429 and network errors with capped exponential backoff.
 
     Each request ends within `target.deadline` (one that does not is not retried); only the answer's
@@ -180,16 +199,26 @@ def post_webhook(target: WebhookTarget, digest: Digest, *, sleep: Callable[[floa
     body = render_json(digest).encode("utf-8")
     headers = {"content-type": "application/json; charset=utf-8", "user-agent": "feedwatch digest"}
     problem = ""
-    with httpx.Client(transport=transport or bounded_transport(), timeout=target.timeout,
-                      follow_redirects=False) as client:
+    with httpx.Client(
+        transport=transport or bounded_transport(), timeout=target.timeout, follow_redirects=False
+    ) as client:
         for attempt in range(1, target.attempts + 1):
             wait = min(target.backoff * 2 ** (attempt - 1), target.max_wait)
             try:
-                response = request(client, "POST", target.url, content=body, headers=headers, max_bytes=0,
-                                   deadline=target.deadline, read_body=False)
+                response = request(
+                    client,
+                    "POST",
+                    target.url,
+                    content=body,
+                    headers=headers,
+                    max_bytes=0,
+                    deadline=target.deadline,
+                    read_body=False,
+                )
             except BoundExceeded as exc:  # not retried: a receiver this slow would hold delivery for each try
-                raise DeliveryError(f"{where}: {exc} (digest.webhook.deadline); the digest is kept for the next "
-                                    "try") from None
+                raise DeliveryError(
+                    f"{where}: {exc} (digest.webhook.deadline); the digest is kept for the next try"
+                ) from None
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {_first_line(exc)}"
             else:
@@ -202,8 +231,9 @@ def post_webhook(target: WebhookTarget, digest: Digest, *, sleep: Callable[[floa
                 wait = min(asked if asked is not None else wait, target.max_wait)
             if attempt < target.attempts:
                 sleep(wait)
-    raise DeliveryError(f"{where} failed {plural(target.attempts, 'time')} (last: {problem}); "
-                        "the digest is kept for the next try")
+    raise DeliveryError(
+        f"{where} failed {plural(target.attempts, 'time')} (last: {problem}); the digest is kept for the next try"
+    )
 
 
 def _first_line(exc: Exception) -> str:
@@ -214,8 +244,10 @@ def email_message(target: EmailTarget, digest: Digest) -> EmailMessage:
     """Return the multipart (Markdown text + HTML) e-mail of `digest`."""
     message = EmailMessage()
     # The subject holds counts only: nothing from posts reaches a header.
-    message["Subject"] = (f"feedwatch: {plural(len(digest.new_campaigns), 'new campaign')}, "
-                          f"{plural(len(digest.spiking), 'spiking tag')} ({digest.until:%Y-%m-%d %H:%M} UTC)")
+    message["Subject"] = (
+        f"feedwatch: {plural(len(digest.new_campaigns), 'new campaign')}, "
+        f"{plural(len(digest.spiking), 'spiking tag')} ({digest.until:%Y-%m-%d %H:%M} UTC)"
+    )
     message["From"] = target.sender
     message["To"] = ", ".join(target.to)
     message["Date"] = formatdate(digest.generated_at.timestamp())
@@ -239,11 +271,14 @@ def send_email(target: EmailTarget, digest: Digest, *, env: Mapping[str, str] = 
                 smtp.login(user, password)
             refused = smtp.send_message(email_message(target, digest))
     except smtplib.SMTPNotSupportedError:
-        raise DeliveryError(f"{where} does not offer STARTTLS; set digest.smtp.starttls = false only for a "
-                            "trusted local relay. The digest is kept for the next try") from None
+        raise DeliveryError(
+            f"{where} does not offer STARTTLS; set digest.smtp.starttls = false only for a "
+            "trusted local relay. The digest is kept for the next try"
+        ) from None
     except smtplib.SMTPAuthenticationError as exc:
-        raise DeliveryError(f"{where} refused the login in {USER_ENV} ({exc.smtp_code}); "
-                            "the digest is kept for the next try") from None
+        raise DeliveryError(
+            f"{where} refused the login in {USER_ENV} ({exc.smtp_code}); the digest is kept for the next try"
+        ) from None
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(f"{where}: {type(exc).__name__}: {exc}; the digest is kept for the next try") from None
     if refused:

@@ -58,9 +58,15 @@ def window_start(db: Database, target: str, since: datetime | str | None, now: d
 
 
 def send_digests(
-    db: Database, targets: list[Target], build: Builder, *, since: datetime | str | None = AUTO,
-    now: datetime | None = None, sleep: Callable[[float], None] = time.sleep,
-    env: Mapping[str, str] = os.environ, transport: httpx.BaseTransport | None = None,
+    db: Database,
+    targets: list[Target],
+    build: Builder,
+    *,
+    since: datetime | str | None = AUTO,
+    now: datetime | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    env: Mapping[str, str] = os.environ,
+    transport: httpx.BaseTransport | None = None,
 ) -> list[Outcome]:
     """Deliver one digest to each target and record it; return what happened to each."""
     now = now or datetime.now(UTC)
@@ -81,8 +87,15 @@ def send_digests(
 
 
 def _deliver(
-    db: Database, target: Target, build: Builder, start: datetime | None, now: datetime, *,
-    sleep: Callable[[float], None], env: Mapping[str, str], transport: httpx.BaseTransport | None,
+    db: Database,
+    target: Target,
+    build: Builder,
+    start: datetime | None,
+    now: datetime,
+    *,
+    sleep: Callable[[float], None],
+    env: Mapping[str, str],
+    transport: httpx.BaseTransport | None,
 ) -> Outcome:
     """Build `target`'s digest without what it was sent before, send it, and record the outcome."""
     digest = build(start, now, state.sent_keys(db, target.name))
@@ -112,8 +125,9 @@ def summary(outcomes: list[Outcome]) -> str:
     """Return one line saying where the digests went (or why not)."""
     if not outcomes:
         return "no delivery target configured (digest.file.path, digest.webhook.url, digest.smtp.host)"
-    return "; ".join(o.detail if o.skipped else f"{o.detail} ({o.alerts} alerts)" if o.ok else f"FAILED {o.target}"
-                     for o in outcomes)
+    return "; ".join(
+        o.detail if o.skipped else f"{o.detail} ({o.alerts} alerts)" if o.ok else f"FAILED {o.target}" for o in outcomes
+    )
 
 
 def parse_since(text: str, now: datetime) -> datetime | None:

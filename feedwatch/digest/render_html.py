@@ -97,7 +97,7 @@ def _alert(alert: AlertEntry, base: str = "") -> str:
     basis = f" ({h(alert.score_basis)})" if alert.score_basis else ""
     return (
         f'<article class="alert {h(alert.tier)}"><h3>{_tag(alert.tag, base)} <span class="tier">{h(alert.tier)}</span> '
-        f'{h(alert.title)}, score {alert.score:.3g}{basis}</h3><ul>{"".join(items)}</ul>'
+        f"{h(alert.title)}, score {alert.score:.3g}{basis}</h3><ul>{''.join(items)}</ul>"
         + (f"<p class=small>Sample posts</p><ul>{samples}</ul>" if samples else "")
         + "</article>"
     )
@@ -105,12 +105,15 @@ def _alert(alert: AlertEntry, base: str = "") -> str:
 
 def _spread(spread: Spread, base: str = "") -> str:
     echoes = "".join(
-        _post_link(e.post, base).replace("<li>", f"<li><strong>{h(e.how)}</strong>, {h(lag(e.lag_hours))}, "
-                                   f"similarity {e.similarity:.2f}: ", 1)
+        _post_link(e.post, base).replace(
+            "<li>", f"<li><strong>{h(e.how)}</strong>, {h(lag(e.lag_hours))}, similarity {e.similarity:.2f}: ", 1
+        )
         for e in spread.echoes
     )
-    counts = (f"{plural(spread.forwards, 'forward')}, {plural(spread.verbatim, 'verbatim copy')}, "
-              f"{plural(spread.edited, 'edited copy')}")
+    counts = (
+        f"{plural(spread.forwards, 'forward')}, {plural(spread.verbatim, 'verbatim copy')}, "
+        f"{plural(spread.edited, 'edited copy')}"
+    )
     return (
         f'<article class="alert spread"><h3>{spread.channels} channels: {h(spread.text, 200)}</h3>'
         f"<p class=small>Origin</p><ul>{_post_link(spread.origin, base)}</ul>"
@@ -129,8 +132,7 @@ def _table(head: tuple[str, ...], rows: list[list[str]], empty: str) -> str:
     numeric = {i for i, name in enumerate(head) if name in ("Posts", "Forwards", "Channels", "Runs", "Failed")}
     th = "".join(f"<th>{name}</th>" for name in head)
     trs = "".join(
-        "<tr>" + "".join(f"<td{' class=n' if i in numeric else ''}>{cell}</td>" for i, cell in enumerate(row))
-        + "</tr>"
+        "<tr>" + "".join(f"<td{' class=n' if i in numeric else ''}>{cell}</td>" for i, cell in enumerate(row)) + "</tr>"
         for row in rows
     )
     return f'<div class="scroll"><table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table></div>'
@@ -175,14 +177,25 @@ def chart_svg(chart: Chart) -> str:
 def _sections(digest: Digest) -> list[str]:
     base = digest.browse_url
     tags = [
-        [_tag(t.tag, base), str(t.posts), str(t.forwards), str(t.channels),
-         '<span class="small">' + " ".join("#" + h(s) for s in t.spellings) + "</span>"]
+        [
+            _tag(t.tag, base),
+            str(t.posts),
+            str(t.forwards),
+            str(t.channels),
+            '<span class="small">' + " ".join("#" + h(s) for s in t.spellings) + "</span>",
+        ]
         for t in digest.top_tags
     ]
     channels = [[_channel(c.channel, base), str(c.posts), str(c.forwards), when(c.last)] for c in digest.channels]
     health = [
-        [h(x.source), f'<span class="{h(x.status)}">{h(x.status)}</span>', str(x.runs), str(x.failed_runs),
-         h(", ".join(f"{k} {n}" for k, n in x.errors)) or "none", h(x.last_error, 160)]
+        [
+            h(x.source),
+            f'<span class="{h(x.status)}">{h(x.status)}</span>',
+            str(x.runs),
+            str(x.failed_runs),
+            h(", ".join(f"{k} {n}" for k, n in x.errors)) or "none",
+            h(x.last_error, 160),
+        ]
         for x in digest.health
     ]
     chart = ""
@@ -190,14 +203,18 @@ def _sections(digest: Digest) -> list[str]:
         unit = "day" if digest.chart.days == 1 else f"{digest.chart.days} days"
         undated = digest.chart.undated
         left_out = f"; {plural(undated, 'post')} without a date not shown" if undated else ""
-        chart = (f'<figure>{chart_svg(digest.chart)}<figcaption class="small">Posts per {unit} by publication '
-                 f"date{left_out}</figcaption></figure>")
+        chart = (
+            f'<figure>{chart_svg(digest.chart)}<figcaption class="small">Posts per {unit} by publication '
+            f"date{left_out}</figcaption></figure>"
+        )
     return [
         _alerts(SECTIONS[0], "new-campaigns", digest.new_campaigns, "No new campaigns in this window.", base),
         _alerts(SECTIONS[1], "spiking", digest.spiking, "No known tag is spiking.", base),
         f'<section id="spreading"><h2>{SECTIONS[2]} ({len(digest.spreading)})</h2>'
-        + ("".join(_spread(s, base) for s in digest.spreading)
-           or "<p>No passage reached three or more channels in this window.</p>")
+        + (
+            "".join(_spread(s, base) for s in digest.spreading)
+            or "<p>No passage reached three or more channels in this window.</p>"
+        )
         + "</section>",
         f'<section id="top-hashtags"><h2>{SECTIONS[3]}</h2>{chart}'
         + _table(("Tag", "Posts", "Forwards", "Channels", "Spellings"), tags, "No hashtags in this window.")
@@ -214,8 +231,11 @@ def _sections(digest: Digest) -> list[str]:
 def render_html(digest: Digest) -> str:
     """Return the digest as one self-contained HTML page."""
     notes = "".join(f'<p class="note">{h(n)}</p>' for n in digest.notes)
-    glance = [f"{title}: " + ", ".join(f"#{h(a.tag)} ({h(a.tier)}, {len(a.channels)} ch)" for a in alerts)
-              for title, alerts in (("New", digest.new_campaigns), ("Spiking", digest.spiking)) if alerts]
+    glance = [
+        f"{title}: " + ", ".join(f"#{h(a.tag)} ({h(a.tier)}, {len(a.channels)} ch)" for a in alerts)
+        for title, alerts in (("New", digest.new_campaigns), ("Spiking", digest.spiking))
+        if alerts
+    ]
     if glance:
         notes = f"<p><strong>{' · '.join(glance)}</strong></p>" + notes
     summary = (

@@ -68,30 +68,59 @@ def digest_json(digest: Digest) -> dict[str, Any]:
         "new_campaigns": [_alert(a) for a in digest.new_campaigns],
         "spiking": [_alert(a) for a in digest.spiking],
         "spreading": [
-            {"text": x.text, "origin": _link(x.origin), "channels": x.channels, "forwards": x.forwards,
-             "verbatim": x.verbatim, "edited": x.edited,
-             "echoes": [{**_link(e.post), "how": e.how, "similarity": round(e.similarity, 3),
-                         "lag_hours": None if e.lag_hours is None else round(e.lag_hours, 2)} for e in x.echoes]}
+            {
+                "text": x.text,
+                "origin": _link(x.origin),
+                "channels": x.channels,
+                "forwards": x.forwards,
+                "verbatim": x.verbatim,
+                "edited": x.edited,
+                "echoes": [
+                    {
+                        **_link(e.post),
+                        "how": e.how,
+                        "similarity": round(e.similarity, 3),
+                        "lag_hours": None if e.lag_hours is None else round(e.lag_hours, 2),
+                    }
+                    for e in x.echoes
+                ],
+            }
             for x in digest.spreading
         ],
         "top_tags": [
-            {"key": t.key, "tag": t.tag, "spellings": list(t.spellings), "posts": t.posts,
-             "forwards": t.forwards, "channels": t.channels}
+            {
+                "key": t.key,
+                "tag": t.tag,
+                "spellings": list(t.spellings),
+                "posts": t.posts,
+                "forwards": t.forwards,
+                "channels": t.channels,
+            }
             for t in digest.top_tags
         ],
         "channels": [
-            {"channel": c.channel, "posts": c.posts, "forwards": c.forwards,
-             "first": iso(c.first), "last": iso(c.last)}
+            {"channel": c.channel, "posts": c.posts, "forwards": c.forwards, "first": iso(c.first), "last": iso(c.last)}
             for c in digest.channels
         ],
         "health": [
-            {"source": h.source, "status": h.status, "runs": h.runs, "failed_runs": h.failed_runs,
-             "posts": h.posts, "errors": dict(h.errors), "last_error": h.last_error,
-             "last_run": iso(h.last_run)}
+            {
+                "source": h.source,
+                "status": h.status,
+                "runs": h.runs,
+                "failed_runs": h.failed_runs,
+                "posts": h.posts,
+                "errors": dict(h.errors),
+                "last_error": h.last_error,
+                "last_run": iso(h.last_run),
+            }
             for h in digest.health
         ],
-        "chart": None if chart is None else {
-            "start": iso(chart.start), "bucket_days": chart.days, "buckets": chart.buckets,
+        "chart": None
+        if chart is None
+        else {
+            "start": iso(chart.start),
+            "bucket_days": chart.days,
+            "buckets": chart.buckets,
             "series": {s.tag: list(s.counts) for s in chart.series},
         },
         "notes": list(digest.notes),

@@ -23,8 +23,14 @@ _MD_START = re.compile(r"^(?:(\d+)([.)])|([#+\-=]))")
 _DOMAIN_DOT = re.compile(r"\.(?=[^\W\d_])")
 _URL_SPECIAL = re.compile(r"([\\()<> ])")
 
-SECTIONS = ("New campaigns", "Spiking known tags", "Talking points spreading", "Top hashtags", "Activity per channel",
-            "Scraper health")
+SECTIONS = (
+    "New campaigns",
+    "Spiking known tags",
+    "Talking points spreading",
+    "Top hashtags",
+    "Activity per channel",
+    "Scraper health",
+)
 
 
 def md(text: str | None, limit: int = 0, *, start: bool = False) -> str:
@@ -73,8 +79,9 @@ def _alert(number: int, alert: AlertEntry) -> list[str]:
     if alert.statistic:
         lines.append(f"- Statistic: {md(alert.statistic, 300)}")
     if alert.evidence and not alert.summary:
-        lines.append("- Details: " + "; ".join(f"{md(e.name.replace('_', ' '))} {md(e.value, 200)}"
-                                              for e in alert.evidence))
+        lines.append(
+            "- Details: " + "; ".join(f"{md(e.name.replace('_', ' '))} {md(e.value, 200)}" for e in alert.evidence)
+        )
     if alert.samples:
         lines.append("- Sample posts:")
         lines += [f"  - {_link(s)}" for s in alert.samples]
@@ -98,8 +105,10 @@ def _spread(number: int, spread: Spread) -> list[str]:
         f"- Repeated by {plural(spread.forwards, 'forward')}, {plural(spread.verbatim, 'verbatim copy')} and "
         f"{plural(spread.edited, 'edited copy')} (copies carry no attribution)",
     ]
-    lines += [f"  - {echo.how}, {lag(echo.lag_hours)}, similarity {echo.similarity:.2f}: {_link(echo.post)}"
-              for echo in spread.echoes]
+    lines += [
+        f"  - {echo.how}, {lag(echo.lag_hours)}, similarity {echo.similarity:.2f}: {_link(echo.post)}"
+        for echo in spread.echoes
+    ]
     return [*lines, ""]
 
 
@@ -121,8 +130,11 @@ def render_md(digest: Digest) -> str:
         "",
     ]
     if digest.alerts:
-        glance = [f"{title}: " + ", ".join(f"{tag(a.tag)} ({a.tier}, {len(a.channels)} ch)" for a in alerts)
-                  for title, alerts in (("New", digest.new_campaigns), ("Spiking", digest.spiking)) if alerts]
+        glance = [
+            f"{title}: " + ", ".join(f"{tag(a.tag)} ({a.tier}, {len(a.channels)} ch)" for a in alerts)
+            for title, alerts in (("New", digest.new_campaigns), ("Spiking", digest.spiking))
+            if alerts
+        ]
         lines += ["**" + " · ".join(glance) + "**", ""]
     lines += [f"> {md(note, start=True)}" for note in digest.notes] + ([""] if digest.notes else [])
     lines += _alerts(SECTIONS[0], digest.new_campaigns, "No new campaigns in this window.")
@@ -135,8 +147,10 @@ def render_md(digest: Digest) -> str:
     lines += [f"## {SECTIONS[3]}", ""]
     lines += _table(
         ("Tag", "Posts", "Forwards", "Channels", "Spellings"),
-        [(tag(t.tag), str(t.posts), str(t.forwards), str(t.channels),
-          ", ".join(tag(s) for s in t.spellings)) for t in digest.top_tags],
+        [
+            (tag(t.tag), str(t.posts), str(t.forwards), str(t.channels), ", ".join(tag(s) for s in t.spellings))
+            for t in digest.top_tags
+        ],
         "No hashtags in this window.",
     )
     lines += [f"## {SECTIONS[4]}", ""]
@@ -148,9 +162,17 @@ def render_md(digest: Digest) -> str:
     lines += [f"## {SECTIONS[5]}", ""]
     lines += _table(
         ("Source", "Status", "Runs", "Failed", "Errors", "Last error"),
-        [(md(h.source), h.status, str(h.runs), str(h.failed_runs),
-          ", ".join(f"{md(k)} {n}" for k, n in h.errors) or "none", md(h.last_error, 160) or "")
-         for h in digest.health],
+        [
+            (
+                md(h.source),
+                h.status,
+                str(h.runs),
+                str(h.failed_runs),
+                ", ".join(f"{md(k)} {n}" for k, n in h.errors) or "none",
+                md(h.last_error, 160) or "",
+            )
+            for h in digest.health
+        ],
         "No ingest runs in this window.",
     )
     return "\n".join(lines).rstrip() + "\n"

@@ -14,17 +14,23 @@ from datetime import datetime
 from feedwatch.models import iso
 from feedwatch.store.merge import title_key
 
-ACTOR = ("coalesce('@' || p.channel, 'i:' || json_extract(p.json, '$.channel_id'),"
-         " 't:' || title_key(json_extract(p.json, '$.channel_title')),"
-         " '@' || json_extract(p.json, '$.forwarded_from.channel'),"
-         " json_extract(p.json, '$.forwarded_from.name'), 'file:' || json_extract(p.json, '$.source.path'),"
-         " json_extract(p.json, '$.source.format'))")
-_ORIGIN = ("lower(coalesce(json_extract(p.json, '$.forwarded_from.channel'),"
-           " json_extract(p.json, '$.forwarded_from.name'), ''))")
-FORWARD = ("(coalesce(p.channel, json_extract(p.json, '$.channel_id'), json_extract(p.json, '$.channel_title'))"
-           f" IS NOT NULL AND json_extract(p.json, '$.forwarded_from') IS NOT NULL AND {_ORIGIN}"
-           " <> lower(coalesce(p.channel, '')) AND (json_extract(p.json, '$.channel_title') IS NULL OR"
-           f" title_key({_ORIGIN}) <> title_key(json_extract(p.json, '$.channel_title'))))")
+ACTOR = (
+    "coalesce('@' || p.channel, 'i:' || json_extract(p.json, '$.channel_id'),"
+    " 't:' || title_key(json_extract(p.json, '$.channel_title')),"
+    " '@' || json_extract(p.json, '$.forwarded_from.channel'),"
+    " json_extract(p.json, '$.forwarded_from.name'), 'file:' || json_extract(p.json, '$.source.path'),"
+    " json_extract(p.json, '$.source.format'))"
+)
+_ORIGIN = (
+    "lower(coalesce(json_extract(p.json, '$.forwarded_from.channel'),"
+    " json_extract(p.json, '$.forwarded_from.name'), ''))"
+)
+FORWARD = (
+    "(coalesce(p.channel, json_extract(p.json, '$.channel_id'), json_extract(p.json, '$.channel_title'))"
+    f" IS NOT NULL AND json_extract(p.json, '$.forwarded_from') IS NOT NULL AND {_ORIGIN}"
+    " <> lower(coalesce(p.channel, '')) AND (json_extract(p.json, '$.channel_title') IS NULL OR"
+    f" title_key({_ORIGIN}) <> title_key(json_extract(p.json, '$.channel_title'))))"
+)
 DAY = "coalesce(substr(p.date, 1, 10), json_extract(p.json, '$.datelines[0].date'))"
 
 
@@ -64,5 +70,6 @@ class Window:
         register(conn)
         conn.execute(
             f"CREATE TEMP TABLE digest_window AS SELECT p.id AS id, {ACTOR} AS actor, {FORWARD} AS fwd, {DAY} AS day"
-            f" FROM posts p WHERE {where}", self.args,
+            f" FROM posts p WHERE {where}",
+            self.args,
         )

@@ -57,8 +57,10 @@ def claim(db: Database, target: str, holder: str, now: datetime | None = None, l
         row = conn.execute(f"SELECT holder, expires FROM {LEASES} WHERE target = ?", [target]).fetchone()
         free = row is None or row[0] == holder or datetime.fromisoformat(row[1]) <= now
         if free:
-            conn.execute(f"INSERT OR REPLACE INTO {LEASES} (target, holder, expires) VALUES (?, ?, ?)",
-                         [target, holder, (now + lease).isoformat()])
+            conn.execute(
+                f"INSERT OR REPLACE INTO {LEASES} (target, holder, expires) VALUES (?, ?, ?)",
+                [target, holder, (now + lease).isoformat()],
+            )
     return free
 
 
@@ -100,7 +102,11 @@ def _until(db: Database, sql: str, target: str) -> datetime | None:
 
 
 def record(
-    db: Database, target: str, until: datetime, keys: Iterable[str], error: str | None = None,
+    db: Database,
+    target: str,
+    until: datetime,
+    keys: Iterable[str],
+    error: str | None = None,
     now: datetime | None = None,
 ) -> None:
     """Record one delivery attempt; mark `keys` sent only when it succeeded (`error` is None)."""
@@ -115,5 +121,7 @@ def record(
             [target, until.isoformat(), stamp, len(keys), int(error is None), error],
         )
         if error is None:
-            conn.executemany(f"INSERT OR IGNORE INTO {SENT} (target, key, sent_at) VALUES (?, ?, ?)",
-                             [(target, key, stamp) for key in keys])
+            conn.executemany(
+                f"INSERT OR IGNORE INTO {SENT} (target, key, sent_at) VALUES (?, ?, ?)",
+                [(target, key, stamp) for key in keys],
+            )

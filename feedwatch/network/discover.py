@@ -53,12 +53,21 @@ class Lead:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "channel": self.channel, "username": self.username or None, "label": self.label, "url": self.url,
-            "channels": self.channels, "references": self.references,
+            "channel": self.channel,
+            "username": self.username or None,
+            "label": self.label,
+            "url": self.url,
+            "channels": self.channels,
+            "references": self.references,
             "by_kind": {k: sum(r.counts.get(k, 0) for r in self.referrers) for k in KINDS},
             "referrers": [
-                {"channel": r.channel, "label": r.label, "references": r.total, "by_kind": r.counts,
-                 "examples": list(r.examples)}
+                {
+                    "channel": r.channel,
+                    "label": r.label,
+                    "references": r.total,
+                    "by_kind": r.counts,
+                    "examples": list(r.examples),
+                }
                 for r in self.referrers
             ],
         }

@@ -47,11 +47,15 @@ class Echo:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "post": self.post_id, "channel": self.channel, "url": self.url,
-            "date": iso(self.date) if self.date else None, "how": self.how,
+            "post": self.post_id,
+            "channel": self.channel,
+            "url": self.url,
+            "date": iso(self.date) if self.date else None,
+            "how": self.how,
             "similarity": round(self.similarity, 3),
             "lag_hours": round(self.lag_hours, 2) if self.lag_hours is not None else None,
-            "part": self.part, "text": self.text,
+            "part": self.part,
+            "text": self.text,
         }
 
 
@@ -74,8 +78,12 @@ class Group:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "origin": self.origin.to_json(), "channels": self.channels, "posts": len(self.echoes),
-            "forwards": self.count(FORWARD), "verbatim": self.count(VERBATIM), "edited": self.count(EDITED),
+            "origin": self.origin.to_json(),
+            "channels": self.channels,
+            "posts": len(self.echoes),
+            "forwards": self.count(FORWARD),
+            "verbatim": self.count(VERBATIM),
+            "edited": self.count(EDITED),
             "echoes": [e.to_json() for e in self.echoes[1:]],
         }
 
@@ -98,7 +106,8 @@ def _load(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, _Passage]:
         marks = ", ".join("?" * len(part))
         rows = conn.execute(
             "SELECT e.id, e.post, e.part, e.idx, p.title, p.text, p.author, p.json FROM echo_passages e"
-            f" JOIN posts p ON p.id = e.post WHERE e.id IN ({marks})", part,
+            f" JOIN posts p ON p.id = e.post WHERE e.id IN ({marks})",
+            part,
         )
         for passage_id, post_id, kind, number, *columns in rows:
             post = post_from_row(columns)
@@ -109,8 +118,10 @@ def _load(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, _Passage]:
 
 
 def _keys(conn: sqlite3.Connection, where: str, args: list[Any]) -> dict[int, str]:
-    sql = ("SELECT e.id, e.keys FROM posts p JOIN echo_passages e"
-           f" ON e.id BETWEEN p.id * {px.PER_POST} AND p.id * {px.PER_POST} + {px.PER_POST - 1} WHERE {where}")
+    sql = (
+        "SELECT e.id, e.keys FROM posts p JOIN echo_passages e"
+        f" ON e.id BETWEEN p.id * {px.PER_POST} AND p.id * {px.PER_POST} + {px.PER_POST - 1} WHERE {where}"
+    )
     return {row[0]: row[1] for row in conn.execute(sql, args)}
 
 
@@ -133,8 +144,10 @@ def _similar(
             continue
         home = post_node(loaded[mine].post)
         similar[mine] = [
-            other for other in others
-            if other in loaded and post_node(loaded[other].post) != home
+            other
+            for other in others
+            if other in loaded
+            and post_node(loaded[other].post) != home
             and px.jaccard(loaded[mine].shingles, loaded[other].shingles) >= threshold
         ]
     return loaded, similar
@@ -163,8 +176,17 @@ def _echo(origin: _Passage, passage: _Passage, how: str) -> Echo:
     if passage.post.date and origin.post.date:
         lag = (passage.post.date - origin.post.date).total_seconds() / 3600
     similarity = 1.0 if passage is origin else px.jaccard(origin.shingles, passage.shingles)
-    return Echo(passage.post_id, post_node(passage.post) or "?", link(passage.post), passage.post.date,
-                how, similarity, lag, passage.part, passage.text)
+    return Echo(
+        passage.post_id,
+        post_node(passage.post) or "?",
+        link(passage.post),
+        passage.post.date,
+        how,
+        similarity,
+        lag,
+        passage.part,
+        passage.text,
+    )
 
 
 def _ranked(groups: Iterable[Group], min_channels: int) -> list[Group]:
@@ -174,8 +196,14 @@ def _ranked(groups: Iterable[Group], min_channels: int) -> list[Group]:
 
 
 def echoes_of_window(
-    conn: sqlite3.Connection, since: datetime | None, until: datetime | None = None, *,
-    min_channels: int = 2, threshold: float = THRESHOLD, stored: bool = False, limit: int = MAX_SEEDS,
+    conn: sqlite3.Connection,
+    since: datetime | None,
+    until: datetime | None = None,
+    *,
+    min_channels: int = 2,
+    threshold: float = THRESHOLD,
+    stored: bool = False,
+    limit: int = MAX_SEEDS,
 ) -> list[Group]:
     """Return the passages posted in [since, until) that reached at least `min_channels` channels.
 
@@ -226,8 +254,10 @@ def find_post(conn: sqlite3.Connection, ref: str) -> int:
     channel, _, number = text.rpartition("/")
     if not channel or not number.isdigit():
         raise FeedwatchError(f"{ref!r} does not name a post; use CHANNEL/ID (e.g. MFARussia/1234) or its t.me link")
-    row = conn.execute("SELECT id FROM posts WHERE channel = ? COLLATE NOCASE AND message_id = ?",
-                       [channel.split("/")[-1], int(number)]).fetchone()
+    row = conn.execute(
+        "SELECT id FROM posts WHERE channel = ? COLLATE NOCASE AND message_id = ?",
+        [channel.split("/")[-1], int(number)],
+    ).fetchone()
     if row is None:
         raise FeedwatchError(f"{ref}: no such post in the store. Find one with: feedwatch search WORDS")
     return int(row[0])

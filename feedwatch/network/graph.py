@@ -155,13 +155,16 @@ def select(
     wanted = {username(c) or c for c in channels}
     kinds = set(kinds)
     edges = {
-        key: edge for key, edge in network.edges.items()
-        if edge.weight >= min_weight and edge.kind in kinds
+        key: edge
+        for key, edge in network.edges.items()
+        if edge.weight >= min_weight
+        and edge.kind in kinds
         and (not wanted or edge.source in wanted or edge.target in wanted)
     }
     touched = {e.source for e in edges.values()} | {e.target for e in edges.values()}
     nodes = {
-        node_id: node for node_id, node in network.nodes.items()
+        node_id: node
+        for node_id, node in network.nodes.items()
         if node_id in touched or (not wanted and node.monitored and node.posts) or node_id in wanted
     }
     return Network(nodes, edges)
@@ -180,11 +183,25 @@ def to_networkx(network: Network, communities: bool = False) -> nx.MultiDiGraph:
 
     graph = nx.MultiDiGraph()
     for node in network.nodes.values():
-        graph.add_node(node.id, label=label(node), username=node.username, title=node.title,
-                       posts=node.posts, monitored=node.monitored)
+        graph.add_node(
+            node.id,
+            label=label(node),
+            username=node.username,
+            title=node.title,
+            posts=node.posts,
+            monitored=node.monitored,
+        )
     for number, edge in enumerate(sorted(network.edges.values(), key=lambda e: (e.source, e.target, e.kind))):
-        graph.add_edge(edge.source, edge.target, key=number, label=edge.kind, kind=edge.kind, weight=edge.weight,
-                       first=edge.first, last=edge.last)
+        graph.add_edge(
+            edge.source,
+            edge.target,
+            key=number,
+            label=edge.kind,
+            kind=edge.kind,
+            weight=edge.weight,
+            first=edge.first,
+            last=edge.last,
+        )
     if communities:
         for number, members in enumerate(community_sets(network)):
             for node_id in members:
@@ -247,8 +264,19 @@ def edge_csv(network: Network) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for edge in sorted(network.edges.values(), key=lambda e: (-e.weight, e.source, e.target, e.kind)):
-        writer.writerow((edge.source, edge.target, "Directed", edge.kind, edge.weight, edge.first, edge.last,
-                         label(network.nodes[edge.source]), label(network.nodes[edge.target])))
+        writer.writerow(
+            (
+                edge.source,
+                edge.target,
+                "Directed",
+                edge.kind,
+                edge.weight,
+                edge.first,
+                edge.last,
+                label(network.nodes[edge.source]),
+                label(network.nodes[edge.target]),
+            )
+        )
     return buffer.getvalue()
 
 

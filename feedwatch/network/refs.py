@@ -23,8 +23,27 @@ KINDS = (FORWARD, MENTION, LINK)
 
 USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
 # Paths under t.me that are Telegram's own pages, not channels.
-_NOT_CHANNELS = frozenset({"s", "c", "joinchat", "addstickers", "addemoji", "share", "proxy", "socks", "iv",
-                           "login", "setlanguage", "addtheme", "invoice", "boost", "contact", "bg", "m"})
+_NOT_CHANNELS = frozenset(
+    {
+        "s",
+        "c",
+        "joinchat",
+        "addstickers",
+        "addemoji",
+        "share",
+        "proxy",
+        "socks",
+        "iv",
+        "login",
+        "setlanguage",
+        "addtheme",
+        "invoice",
+        "boost",
+        "contact",
+        "bg",
+        "m",
+    }
+)
 _TME_HOSTS = frozenset({"t.me", "telegram.me", "telegram.dog", "www.t.me", "www.telegram.me"})
 
 

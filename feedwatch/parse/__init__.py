@@ -214,8 +214,10 @@ class _Decompressing:
         self._out += len(data)
         if self._out > INFLATION_ALLOWANCE and self._out > MAX_INFLATION * self._counted.count:
             raise ParseError(
-                self._path, f"the {self._name} data inflates more than {MAX_INFLATION}-fold, unlike any real export",
-                place=f"{self._out:,} bytes in", hint="If it is genuine, decompress it first and give the result",
+                self._path,
+                f"the {self._name} data inflates more than {MAX_INFLATION}-fold, unlike any real export",
+                place=f"{self._out:,} bytes in",
+                hint="If it is genuine, decompress it first and give the result",
             )
         return data
 
@@ -250,8 +252,12 @@ def read_lines(stream: BinaryIO, path: str, encoding: str | None, first: bytes =
             raise ParseError(path, f"not {encoding or 'UTF-8'} ({where})", place=f"line {line}", hint=hint) from None
         offset += len(chunk)
         if len(text) > MAX_LINE_CHARS and len(text) - text.rfind("\n") > MAX_LINE_CHARS:
-            raise ParseError(path, f"a line longer than {MAX_LINE_CHARS:,} characters", place=f"line {number}",
-                             hint="Is this the right file or --format?")
+            raise ParseError(
+                path,
+                f"a line longer than {MAX_LINE_CHARS:,} characters",
+                place=f"line {number}",
+                hint="Is this the right file or --format?",
+            )
         if text.endswith("\r") and not final:
             text, held = text[:-1], "\r"  # may be the first half of a CRLF split across chunks
         else:
@@ -285,8 +291,12 @@ def _capped(lines: Iterable[str], path: str) -> Iterator[str]:
     for number, line in enumerate(lines, 1):
         size += len(line) + 1
         if size > MAX_TEXT_CHARS:
-            raise ParseError(path, f"longer than {MAX_TEXT_CHARS:,} characters", place=f"line {number}",
-                             hint="Is this the right file or --format?")
+            raise ParseError(
+                path,
+                f"longer than {MAX_TEXT_CHARS:,} characters",
+                place=f"line {number}",
+                hint="Is this the right file or --format?",
+            )
         yield line
 
 
@@ -386,4 +396,3 @@ def _walk(folder: Path, root: Path) -> Iterator[str]:
             yield from _walk(entry, root)
         elif entry.is_file() and is_input_name(entry.name):
             yield str(entry)
-

@@ -37,22 +37,38 @@ from feedwatch.parse.tg_export import add_note, local_time
 FORMAT = "desktop-paste"
 HEADER_RE = re.compile(r"^(?P<name>.+), \[(?P<when>[^\[\]]{6,40})\]\s*$")
 _SPACE = r"[ \u00a0\u202f]"
-_TIME = (rf"(?P<h>\d{{1,2}})[:.](?P<mi>\d{{2}})(?:[:.](?P<s>\d{{2}}))?"
-         rf"(?:{_SPACE}?(?P<ampm>[AaPp])\.?{_SPACE}?[Mm]\.?)?")
+_TIME = (
+    rf"(?P<h>\d{{1,2}})[:.](?P<mi>\d{{2}})(?:[:.](?P<s>\d{{2}}))?"
+    rf"(?:{_SPACE}?(?P<ampm>[AaPp])\.?{_SPACE}?[Mm]\.?)?"
+)
 _YEAR_FIRST_RE = re.compile(
-    rf"(?P<y>\d{{4}})(?P<sep>[-/.])(?P<m>\d{{1,2}})(?P=sep)(?P<d>\d{{1,2}})\.?,?{_SPACE}+{_TIME}")
+    rf"(?P<y>\d{{4}})(?P<sep>[-/.])(?P<m>\d{{1,2}})(?P=sep)(?P<d>\d{{1,2}})\.?,?{_SPACE}+{_TIME}"
+)
 _YEAR_LAST_RE = re.compile(
-    rf"(?P<a>\d{{1,2}})(?P<sep>[-/.])(?P<b>\d{{1,2}})(?P=sep)(?P<y>\d{{4}}|\d{{2}}),?{_SPACE}+{_TIME}")
+    rf"(?P<a>\d{{1,2}})(?P<sep>[-/.])(?P<b>\d{{1,2}})(?P=sep)(?P<y>\d{{4}}|\d{{2}}),?{_SPACE}+{_TIME}"
+)
 # The header lines Telegram Desktop writes for a forward and a reply, in the languages seen most.
 _FORWARD_RE = re.compile(r"^\[(?:Forwarded from|Переслано от|Переслано від)\s+(?P<name>.+?)\]\s*$")
 _REPLY_RE = re.compile(r"^\[(?:In reply to|В ответ на|У відповідь на)\s+(?P<name>.+?)\]\s*$")
 _VIA_RE = re.compile(r"\s+via @\w+$")
 _MEDIA_RE = re.compile(r"^\[ (?P<what>[^\[\]]{1,200}) \]\s*$")
 _MEDIA_TYPES = {
-    "photo": "photo", "video": "video", "album": "album", "sticker": "sticker", "gif": "animation",
-    "voice message": "voice", "video message": "round_video", "file": "document", "music": "audio",
-    "audio": "audio", "location": "location", "live location": "location", "contact": "contact",
-    "poll": "poll", "quiz": "poll", "game": "game",
+    "photo": "photo",
+    "video": "video",
+    "album": "album",
+    "sticker": "sticker",
+    "gif": "animation",
+    "voice message": "voice",
+    "video message": "round_video",
+    "file": "document",
+    "music": "audio",
+    "audio": "audio",
+    "location": "location",
+    "live location": "location",
+    "contact": "contact",
+    "poll": "poll",
+    "quiz": "poll",
+    "game": "game",
 }
 NO_ZONE_NOTE = "{path}: copied message times carry no time zone; read as {{tz}} (use --tz)"
 GUESS_NOTE = "{path}: no date settles whether dates such as 03/04/2022 are day/month or month/day; read as {how}"
@@ -113,8 +129,9 @@ def _stamp(text: str) -> _Stamp | None:
         if not 1 <= hour <= 12:
             return None
         hour = hour % 12 + (12 if match["ampm"] in "Pp" else 0)
-    stamp = _Stamp(year, first, second, fixed, slashed, bool(match["ampm"]), hour, int(match["mi"]),
-                   int(match["s"] or 0))
+    stamp = _Stamp(
+        year, first, second, fixed, slashed, bool(match["ampm"]), hour, int(match["mi"]), int(match["s"] or 0)
+    )
     return stamp if stamp.time("dm") or stamp.time("md") else None
 
 
@@ -181,8 +198,10 @@ def _messages(lines: Iterable[str], path: str) -> Iterator[_Message]:
             current.size += len(line)
             if current.size > MAX_POST_CHARS:
                 raise ParseError(
-                    path, f"the message starting here runs past {MAX_POST_CHARS:,} characters",
-                    place=f"line {current.line}", hint="Is this the right file or --format?",
+                    path,
+                    f"the message starting here runs past {MAX_POST_CHARS:,} characters",
+                    place=f"line {current.line}",
+                    hint="Is this the right file or --format?",
                 )
             current.body.append(line)
         blank = not line.strip()

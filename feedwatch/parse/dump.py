@@ -70,7 +70,9 @@ def _split(lines: Iterable[str], path: str) -> Iterator[tuple[str | None, list[s
         size += len(line)
         if size > MAX_POST_CHARS:
             raise ParseError(
-                path, f"the post starting here runs past {MAX_POST_CHARS:,} characters", place=f"line {start or 1}",
+                path,
+                f"the post starting here runs past {MAX_POST_CHARS:,} characters",
+                place=f"line {start or 1}",
                 hint="Telegram posts are far shorter: is this the right file, or a 'Forwarded from' line missing?",
             )
         body.append(line)

@@ -159,7 +159,6 @@ def decode(data: bytes, path: str, encoding: str | None = None) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-
 # Marks kept among the raw text until it is laid out: a line break, a block's edge, and a
 # preformatted space and tab (characters that HTML text cannot hold).
 _BREAK, _EDGE, _PRE_SPACE, _PRE_TAB = "\x00", "\x01", "\x02", "\x03"
@@ -213,8 +212,17 @@ class HtmlText:
 
 def _layout(raw: str) -> str:
     flat = raw.strip(" \t\n\r\f")
-    if not ("  " in flat or "\n" in flat or _BREAK in flat or _EDGE in flat or "\t" in flat or "\r" in flat
-            or "\f" in flat or _PRE_SPACE in flat or _PRE_TAB in flat):
+    if not (
+        "  " in flat
+        or "\n" in flat
+        or _BREAK in flat
+        or _EDGE in flat
+        or "\t" in flat
+        or "\r" in flat
+        or "\f" in flat
+        or _PRE_SPACE in flat
+        or _PRE_TAB in flat
+    ):
         return flat  # one line, single-spaced already: most names, titles and short texts
     flat = _collapse(flat)
     for mark in (_BREAK, _EDGE):

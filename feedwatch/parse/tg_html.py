@@ -76,8 +76,9 @@ def export_pages(folder: Path) -> tuple[list[Path], list[Path]]:
             continue
         first = _FIRST_ID_RE.search(head)
         number = _FILE_RE.fullmatch(input_name(entry.name))
-        pages.append((int(first.group(1)) if first else 2**63, int(number.group(1) or 1) if number else 0,
-                      entry.name, entry))
+        pages.append(
+            (int(first.group(1)) if first else 2**63, int(number.group(1) or 1) if number else 0, entry.name, entry)
+        )
     return [page for *_, page in sorted(pages)], others
 
 
@@ -134,8 +135,9 @@ def parse_folder(folder: Path, options: Options) -> Iterator[Post]:
     if others:
         names = ", ".join(p.name for p in others[:_UNREAD_SHOWN])
         more = f" and {len(others) - _UNREAD_SHOWN} more" if len(others) > _UNREAD_SHOWN else ""
-        add_note(options, f"{folder}: not read, not pages of the export: {names}{more} "
-                          "(give a file on its own to read it)")
+        add_note(
+            options, f"{folder}: not read, not pages of the export: {names}{more} (give a file on its own to read it)"
+        )
     chain = _Chain()
     for file in files:
         stream = open_input(str(file))
@@ -301,8 +303,9 @@ class _Reader:
         """Return the finished Post of a message, with what every message of the file shares."""
         source = Source(FORMAT, self.path, self.index - 1)
         url = post_url(None, message_id)
-        return finish(Post(message_id=message_id, url=url, source=source, channel_title=self.chain.channel_title,
-                           **fields))
+        return finish(
+            Post(message_id=message_id, url=url, source=source, channel_title=self.chain.channel_title, **fields)
+        )
 
     def _date(self, title: str | None) -> datetime | None:
         match = _DATE_RE.search(title or "")
@@ -340,4 +343,3 @@ def _drop(element: etree._Element) -> None:
     if parent is not None:
         while element.getprevious() is not None:
             del parent[0]
-

@@ -34,16 +34,30 @@ _BODY_PARTS = {
     "signature details": "signature",
 }
 _CLASS_TYPES = {
-    "media_photo": "photo", "media_video": "video", "media_file": "document", "media_voice_message": "voice",
-    "media_audio_file": "audio", "media_contact": "contact", "media_location": "location",
-    "media_live_location": "location", "media_venue": "venue", "media_game": "game",
-    "media_invoice": "invoice", "media_call": "call", "photo_wrap": "photo", "video_file_wrap": "video",
-    "animated_wrap": "animation", "sticker_wrap": "sticker",
+    "media_photo": "photo",
+    "media_video": "video",
+    "media_file": "document",
+    "media_voice_message": "voice",
+    "media_audio_file": "audio",
+    "media_contact": "contact",
+    "media_location": "location",
+    "media_live_location": "location",
+    "media_venue": "venue",
+    "media_game": "game",
+    "media_invoice": "invoice",
+    "media_call": "call",
+    "photo_wrap": "photo",
+    "video_file_wrap": "video",
+    "animated_wrap": "animation",
+    "sticker_wrap": "sticker",
 }
 # Titles that say more than the class (the exporter shares classes between kinds).
 _TITLE_TYPES = {
-    "video message": "round_video", "sticker": "sticker", "animation": "animation",
-    "voice message": "voice", "audio file": "audio",
+    "video message": "round_video",
+    "sticker": "sticker",
+    "animation": "animation",
+    "voice message": "voice",
+    "audio file": "audio",
 }
 # Service sentences -> the action names the JSON export uses.
 _ACTIONS = (
@@ -241,4 +255,3 @@ def reactions(element: etree._Element) -> list[Reaction]:
 def service_action(text: str) -> str:
     """Return the action name (as in the JSON export) of a service message's sentence."""
     return next((action for pattern, action in _ACTIONS if pattern.search(text)), "other")
-

@@ -34,14 +34,23 @@ _CHATS = ("", "chats.list.item", "left_chats.list.item")
 _CHAT_KEYS = {f"{chat}.{key}".lstrip("."): key for chat in _CHATS for key in ("name", "id", "type")}
 _MESSAGE_ARRAYS = {f"{chat}.messages".lstrip(".") for chat in _CHATS}
 _MEDIA_TYPES = {
-    "sticker": "sticker", "video_message": "round_video", "voice_message": "voice",
-    "animation": "animation", "video_file": "video", "audio_file": "audio",
+    "sticker": "sticker",
+    "video_message": "round_video",
+    "voice_message": "voice",
+    "animation": "animation",
+    "video_file": "video",
+    "audio_file": "audio",
 }
 # Keys of the other media kinds; the value is the Media type.
 _OTHER_MEDIA = {
-    "contact_information": "contact", "location_information": "location", "place_name": "venue",
-    "game_title": "game", "invoice_information": "invoice", "todo_list": "todo",
-    "giveaway_information": "giveaway", "giveaway_results": "giveaway_results",
+    "contact_information": "contact",
+    "location_information": "location",
+    "place_name": "venue",
+    "game_title": "game",
+    "invoice_information": "invoice",
+    "todo_list": "todo",
+    "giveaway_information": "giveaway",
+    "giveaway_results": "giveaway_results",
 }
 _HEAD_BYTES = 64 * 1024
 _PEER_RE = re.compile(r"(?:user|channel|chat)(\d{1,20})$")

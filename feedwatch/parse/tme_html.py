@@ -81,8 +81,11 @@ def parse(stream: BinaryIO, path: str, options: Options) -> Iterator[Post]:
     """Yield the posts of one saved t.me/s page; raise ParseError when it is none, or has drifted."""
     data = stream.read(MAX_PAGE_BYTES + 1)
     if len(data) > MAX_PAGE_BYTES:
-        raise ParseError(path, f"larger than {MAX_PAGE_BYTES:,} bytes, far beyond any t.me/s page (about 150 KB)",
-                         hint="Is this the right file or --format?")
+        raise ParseError(
+            path,
+            f"larger than {MAX_PAGE_BYTES:,} bytes, far beyond any t.me/s page (about 150 KB)",
+            hint="Is this the right file or --format?",
+        )
     html = tx.decode(data, path, options.encoding)
     page, items = _read(html, path)
     if not page.has_preview:
@@ -92,8 +95,10 @@ def parse(stream: BinaryIO, path: str, options: Options) -> Iterator[Post]:
         if isinstance(item, _Drift):
             place = f"widget {item.number}" + (f" (line {item.line})" if item.line else "")
             raise ParseError(
-                path, f"a message widget without {item.missing}: the t.me/s markup may have changed",
-                place=place, hint="Check the saved page; if it is complete, the parser needs updating",
+                path,
+                f"a message widget without {item.missing}: the t.me/s markup may have changed",
+                place=place,
+                hint="Check the saved page; if it is complete, the parser needs updating",
             )
         yield item
 

@@ -49,8 +49,15 @@ class TelethonSource:
 
     name = "telethon"
 
-    def __init__(self, client: Any, *, flood_wait_max: float = 60, reread_hours: float = 48.0,
-                 sleep: Callable[[float], None] = time.sleep, now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+    def __init__(
+        self,
+        client: Any,
+        *,
+        flood_wait_max: float = 60,
+        reread_hours: float = 48.0,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
         self.client, self.flood_wait_max, self.sleep, self.now = client, flood_wait_max, sleep, now
         self.reread_hours = reread_hours
 
@@ -62,8 +69,9 @@ class TelethonSource:
         if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_running():
             loop.close()
 
-    def fetch(self, channel: str, high_water: int | None, backfill_days: int | None,
-              state: KnownChannel | None = None) -> Fetch:
+    def fetch(
+        self, channel: str, high_water: int | None, backfill_days: int | None, state: KnownChannel | None = None
+    ) -> Fetch:
         """Return the messages of `channel` after `high_water` (or the backfill), oldest first, as Posts,
         then those of the re-read window (edits, view counts) when the channel was polled before."""
         channel = valid_username(channel)
@@ -71,8 +79,9 @@ class TelethonSource:
         seen: set[int] = set()
         try:
             peer = self._peer(channel, state, result)
-            cutoff = None if high_water is not None or backfill_days is None else \
-                self.now() - timedelta(days=backfill_days)
+            cutoff = (
+                None if high_water is not None or backfill_days is None else self.now() - timedelta(days=backfill_days)
+            )
 
             def new_ones() -> dict[str, Any]:
                 after = {"offset_date": cutoff} if cutoff is not None else {}
@@ -81,14 +90,20 @@ class TelethonSource:
             done = self._read(channel, peer, new_ones, result, seen)
             if done and high_water is not None and self.reread_hours > 0:
                 window = self.now() - timedelta(hours=self.reread_hours)
-                self._read(channel, peer, lambda: {"offset_date": window, "max_id": high_water + 1, "reverse": True},
-                           result, seen)
+                self._read(
+                    channel,
+                    peer,
+                    lambda: {"offset_date": window, "max_id": high_water + 1, "reverse": True},
+                    result,
+                    seen,
+                )
         except SourceError as exc:
             result.error = exc
         return result
 
-    def _read(self, channel: str, peer: Any, kwargs: Callable[[], dict[str, Any]], result: Fetch,
-              seen: set[int]) -> bool:
+    def _read(
+        self, channel: str, peer: Any, kwargs: Callable[[], dict[str, Any]], result: Fetch, seen: set[int]
+    ) -> bool:
         """Read messages into `result`, moving its mark; False when a long FloodWait ended the poll."""
         from feedwatch.parse.telethon_message import message_to_post
 
@@ -116,9 +131,11 @@ class TelethonSource:
             return True
         result.retry_at = self.now() + timedelta(seconds=seconds)
         log.warning("telethon %s: FloodWait of %d s; rescheduled at %s", channel, seconds, result.retry_at.isoformat())
-        result.error = RateLimited(f"telegram:{channel}: Telegram asks to wait {seconds} s (FloodWait); polled again "
-                                   f"after {result.retry_at:%Y-%m-%d %H:%M} UTC from where it stopped",
-                                   retry_after=seconds)
+        result.error = RateLimited(
+            f"telegram:{channel}: Telegram asks to wait {seconds} s (FloodWait); polled again "
+            f"after {result.retry_at:%Y-%m-%d %H:%M} UTC from where it stopped",
+            retry_after=seconds,
+        )
         return False
 
     def _peer(self, channel: str, state: KnownChannel | None, result: Fetch) -> Any:
@@ -150,8 +167,9 @@ class UnavailableSource:
     def __init__(self, reason: str):
         self.reason = reason
 
-    def fetch(self, channel: str, high_water: int | None, backfill_days: int | None,
-              state: KnownChannel | None = None) -> Fetch:
+    def fetch(
+        self, channel: str, high_water: int | None, backfill_days: int | None, state: KnownChannel | None = None
+    ) -> Fetch:
         return Fetch(channel, high_water=high_water, error=SourceError(f"telegram:{channel}: {self.reason}"))
 
     def close(self) -> None:
@@ -190,16 +208,22 @@ def open_telethon_source(config: Config, *, sleep: Callable[[float], None] = tim
     except Exception as exc:  # any failure to connect (resets, EOF, a proxy's reply) is one clear line
         client.disconnect()
         return UnavailableSource(f"cannot reach Telegram ({type(exc).__name__})")
-    return TelethonSource(client, flood_wait_max=config["telethon.flood_wait_max"],
-                          reread_hours=config["telethon.reread_hours"], sleep=sleep)
+    return TelethonSource(
+        client,
+        flood_wait_max=config["telethon.flood_wait_max"],
+        reread_hours=config["telethon.reread_hours"],
+        sleep=sleep,
+    )
 
 
 def api_credentials(env: Mapping[str, str]) -> tuple[int, str]:
     """Return TG_API_ID and TG_API_HASH from the environment; raise ConfigError saying what is missing."""
     api_id, api_hash = env.get("TG_API_ID", "").strip(), env.get("TG_API_HASH", "").strip()
     if not api_id.isdigit() or not api_hash:
-        raise ConfigError("Telethon needs the environment variables TG_API_ID (a number) and TG_API_HASH: "
-                          "get both for your account at https://my.telegram.org (API development tools)")
+        raise ConfigError(
+            "Telethon needs the environment variables TG_API_ID (a number) and TG_API_HASH: "
+            "get both for your account at https://my.telegram.org (API development tools)"
+        )
     return int(api_id), api_hash
 
 

@@ -76,15 +76,20 @@ def make_client(settings: WebSettings) -> httpx.Client:
     """Return the HTTP client the web source uses: timeouts, an honest User-Agent, no redirects followed."""
     timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
     limits = httpx.Limits(max_connections=max(1, settings.concurrency), max_keepalive_connections=settings.concurrency)
-    return httpx.Client(timeout=timeout, transport=bounded_transport(limits), follow_redirects=False,
-                        headers={"User-Agent": settings.agent, "Accept-Language": "en"})
+    return httpx.Client(
+        timeout=timeout,
+        transport=bounded_transport(limits),
+        follow_redirects=False,
+        headers={"User-Agent": settings.agent, "Accept-Language": "en"},
+    )
 
 
 class HostGate:
     """At most `concurrency` requests in flight to the host, starts spaced by min_delay plus jitter."""
 
-    def __init__(self, settings: WebSettings, clock: Callable[[], float], sleep: Callable[[float], None],
-                 rng: random.Random):
+    def __init__(
+        self, settings: WebSettings, clock: Callable[[], float], sleep: Callable[[float], None], rng: random.Random
+    ):
         self._slots = threading.BoundedSemaphore(max(1, settings.concurrency))
         self._lock = threading.Lock()
         self._next = 0.0
@@ -123,9 +128,17 @@ class WebSource:
 
     name = "web"
 
-    def __init__(self, client: httpx.Client, settings: WebSettings, *, now: Callable[[], datetime] | None = None,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None, gate: HostGate | None = None):
+    def __init__(
+        self,
+        client: httpx.Client,
+        settings: WebSettings,
+        *,
+        now: Callable[[], datetime] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        gate: HostGate | None = None,
+    ):
         self.client, self.settings = client, settings
         self.now = now or (lambda: datetime.now(UTC))
         self.sleep = sleep
@@ -142,8 +155,9 @@ class WebSource:
         """Hold the host until `until` (a stored retry time, restored before a poll starts)."""
         self.gate.hold(until)
 
-    def fetch(self, channel: str, high_water: int | None, backfill_days: int | None,
-              state: KnownChannel | None = None) -> Fetch:
+    def fetch(
+        self, channel: str, high_water: int | None, backfill_days: int | None, state: KnownChannel | None = None
+    ) -> Fetch:
         """Return the posts of `channel` newer than `high_water` (or the backfill), plus the re-read window.
 
         A stored resume point (`state.resume_before`, `state.resume_top`) continues an unfinished walk below it.
@@ -179,8 +193,10 @@ class WebSource:
                 params = {"before": page.before}
             else:
                 if not reached:
-                    result.note = (f"{self.settings.max_pages} pages read (web.max_pages); the next poll "
-                                   f"continues below post {min(seen)}")
+                    result.note = (
+                        f"{self.settings.max_pages} pages read (web.max_pages); the next poll "
+                        f"continues below post {min(seen)}"
+                    )
         except SourceError as exc:
             result.error = exc
         posts = sorted(seen.values(), key=lambda p: p.message_id or 0)
@@ -197,11 +213,15 @@ class WebSource:
         where = self.label(channel) + (f"?before={params['before']}" if params else "")
         page = parse_page(text, where)
         if not page.has_preview:
-            raise PreviewUnavailable(f"{self.label(channel)} has no public web preview. "
-                                     "Add Telegram API credentials and set source = \"telethon\" to poll it")
+            raise PreviewUnavailable(
+                f"{self.label(channel)} has no public web preview. "
+                'Add Telegram API credentials and set source = "telethon" to poll it'
+            )
         if page.drift:
-            raise MarkupChanged(f"{where}: message widgets without ids or dates; the t.me/s markup may have "
-                                "changed (feedwatch needs an update)")
+            raise MarkupChanged(
+                f"{where}: message widgets without ids or dates; the t.me/s markup may have "
+                "changed (feedwatch needs an update)"
+            )
         result.title = result.title or page.title
         # One route per channel, so re-reading a post on another page is not a new sighting.
         route = Source(page.posts[0].source.format if page.posts else "tme-html", self.label(channel), None)
@@ -240,8 +260,11 @@ class WebSource:
             return
         result.retry_at = held
         why = why or f"{self.host} asked feedwatch to wait (HTTP 429)"
-        raise RateLimited(f"{label}: {why}; no request to {self.host} until {held:%Y-%m-%d %H:%M:%S} UTC, "
-                          "this channel is polled again then", retry_after=(held - now).total_seconds())
+        raise RateLimited(
+            f"{label}: {why}; no request to {self.host} until {held:%Y-%m-%d %H:%M:%S} UTC, "
+            "this channel is polled again then",
+            retry_after=(held - now).total_seconds(),
+        )
 
     def _try(self, url: str, params: dict[str, Any], label: str, result: Fetch) -> _Outcome:
         """Make one request: return the page, or a retryable problem; raise for a lasting one."""
@@ -251,11 +274,19 @@ class WebSource:
                 self._check_hold(label, result)  # checked once the slot is ours: a hold may have come meanwhile
                 with self._lock:
                     result.requests += 1
-                response = request(self.client, "GET", url, params=params, max_bytes=settings.max_bytes,
-                                   deadline=settings.deadline, read_body=_is_page)
+                response = request(
+                    self.client,
+                    "GET",
+                    url,
+                    params=params,
+                    max_bytes=settings.max_bytes,
+                    deadline=settings.deadline,
+                    read_body=_is_page,
+                )
         except TooLarge as exc:
-            raise SourceError(f"{label}: {exc} (web.max_bytes); a t.me/s page is about 150 KB, so this is not "
-                              "one. Check web.base_url") from None
+            raise SourceError(
+                f"{label}: {exc} (web.max_bytes); a t.me/s page is about 150 KB, so this is not one. Check web.base_url"
+            ) from None
         except TooSlow as exc:
             raise SourceUnreachable(f"{label}: {exc} (web.deadline); will retry on the next run") from None
         except httpx.ConnectError as exc:
@@ -272,8 +303,10 @@ class WebSource:
             target = urlsplit(response.headers.get("location", "")).path
             if target.startswith("/s/"):
                 raise SourceError(f"{label}: redirected to {target}; check the channel name")
-            raise PreviewUnavailable(f"{label} has no public web preview (it redirects to the channel page). "
-                                     "Add Telegram API credentials and set source = \"telethon\" to poll it")
+            raise PreviewUnavailable(
+                f"{label} has no public web preview (it redirects to the channel page). "
+                'Add Telegram API credentials and set source = "telethon" to poll it'
+            )
         if status == 404:
             raise ChannelNotFound(f"{label}: no such channel (HTTP 404)")
         if status == 429 or status >= 500:

@@ -52,8 +52,12 @@ class IngestResult:
     failed: int = 0
 
     def __add__(self, other: IngestResult) -> IngestResult:
-        return IngestResult(self.new + other.new, self.updated + other.updated,
-                            self.unchanged + other.unchanged, self.failed + other.failed)
+        return IngestResult(
+            self.new + other.new,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+            self.failed + other.failed,
+        )
 
     @property
     def total(self) -> int:
@@ -154,8 +158,16 @@ class Store:
             ch.save(self.db.conn, state, datetime.now(UTC))
 
     def record_run(
-        self, source: str, *, new: int, updated: int, unchanged: int, failed: int,
-        errors: list[tuple[str, str]], started_at: datetime, finished_at: datetime,
+        self,
+        source: str,
+        *,
+        new: int,
+        updated: int,
+        unchanged: int,
+        failed: int,
+        errors: list[tuple[str, str]],
+        started_at: datetime,
+        finished_at: datetime,
     ) -> None:
         """Record one ingest or poll of `source`: counts and (kind, message) errors."""
         kind = errors[0][0] if errors else "ok"
@@ -178,8 +190,9 @@ class Store:
         with store_errors(self.path):
             return queries.count(self.db.conn, query, **filters)
 
-    def posts(self, *, channel: str | None = None, since: datetime | None = None,
-              until: datetime | None = None) -> Iterator[Post]:
+    def posts(
+        self, *, channel: str | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Post]:
         """Yield stored posts in storage order (of one channel, in a window, if given)."""
         with store_errors(self.path):
             yield from queries.posts(self.db.conn, channel=channel, since=since, until=until)
@@ -222,10 +235,15 @@ class Store:
         when, label = iso(seen_before), storable(source)
         with store_errors(self.path), transaction(self.db.conn):
             conn = self.db.conn
-            stale = [row[0] for row in conn.execute(
-                "SELECT p.id FROM posts p WHERE p.last_seen < ? AND p.id IN (SELECT post FROM post_sources"
-                " WHERE input = ?) AND NOT EXISTS (SELECT 1 FROM post_sources s WHERE s.post = p.id"
-                " AND s.input IS NOT ?)", [when, label, label])]
+            stale = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT p.id FROM posts p WHERE p.last_seen < ? AND p.id IN (SELECT post FROM post_sources"
+                    " WHERE input = ?) AND NOT EXISTS (SELECT 1 FROM post_sources s WHERE s.post = p.id"
+                    " AND s.input IS NOT ?)",
+                    [when, label, label],
+                )
+            ]
             passages.drop(conn, stale)  # out of the echo index too
             for part in chunks(stale):
                 marks = ", ".join("?" * len(part))

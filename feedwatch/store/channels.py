@@ -57,8 +57,9 @@ class RunRecord:
     errors: tuple[tuple[str, str], ...]
 
 
-_COLUMNS = ("id, username, title, channel_id, access_hash, high_water, last_polled_at, retry_at, resume_before,"
-            " resume_top")
+_COLUMNS = (
+    "id, username, title, channel_id, access_hash, high_water, last_polled_at, retry_at, resume_before, resume_top"
+)
 
 
 def _when(text: str | None) -> datetime | None:
@@ -66,8 +67,9 @@ def _when(text: str | None) -> datetime | None:
 
 
 def _find(conn: sqlite3.Connection, username: str, channel_id: int | None) -> tuple[Any, ...] | None:
-    row: tuple[Any, ...] | None = conn.execute(f"SELECT {_COLUMNS} FROM channels WHERE username = ? COLLATE NOCASE",
-                       [username]).fetchone()
+    row: tuple[Any, ...] | None = conn.execute(
+        f"SELECT {_COLUMNS} FROM channels WHERE username = ? COLLATE NOCASE", [username]
+    ).fetchone()
     if row is None and channel_id is not None:
         row = conn.execute(f"SELECT {_COLUMNS} FROM channels WHERE channel_id = ?", [channel_id]).fetchone()
     return row
@@ -89,13 +91,24 @@ def save(conn: sqlite3.Connection, state: ChannelState, now: datetime, progress:
     username = state.username.lstrip("@")
     row = _find(conn, username, state.channel_id)
     if row is None:
-        marks = (state.retry_at and iso(state.retry_at), state.resume_before, state.resume_top) if progress else (
-            None, None, None)
+        marks = (
+            (state.retry_at and iso(state.retry_at), state.resume_before, state.resume_top)
+            if progress
+            else (None, None, None)
+        )
         conn.execute(
             "INSERT INTO channels (username, title, channel_id, access_hash, high_water, last_polled_at,"
             " first_seen, retry_at, resume_before, resume_top) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [username, state.title, state.channel_id, state.access_hash, state.high_water,
-             state.last_polled_at and iso(state.last_polled_at), iso(now), *marks],
+            [
+                username,
+                state.title,
+                state.channel_id,
+                state.access_hash,
+                state.high_water,
+                state.last_polled_at and iso(state.last_polled_at),
+                iso(now),
+                *marks,
+            ],
         )
         _note_name(conn, username, state.title, now)
         return
@@ -111,8 +124,10 @@ def save(conn: sqlite3.Connection, state: ChannelState, now: datetime, progress:
     if channel_id is not None:  # an export's row of the same chat, now known by its username
         conn.execute("DELETE FROM channels WHERE channel_id = ? AND username IS NULL AND id <> ?", [channel_id, row[0]])
     if progress:
-        conn.execute("UPDATE channels SET retry_at = ?, resume_before = ?, resume_top = ? WHERE id = ?",
-                     [state.retry_at and iso(state.retry_at), state.resume_before, state.resume_top, row[0]])
+        conn.execute(
+            "UPDATE channels SET retry_at = ?, resume_before = ?, resume_top = ? WHERE id = ?",
+            [state.retry_at and iso(state.retry_at), state.resume_before, state.resume_top, row[0]],
+        )
     if username != row[1] or title != row[2]:
         _note_name(conn, username, title, now)
 
@@ -161,18 +176,28 @@ def note_chats(conn: sqlite3.Connection, chats: Iterable[tuple[int | None, str |
     """
     for channel_id, title in chats:
         if channel_id is not None:
-            row = conn.execute("SELECT id, title FROM channels WHERE channel_id = ? ORDER BY username IS NULL LIMIT 1",
-                               [channel_id]).fetchone()
+            row = conn.execute(
+                "SELECT id, title FROM channels WHERE channel_id = ? ORDER BY username IS NULL LIMIT 1", [channel_id]
+            ).fetchone()
         elif title:
             key = title_key(title)
-            row = next((r for r in conn.execute(
-                "SELECT id, title FROM channels WHERE username IS NULL AND channel_id IS NULL")
-                if title_key(r[1] or "") == key), None)
+            row = next(
+                (
+                    r
+                    for r in conn.execute(
+                        "SELECT id, title FROM channels WHERE username IS NULL AND channel_id IS NULL"
+                    )
+                    if title_key(r[1] or "") == key
+                ),
+                None,
+            )
         else:
             continue
         if row is None:
-            conn.execute("INSERT INTO channels (username, title, channel_id, first_seen) VALUES (NULL, ?, ?, ?)",
-                         [title, channel_id, iso(now)])
+            conn.execute(
+                "INSERT INTO channels (username, title, channel_id, first_seen) VALUES (NULL, ?, ?, ?)",
+                [title, channel_id, iso(now)],
+            )
         elif title and title != row[1] and channel_id is not None:
             conn.execute("UPDATE channels SET title = ? WHERE id = ? AND username IS NULL", [title, row[0]])
 
@@ -182,8 +207,17 @@ def record_run(conn: sqlite3.Connection, run: RunRecord) -> None:
     conn.execute(
         "INSERT INTO ingest_runs (source, kind, started_at, finished_at, new, updated, unchanged, failed, errors)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [storable(run.source), run.kind, iso(run.started_at), iso(run.finished_at), run.new, run.updated,
-         run.unchanged, run.failed, json.dumps([list(e) for e in run.errors], ensure_ascii=True)],
+        [
+            storable(run.source),
+            run.kind,
+            iso(run.started_at),
+            iso(run.finished_at),
+            run.new,
+            run.updated,
+            run.unchanged,
+            run.failed,
+            json.dumps([list(e) for e in run.errors], ensure_ascii=True),
+        ],
     )
 
 
@@ -192,10 +226,20 @@ def runs(conn: sqlite3.Connection, source: str | None = None, limit: int = 20) -
     where, args = ("WHERE source = ?", [source]) if source else ("", [])
     rows = conn.execute(
         "SELECT source, kind, started_at, finished_at, new, updated, unchanged, failed, errors FROM ingest_runs "
-        f"{where} ORDER BY id DESC LIMIT ?", [*args, limit],
+        f"{where} ORDER BY id DESC LIMIT ?",
+        [*args, limit],
     ).fetchall()
     return [
-        RunRecord(r[0], r[1], datetime.fromisoformat(r[2]), datetime.fromisoformat(r[3]), r[4], r[5], r[6], r[7],
-                  tuple((k, m) for k, m in json.loads(r[8] or "[]")))
+        RunRecord(
+            r[0],
+            r[1],
+            datetime.fromisoformat(r[2]),
+            datetime.fromisoformat(r[3]),
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            tuple((k, m) for k, m in json.loads(r[8] or "[]")),
+        )
         for r in rows
     ]

@@ -75,8 +75,13 @@ def connect(path: Path, *, read_only: bool = False, check_pages: bool = True) ->
 
 def _open(path: Path, query: str) -> sqlite3.Connection:
     try:
-        return sqlite3.connect(path.absolute().as_uri() + query if query else str(path), uri=bool(query),
-                               isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        return sqlite3.connect(
+            path.absolute().as_uri() + query if query else str(path),
+            uri=bool(query),
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False,
+        )
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: cannot be opened ({exc})") from None
 
@@ -97,8 +102,10 @@ def writable(path: Path) -> bool:
 
 
 def read_only_message(path: Path | str) -> str:
-    return (f"{path}: read-only (this user cannot write the file or its folder); reading commands work on it. "
-            "Give a writable copy with --db to store into it")
+    return (
+        f"{path}: read-only (this user cannot write the file or its folder); reading commands work on it. "
+        "Give a writable copy with --db to store into it"
+    )
 
 
 def is_database_file(path: str | os.PathLike[str], database: Path) -> bool:
@@ -139,12 +146,14 @@ def _check_contents(conn: sqlite3.Connection, path: Path) -> None:
         tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.DatabaseError as exc:
         if _code(exc) == "SQLITE_NOTADB":
-            raise StoreError(f"{path}: not a feedwatch database (not an SQLite file); left untouched. "
-                             "Give another path with --db") from None
+            raise StoreError(
+                f"{path}: not a feedwatch database (not an SQLite file); left untouched. Give another path with --db"
+            ) from None
         raise
     if app_id != APPLICATION_ID and tables:
-        raise StoreError(f"{path}: an SQLite database, but not feedwatch's; left untouched. "
-                         "Give another path with --db")
+        raise StoreError(
+            f"{path}: an SQLite database, but not feedwatch's; left untouched. Give another path with --db"
+        )
     if app_id == APPLICATION_ID:
         conn.execute("SELECT count(*) FROM migrations").fetchone()
 
@@ -169,8 +178,10 @@ def _check_pages_once(conn: sqlite3.Connection, path: Path) -> None:
         return
     problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
     if problem != "ok":
-        raise StoreError(f"{path}: corrupt database ({' '.join(str(problem).split())}); left untouched. "
-                         f"Check it with sqlite3 {path} 'PRAGMA integrity_check', or restore a backup")
+        raise StoreError(
+            f"{path}: corrupt database ({' '.join(str(problem).split())}); left untouched. "
+            f"Check it with sqlite3 {path} 'PRAGMA integrity_check', or restore a backup"
+        )
     _CHECKED.add(key)
 
 
@@ -186,8 +197,10 @@ def describe(path: Path | str, exc: sqlite3.Error) -> str:
     if code.startswith("SQLITE_READONLY"):
         return read_only_message(path)
     if code.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in str(exc):
-        return (f"{path}: corrupt database ({exc}); feedwatch stopped and wrote nothing more to it. Check it "
-                f"with sqlite3 {path} 'PRAGMA integrity_check', or restore a backup")
+        return (
+            f"{path}: corrupt database ({exc}); feedwatch stopped and wrote nothing more to it. Check it "
+            f"with sqlite3 {path} 'PRAGMA integrity_check', or restore a backup"
+        )
     if code.startswith("SQLITE_CANTOPEN"):
         return f"{path}: cannot be opened ({exc}); check that this user may read it and its folder"
     return f"{path}: {exc}"
@@ -218,8 +231,9 @@ def held(conn: sqlite3.Connection) -> Iterator[None]:
         yield
     except sqlite3.DatabaseError as exc:
         if refused:
-            raise RuntimeError(f"{refused[0]} refused inside a batch: only the batch's owner ends its "
-                               "transaction") from exc
+            raise RuntimeError(
+                f"{refused[0]} refused inside a batch: only the batch's owner ends its transaction"
+            ) from exc
         raise
     finally:
         conn.set_authorizer(None)

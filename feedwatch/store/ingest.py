@@ -28,19 +28,27 @@ from feedwatch.store.tags import TagIds
 
 NEW, UPDATED, UNCHANGED = "new", "updated", "unchanged"
 _SELECT = "SELECT id, ident, title, text, author, json, first_seen, last_seen, text_since FROM posts WHERE "
-_INSERT = ("INSERT INTO posts (id, ident, channel, message_id, fingerprint, kind, date, title, text, author,"
-           " key_points, views, forwards, json, first_seen, last_seen, text_since)"
-           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_UPDATE = ("UPDATE posts SET ident = ?, channel = ?, message_id = ?, fingerprint = ?, kind = ?, date = ?,"
-           " title = ?, text = ?, author = ?, key_points = ?, views = ?, forwards = ?, json = ?,"
-           " first_seen = ?, last_seen = ?, text_since = ? WHERE id = ?")
+_INSERT = (
+    "INSERT INTO posts (id, ident, channel, message_id, fingerprint, kind, date, title, text, author,"
+    " key_points, views, forwards, json, first_seen, last_seen, text_since)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE = (
+    "UPDATE posts SET ident = ?, channel = ?, message_id = ?, fingerprint = ?, kind = ?, date = ?,"
+    " title = ?, text = ?, author = ?, key_points = ?, views = ?, forwards = ?, json = ?,"
+    " first_seen = ?, last_seen = ?, text_since = ? WHERE id = ?"
+)
 # The same without the searched columns, so the FTS trigger does not re-index an unchanged text.
-_UPDATE_META = ("UPDATE posts SET ident = ?, channel = ?, message_id = ?, fingerprint = ?, kind = ?, date = ?,"
-                " views = ?, forwards = ?, json = ?, first_seen = ?, last_seen = ?, text_since = ? WHERE id = ?")
+_UPDATE_META = (
+    "UPDATE posts SET ident = ?, channel = ?, message_id = ?, fingerprint = ?, kind = ?, date = ?,"
+    " views = ?, forwards = ?, json = ?, first_seen = ?, last_seen = ?, text_since = ? WHERE id = ?"
+)
 _SEARCHED = ("title", "text", "key_points", "author")
 # New rows take the ids from the batch's first one up, so this indexes exactly the batch's new posts.
-_INDEX_NEW = ("INSERT INTO posts_fts (rowid, title, text, key_points, author)"
-              " SELECT id, title, text, key_points, author FROM posts WHERE id >= ?")
+_INDEX_NEW = (
+    "INSERT INTO posts_fts (rowid, title, text, key_points, author)"
+    " SELECT id, title, text, key_points, author FROM posts WHERE id >= ?"
+)
 
 
 @dataclass
@@ -89,8 +97,11 @@ class Batch:
         for column, keys in (("ident", idents), ("id", oldest)):
             for part in chunks(sorted(keys)):
                 marks = ", ".join("?" * len(part))
-                where = (f"ident IN ({marks})" if column == "ident" else
-                         f"id IN (SELECT min(id) FROM posts WHERE fingerprint IN ({marks}) GROUP BY fingerprint)")
+                where = (
+                    f"ident IN ({marks})"
+                    if column == "ident"
+                    else f"id IN (SELECT min(id) FROM posts WHERE fingerprint IN ({marks}) GROUP BY fingerprint)"
+                )
                 found.update((r[0], r) for r in self.conn.execute(_SELECT + where, part))
         rows = {i: Row(i, r[1], post_from_row(r[2:6]), r[6], r[7], r[8]) for i, r in found.items()}
         for part in chunks(sorted(rows)):
@@ -116,18 +127,24 @@ class Batch:
         names: dict[int, str] = {}
         for part in chunks(ids):
             marks = ", ".join("?" * len(part))
-            names.update((cid, name) for name, cid in self.conn.execute(
-                f"SELECT username, channel_id FROM channels WHERE channel_id IN ({marks}) AND username IS NOT NULL",
-                part))
+            names.update(
+                (cid, name)
+                for name, cid in self.conn.execute(
+                    f"SELECT username, channel_id FROM channels WHERE channel_id IN ({marks}) AND username IS NOT NULL",
+                    part,
+                )
+            )
         names.update((p.channel_id, p.channel) for p in posts if p.channel and p.channel_id is not None)
         for channel_id, username in names.items():
             # Posts stored under the id before its username was known (however the store learnt it) move now.
             old = f"i:{channel_id}/"
-            if self.conn.execute("SELECT 1 FROM posts WHERE ident >= ? AND ident < ? LIMIT 1",
-                                 [old, old[:-1] + "0"]).fetchone():
+            if self.conn.execute(
+                "SELECT 1 FROM posts WHERE ident >= ? AND ident < ? LIMIT 1", [old, old[:-1] + "0"]
+            ).fetchone():
                 self.link(username, channel_id)
-        return [p if p.channel or p.channel_id not in names else mg.with_username(p, names[p.channel_id])
-                for p in posts]
+        return [
+            p if p.channel or p.channel_id not in names else mg.with_username(p, names[p.channel_id]) for p in posts
+        ]
 
     def link(self, username: str, channel_id: int) -> None:
         """Move the posts stored under a channel's numeric id to its username.
@@ -145,8 +162,11 @@ class Batch:
             f" WHERE ident >= ? AND ident < ? AND NOT EXISTS (SELECT 1 FROM posts AS p WHERE p.ident = ? || {rest})",
             [new, username, username, username, old, old[:-1] + "0", new],
         )
-        both = self.conn.execute(f"SELECT p.id, posts.id FROM posts JOIN posts AS p ON p.ident = ? || {rest}"
-                                 " WHERE posts.ident >= ? AND posts.ident < ?", [new, old, old[:-1] + "0"]).fetchall()
+        both = self.conn.execute(
+            f"SELECT p.id, posts.id FROM posts JOIN posts AS p ON p.ident = ? || {rest}"
+            " WHERE posts.ident >= ? AND posts.ident < ?",
+            [new, old, old[:-1] + "0"],
+        ).fetchall()
         for keep, other in both:
             merge_rows(self.conn, keep, other)
 
@@ -231,7 +251,8 @@ class Batch:
             return False  # a sighting from now on: its counters are compared with the current ones
         found = self.conn.execute(
             "SELECT 1 FROM observations WHERE post = ? AND observed_at = ? AND ifnull(format, '') = ?"
-            " AND ifnull(path, '') = ?", [row.id, self.now, post.source.format, post.source.path or ""],
+            " AND ifnull(path, '') = ?",
+            [row.id, self.now, post.source.format, post.source.path or ""],
         ).fetchone()
         return found is not None
 
@@ -244,10 +265,21 @@ class Batch:
         return True
 
     def _observe(self, row: Row, post: Post) -> None:
-        reactions = json.dumps([[r.emoji, r.count] for r in post.reactions], ensure_ascii=False) \
-            if post.reactions else None
-        self.observations.append((row.id, self.now, post.views, post.forwards, post.replies, reactions,
-                                  post.source.format, storable(post.source.path)))
+        reactions = (
+            json.dumps([[r.emoji, r.count] for r in post.reactions], ensure_ascii=False) if post.reactions else None
+        )
+        self.observations.append(
+            (
+                row.id,
+                self.now,
+                post.views,
+                post.forwards,
+                post.replies,
+                reactions,
+                post.source.format,
+                storable(post.source.path),
+            )
+        )
 
     def _note_channel(self, post: Post) -> None:
         if post.channel:
@@ -273,14 +305,23 @@ class Batch:
         values = [(r, post_values(r)) for r in changed]
         self.conn.executemany(_UPDATE, [(*v[1:], r.id) for r, v in values if r.searched_changed])
         self.conn.executemany(_UPDATE_META, [(*v[1:7], *v[11:], r.id) for r, v in values if not r.searched_changed])
-        self.conn.executemany("UPDATE posts SET first_seen = ?, last_seen = ? WHERE id = ?",
-                              [(r.first_seen, r.last_seen, r.id) for r in rows if r.seen and not r.dirty])
-        self.conn.executemany("INSERT OR IGNORE INTO post_sources (post, format, path, idx, input, first_seen)"
-                              " VALUES (?, ?, ?, ?, ?, ?)", self.sources)
-        self.conn.executemany("INSERT INTO post_versions (post, title, text, since, until, format)"
-                              " VALUES (?, ?, ?, ?, ?, ?)", self.versions)
-        self.conn.executemany("INSERT OR REPLACE INTO observations (post, observed_at, views, forwards, replies,"
-                              " reactions, format, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.observations)
+        self.conn.executemany(
+            "UPDATE posts SET first_seen = ?, last_seen = ? WHERE id = ?",
+            [(r.first_seen, r.last_seen, r.id) for r in rows if r.seen and not r.dirty],
+        )
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO post_sources (post, format, path, idx, input, first_seen) VALUES (?, ?, ?, ?, ?, ?)",
+            self.sources,
+        )
+        self.conn.executemany(
+            "INSERT INTO post_versions (post, title, text, since, until, format) VALUES (?, ?, ?, ?, ?, ?)",
+            self.versions,
+        )
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO observations (post, observed_at, views, forwards, replies,"
+            " reactions, format, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            self.observations,
+        )
         self.tags.link(self.conn, [(r.id, r.post.hashtags) for r in fresh + changed if r.post.hashtags])
         # New posts are indexed for echoes when the index is next read (passages.catch_up); edits of read ones now.
         passages.reindex(self.conn, [(r.id, r.post) for r in changed if r.searched_changed])

@@ -36,8 +36,11 @@ EMPTY_FINGERPRINT = fingerprint("")
 TEXT_FIELDS = ("text", "title", "key_points", "hashtags", "mentions", "links", "datelines", "fingerprint")
 COUNTERS = ("views", "forwards", "replies", "reactions")
 _FIELDS = tuple(f.name for f in dataclasses.fields(Post))
-_OTHER_FIELDS = tuple(name for name in _FIELDS if name not in TEXT_FIELDS and name not in COUNTERS
-                      and name not in ("approximate", "source"))
+_OTHER_FIELDS = tuple(
+    name
+    for name in _FIELDS
+    if name not in TEXT_FIELDS and name not in COUNTERS and name not in ("approximate", "source")
+)
 
 
 # Prefixes of the identities of posts with a message id (see the module docstring).

@@ -205,8 +205,11 @@ def drop(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
     """Remove the passages of these posts from the index."""
     for post_id in post_ids:
         bounds = (post_id * PER_POST, post_id * PER_POST + PER_POST - 1)
-        conn.execute("INSERT INTO echo_bands (echo_bands, rowid, keys) SELECT 'delete', id, keys FROM echo_passages"
-                     " WHERE id BETWEEN ? AND ?", bounds)
+        conn.execute(
+            "INSERT INTO echo_bands (echo_bands, rowid, keys) SELECT 'delete', id, keys FROM echo_passages"
+            " WHERE id BETWEEN ? AND ?",
+            bounds,
+        )
         conn.execute("DELETE FROM echo_passages WHERE id BETWEEN ? AND ?", bounds)
 
 
@@ -217,8 +220,11 @@ def indexed_to(conn: sqlite3.Connection) -> int:
 
 
 def _set_indexed_to(conn: sqlite3.Connection, post_id: int) -> None:
-    conn.execute("INSERT INTO echo_state (key, value) VALUES ('indexed_to', ?)"
-                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value", [post_id])
+    conn.execute(
+        "INSERT INTO echo_state (key, value) VALUES ('indexed_to', ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [post_id],
+    )
 
 
 def behind(conn: sqlite3.Connection) -> int:
@@ -237,8 +243,9 @@ def catch_up(conn: sqlite3.Connection, batch: int = 5000, progress: Callable[[in
     done = 0
     while True:
         start = indexed_to(conn)
-        rows = conn.execute("SELECT id, title, text, author, json FROM posts WHERE id > ? ORDER BY id LIMIT ?",
-                            [start, batch]).fetchall()
+        rows = conn.execute(
+            "SELECT id, title, text, author, json FROM posts WHERE id > ? ORDER BY id LIMIT ?", [start, batch]
+        ).fetchall()
         if not rows:
             return done
         try:

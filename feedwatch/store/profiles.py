@@ -17,29 +17,35 @@ TOP = 5
 
 # A post's actor: its channel, else (a pasted copy) the channel or name it was forwarded from, the way the
 # campaign detector counts actors. Posts with neither (statements, notes) belong to no channel.
-_ACTOR = ("coalesce(channel, json_extract(json, '$.forwarded_from.channel'),"
-          " json_extract(json, '$.forwarded_from.name'))")
-_ORIGIN = ("lower(coalesce(json_extract(json, '$.forwarded_from.channel'),"
-           " json_extract(json, '$.forwarded_from.name')))")
+_ACTOR = (
+    "coalesce(channel, json_extract(json, '$.forwarded_from.channel'), json_extract(json, '$.forwarded_from.name'))"
+)
+_ORIGIN = "lower(coalesce(json_extract(json, '$.forwarded_from.channel'), json_extract(json, '$.forwarded_from.name')))"
 _NAME = "trim(:channel, ' @')"
 
 
 def _posts_of_channel(one: bool) -> str:
     if one:  # the channel's own posts through the unique ident index ('c:<name>/<id>'; '0' sorts after '/')
-        return (f"SELECT id, channel AS actor, lower(channel) AS ch, date, {_ORIGIN} AS origin FROM posts"
-                f" WHERE ident >= 'c:' || lower({_NAME}) || '/' AND ident < 'c:' || lower({_NAME}) || '0'"
-                f" UNION ALL SELECT id, {_ACTOR}, lower({_ACTOR}), date, {_ORIGIN} FROM posts"
-                f" WHERE channel IS NULL AND lower({_ACTOR}) = lower({_NAME})")
-    return (f"SELECT id, {_ACTOR} AS actor, lower({_ACTOR}) AS ch, date, {_ORIGIN} AS origin FROM posts"
-            " WHERE ch IS NOT NULL")
+        return (
+            f"SELECT id, channel AS actor, lower(channel) AS ch, date, {_ORIGIN} AS origin FROM posts"
+            f" WHERE ident >= 'c:' || lower({_NAME}) || '/' AND ident < 'c:' || lower({_NAME}) || '0'"
+            f" UNION ALL SELECT id, {_ACTOR}, lower({_ACTOR}), date, {_ORIGIN} FROM posts"
+            f" WHERE channel IS NULL AND lower({_ACTOR}) = lower({_NAME})"
+        )
+    return (
+        f"SELECT id, {_ACTOR} AS actor, lower({_ACTOR}) AS ch, date, {_ORIGIN} AS origin FROM posts"
+        " WHERE ch IS NOT NULL"
+    )
 
 
 def _origins(one: bool) -> str:
     """(forwarding channel, origin, posts): from every post for one channel (who forwards it), else from mine."""
     if one:
-        return (f"SELECT lower({_ACTOR}) AS ch, {_ORIGIN} AS origin, count(*) AS n FROM posts"
-                " WHERE json_extract(json, '$.forwarded_from') IS NOT NULL GROUP BY 1, 2"
-                " HAVING origin IS NOT NULL AND origin != ch")
+        return (
+            f"SELECT lower({_ACTOR}) AS ch, {_ORIGIN} AS origin, count(*) AS n FROM posts"
+            " WHERE json_extract(json, '$.forwarded_from') IS NOT NULL GROUP BY 1, 2"
+            " HAVING origin IS NOT NULL AND origin != ch"
+        )
     return "SELECT ch, origin, count(*) AS n FROM mine WHERE origin IS NOT NULL AND origin != ch GROUP BY 1, 2"
 
 

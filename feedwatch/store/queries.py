@@ -47,8 +47,7 @@ def _filters(
     where: list[str] = []
     args: list[object] = []
     if hashtag:
-        where.append("p.id IN (SELECT post FROM post_hashtags WHERE hashtag ="
-                     " (SELECT id FROM hashtags WHERE key = ?))")
+        where.append("p.id IN (SELECT post FROM post_hashtags WHERE hashtag = (SELECT id FROM hashtags WHERE key = ?))")
         args.append(tag_key(hashtag))
     if channel:
         where.append("p.channel = ? COLLATE NOCASE")
@@ -109,16 +108,22 @@ def search(
 
 
 def count(
-    conn: sqlite3.Connection, query: str | None, *, hashtag: str | None = None, channel: str | None = None,
-    since: datetime | None = None, until: datetime | None = None,
+    conn: sqlite3.Connection,
+    query: str | None,
+    *,
+    hashtag: str | None = None,
+    channel: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> int:
     """Return how many posts match what `search` would show (with no limit)."""
     where, args = _filters(hashtag, channel, since, until)
     if query and query.strip() and not where:  # the index alone: no row of posts is read
         sql, args = "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", [query]
     elif query and query.strip():
-        sql = ("SELECT count(*) FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid WHERE posts_fts MATCH ?"
-               + "".join(f" AND {w}" for w in where))
+        sql = "SELECT count(*) FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid WHERE posts_fts MATCH ?" + "".join(
+            f" AND {w}" for w in where
+        )
         args = [query, *args]
     elif hashtag and len(where) == 1:  # the hashtag's links alone, from their covering index
         sql = "SELECT count(*) FROM post_hashtags WHERE hashtag = (SELECT id FROM hashtags WHERE key = ?)"
@@ -142,8 +147,9 @@ def channel_names(conn: sqlite3.Connection, limit: int = 10) -> list[str]:
     names: list[str] = []
     after = "c:"
     while len(names) < limit:
-        row = conn.execute("SELECT ident FROM posts WHERE ident > ? AND ident < 'c;' ORDER BY ident LIMIT 1",
-                           (after,)).fetchone()
+        row = conn.execute(
+            "SELECT ident FROM posts WHERE ident > ? AND ident < 'c;' ORDER BY ident LIMIT 1", (after,)
+        ).fetchone()
         if row is None:
             break
         names.append(row[0][2:].rsplit("/", 1)[0])
@@ -158,27 +164,41 @@ def has_channel(conn: sqlite3.Connection, channel: str) -> bool:
 
 
 def _search_sql(
-    query: str | None, hashtag: str | None, channel: str | None, since: datetime | None,
-    until: datetime | None, limit: int, marks: tuple[str, str], sort: str,
+    query: str | None,
+    hashtag: str | None,
+    channel: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    marks: tuple[str, str],
+    sort: str,
 ) -> tuple[str, list[object]]:
     if sort not in SORTS:
         raise StoreError(f"sort must be one of {', '.join(SORTS)}")
     where, args = _filters(hashtag, channel, since, until)
     if query and query.strip():
-        matches = ("FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid WHERE posts_fts MATCH ?"
-                   + "".join(f" AND {w}" for w in where))
+        matches = "FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid WHERE posts_fts MATCH ?" + "".join(
+            f" AND {w}" for w in where
+        )
         window, window_args = "", []
         if sort == "relevance":  # rank only the latest RANK_WINDOW matches: bm25 reads every match it ranks
-            window = (" AND posts_fts.rowid >= (SELECT ifnull(min(id), 0) FROM (SELECT posts_fts.rowid AS id "
-                      f"{matches} ORDER BY posts_fts.rowid DESC LIMIT {RANK_WINDOW}))")
+            window = (
+                " AND posts_fts.rowid >= (SELECT ifnull(min(id), 0) FROM (SELECT posts_fts.rowid AS id "
+                f"{matches} ORDER BY posts_fts.rowid DESC LIMIT {RANK_WINDOW}))"
+            )
             window_args = [query, *args]
-        sql = ("SELECT p.id, p.title, p.text, p.author, p.json,"
-               f" snippet(posts_fts, -1, ?, ?, '…', {SNIPPET_TOKENS}) {matches}{window}"
-               f" ORDER BY {SORTS[sort]} LIMIT ?")
+        sql = (
+            "SELECT p.id, p.title, p.text, p.author, p.json,"
+            f" snippet(posts_fts, -1, ?, ?, '…', {SNIPPET_TOKENS}) {matches}{window}"
+            f" ORDER BY {SORTS[sort]} LIMIT ?"
+        )
         return sql, [marks[0], marks[1], query, *args, *window_args, limit]
     # Newest first; posts without a date (NULL sorts lowest) come last.
-    sql = ("SELECT p.id, p.title, p.text, p.author, p.json, NULL FROM posts p"
-           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.date DESC, p.id DESC LIMIT ?")
+    sql = (
+        "SELECT p.id, p.title, p.text, p.author, p.json, NULL FROM posts p"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY p.date DESC, p.id DESC LIMIT ?"
+    )
     return sql, [*args, limit]
 
 
@@ -187,8 +207,13 @@ def _head(text: str, width: int = 160) -> str:
     return flat if len(flat) <= width else flat[: width - 1].rsplit(" ", 1)[0] + "…"
 
 
-def posts(conn: sqlite3.Connection, *, channel: str | None = None, since: datetime | None = None,
-          until: datetime | None = None) -> Iterator[Post]:
+def posts(
+    conn: sqlite3.Connection,
+    *,
+    channel: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Iterator[Post]:
     """Yield stored posts in the order they were first stored (of one channel, in a window, if given)."""
     where, args = _filters(None, channel, since, until)
     sql = "SELECT p.title, p.text, p.author, p.json FROM posts p"

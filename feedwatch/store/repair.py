@@ -31,8 +31,9 @@ def rekey(conn: sqlite3.Connection) -> tuple[int, int]:
     Returns (re-keyed rows, rows merged into another). Usernames known for a
     numeric channel id are used, as ingest does.
     """
-    names = dict(conn.execute("SELECT channel_id, username FROM channels"
-                              " WHERE channel_id IS NOT NULL AND username IS NOT NULL"))
+    names = dict(
+        conn.execute("SELECT channel_id, username FROM channels WHERE channel_id IS NOT NULL AND username IS NOT NULL")
+    )
     rekeyed = merged = 0
     chats: dict[str, tuple[int | None, str | None]] = {}
     for row_id, *columns in _old_keyed_rows(conn):
@@ -45,8 +46,10 @@ def rekey(conn: sqlite3.Connection) -> tuple[int, int]:
             chats[chat] = (post.channel_id, post.channel_title)
         taken = conn.execute("SELECT id FROM posts WHERE ident = ?", [ident]).fetchone()
         if taken is None:
-            conn.execute("UPDATE posts SET ident = ?, channel = ?, json = ? WHERE id = ?",
-                         [ident, post.channel, json_column(post), row_id])
+            conn.execute(
+                "UPDATE posts SET ident = ?, channel = ?, json = ? WHERE id = ?",
+                [ident, post.channel, json_column(post), row_id],
+            )
             rekeyed += 1
         else:
             merge_rows(conn, taken[0], row_id)
@@ -59,8 +62,11 @@ def _old_keyed_rows(conn: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
     """Yield the rows with a message id stored under their text, a page at a time (memory stays flat)."""
     last, page = 0, PAGE
     while True:
-        rows = conn.execute(f"{_SELECT} WHERE id > ? AND message_id IS NOT NULL AND substr(ident, 1, 2) IN"
-                            " ('f:', 'r:') ORDER BY id LIMIT ?", [last, page]).fetchall()
+        rows = conn.execute(
+            f"{_SELECT} WHERE id > ? AND message_id IS NOT NULL AND substr(ident, 1, 2) IN"
+            " ('f:', 'r:') ORDER BY id LIMIT ?",
+            [last, page],
+        ).fetchall()
         yield from rows
         if len(rows) < page:
             return

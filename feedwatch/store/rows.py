@@ -43,9 +43,23 @@ def post_values(row: Row) -> tuple[Any, ...]:
     """Return the posts-table values of a row, in the INSERT column order."""
     post = row.post
     return (
-        row.id, row.ident, post.channel, post.message_id, post.fingerprint, post.kind, iso(post.date),
-        post.title, post.text, post.author, "\n".join(post.key_points) or None, post.views, post.forwards,
-        json_column(post), row.first_seen, row.last_seen, row.text_since,
+        row.id,
+        row.ident,
+        post.channel,
+        post.message_id,
+        post.fingerprint,
+        post.kind,
+        iso(post.date),
+        post.title,
+        post.text,
+        post.author,
+        "\n".join(post.key_points) or None,
+        post.views,
+        post.forwards,
+        json_column(post),
+        row.first_seen,
+        row.last_seen,
+        row.text_since,
     )
 
 

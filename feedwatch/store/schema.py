@@ -36,12 +36,21 @@ def m001_posts(db: sqlite_utils.Database) -> None:
     """Channels and their rename history; posts keyed by channel+id or fingerprint; every route in."""
     db.table("channels").create(
         {
-            "id": int, "username": str, "title": str, "channel_id": int, "access_hash": int,
-            "high_water": int, "last_polled_at": str, "first_seen": str,
+            "id": int,
+            "username": str,
+            "title": str,
+            "channel_id": int,
+            "access_hash": int,
+            "high_water": int,
+            "last_polled_at": str,
+            "first_seen": str,
         },
-        pk="id", not_null={"username", "first_seen"},
+        pk="id",
+        not_null={"username", "first_seen"},
     )
-    _run(db, """
+    _run(
+        db,
+        """
         CREATE UNIQUE INDEX channels_username ON channels(username COLLATE NOCASE);
         CREATE INDEX channels_channel_id ON channels(channel_id);
         CREATE TABLE channel_names (
@@ -84,12 +93,15 @@ def m001_posts(db: sqlite_utils.Database) -> None:
             first_seen TEXT NOT NULL
         );
         CREATE UNIQUE INDEX post_sources_route ON post_sources(post, format, ifnull(path, ''), ifnull(idx, -1));
-    """)
+    """,
+    )
 
 
 def m002_history(db: sqlite_utils.Database) -> None:
     """Old texts of edited posts, and the counters seen at each sighting."""
-    _run(db, """
+    _run(
+        db,
+        """
         CREATE TABLE post_versions (
             id INTEGER PRIMARY KEY,
             post INTEGER NOT NULL REFERENCES posts(id),
@@ -113,12 +125,15 @@ def m002_history(db: sqlite_utils.Database) -> None:
         );
         -- One sighting per post, time and route: an older capture ingested again adds nothing.
         CREATE UNIQUE INDEX observations_post ON observations(post, observed_at, ifnull(format, ''), ifnull(path, ''));
-    """)
+    """,
+    )
 
 
 def m003_hashtags(db: sqlite_utils.Database) -> None:
     """Hashtags by normalised key (feedwatch.parse.text.tag_key), every raw spelling, links to posts."""
-    _run(db, """
+    _run(
+        db,
+        """
         CREATE TABLE hashtags (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
         CREATE TABLE hashtag_spellings (
             hashtag INTEGER NOT NULL REFERENCES hashtags(id),
@@ -131,12 +146,15 @@ def m003_hashtags(db: sqlite_utils.Database) -> None:
             PRIMARY KEY (post, hashtag)
         ) WITHOUT ROWID;
         CREATE INDEX post_hashtags_hashtag ON post_hashtags(hashtag, post);
-    """)
+    """,
+    )
 
 
 def m004_search(db: sqlite_utils.Database) -> None:
     """FTS5 over title, text, key points and author, kept in step with posts by triggers."""
-    _run(db, """
+    _run(
+        db,
+        """
         CREATE VIRTUAL TABLE posts_fts USING fts5(
             title, text, key_points, author,
             content='posts', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
@@ -155,17 +173,27 @@ def m004_search(db: sqlite_utils.Database) -> None:
             INSERT INTO posts_fts(rowid, title, text, key_points, author)
             VALUES (new.id, new.title, new.text, new.key_points, new.author);
         END;
-    """)
+    """,
+    )
 
 
 def m005_runs(db: sqlite_utils.Database) -> None:
     """What each ingest or poll read, its counts, and its errors; kind is 'ok' or the first error's kind."""
     db.table("ingest_runs").create(
         {
-            "id": int, "source": str, "kind": str, "started_at": str, "finished_at": str,
-            "new": int, "updated": int, "unchanged": int, "failed": int, "errors": str,
+            "id": int,
+            "source": str,
+            "kind": str,
+            "started_at": str,
+            "finished_at": str,
+            "new": int,
+            "updated": int,
+            "unchanged": int,
+            "failed": int,
+            "errors": str,
         },
-        pk="id", not_null={"source", "kind", "started_at", "finished_at"},
+        pk="id",
+        not_null={"source", "kind", "started_at", "finished_at"},
     )
     db.execute("CREATE INDEX ingest_runs_source ON ingest_runs(source, finished_at)")
 
@@ -279,11 +307,19 @@ def _drop_not_null(db: sqlite_utils.Database, table: str, column: str) -> None:
     into a new one of the same columns, as SQLite's documentation advises.
     """
     columns = db.execute(f"PRAGMA table_info({table})").fetchall()  # cid, name, type, notnull, default, pk
-    indexes = [r[0] for r in db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
-                                        " AND sql IS NOT NULL", [table])]
-    parts = [f"{name} {kind}" + (" PRIMARY KEY" if pk else "") + (" NOT NULL" if notnull and name != column else "")
-             + (f" DEFAULT {default}" if default is not None else "")
-             for _, name, kind, notnull, default, pk in columns]
+    indexes = [
+        r[0]
+        for r in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", [table]
+        )
+    ]
+    parts = [
+        f"{name} {kind}"
+        + (" PRIMARY KEY" if pk else "")
+        + (" NOT NULL" if notnull and name != column else "")
+        + (f" DEFAULT {default}" if default is not None else "")
+        for _, name, kind, notnull, default, pk in columns
+    ]
     names = ", ".join(name for _, name, *_ in columns)
     db.execute(f"CREATE TABLE {table}_rebuilt ({', '.join(parts)})")
     db.execute(f"INSERT INTO {table}_rebuilt ({names}) SELECT {names} FROM {table}")
@@ -297,11 +333,14 @@ def m010_retry_at(db: sqlite_utils.Database) -> None:
     """Polling progress that must survive a restart: when a rate-limited channel may be asked again
     (`retry_at`, ISO 8601 UTC), and where an unfinished walk of its pages resumes (`resume_before`,
     `resume_top`: the posts between them are stored, the next poll reads below `resume_before`)."""
-    _run(db, """
+    _run(
+        db,
+        """
         ALTER TABLE channels ADD COLUMN retry_at TEXT;
         ALTER TABLE channels ADD COLUMN resume_before INTEGER;
         ALTER TABLE channels ADD COLUMN resume_top INTEGER;
-    """)
+    """,
+    )
 
 
 def m013_echoes(db: sqlite_utils.Database) -> None:
@@ -311,7 +350,9 @@ def m013_echoes(db: sqlite_utils.Database) -> None:
     stored before this migration, like every new one, are indexed when the index is first read
     (feedwatch.store.passages.catch_up), so opening a large store stays quick.
     """
-    _run(db, """
+    _run(
+        db,
+        """
         CREATE TABLE echo_passages (
             id INTEGER PRIMARY KEY,
             post INTEGER NOT NULL REFERENCES posts(id),
@@ -324,7 +365,8 @@ def m013_echoes(db: sqlite_utils.Database) -> None:
             keys, content='echo_passages', content_rowid='id', columnsize=0, detail=none
         );
         CREATE TABLE echo_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-    """)
+    """,
+    )
 
 
 def m011_campaign_actors(db: sqlite_utils.Database) -> None:
@@ -348,7 +390,9 @@ def m014_folder_files(db: sqlite_utils.Database) -> None:
     first use, outside the migrations; IF NOT EXISTS keeps their rows, so those
     inputs are not read again.
     """
-    _run(db, """
+    _run(
+        db,
+        """
         CREATE TABLE IF NOT EXISTS folder_files (
             path TEXT PRIMARY KEY,
             sha256 TEXT NOT NULL,
@@ -357,7 +401,8 @@ def m014_folder_files(db: sqlite_utils.Database) -> None:
             posts INTEGER NOT NULL,
             seen_at TEXT NOT NULL
         );
-    """)
+    """,
+    )
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
@@ -392,8 +437,10 @@ def check_current(db: sqlite_utils.Database, path: str = "database") -> None:
     if newer:
         raise StoreError(f"{path}: made by a newer feedwatch (schema {newer[-1]}). Upgrade feedwatch to open it")
     if any(name not in done for name in known):
-        raise StoreError(f"{path}: read-only, and made by an older feedwatch (schema {done[-1] if done else 'none'}); "
-                         "open it once with write access to upgrade it, or give a writable copy with --db")
+        raise StoreError(
+            f"{path}: read-only, and made by an older feedwatch (schema {done[-1] if done else 'none'}); "
+            "open it once with write access to upgrade it, or give a writable copy with --db"
+        )
 
 
 def migrate(db: sqlite_utils.Database, upto: int | None = None, path: str = "database") -> list[str]:

@@ -31,10 +31,11 @@ class TagIds:
         pairs = [(post_id, spelling, self.key(spelling)) for post_id, tags in posts for spelling in tags]
         ids = self._ids(conn, {key for _, _, key in pairs})
         spellings = {(ids[key], spelling) for _, spelling, key in pairs} - self.spellings
-        conn.executemany("INSERT OR IGNORE INTO hashtag_spellings (hashtag, spelling) VALUES (?, ?)",
-                         sorted(spellings))
-        conn.executemany("INSERT OR IGNORE INTO post_hashtags (post, hashtag) VALUES (?, ?)",
-                         [(post_id, ids[key]) for post_id, _, key in pairs])
+        conn.executemany("INSERT OR IGNORE INTO hashtag_spellings (hashtag, spelling) VALUES (?, ?)", sorted(spellings))
+        conn.executemany(
+            "INSERT OR IGNORE INTO post_hashtags (post, hashtag) VALUES (?, ?)",
+            [(post_id, ids[key]) for post_id, _, key in pairs],
+        )
         self.spellings |= spellings
 
     def _ids(self, conn: sqlite3.Connection, keys: set[str]) -> dict[str, int]:

@@ -163,19 +163,24 @@ _DECODERS: dict[str, Any] = {
     "text": lambda v, n: _opt(str, v, n) or "",
     "fingerprint": lambda v, n: _opt(str, v, n) or "",
     "kind": _strict(str),  # null and "" are not kinds (checked against KINDS after decoding)
-    **{name: _strict(int) for name in ("message_id", "views", "channel_id", "forwards", "replies", "reply_to",
-                                       "grouped_id")},
+    **{
+        name: _strict(int)
+        for name in ("message_id", "views", "channel_id", "forwards", "replies", "reply_to", "grouped_id")
+    },
     **{name: _strict(str) for name in ("channel", "url", "author", "title", "channel_title", "service")},
 }
-_LISTS = frozenset(("key_points", "hashtags", "mentions", "approximate", "links", "media", "datelines",
-                    "reactions", "album"))
+_LISTS = frozenset(
+    ("key_points", "hashtags", "mentions", "approximate", "links", "media", "datelines", "reactions", "album")
+)
 # Fields whose null reads as their default (None, () or ""): all but source and kind.
 _NULLABLE = frozenset(f.name for f in dataclasses.fields(Post)) - {"source", "kind"}
 # Fields of a plain JSON type, taken as they are when they have it (a bool is not an int here).
 _SCALARS: dict[str, type] = {
     **{name: int for name in ("message_id", "views", "channel_id", "forwards", "replies", "reply_to", "grouped_id")},
-    **{name: str for name in ("kind", "channel", "url", "author", "title", "channel_title", "service", "text",
-                              "fingerprint")},
+    **{
+        name: str
+        for name in ("kind", "channel", "url", "author", "title", "channel_title", "service", "text", "fingerprint")
+    },
     "edited": bool,
 }
 
@@ -191,8 +196,9 @@ _COLUMNS = ("title", "text", "author")
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _STORED_NAMES = tuple(f.name for f in dataclasses.fields(Post) if f.name not in _COLUMNS)
 _stored_values = operator.attrgetter(*_STORED_NAMES)
-_NEEDS_ENCODING = frozenset(("date", "edit_date", "forwarded_from", "poll", "source", "links", "media", "datelines",
-                             "reactions"))
+_NEEDS_ENCODING = frozenset(
+    ("date", "edit_date", "forwarded_from", "poll", "source", "links", "media", "datelines", "reactions")
+)
 _EMPTY_RECORD = to_json(Post())
 
 

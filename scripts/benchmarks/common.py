@@ -51,8 +51,7 @@ def child_peak(code: str) -> dict[str, float]:
     Peak RSS is the child's VmHWM: ru_maxrss would carry over the parent's peak across exec.
     """
     wrapper = (
-        "import json\n" + code +
-        "\nres = dict(result)\n"
+        "import json\n" + code + "\nres = dict(result)\n"
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
         "res['peak_rss_mb'] = int(hwm) / 1024\n"
         "print(json.dumps(res))\n"

@@ -45,8 +45,15 @@ def run(workdir: Path) -> list[Figure]:
             since = NOW - timedelta(days=days)
             built = best_of(3, lambda since=since: build_digest(store.db, since, NOW, now=NOW))
             floor = best_of(3, lambda since=since: _read_window(store, since))
-            figures.append(Figure(f"digest of a {label} ({N // DAYS * days:,} of {N:,} posts)", built * 1000, "ms",
-                                  floor * 1000, "read + decode the window"))
+            figures.append(
+                Figure(
+                    f"digest of a {label} ({N // DAYS * days:,} of {N:,} posts)",
+                    built * 1000,
+                    "ms",
+                    floor * 1000,
+                    "read + decode the window",
+                )
+            )
         digest = build_digest(store.db, NOW - timedelta(days=1), NOW, now=NOW)
         html = best_of(5, lambda: render_html(digest))
         figures.append(Figure("HTML rendering of the day's digest", html * 1000, "ms"))

@@ -25,8 +25,10 @@ def make_dump(path: Path, size: int = SIZE, seed: int = 7) -> int:
             base = rng.choice(seed_posts)
             lines = base.text.split("\n")
             head, body = lines[0], lines[1:]
-            body = [" ".join(rng.choice(words) for _ in range(rng.randint(8, 60))) if rng.random() < 0.4 else line
-                    for line in body]
+            body = [
+                " ".join(rng.choice(words) for _ in range(rng.randint(8, 60))) if rng.random() < 0.4 else line
+                for line in body
+            ]
             body.append(" ".join("#" + rng.choice(tags) for _ in range(rng.randint(1, 3))))
             chrome = ["Media is too big", "VIEW IN TELEGRAM"] if rng.random() < 0.3 else []
             copy = body if rng.random() < 0.8 else []
@@ -59,8 +61,14 @@ def run(workdir: Path) -> list[Figure]:
     )
     mbps = size_mb / parse_s
     return [
-        Figure("dump parse throughput", mbps, "MB/s", size_mb / floor_s, "read+split floor",
-               ">= 20 MB/s", mbps >= 20),
-        Figure("dump parse peak RSS / file size", mem["peak_rss_mb"] / size_mb, "x", None, "",
-               "< 3x", mem["peak_rss_mb"] / size_mb < 3),
+        Figure("dump parse throughput", mbps, "MB/s", size_mb / floor_s, "read+split floor", ">= 20 MB/s", mbps >= 20),
+        Figure(
+            "dump parse peak RSS / file size",
+            mem["peak_rss_mb"] / size_mb,
+            "x",
+            None,
+            "",
+            "< 3x",
+            mem["peak_rss_mb"] / size_mb < 3,
+        ),
     ]

@@ -44,8 +44,13 @@ def _ingest_then_index(jsonl: Path, db: Path) -> tuple[float, float]:
 def _figure(workdir: Path, name: str, jsonl: Path, count: int) -> Figure:
     # Best of two, so a burst of load on the shared machine is less likely to decide the figure.
     ingest, index = min(_ingest_then_index(jsonl, workdir / f"{name.split()[0]}-{i}.db") for i in range(2))
-    return Figure(f"ingest + echo index, {name} ({count:,})", count / (ingest + index), "posts/s",
-                  count / ingest, "feedwatch ingest alone")
+    return Figure(
+        f"ingest + echo index, {name} ({count:,})",
+        count / (ingest + index),
+        "posts/s",
+        count / ingest,
+        "feedwatch ingest alone",
+    )
 
 
 def run(workdir: Path) -> list[Figure]:

@@ -25,8 +25,11 @@ _MESSAGE_RE = re.compile(
 
 
 def _samples() -> Path | None:
-    for candidate in (ROOT.parent / "shared" / "formats", ROOT.parents[1] / "shared" / "formats",
-                      Path("/work/shared/formats")):
+    for candidate in (
+        ROOT.parent / "shared" / "formats",
+        ROOT.parents[1] / "shared" / "formats",
+        Path("/work/shared/formats"),
+    ):
         if candidate.is_dir():
             return candidate
     return None
@@ -35,8 +38,11 @@ def _samples() -> Path | None:
 def make_html_export(folder: Path) -> int:
     """Write an export folder of HTML_FILES pages cut from real pages; return its size in bytes."""
     samples = _samples()
-    pages = (sorted((samples / "tdesktop_html_onlineverdan").glob("messages*.html")) if samples
-             else sorted((FIXTURES / "tg_html" / "channel").glob("messages*.html")))
+    pages = (
+        sorted((samples / "tdesktop_html_onlineverdan").glob("messages*.html"))
+        if samples
+        else sorted((FIXTURES / "tg_html" / "channel").glob("messages*.html"))
+    )
     texts = [p.read_text(encoding="utf-8") for p in pages]
     blocks = [b for text in texts for b in _MESSAGE_RE.findall(text)]
     head = texts[0][: texts[0].index('<div class="history">') + len('<div class="history">') + 1]
@@ -109,28 +115,48 @@ def html_figures(workdir: Path) -> list[Figure]:
     size_mb = make_html_export(folder) / 1e6
     ours = size_mb / best_of(3, lambda: _feedwatch(folder))
     naive = size_mb / best_of(1, lambda: _naive_bs4(folder))
-    return [Figure(f"HTML export parse ({size_mb:.1f} MB, {HTML_FILES} files)", ours, "MB/s", naive,
-                   "naive bs4 html.parser", ">= 3x baseline", ours >= 3 * naive)]
+    return [
+        Figure(
+            f"HTML export parse ({size_mb:.1f} MB, {HTML_FILES} files)",
+            ours,
+            "MB/s",
+            naive,
+            "naive bs4 html.parser",
+            ">= 3x baseline",
+            ours >= 3 * naive,
+        )
+    ]
 
 
 def json_figures(workdir: Path) -> list[Figure]:
     path = workdir / "result.json"
     size_mb = make_json_export(path) / 1e6
     timed = (
-        "import time\nstarted = time.perf_counter()\n{body}\n"
-        "result = {{'n': n, 's': time.perf_counter() - started}}"
+        "import time\nstarted = time.perf_counter()\n{body}\nresult = {{'n': n, 's': time.perf_counter() - started}}"
     )
-    ours = child_peak(timed.format(body=f"from feedwatch.parse import parse_path\n"
-                                        f"n = sum(1 for _ in parse_path({str(path)!r}))"))
-    floor = child_peak(timed.format(body=f"import ijson\nwith open({str(path)!r}, 'rb') as f:\n"
-                                         f"    n = sum(1 for _ in ijson.items(f, 'messages.item'))"))
+    ours = child_peak(
+        timed.format(body=f"from feedwatch.parse import parse_path\nn = sum(1 for _ in parse_path({str(path)!r}))")
+    )
+    floor = child_peak(
+        timed.format(
+            body=f"import ijson\nwith open({str(path)!r}, 'rb') as f:\n"
+            f"    n = sum(1 for _ in ijson.items(f, 'messages.item'))"
+        )
+    )
     if ours["n"] != floor["n"]:
         raise SystemExit(f"JSON bench: {ours['n']} posts but {floor['n']} messages")
     label = f"JSON export ({size_mb:,.0f} MB, {ours['n']:,.0f} msgs)"
     return [
         Figure(f"{label} parse", size_mb / ours["s"], "MB/s", size_mb / floor["s"], "ijson.items only"),
-        Figure(f"{label} peak RSS", ours["peak_rss_mb"], "MB", floor["peak_rss_mb"], "ijson.items only",
-               "< 200 MB", ours["peak_rss_mb"] < 200),
+        Figure(
+            f"{label} peak RSS",
+            ours["peak_rss_mb"],
+            "MB",
+            floor["peak_rss_mb"],
+            "ijson.items only",
+            "< 200 MB",
+            ours["peak_rss_mb"] < 200,
+        ),
     ]
 
 

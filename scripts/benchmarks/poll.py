@@ -88,16 +88,38 @@ def run(workdir: Path) -> list[Figure]:
         child.join(10)
     floor = requests * LATENCY / CONCURRENCY
     return [
-        Figure(f"backfill {CHANNELS}x{PAGES} pages, {LATENCY * 1000:.0f} ms/req, stored", wall, "s", floor,
-               f"floor ({requests} req x latency / {CONCURRENCY})"),
+        Figure(
+            f"backfill {CHANNELS}x{PAGES} pages, {LATENCY * 1000:.0f} ms/req, stored",
+            wall,
+            "s",
+            floor,
+            f"floor ({requests} req x latency / {CONCURRENCY})",
+        ),
         Figure("the same pages fetched and parsed, not stored", fetch_wall, "s", floor, "floor"),
-        Figure("the same pages fetched and parsed, not stored", fetch_wall, "s", parse_cpu,
-               f"parsing {requests} pages alone"),
+        Figure(
+            "the same pages fetched and parsed, not stored",
+            fetch_wall,
+            "s",
+            parse_cpu,
+            f"parsing {requests} pages alone",
+        ),
         Figure(f"backfill posts stored ({new})", new / wall, "posts/s"),
-        Figure(f"incremental: requests per new post ({inc_new} new)", inc_requests / inc_new, "req/post",
-               CHANNELS / inc_new, "1 req per channel polled"),
-        Figure("incremental: requests per channel polled", inc_requests / CHANNELS, "req/chan", None, "",
-               "<= 2 per channel (issue)", inc_requests <= 2 * CHANNELS),
+        Figure(
+            f"incremental: requests per new post ({inc_new} new)",
+            inc_requests / inc_new,
+            "req/post",
+            CHANNELS / inc_new,
+            "1 req per channel polled",
+        ),
+        Figure(
+            "incremental: requests per channel polled",
+            inc_requests / CHANNELS,
+            "req/chan",
+            None,
+            "",
+            "<= 2 per channel (issue)",
+            inc_requests <= 2 * CHANNELS,
+        ),
         Figure("incremental poll wall time", inc_wall, "s", inc_requests * LATENCY / CONCURRENCY, "floor"),
     ]
 

@@ -28,11 +28,17 @@ T0 = datetime(2025, 1, 1, tzinfo=UTC)
 def _posts() -> Iterator[Post]:
     for i in range(N):
         channel, origin = f"chan{i % 50}", f"chan{(i * 7) % 50}"
-        yield Post(channel=channel, message_id=i + 1, url=f"https://t.me/{channel}/{i + 1}",
-                   date=T0 + timedelta(minutes=i), views=100 + i,
-                   forwarded_from=ForwardedFrom(origin, origin, i) if i % 10 == 0 else None,
-                   text=f"Post number {i} about topic{i % 17}\n\nbody words {i * 7} #Tag{i % 40} #Common",
-                   hashtags=(f"Tag{i % 40}", "Common"), source=Source("tme-html", f"https://t.me/s/{channel}", i))
+        yield Post(
+            channel=channel,
+            message_id=i + 1,
+            url=f"https://t.me/{channel}/{i + 1}",
+            date=T0 + timedelta(minutes=i),
+            views=100 + i,
+            forwarded_from=ForwardedFrom(origin, origin, i) if i % 10 == 0 else None,
+            text=f"Post number {i} about topic{i % 17}\n\nbody words {i * 7} #Tag{i % 40} #Common",
+            hashtags=(f"Tag{i % 40}", "Common"),
+            source=Source("tme-html", f"https://t.me/s/{channel}", i),
+        )
 
 
 def run(workdir: Path) -> list[Figure]:

@@ -49,17 +49,25 @@ class Generator:
 
     def post(self, n: int) -> Post:
         rng = self.rng
-        words = [self.zipf(self.words) if rng.random() < 0.7 else rng.choice(self.words)
-                 for _ in range(rng.randint(20, 70))]
+        words = [
+            self.zipf(self.words) if rng.random() < 0.7 else rng.choice(self.words) for _ in range(rng.randint(20, 70))
+        ]
         title = " ".join(words[:8]).capitalize()
         tags = tuple(dict.fromkeys(self.zipf(self.tags) for _ in range(rng.randint(1, 3))))
         text = title + "\n\n" + " ".join(words[8:]) + "\n\n" + " ".join("#" + t for t in tags)
         channel = CHANNELS[n % len(CHANNELS)]
         forwarded = ForwardedFrom(rng.choice(CHANNELS)) if rng.random() < 0.2 else None
         return Post(
-            channel=channel, message_id=n // len(CHANNELS) + 1, url=f"https://t.me/{channel}/{n // 50 + 1}",
-            date=self.start + timedelta(seconds=60 * n), views=rng.randint(10, 100_000), forwarded_from=forwarded,
-            title=title, text=text, hashtags=tags, source=Source("tme-html", f"https://t.me/s/{channel}", n % 20),
+            channel=channel,
+            message_id=n // len(CHANNELS) + 1,
+            url=f"https://t.me/{channel}/{n // 50 + 1}",
+            date=self.start + timedelta(seconds=60 * n),
+            views=rng.randint(10, 100_000),
+            forwarded_from=forwarded,
+            title=title,
+            text=text,
+            hashtags=tags,
+            source=Source("tme-html", f"https://t.me/s/{channel}", n % 20),
             fingerprint=fingerprint(text),
         )
 
@@ -167,16 +175,35 @@ def run(workdir: Path) -> list[Figure]:
     rate, floor_rate = N / store_s, N / floor_s
     median_ms = statistics.median(times) * 1000
     return [
-        Figure(f"ingest throughput ({N:,} posts)", rate, "posts/s", floor_rate, "executemany floor",
-               ">= 0.5x floor", rate >= 0.5 * floor_rate),
+        Figure(
+            f"ingest throughput ({N:,} posts)",
+            rate,
+            "posts/s",
+            floor_rate,
+            "executemany floor",
+            ">= 0.5x floor",
+            rate >= 0.5 * floor_rate,
+        ),
         Figure(f"search median of 50 ({N:,} posts)", median_ms, "ms", None, "", "< 50 ms", median_ms < 50),
         Figure("search slowest of 50", max(times) * 1000, "ms"),
         Figure("search a word in ~all posts, by relevance", common["relevance"] * 1000, "ms"),
         Figure("search a word in ~all posts, recent first", common["recent"] * 1000, "ms"),
-        Figure("count of its matches (\"20 of N shown\")", common["count"] * 1000, "ms",
-               common["recent"] * 1000, "its recent-first search"),
+        Figure(
+            'count of its matches ("20 of N shown")',
+            common["count"] * 1000,
+            "ms",
+            common["recent"] * 1000,
+            "its recent-first search",
+        ),
         Figure("database bytes per post", size / N, "B", floor_size / N, "plain table"),
-        Figure(f"echoes of one post, median of 50 ({N:,} posts)", statistics.median(echo_times) * 1000, "ms",
-               None, "", "< 50 ms", statistics.median(echo_times) < 0.05),
+        Figure(
+            f"echoes of one post, median of 50 ({N:,} posts)",
+            statistics.median(echo_times) * 1000,
+            "ms",
+            None,
+            "",
+            "< 50 ms",
+            statistics.median(echo_times) < 0.05,
+        ),
         Figure("echoes of one post, slowest of 50", max(echo_times) * 1000, "ms"),
     ]

@@ -56,8 +56,9 @@ def _render(sentences: list[list[str]], rng: random.Random) -> str:
     return (rng.choice(EMOJI) + " " if rng.random() < 0.5 else "") + text
 
 
-def _edit(sentences: list[list[str]], rate: float, rng: random.Random, topic: tuple[list[str], list[float]]
-          ) -> list[list[str]]:
+def _edit(
+    sentences: list[list[str]], rate: float, rng: random.Random, topic: tuple[list[str], list[float]]
+) -> list[list[str]]:
     out = []
     for sentence in sentences:
         words: list[str] = []
@@ -82,13 +83,29 @@ def generate(seed: int = 1, groups: int = 200, unrelated: int = 3000, channels: 
     start = datetime(2024, 1, 1, tzinfo=UTC)
     out = EchoSet()
 
-    def add(channel: str, text: str, when: datetime, group: int | None, origin: tuple[str, int] | None = None,
-            rate: float | None = None) -> tuple[str, int]:
+    def add(
+        channel: str,
+        text: str,
+        when: datetime,
+        group: int | None,
+        origin: tuple[str, int] | None = None,
+        rate: float | None = None,
+    ) -> tuple[str, int]:
         numbers[channel] += 1
         number = numbers[channel]
         forwarded = ForwardedFrom(name=origin[0], channel=origin[0], message_id=origin[1]) if origin else None
-        out.posts.append(finish(Post(channel=channel, message_id=number, date=when, text=text, forwarded_from=forwarded,
-                                     source=Source("jsonl", "echo-set", len(out.posts)))))
+        out.posts.append(
+            finish(
+                Post(
+                    channel=channel,
+                    message_id=number,
+                    date=when,
+                    text=text,
+                    forwarded_from=forwarded,
+                    source=Source("jsonl", "echo-set", len(out.posts)),
+                )
+            )
+        )
         out.group_of[(channel, number)] = group
         if rate is not None:
             out.rate_of[(channel, number)] = rate

@@ -68,11 +68,16 @@ def score_synthetic(seed: int, threshold: float) -> dict[str, object]:
         pairs = {frozenset((key, origins[data.group_of[key]])) for key, r in data.rate_of.items() if r == rate}  # type: ignore[index]
         by_rate[f"{rate:.2f}"] = len(pairs & got) / len(pairs) if pairs else None
     return {
-        "posts": len(data.posts), "talking_points": len(truth), "groups_found": len(predicted),
-        "threshold": threshold, "pairs": len(want),
+        "posts": len(data.posts),
+        "talking_points": len(truth),
+        "groups_found": len(predicted),
+        "threshold": threshold,
+        "pairs": len(want),
         "precision": round(len(right) / len(got), 4) if got else 1.0,
         "recall": round(len(right) / len(want), 4) if want else 1.0,
-        "recall_by_edit_rate": by_rate, "ingest_s": round(ingest_s, 2), "grouping_s": round(group_s, 2),
+        "recall_by_edit_rate": by_rate,
+        "ingest_s": round(ingest_s, 2),
+        "grouping_s": round(group_s, 2),
     }
 
 
@@ -93,8 +98,11 @@ def real_groups(path: Path, since: datetime | None, until: datetime | None, top:
         found = echoes.echoes_of_window(store.db.conn, since, until, min_channels=2)
         group_s = time.perf_counter() - started
     return {
-        "posts_indexed_passages": passages, "ingest_s": round(ingest_s, 1), "grouping_s": round(group_s, 2),
-        "groups": len(found), "largest": [g.to_json() for g in found[:top]],
+        "posts_indexed_passages": passages,
+        "ingest_s": round(ingest_s, 1),
+        "grouping_s": round(group_s, 2),
+        "groups": len(found),
+        "largest": [g.to_json() for g in found[:top]],
     }
 
 
@@ -120,21 +128,27 @@ def main() -> int:
         return 0
     syn = result["synthetic"]
     assert isinstance(syn, dict)
-    print(f"Synthetic (seed {args.seed}): {syn['posts']} posts, {syn['talking_points']} talking points "
-          f"copied into 1-6 other channels, {syn['pairs']} labelled pairs")
+    print(
+        f"Synthetic (seed {args.seed}): {syn['posts']} posts, {syn['talking_points']} talking points "
+        f"copied into 1-6 other channels, {syn['pairs']} labelled pairs"
+    )
     print(f"  threshold {syn['threshold']}: precision {syn['precision']:.3f}, recall {syn['recall']:.3f}")
     for rate, recall in syn["recall_by_edit_rate"].items():
         print(f"  copies edited at rate {rate}: {recall:.3f} found with their origin")
     if "real" in result:
         real = result["real"]
         assert isinstance(real, dict)
-        print(f"Real ({args.real.name}): {real['posts_indexed_passages']} passages indexed, "
-              f"{real['groups']} groups in the window, grouped in {real['grouping_s']} s")
+        print(
+            f"Real ({args.real.name}): {real['posts_indexed_passages']} passages indexed, "
+            f"{real['groups']} groups in the window, grouped in {real['grouping_s']} s"
+        )
         for group in real["largest"]:
             origin = group["origin"]
             text = " ".join(origin["text"].split())[:110]
-            print(f"  {group['channels']:>2} channels, {group['forwards']} forwards, {group['verbatim']} verbatim, "
-                  f"{group['edited']} edited; from {origin['channel']} {origin['date'][:16]}: {text}")
+            print(
+                f"  {group['channels']:>2} channels, {group['forwards']} forwards, {group['verbatim']} verbatim, "
+                f"{group['edited']} edited; from {origin['channel']} {origin['date'][:16]}: {text}"
+            )
     return 0
 
 

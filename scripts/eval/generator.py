@@ -265,10 +265,16 @@ class Generator:
 
     def label(self, kind: str, tags: tuple[str, ...], t: float, channels: list[str], launch: int = 1) -> None:
         scored = t >= T0 + self.c.warmup_days * DAY
-        self.labels["campaigns"].append({
-            "tags": [x.lower() for x in tags], "kind": kind, "start": t, "channels": channels, "scored": scored,
-            "launch": launch,
-        })
+        self.labels["campaigns"].append(
+            {
+                "tags": [x.lower() for x in tags],
+                "kind": kind,
+                "start": t,
+                "channels": channels,
+                "scored": scored,
+                "launch": launch,
+            }
+        )
 
     def write(self) -> Stream:
         """Number each channel's posts in time order and make Post JSON objects."""
@@ -293,14 +299,36 @@ def _post_json(t: float, channel: str, mid: int, tags: tuple[str, ...], fwd: tup
     if fwd:
         forwarded = {"name": fwd[0], "channel": fwd[0], "message_id": fwd[1], "url": f"https://t.me/{fwd[0]}/{fwd[1]}"}
     return {
-        "kind": "post", "channel": channel, "message_id": mid, "url": f"https://t.me/{channel}/{mid}",
-        "date": datetime.fromtimestamp(round(t), UTC).isoformat(), "edited": None, "views": None,
-        "forwarded_from": forwarded, "author": None, "title": None, "text": text, "key_points": [],
-        "hashtags": list(tags), "mentions": [], "links": [], "media": [], "datelines": [],
+        "kind": "post",
+        "channel": channel,
+        "message_id": mid,
+        "url": f"https://t.me/{channel}/{mid}",
+        "date": datetime.fromtimestamp(round(t), UTC).isoformat(),
+        "edited": None,
+        "views": None,
+        "forwarded_from": forwarded,
+        "author": None,
+        "title": None,
+        "text": text,
+        "key_points": [],
+        "hashtags": list(tags),
+        "mentions": [],
+        "links": [],
+        "media": [],
+        "datelines": [],
         "source": {"format": "jsonl", "path": None, "index": None},
         "fingerprint": hashlib.sha256(f"{channel}/{mid}".encode()).hexdigest()[:32],
-        "channel_id": None, "channel_title": None, "edit_date": None, "forwards": None, "replies": None,
-        "reply_to": None, "grouped_id": None, "album": [], "reactions": [], "poll": None, "service": None,
+        "channel_id": None,
+        "channel_title": None,
+        "edit_date": None,
+        "forwards": None,
+        "replies": None,
+        "reply_to": None,
+        "grouped_id": None,
+        "album": [],
+        "reactions": [],
+        "poll": None,
+        "service": None,
         "approximate": [],
     }
 

@@ -75,8 +75,12 @@ def load_campaigns(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def score(found: list[dict[str, Any]], labels: dict[tuple[str, str], dict[str, str]],
-          campaigns: list[dict[str, Any]], span: tuple[float, float]) -> dict[str, Any]:
+def score(
+    found: list[dict[str, Any]],
+    labels: dict[tuple[str, str], dict[str, str]],
+    campaigns: list[dict[str, Any]],
+    span: tuple[float, float],
+) -> dict[str, Any]:
     """Return precision (labelled alerts), recall within 7 days, delays, alerts per week, unlabelled alerts."""
     detecting = [a for a in found if a["tier"] in DETECTING]
     kinds: Counter[str] = Counter()
@@ -90,22 +94,37 @@ def score(found: list[dict[str, Any]], labels: dict[tuple[str, str], dict[str, s
             kinds[row["label"]] += 1
     rows = []
     for c in campaigns:
-        hits = [a for a in detecting if {t.casefold() for t in a["tags"]} & c["names"]
-                and c["start"] - DAY <= datetime.fromisoformat(a["alerted_at"]).timestamp()
-                <= c["start"] + RECALL_DAYS * DAY]
+        hits = [
+            a
+            for a in detecting
+            if {t.casefold() for t in a["tags"]} & c["names"]
+            and c["start"] - DAY
+            <= datetime.fromisoformat(a["alerted_at"]).timestamp()
+            <= c["start"] + RECALL_DAYS * DAY
+        ]
         first = min(hits, key=lambda a: a["alerted_at"]) if hits else None
         delay = (datetime.fromisoformat(first["alerted_at"]).timestamp() - c["start"]) / HOUR if first else None
-        rows.append({"campaign": c["campaign"], "kind": c["kind"], "first_use": c["first_use"],
-                     "alert": f"{first['tier']} #{first['tag']}" if first else "missed", "delay_h": delay})
+        rows.append(
+            {
+                "campaign": c["campaign"],
+                "kind": c["kind"],
+                "first_use": c["first_use"],
+                "alert": f"{first['tier']} #{first['tag']}" if first else "missed",
+                "delay_h": delay,
+            }
+        )
     delays = [r["delay_h"] for r in rows if r["delay_h"] is not None]
     weeks = max((span[1] - span[0]) / (7 * DAY), 1e-9)
     return {
-        "alerts": len(detecting), "labels": dict(kinds),
+        "alerts": len(detecting),
+        "labels": dict(kinds),
         "precision": kinds["campaign"] / len(detecting) if detecting else float("nan"),
         "recall": len(delays) / len(rows) if rows else float("nan"),
         "median_delay_h": statistics.median(delays) if delays else float("nan"),
-        "alerts_per_week": len(detecting) / weeks, "t3_per_week": sum(a["tier"] == "T3" for a in found) / weeks,
-        "campaigns": rows, "unlabelled": unlabelled,
+        "alerts_per_week": len(detecting) / weeks,
+        "t3_per_week": sum(a["tier"] == "T3" for a in found) / weeks,
+        "campaigns": rows,
+        "unlabelled": unlabelled,
     }
 
 
@@ -113,16 +132,32 @@ def unlabelled_rows(result: dict[str, Any]) -> list[str]:
     """Return CSV lines (label left empty) for the alerts the labels file lacks."""
     out = []
     for a in result["unlabelled"]:
-        out.append(",".join([
-            "farright_ecosystem", a["tier"], a["tag"], a["first_seen"][:16], a["alerted_at"][:16],
-            str(len(a["channels"])), str(a["posts"]), str(a["forwards"]), "", "",
-        ]))
+        out.append(
+            ",".join(
+                [
+                    "farright_ecosystem",
+                    a["tier"],
+                    a["tag"],
+                    a["first_seen"][:16],
+                    a["alerted_at"][:16],
+                    str(len(a["channels"])),
+                    str(a["posts"]),
+                    str(a["forwards"]),
+                    "",
+                    "",
+                ]
+            )
+        )
     return out
 
 
 def evaluate(stream: Path, labels: Path, campaigns: Path, workdir: Path) -> dict[str, Any]:
     found, posts, seconds, span = detect(stream, workdir / "real.db")
     result = score(found, load_labels(labels), load_campaigns(campaigns), span)
-    result.update(posts=posts, seconds=seconds, found=found,
-                  span=(datetime.fromtimestamp(span[0], UTC).date(), datetime.fromtimestamp(span[1], UTC).date()))
+    result.update(
+        posts=posts,
+        seconds=seconds,
+        found=found,
+        span=(datetime.fromtimestamp(span[0], UTC).date(), datetime.fromtimestamp(span[1], UTC).date()),
+    )
     return result

@@ -34,8 +34,14 @@ from score import score
 REAL_LABELS = Path(__file__).resolve().parent / "labels_farright_dev.csv"
 REAL_TARGETS = {"precision": 0.6, "recall": 0.6, "network_delay_h": 12.0}
 
-TARGETS = {"precision": 0.95, "recall": 0.95, "repeat_delay_h": 1.0, "first_delay_h": 48.0,
-           "null_alarms_per_day": 0.1, "posts_per_s": 20_000}
+TARGETS = {
+    "precision": 0.95,
+    "recall": 0.95,
+    "repeat_delay_h": 1.0,
+    "first_delay_h": 48.0,
+    "null_alarms_per_day": 0.1,
+    "posts_per_s": 20_000,
+}
 
 
 def feedwatch(*args: str) -> str:
@@ -93,26 +99,42 @@ def table(config: Config, found: dict[str, Any], null: dict[str, Any]) -> list[s
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for kind, r in rows.items():
-        lines.append(f"| {kind} | {r['campaigns']} | {r['detected']} | {_f(r['recall'])} | {r['by_T1']} | "
-                     f"{_f(r['median_delay_h'], 1)} | {_f(r['p90_delay_h'], 1)} |")
+        lines.append(
+            f"| {kind} | {r['campaigns']} | {r['detected']} | {_f(r['recall'])} | {r['by_T1']} | "
+            f"{_f(r['median_delay_h'], 1)} | {_f(r['p90_delay_h'], 1)} |"
+        )
     fps = ", ".join(f"{k} {v}" for k, v in sorted(found["false_positives"].items())) or "none"
     null_fps = ", ".join(f"{k} {v}" for k, v in sorted(null["false_positives"].items())) or "none"
     checks = [
         ("precision over alerted tags (T1+T2)", found["precision"], TARGETS["precision"], True),
         ("recall over all injected campaigns", rows["all"]["recall"], TARGETS["recall"], True),
-        ("median delay, a network's repeat launch (h)", rows["network, repeat launch"]["median_delay_h"],
-         TARGETS["repeat_delay_h"], False),
-        ("median delay, a network's first launch (h)", rows["network, first launch"]["median_delay_h"],
-         TARGETS["first_delay_h"], False),
+        (
+            "median delay, a network's repeat launch (h)",
+            rows["network, repeat launch"]["median_delay_h"],
+            TARGETS["repeat_delay_h"],
+            False,
+        ),
+        (
+            "median delay, a network's first launch (h)",
+            rows["network, first launch"]["median_delay_h"],
+            TARGETS["first_delay_h"],
+            False,
+        ),
         ("false alarms per day, null stream", null["false_alarms_per_day"], TARGETS["null_alarms_per_day"], False),
-        ("posts/s through ingest + detection", min(found["posts_per_s"], null["posts_per_s"]),
-         TARGETS["posts_per_s"], True),
+        (
+            "posts/s through ingest + detection",
+            min(found["posts_per_s"], null["posts_per_s"]),
+            TARGETS["posts_per_s"],
+            True,
+        ),
     ]
     lines += ["", "| measure | value | target | met |", "|---|---:|---:|---|"]
     for label, value, target, higher in checks:
         met = not math.isnan(value) and (value >= target if higher else value <= target)
-        lines.append(f"| {label} | {_f(value, 3) if value < 100 else f'{value:,.0f}'} | "
-                     f"{'>=' if higher else '<='} {target:,} | {'yes' if met else 'NO'} |")
+        lines.append(
+            f"| {label} | {_f(value, 3) if value < 100 else f'{value:,.0f}'} | "
+            f"{'>=' if higher else '<='} {target:,} | {'yes' if met else 'NO'} |"
+        )
     lines += [
         "",
         f"False positives by negative kind: {fps} (of {found['alerted_tags']} alerted tags); "
@@ -136,14 +158,23 @@ def real_table(result: dict[str, Any]) -> list[str]:
     ]
     for r in result["campaigns"]:
         lines.append(f"| {r['campaign']} | {r['kind']} | {r['first_use']} | {r['alert']} | {_f(r['delay_h'], 1)} |")
-    network = [r["delay_h"] for r in result["campaigns"]
-               if r["kind"].startswith("network") and r["delay_h"] is not None]
+    network = [
+        r["delay_h"] for r in result["campaigns"] if r["kind"].startswith("network") and r["delay_h"] is not None
+    ]
     checks = [
-        ("precision among T1/T2 alerts (labelled by reading them)", result["precision"], REAL_TARGETS["precision"],
-         True),
+        (
+            "precision among T1/T2 alerts (labelled by reading them)",
+            result["precision"],
+            REAL_TARGETS["precision"],
+            True,
+        ),
         ("recall of documented campaigns within 7 days", result["recall"], REAL_TARGETS["recall"], True),
-        ("median delay, network pushes (h)", statistics.median(network) if network else math.nan,
-         REAL_TARGETS["network_delay_h"], False),
+        (
+            "median delay, network pushes (h)",
+            statistics.median(network) if network else math.nan,
+            REAL_TARGETS["network_delay_h"],
+            False,
+        ),
     ]
     lines += ["", "| measure | value | target | met |", "|---|---:|---:|---|"]
     for label, value, target, higher in checks:
@@ -171,17 +202,32 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--days", type=int)
     parser.add_argument("--keep", type=Path, help="keep the streams and databases in this folder")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON instead of the table")
-    parser.add_argument("--launch-every", type=float, nargs=2, metavar=("MIN", "MAX"), default=(14.0, 56.0),
-                        help="days between a network's launches (default 14 56: every 2-8 weeks)")
+    parser.add_argument(
+        "--launch-every",
+        type=float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=(14.0, 56.0),
+        help="days between a network's launches (default 14 56: every 2-8 weeks)",
+    )
     parser.add_argument("--direct", action="store_true", help="parse and detect in-process, without the store")
-    parser.add_argument("--quiet-networks", action="store_true",
-                        help="network members never forward their origin outside pushes (links come from co-launches)")
+    parser.add_argument(
+        "--quiet-networks",
+        action="store_true",
+        help="network members never forward their origin outside pushes (links come from co-launches)",
+    )
     parser.add_argument("--real", type=Path, help="also score a real labelled stream (Post JSON Lines, .gz allowed)")
     parser.add_argument("--real-only", action="store_true", help="score only the real stream")
     args = parser.parse_args(argv)
     channels, days, rate = (100, 80, 4.0) if args.quick else (300, 120, 8.0)
-    config = Config(channels=args.channels or channels, days=args.days or days, seed=args.seed, posts_per_day=rate,
-                    launch_every=tuple(args.launch_every), amplify=not args.quiet_networks)
+    config = Config(
+        channels=args.channels or channels,
+        days=args.days or days,
+        seed=args.seed,
+        posts_per_day=rate,
+        launch_every=tuple(args.launch_every),
+        amplify=not args.quiet_networks,
+    )
     null_config = Config(**{**vars(config), "campaigns": False, "seed": config.seed + 1000})
     with tempfile.TemporaryDirectory(prefix="feedwatch-eval-") as tmp:
         workdir = args.keep or Path(tmp)

@@ -44,7 +44,8 @@ def _row(group: list[tuple[int, dict[str, Any]]], first_alert: dict[int, dict[st
     found = [(c, first_alert[i]) for i, c in group if i in first_alert]
     delays = sorted((_t(a["alerted_at"]) - c["start"]) / HOUR for c, a in found)
     return {
-        "campaigns": len(group), "detected": len(found),
+        "campaigns": len(group),
+        "detected": len(found),
         "recall": len(found) / len(group) if group else float("nan"),
         "by_T1": sum(1 for _, a in found if a["tier"] == "T1"),
         "median_delay_h": statistics.median(delays) if delays else float("nan"),
@@ -57,8 +58,9 @@ def score(labels: dict[str, Any], alerts: list[dict[str, Any]], days_scored: flo
     first_alert, alerted_tags = _match(labels, alerts)
     scored = [(i, c) for i, c in enumerate(labels["campaigns"]) if c["scored"]]
     kinds = sorted({c["kind"] for _, c in scored})
-    rows = {kind: _row([(i, c) for i, c in scored if kind in (c["kind"], "all")], first_alert)
-            for kind in [*kinds, "all"]}
+    rows = {
+        kind: _row([(i, c) for i, c in scored if kind in (c["kind"], "all")], first_alert) for kind in [*kinds, "all"]
+    }
     network = [(i, c) for i, c in scored if c["kind"] in NETWORK_KINDS]
     rows["network, first launch"] = _row([(i, c) for i, c in network if c.get("launch", 1) <= 1], first_alert)
     rows["network, repeat launch"] = _row([(i, c) for i, c in network if c.get("launch", 1) > 1], first_alert)
