@@ -114,3 +114,14 @@ def test_changed_posts_names_the_edited_and_the_disappeared_post(polled: Path) -
     conn.row_factory = sqlite3.Row
     changes = {(r["change"], r["post"]) for r in conn.execute(browse.CHANGED_POSTS)}
     assert changes == {("edited", f"{CHANNEL}/20"), ("disappeared", f"{CHANNEL}/15")}
+
+
+def test_channels_lists_an_export_without_a_username_by_its_title(tmp_path: Path) -> None:
+    db = tmp_path / "fw.db"
+    root = Path(__file__).resolve().parents[1]
+    runner = CliRunner()
+    assert runner.invoke(main, ["ingest", str(root / "tests/fixtures/tg_html/channel"), "--db", str(db)]).exit_code == 0
+    result = runner.invoke(main, ["channels", "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["channel"], r["posts"]) for r in rows] == [("Baltic Wire 🛰", 12)]  # not an empty row with 0 posts

@@ -15,10 +15,12 @@ from typing import Any
 TOP = 5
 
 
-# A post's actor: its channel, else (a pasted copy) the channel or name it was forwarded from, the way the
-# campaign detector counts actors. Posts with neither (statements, notes) belong to no channel.
+# A post's actor: its channel, else its chat's title or numeric id (a Desktop export without a username), else (a
+# pasted copy) the channel or name it was forwarded from, the way the campaign detector counts actors. Posts with
+# none of these (statements, notes) belong to no channel.
 _ACTOR = (
-    "coalesce(channel, json_extract(json, '$.forwarded_from.channel'), json_extract(json, '$.forwarded_from.name'))"
+    "coalesce(channel, json_extract(json, '$.channel_title'), 'id ' || json_extract(json, '$.channel_id'),"
+    " json_extract(json, '$.forwarded_from.channel'), json_extract(json, '$.forwarded_from.name'))"
 )
 _ORIGIN = "lower(coalesce(json_extract(json, '$.forwarded_from.channel'), json_extract(json, '$.forwarded_from.name')))"
 _NAME = "trim(:channel, ' @')"
@@ -51,13 +53,14 @@ def _origins(one: bool) -> str:
 
 def channels_sql(one: bool = False) -> str:
     """Return the statement of one row per channel (or of the channel named `:channel` when `one`)."""
-    which = f"WHERE c.username = {_NAME} COLLATE NOCASE" if one else ""
+    which = f"AND c.username = {_NAME} COLLATE NOCASE" if one else ""
     return f"""
 WITH mine AS MATERIALIZED ({_posts_of_channel(one)}),
 chosen AS (
-  SELECT c.username, c.title, lower(c.username) AS ch FROM channels c {which}
+  SELECT c.username, c.title, lower(c.username) AS ch FROM channels c WHERE c.username IS NOT NULL {which}
   UNION ALL
-  SELECT min(m.actor), NULL, m.ch FROM mine m WHERE m.ch NOT IN (SELECT lower(username) FROM channels) GROUP BY m.ch
+  SELECT min(m.actor), NULL, m.ch FROM mine m
+  WHERE m.ch NOT IN (SELECT lower(username) FROM channels WHERE username IS NOT NULL) GROUP BY m.ch
 ),
 per AS (
   SELECT ch, count(*) AS posts, min(date) AS first_post, max(date) AS last_post,
