@@ -359,3 +359,26 @@ def test_single_chats_and_arrays_take_the_direct_path_and_agree_with_the_general
     direct = list(parse(io.BytesIO(single), "a.json", Options()))
     general = list(parse(io.BytesIO(account), "a.json", Options()))
     assert direct == general and len(direct) == 12
+
+
+def test_a_lone_low_surrogate_reads_as_a_replacement_and_loses_no_message(tmp_path: Path) -> None:
+    texts = ["first", "cut \\udc00 here", "third"]
+    messages = ",".join(
+        f'{{"id": {n + 1}, "type": "message", "date": "2024-01-0{n + 1}T10:00:00", "text": "{t}"}}'
+        for n, t in enumerate(texts)
+    )
+    path = tmp_path / "result.json"
+    path.write_text(f'{{"name": "Chat", "type": "public_channel", "id": 5, "messages": [{messages}]}}', "utf-8")
+    posts = list(parse_path(str(path)))
+    assert [p.message_id for p in posts] == [1, 2, 3]
+    assert posts[1].text == "cut \ufffd here"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 11])
+def test_a_surrogate_pair_split_across_reads_is_kept(size: int) -> None:
+    raw = b'"a \\ud83d\\ude00 b \\\\udc00 c \\ud83d\\ude00"'  # an emoji, a literal backslash-u text, an emoji
+    stream = _Unescape(io.BytesIO(raw))
+    out = b""
+    while chunk := stream.read(size):
+        out += chunk
+    assert json.loads(out) == "a \U0001f600 b \\udc00 c \U0001f600"

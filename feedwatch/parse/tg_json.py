@@ -55,6 +55,9 @@ _OTHER_MEDIA = {
 _HEAD_BYTES = 64 * 1024
 _PEER_RE = re.compile(r"(?:user|channel|chat)(\d{1,20})$")
 _ESCAPE_RE = re.compile(rb"(?<!\\)(\\+)x([0-9A-Fa-f]{2})")
+# A low-surrogate escape (\udc00-\udfff); it is lone, and not text, unless a high-surrogate escape comes just before.
+_LOW_RE = re.compile(rb"(?<!\\)(\\+)u[dD][c-fC-F][0-9A-Fa-f]{2}")
+_HIGH_RE = re.compile(rb"\\u[dD][89abAB][0-9A-Fa-f]{2}")
 # Telegram texts are a few thousand characters; ijson holds a whole string value, so a far longer
 # run without a quote is refused rather than read into memory.
 MAX_STRING_BYTES = 16 * 2**20
@@ -200,9 +203,19 @@ class _Unescape:
         self._stream.close()
 
     def _fix(self, data: bytes) -> bytes:
-        if b"\\x" not in data:
-            return data
-        return _ESCAPE_RE.sub(self._replace, data)
+        if b"\\x" in data:
+            data = _ESCAPE_RE.sub(self._replace, data)
+        if b"\\u" in data:
+            data = _LOW_RE.sub(lambda match: self._lone(match, data), data)
+        return data
+
+    def _lone(self, match: re.Match[bytes], data: bytes) -> bytes:
+        """A lone low surrogate (no character: the JSON parser refuses it and the rest of the file) reads as U+FFFD."""
+        slashes, start = match.group(1), match.start()
+        if len(slashes) % 2 == 0 or _HIGH_RE.fullmatch(data, max(start - 6, 0), start):
+            return match.group(0)
+        self.repaired += 1
+        return slashes[:-1] + b"\\ufffd"
 
     def _replace(self, match: re.Match[bytes]) -> bytes:
         slashes = match.group(1)
@@ -213,12 +226,15 @@ class _Unescape:
 
 
 def _safe_end(data: bytes) -> int:
-    """Return where `data` can be cut without splitting a backslash run and what follows it."""
-    tail = data.find(b"\\", max(len(data) - 3, 0))
+    """Return where `data` can be cut without splitting an escape (`\\xNN`, `\\uXXXX`) or a surrogate pair."""
+    tail = data.find(b"\\", max(len(data) - 6, 0))
     if tail < 0:
-        return len(data)
-    while tail > 0 and data[tail - 1] == 0x5C:
-        tail -= 1
+        tail = len(data)
+    else:
+        while tail > 0 and data[tail - 1] == 0x5C:
+            tail -= 1
+    if _HIGH_RE.fullmatch(data, max(tail - 6, 0), tail):  # keep a high surrogate with the low one after it
+        tail -= 6
     return tail
 
 
