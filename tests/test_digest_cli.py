@@ -185,3 +185,9 @@ def test_a_line_break_in_an_smtp_address_is_one_line_at_config_load(
     lines = err.strip().splitlines()
     key = "from" if "\\" in sender else "to"
     assert len(lines) == 1 and f"digest.smtp.{key} must not contain line breaks" in lines[0]
+
+
+def test_digest_out_into_a_folder_that_does_not_exist_makes_no_folder(db: str, tmp_path: Path) -> None:
+    code, _out, err = run("--db", db, "--since", "all", "--out", str(tmp_path / "typo" / "x.md"))
+    assert code == 1 and "no folder" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "typo").exists()

@@ -118,7 +118,7 @@ def _show(
 
     digest = build_digest(db, since, now, now=now, seen=seen, browse_url=browse_url)
     if out:
-        written = write_file(digest, Path(out), fmt)
+        written = write_file(digest, Path(out), fmt, make_folder=False)
         click.echo(f"digest written to {written}", err=True)
     else:
         write_line(RENDERERS[fmt][1](digest).rstrip("\n"))

@@ -159,11 +159,17 @@ def send(
     return send_email(target, digest, env=env)
 
 
-def write_file(digest: Digest, path: Path, fmt: str) -> Path:
-    """Write the digest rendered as `fmt` to `path` atomically (a temporary file, then a rename); return it."""
+def write_file(digest: Digest, path: Path, fmt: str, *, make_folder: bool = True) -> Path:
+    """Write the digest rendered as `fmt` to `path` atomically (a temporary file, then a rename); return it.
+
+    The configured digest folder is made when missing; a path a person typed (`make_folder` false) must name a
+    folder that exists, so a typo does not make folders anywhere.
+    """
     render = RENDERERS[fmt][1]
     text = render(digest)
     temporary = None
+    if not make_folder and not path.parent.is_dir():
+        raise DeliveryError(f"digest file {path}: no folder {path.parent} (make it first, or give another --out)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(
