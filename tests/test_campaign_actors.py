@@ -145,3 +145,18 @@ def test_a_tag_alerted_before_alerts_again_only_after_a_long_silence_and_says_re
     assert [a.first_seen.date() for a in found] == [at(10 * 24).date(), at(160 * 24).date()]
     assert found[1].evidence["episode"] == "revived"
     assert "Revived after" in " ".join(found[1].evidence["summary"])
+
+
+def _sign_off(relay_forwards: bool) -> list[Post]:
+    """hub tags two of its posts #SignOff (days 20 and 21); relay, not in its network, passes two on."""
+    posts = [*background(30, CHANNELS), post(1, "hub"), post(1, "relay")]
+    posts += [post(20 * 24 + 1, "hub", "SignOff", mid=501), post(21 * 24 + 1, "hub", "SignOff", mid=502)]
+    forward_of = "hub" if relay_forwards else None
+    posts += [post((21 + d) * 24 + 5, "relay", "SignOff", forward_of=forward_of, mid=600 + d) for d in range(2)]
+    return posts
+
+
+def test_a_channel_that_only_forwards_posts_carrying_a_tag_has_not_taken_it_up() -> None:
+    assert "T2" not in tiers_of(detect(_sign_off(relay_forwards=True)), "SignOff")
+    t2 = [a for a in alerts(detect(_sign_off(relay_forwards=False))) if a.tag == "SignOff" and a.tier == "T2"]
+    assert len(t2) == 1 and "taken up by @relay" in " ".join(t2[0].evidence["summary"])

@@ -178,3 +178,14 @@ def test_a_failed_batch_leaves_no_detector_state_behind(tmp_path: Path) -> None:
     with Store.open(tmp_path / "ok.db") as store:
         store.ingest(posts, "all", batch=200, on_new=IngestHook(QUICK))
         assert again == shape(alerts(store.db))
+
+
+def test_a_tag_state_packed_before_ep_wrote_existed_reads_back_with_writers_unknown() -> None:
+    import json
+
+    from feedwatch.campaigns.model import TagState
+
+    state = TagState("freehim", 1000.0)
+    older = json.dumps(json.loads(state.pack())[:-1])  # the same state without its last field
+    back = TagState.unpack(older)
+    assert back.ep_wrote is None and back.ep_first == {} and back.key == "freehim"

@@ -166,6 +166,9 @@ class Detector:
             if origin is not None and origin != actor and young:  # the forwarded origin posted the tag first
                 self.note_origin(state, origin, t)
             first_use = self.note_actor(state, actor, t, age) and young
+            wrote = state.ep_wrote
+            if not forward and wrote is not None and actor not in wrote and len(wrote) < tiers.MAX_WINDOW:
+                wrote.append(actor)
         # This hour's count (see tiers.fold_hours for the hours before it).
         hour = int(t // HOUR)
         if hour > state.hour:
@@ -215,7 +218,7 @@ class Detector:
         if state.ep_first is None:
             return False
         if age >= self.watch:
-            state.ep_first = state.ep_actor_days = None  # the episode has matured: per-actor maps are not needed
+            state.ep_first = state.ep_actor_days = state.ep_wrote = None  # matured: per-actor maps are not needed
             return False
         days = state.ep_actor_days
         if days is None:  # set with ep_first; a state read back without it is an episode past watching

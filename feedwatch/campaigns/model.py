@@ -40,6 +40,7 @@ class Settings:
     min_active_days: int = 3  # T2: distinct 24 h periods of the episode on which one actor used the tag
     p_value: float = 0.001  # T2: Poisson tail against the tag's own past rate
     p_taken_up: float = 0.05  # T2: the same for a never-seen tag that other actors took up
+    taken_up_writers: int = 1  # T2 (taken up): actors outside the starter's network that wrote the tag themselves
     busiest_day_share: float = 0.75  # T2 (taken up): at most this share of its uses on one day (news is one day)
     base_per_day: float = 0.1  # T2: the rate a tag is assumed to have at least (the rarest everyday words)
     burst_sigma: float = 6.0  # T3: (x - EWMA) / (EWM std + beta)
@@ -104,7 +105,7 @@ class Alert:
 class TagState:
     """What the detector remembers about one tag identity (packed to JSON when idle)."""
 
-    __slots__ = (
+    __slots__ = (  # noqa: RUF023 (packed in this order; a field added later goes last)
         "alerted_before",
         "ep_actor_days",
         "ep_alerted",
@@ -137,6 +138,7 @@ class TagState:
         "t3_hour",
         "t3_need",
         "var",
+        "ep_wrote",  # last: a state packed before it existed reads back without it (see unpack)
     )
 
     def __init__(self, key: str, t: float, days: int = 7):
@@ -165,6 +167,7 @@ class TagState:
         self.ep_days = [0.0] * days  # weighted uses per 24 h since the first use, while the episode is new
         self.ep_first: dict[str, float] | None = {}  # actor -> first use, while the episode is young
         self.ep_actor_days: dict[str, int] | None = {}  # actor -> bit d set: it used the tag on day d
+        self.ep_wrote: list[str] | None = []  # actors that wrote it in a post of their own (not only forwarded it)
         self.ep_sustain = 0  # the most days any one actor used the tag on
         self.ep_chans: list[str] = []  # the first few actors, kept for the episode's life
         self.ep_channels = 0
@@ -193,7 +196,10 @@ class TagState:
     @classmethod
     def unpack(cls, text: str) -> TagState:
         state = cls.__new__(cls)
-        for name, value in zip(cls.__slots__, json.loads(text), strict=True):
+        values = json.loads(text)
+        if len(values) == len(cls.__slots__) - 1:
+            values.append(None)  # packed before ep_wrote: who wrote the tag is unknown
+        for name, value in zip(cls.__slots__, values, strict=True):
             setattr(state, name, value)
         return state
 

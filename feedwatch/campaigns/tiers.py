@@ -206,7 +206,11 @@ def t2(detector: Detector, state: TagState, actor: str, t: float) -> Found:
     origin = actors[0] if actors else actor
     group, _ = _component(detector, actors[:MAX_WINDOW], t, around=origin)
     posted = state.ep_actor_days or {}  # actors that posted or forwarded it (not only origins of forwards)
-    independent = [a for a in actors[:MAX_WINDOW] if a not in group and a in posted]
+    wrote = state.ep_wrote
+    outside = [a for a in actors[:MAX_WINDOW] if a not in group and a in posted]
+    # an actor that only forwarded posts carrying the tag passed on another's post; it did not take the tag up
+    independent = [a for a in outside if wrote is None or a in wrote or len(wrote) >= MAX_WINDOW]
+    forwarded_only = [a for a in outside if a not in independent]
     pusher = max(posted, key=lambda a: (bin(posted[a]).count("1"), a == origin)) if posted else origin
     pushed = state.ep_sustain >= s.min_active_days and t - state.ep_start >= s.persist_hours * HOUR
     busiest = max(state.ep_days) / max(sum(state.ep_days), 1e-9)
@@ -216,7 +220,7 @@ def t2(detector: Detector, state: TagState, actor: str, t: float) -> Found:
         early and active >= 2 and s.launch_channels <= len(actors) <= MAX_LAUNCHERS
     )
     taken_up = (
-        len(independent) >= 1
+        len(independent) >= s.taken_up_writers
         and spread_days
         and state.ep_sustain >= 2
         and busiest <= s.busiest_day_share
@@ -241,6 +245,11 @@ def t2(detector: Detector, state: TagState, actor: str, t: float) -> Found:
             f"{_names(detector, independent)}, not in its forwarding network."
         )
     else:
+        if forwarded_only:
+            summary.append(
+                f"{_names(detector, forwarded_only)} only forwarded posts carrying #{detector.raw}: "
+                f"passing a post on is not taking the tag up."
+            )
         for who in dict.fromkeys((origin, pusher)):
             is_routine, why = routine(detector, state, who, t)
             if is_routine:
