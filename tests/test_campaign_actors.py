@@ -160,3 +160,23 @@ def test_a_channel_that_only_forwards_posts_carrying_a_tag_has_not_taken_it_up()
     assert "T2" not in tiers_of(detect(_sign_off(relay_forwards=True)), "SignOff")
     t2 = [a for a in alerts(detect(_sign_off(relay_forwards=False))) if a.tag == "SignOff" and a.tier == "T2"]
     assert len(t2) == 1 and "taken up by @relay" in " ".join(t2[0].evidence["summary"])
+
+
+def test_a_new_origin_comes_into_a_channels_full_table() -> None:
+    import sqlite3
+
+    from feedwatch.campaigns.actors import KEEP_ORIGINS, Actors
+    from feedwatch.campaigns.model import Settings
+    from feedwatch.campaigns.schema import ensure_schema
+
+    conn = sqlite3.connect(":memory:")
+    ensure_schema(conn)
+    actors = Actors(conn, Settings())
+    t = at(1).timestamp()
+    for n in range(KEEP_ORIGINS):  # a full table of origins, each forwarded several times
+        for _ in range(5):
+            actors.observe("relay_chan", t, f"origin_{n}", None)
+    for _ in range(3):  # a new origin it starts forwarding must be kept, and build up, not be dropped at once
+        actors.observe("relay_chan", t, "newcomer", None)
+    origins = actors.channels["relay_chan"].origins
+    assert len(origins) == KEEP_ORIGINS and origins["newcomer"] == 3.0

@@ -111,8 +111,8 @@ class Actors:
         if origin is not None and origin != name:
             origins = channel.origins
             origins[origin] = origins.get(origin, 0.0) + 1.0
-            if len(origins) > KEEP_ORIGINS:
-                del origins[min(origins, key=origins.__getitem__)]
+            if len(origins) > KEEP_ORIGINS:  # the weakest of the others goes: a new origin must be able to come in
+                del origins[min((o for o in origins if o != origin), key=origins.__getitem__)]
         self.dirty.add(name)
         return channel
 
