@@ -201,3 +201,10 @@ def test_a_sniffed_stream_reads_like_a_file(size: int) -> None:
     want = data if size < 0 else data[:size]
     assert replay.read(size) == want
     assert replay.read() == data[len(want) :]
+
+
+def test_a_keycap_emoji_is_not_a_hashtag() -> None:
+    from feedwatch.parse.text import hashtags
+
+    # "#️⃣" is '#', a variation selector and the combining keycap: an emoji, as in a real export's "#️⃣SYLLABUS".
+    assert hashtags("#\ufe0f\u20e3SYLLABUS based on #RSSB and #दिल्ली") == ("RSSB", "दिल्ली")

@@ -24,10 +24,11 @@ def _mark_ranges() -> str:
 
 # Telegram hashtags: letters, digits, underscore (and the marks scripts such as
 # Devanagari need, and ZWNJ for Persian); not preceded by a word character, so
-# "C#" and "page#anchor" are not tags. A tag made of digits only is not a tag.
+# "C#" and "page#anchor" are not tags. A tag made of digits only is not a tag, and a tag starts with a word
+# character: a mark right after '#' makes it the base of an emoji ("#️⃣" is the keycap sign), not a tag.
 _TAG_CHAR = f"[\\w{_mark_ranges()}\\u200c]"
 # The '#' comes first so the regex engine can jump from '#' to '#'.
-HASHTAG_RE = re.compile(f"#(?<![\\w#/&]#)({_TAG_CHAR}+)")
+HASHTAG_RE = re.compile(f"#(?<![\\w#/&]#)(\\w{_TAG_CHAR}*)")
 MENTION_RE = re.compile(r"(?<![\w@.])@([A-Za-z][A-Za-z0-9_]{3,31})\b")
 URL_RE = re.compile(r"\b(?:https?://|www\.|t\.me/)[^\s<>\"'«»]+", re.IGNORECASE)
 _URL_TRAIL = ".,;:!?)]}'\""
