@@ -7,7 +7,6 @@ from datetime import datetime
 
 import click
 
-from feedwatch.campaigns.actors import channel_label
 from feedwatch.cli.common import OK, PARTLY_FAILED, say_error, write_line
 from feedwatch.cli.options import config_option, db_option, open_store, output_options, since_option, write_json
 from feedwatch.cli.progress import counted
@@ -16,6 +15,8 @@ from feedwatch.errors import FeedwatchError, StoreError
 
 
 def _table(alerts: list) -> list[str]:  # type: ignore[type-arg]
+    from feedwatch.campaigns.actors import channel_label
+
     if not alerts:
         return ["No campaign alerts."]
     head = f"{'alerted at (UTC)':16}  {'tier':4}  {'tag':32}  {'first seen':10}  {'ch':>3}  {'posts':>5}  {'fwd':>4}"

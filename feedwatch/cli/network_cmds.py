@@ -23,6 +23,7 @@ from feedwatch.cli.options import (
 )
 from feedwatch.display import shown
 from feedwatch.errors import ConfigError, FeedwatchError
+from feedwatch.network.refs import KINDS
 
 if TYPE_CHECKING:
     from feedwatch.network.discover import Lead
@@ -60,7 +61,7 @@ Examples:
     "--kind",
     "kinds",
     multiple=True,
-    type=click.Choice(["forward", "mention", "link"]),
+    type=click.Choice(KINDS),
     help="Only edges of this kind (repeatable) [default: all].",
 )
 @click.option(
@@ -98,7 +99,6 @@ def network_command(
     posts), and the first and last time. A summary goes to stderr.
     """
     from feedwatch.network import graph
-    from feedwatch.network.refs import KINDS
 
     try:
         configured = _configured(config_file)
@@ -226,7 +226,7 @@ def _print_leads(leads: list[Lead], min_channels: int) -> None:
         write_line(f"No unmonitored channel is pointed at by {min_channels} or more monitored channels.")
         return
     for rank, lead in enumerate(leads, 1):
-        kinds = {k: sum(r.counts.get(k, 0) for r in lead.referrers) for k in ("forward", "mention", "link")}
+        kinds = {k: sum(r.counts.get(k, 0) for r in lead.referrers) for k in KINDS}
         how = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in kinds.items() if n)
         name = f"@{lead.username}" if lead.username else lead.channel
         title = f" ({shown(lead.label)})" if lead.label not in (name, lead.channel) else ""

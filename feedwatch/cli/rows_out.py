@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from feedwatch import display
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def when(value: Any) -> str:

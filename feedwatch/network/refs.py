@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from feedwatch.models import Post
-from feedwatch.store.merge import chat_key, title_key
 
 FORWARD, MENTION, LINK = "forward", "mention", "link"
 KINDS = (FORWARD, MENTION, LINK)
@@ -89,6 +88,8 @@ def post_node(post: Post) -> str | None:
     """Return the node id of the chat a post was published in, or None when it names none."""
     if name := username(post.channel):
         return name
+    from feedwatch.store.merge import chat_key  # here, so the CLI reads KINDS without loading the store
+
     return chat_key(post)
 
 
@@ -104,6 +105,8 @@ def refs(post: Post, ids: dict[int, str]) -> Iterator[Ref]:
         if target is None and origin.channel_id is not None:
             target = ids.get(origin.channel_id, f"i:{origin.channel_id}")
         if target is None and origin.name and origin.name.strip():
+            from feedwatch.store.merge import title_key
+
             target = f"t:{title_key(origin.name)}"
         if target is not None and target != own:
             yield Ref(FORWARD, target, origin.name)

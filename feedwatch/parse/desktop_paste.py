@@ -32,7 +32,7 @@ from feedwatch.models import ForwardedFrom, Media, Post, Source
 from feedwatch.parse import Options, read_lines
 from feedwatch.parse.dump import MAX_POST_CHARS
 from feedwatch.parse.structure import finish
-from feedwatch.parse.tg_export import add_note, local_time
+from feedwatch.parse.tg_export import add_note, local_time, without_via
 
 FORMAT = "desktop-paste"
 HEADER_RE = re.compile(r"^(?P<name>.+), \[(?P<when>[^\[\]]{6,40})\]\s*$")
@@ -50,7 +50,6 @@ _YEAR_LAST_RE = re.compile(
 # The header lines Telegram Desktop writes for a forward and a reply, in the languages seen most.
 _FORWARD_RE = re.compile(r"^\[(?:Forwarded from|Переслано от|Переслано від)\s+(?P<name>.+?)\]\s*$")
 _REPLY_RE = re.compile(r"^\[(?:In reply to|В ответ на|У відповідь на)\s+(?P<name>.+?)\]\s*$")
-_VIA_RE = re.compile(r"\s+via @\w+$")
 _MEDIA_RE = re.compile(r"^\[ (?P<what>[^\[\]]{1,200}) \]\s*$")
 _MEDIA_TYPES = {
     "photo": "photo",
@@ -218,7 +217,7 @@ def _post(message: _Message, path: str, index: int, options: Options, order: str
         line = body[start]
         forward, reply, shown = _FORWARD_RE.match(line), _REPLY_RE.match(line), _MEDIA_RE.match(line)
         if forward and forwarded is None and not media:
-            forwarded = ForwardedFrom(_VIA_RE.sub("", forward.group("name")))
+            forwarded = ForwardedFrom(without_via(forward.group("name")))
         elif reply and not media:
             pass  # the replied-to message is named only by its sender; nothing in a Post can hold that
         elif shown and not media:

@@ -10,6 +10,7 @@ and in both a message without an id is skipped with a note naming it
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
@@ -22,6 +23,14 @@ _PLACEHOLDERS = (
     ("exceeds maximum size", "too big for export"),
     ("unavailable", "unavailable in export"),
 )
+
+
+_VIA_RE = re.compile(r"\s+via @\w+$")
+
+
+def without_via(name: str) -> str:
+    """Return a sender's or forward's name without the "via @bot" Telegram Desktop writes after it."""
+    return _VIA_RE.sub("", name)
 
 
 def placeholder_note(text: str) -> str | None:

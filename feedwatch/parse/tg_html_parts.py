@@ -17,12 +17,11 @@ from lxml import etree
 
 from feedwatch.models import Link, Media, Poll, PollAnswer, Reaction
 from feedwatch.parse.text import HtmlText
-from feedwatch.parse.tg_export import placeholder_note
+from feedwatch.parse.tg_export import placeholder_note, without_via
 
 _HASHTAG_RE = re.compile(r'ShowHashtag\("([^"]*)"\)')
 _GOTO_RE = re.compile(r"go_to_message(\d{1,18})|GoToMessage\((\d{1,18})\)")
 _COUNT_RE = re.compile(r"(\d[\d,. ]*)")
-_VIA_RE = re.compile(r"\s+via @\w+$")
 # div classes inside a message's body, exactly as the exporter writes them.
 _BODY_PARTS = {
     "pull_right date details": "date",
@@ -167,7 +166,7 @@ def read_body(body: etree._Element, found: Message, forwarded: bool = False) -> 
             if forwarded:
                 found.forward_name = name or None
             else:
-                found.sender = _VIA_RE.sub("", name) or None
+                found.sender = without_via(name) or None
         elif part == "forwarded":
             found.forwarded = True
             read_body(child, found, forwarded=True)
