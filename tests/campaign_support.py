@@ -18,8 +18,12 @@ def at(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
-def post(hours: float, channel: str | None, *tags: str, forward_of: str | None = None, mid: int = 0) -> Post:
-    origin = ForwardedFrom(forward_of, forward_of, 1, f"https://t.me/{forward_of}/1") if forward_of else None
+def post(
+    hours: float, channel: str | None, *tags: str, forward_of: str | None = None, mid: int = 0, fwd_mid: int = 1
+) -> Post:
+    origin = (
+        ForwardedFrom(forward_of, forward_of, fwd_mid, f"https://t.me/{forward_of}/{fwd_mid}") if forward_of else None
+    )
     url = f"https://t.me/{channel}/{mid}" if channel else None
     return Post(
         channel=channel,

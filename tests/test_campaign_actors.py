@@ -51,8 +51,8 @@ def test_the_same_cascade_by_channels_that_never_forwarded_the_origin_is_not_t1(
 def test_a_satellite_counts_once_with_its_origin() -> None:
     posts = background(30, CHANNELS)
     posts += [post(d * 24 + 2, "echo", forward_of="a") for d in range(30) for _ in range(2)]  # only forwards a
-    posts += [post(20 * 24 + 1 + h * 24, "a", "Solo") for h in range(4)]
-    posts += [post(20 * 24 + 1.2 + h * 24, "echo", "Solo", forward_of="a") for h in range(4)]
+    posts += [post(20 * 24 + 1 + h * 24, "a", "Solo") for h in range(5)]
+    posts += [post(20 * 24 + 1.2 + h * 24, "echo", "Solo", forward_of="a") for h in range(5)]
     conn = detect(posts)
     found = [a for a in alerts(conn) if a.tag == "Solo"]
     assert found and all(a.channels == ("a",) for a in found)  # echo speaks for a
@@ -63,7 +63,7 @@ def test_a_channel_that_keeps_coining_series_tags_is_routine_and_a_break_is_not(
     for n in range(8):  # a new place tag every 5 days, used on three days
         posts += [post((10 + 5 * n) * 24 + 3 + d * 24, "walker", f"Place{n}") for d in range(3) for _ in range(2)]
     posts.append(post(1, "quiet"))  # its history starts with its first post, untagged
-    posts += [post(30 * 24 + 3 + d * 24, "quiet", "Vote") for d in range(4) for _ in range(2)]
+    posts += [post(30 * 24 + 3 + d * 24, "quiet", "Vote") for d in range(5) for _ in range(2)]
     conn = detect(posts)
     late = [tiers_of(conn, f"Place{n}") for n in range(3, 8)]
     assert late == [[]] * 5  # its habit by then: one more of its series
@@ -180,3 +180,69 @@ def test_a_new_origin_comes_into_a_channels_full_table() -> None:
         actors.observe("relay_chan", t, "newcomer", None)
     origins = actors.channels["relay_chan"].origins
     assert len(origins) == KEEP_ORIGINS and origins["newcomer"] == 3.0
+
+
+def _co_forwarding(days: int, members: list[str], origins: list[str]) -> list[Post]:
+    """The members forward the same posts of several origins within an hour of each other, twice a day."""
+    posts = []
+    for n in range(days * 2):
+        origin = origins[n % len(origins)]
+        posts += [post(n * 12 + 1 + i / 4, ch, forward_of=origin, fwd_mid=n + 1) for i, ch in enumerate(members)]
+    return posts
+
+
+def test_a_tight_set_of_co_forwarding_channels_passing_on_a_post_is_t1() -> None:
+    members = ["b", "c", "d"]
+    posts = background(30, CHANNELS) + _co_forwarding(30, members, ["o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8"])
+    # a post of a channel that is not monitored and that nobody here forwarded before, passed on
+    posts += [post(20 * 24 + 4 + i, ch, "FreeHer", forward_of="newcomer", fwd_mid=900) for i, ch in enumerate(members)]
+    conn = detect(posts)
+    t1 = [a for a in alerts(conn) if a.tag == "FreeHer" and a.tier == "T1"]
+    assert len(t1) == 1 and t1[0].alerted_at == at(20 * 24 + 6)  # the third channel passing it on
+    summary = " ".join(t1[0].evidence["summary"])
+    assert "@newcomer posted #FreeHer" in summary and "repeatedly forward the same posts within hours" in summary
+
+
+def test_a_chain_of_channels_that_each_co_forward_with_one_other_is_not_a_tight_set() -> None:
+    posts = background(30, CHANNELS)
+    for pair in ("bc", "cd", "de"):  # b-c, c-d and d-e each pass on their own origins' posts together
+        posts += _co_forwarding(30, list(pair), [f"{pair}{n}" for n in range(8)])
+    posts += [post(20 * 24 + 4 + i, ch, "FreeHer", forward_of="newcomer", fwd_mid=900) for i, ch in enumerate("bcde")]
+    conn = detect(posts)
+    assert "T1" not in tiers_of(conn, "FreeHer")
+
+
+def test_a_tag_seen_only_through_forwards_of_its_starter_is_not_taken_up() -> None:
+    posts = background(30, CHANNELS)
+    # news passed on: an unmonitored channel's posts forwarded on two days, then two others write the tag once each
+    posts += [post(20 * 24 + 2 + d * 24, "a", "Verdict", forward_of="newsroom", fwd_mid=d + 1) for d in range(2)]
+    posts += [post(22 * 24 + 5, "b", "Verdict"), post(23 * 24 + 5, "c", "Verdict")]
+    conn = detect(posts)
+    assert tiers_of(conn, "Verdict") == []
+    # a starter that writes the tag itself on two days, taken up by another actor: a push
+    posts += [post(20 * 24 + 2 + d * 48, "d", "FreeThem", mid=700 + d) for d in range(2)]
+    posts += [post(23 * 24 + 6, "e", "FreeThem"), post(24 * 24 + 6, "e", "FreeThem")]
+    conn = detect(posts)
+    t2 = [a for a in alerts(conn) if a.tag == "FreeThem" and a.tier == "T2"]
+    assert len(t2) == 1 and "taken up by @e" in " ".join(t2[0].evidence["summary"])
+
+
+def test_a_channel_that_writes_new_tags_daily_needs_a_tag_that_stands_out() -> None:
+    posts = background(70, CHANNELS)
+    for tagger in ("tagger", "loud"):  # a new tag of the day, every day, used once or twice
+        posts += [post(d * 24 + 5, tagger, f"{tagger}Topic{d}") for d in range(2, 70)]
+        posts += [post(d * 24 + 6, tagger, f"{tagger}Topic{d}") for d in range(2, 70, 3)]
+    posts += [post(60 * 24 + 8 + d * 24, "tagger", "Series") for d in range(5)]  # once a day: one more of them
+    posts += [post(60 * 24 + 8 + d * 24 + k, "loud", "Rally") for d in range(6) for k in range(4)]  # 4 a day
+    conn = detect(posts)
+    assert [a for a in alerts(conn) if a.tag == "Series"] == []
+    t2 = [a for a in alerts(conn) if a.tag == "Rally" and a.tier == "T2"]
+    assert len(t2) == 1 and "stands out" in " ".join(t2[0].evidence["summary"])
+
+
+def test_a_quiet_channels_tag_used_on_four_days_is_not_yet_a_push_and_on_five_it_is() -> None:
+    posts = background(30, CHANNELS) + [post(1, "quiet"), post(1, "calm")]  # their history starts at day 0
+    posts += [post(20 * 24 + 3 + d * 24, "quiet", "Fourdays") for d in range(4)]
+    posts += [post(20 * 24 + 3 + d * 24, "calm", "Fivedays") for d in range(5)]
+    conn = detect(posts)
+    assert tiers_of(conn, "Fourdays") == [] and tiers_of(conn, "Fivedays") == ["T2"]

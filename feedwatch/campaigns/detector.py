@@ -98,6 +98,8 @@ class Detector:
         if channel is not None:
             origin = self.actors.origin(use.origin) if use.forward else None
             self.actors.observe(channel, use.t, origin, use.title, use.channel_id, use.raw_channel)
+            if origin is not None and use.origin_post is not None:
+                self.actors.forwarded(channel, use.t, origin, use.origin_post)
             actor = self.actors.actor(channel, use.t)
         else:
             origin, actor = None, use.actor
@@ -134,6 +136,8 @@ class Detector:
         state = self.cache.get(tag)
         if state is None:
             state = self.state(tag, t, home)
+            if not state.ep_weight and not forward and not state.ep_baseline and use.channel is not None:
+                self.actors.first_to_write(actor, t)  # a tag never seen before, written by this actor
         else:
             self.cache.move_to_end(tag)
         if t - state.last_seen > self.gap:
@@ -169,6 +173,14 @@ class Detector:
             wrote = state.ep_wrote
             if not forward and wrote is not None and actor not in wrote and len(wrote) < tiers.MAX_WINDOW:
                 wrote.append(actor)
+            if (
+                young
+                and state.ep_novel
+                and not forward
+                and not state.ep_baseline
+                and next(iter(state.ep_first)) == actor
+            ):
+                self.actors.count_new_tag_use(actor, tag, state.ep_posts, t)  # how busy the tags it coins get
         # This hour's count (see tiers.fold_hours for the hours before it).
         hour = int(t // HOUR)
         if hour > state.hour:

@@ -36,6 +36,7 @@ class Use(NamedTuple):
     title: str | None = None  # the channel's title, to name it when it has no username
     raw_channel: str = ""  # the channel as written (its initials make brand tags: BritainFirst -> #bf)
     channel_id: int | None = None
+    origin_post: int | None = None  # the forwarded post's message id in its origin channel
 
 
 def stream_time(post: Post) -> tuple[float, bool] | None:
@@ -98,4 +99,5 @@ def use_of(post: Post) -> Use | None:
         post.channel_title,
         post.channel or post.channel_title or "",
         post.channel_id,
+        post.forwarded_from.message_id if forward and post.forwarded_from else None,
     )

@@ -11,6 +11,7 @@ every T1/T2, so a known tag's burst never outranks a campaign.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ MAX_LAUNCHERS = 10  # a persistent tag launched by more actors than this is a cr
 T3_MAX_SCORE = 30.0  # every T1/T2 scores more (T2 at least 31.5, T1 at least 44), so a burst never outranks them
 COINED = 4  # TagState.ep_alerted bit: the episode was counted in its first actor's tag-coining habit
 Found = tuple[float, dict[str, Any]] | None
+COORDINATED = ("co-launched with",)  # links that are coordination by themselves (co-forwarding only joins a cascade)
 
 
 def iso(t: float) -> str:
@@ -66,8 +68,9 @@ def score_of(*, actors: int, active_days: int, coordination: float, novel: bool)
     return round(score, 1), {k: round(v, 2) for k, v in parts.items()}
 
 
-def linked(detector: Detector, a: str, b: str, t: float) -> str | None:
-    """Return how two actors are linked (one forwards the other, or they co-launched tags before), or None."""
+def linked(detector: Detector, a: str, b: str, t: float, forwarders: frozenset[str] = frozenset()) -> str | None:
+    """Return how two actors are linked, or None: one forwards the other, they co-launched tags before, or (two
+    of the `forwarders` that passed this tag on) they keep forwarding the same posts within hours."""
     s = detector.settings
     actors = detector.actors
     if actors.amplifies(a, b) >= s.network_forwards:
@@ -76,13 +79,26 @@ def linked(detector: Detector, a: str, b: str, t: float) -> str | None:
         return "forwarded by"
     if detector.pair_weight(a, b, t) >= s.pair_weight:
         return "co-launched with"
+    if a in forwarders and b in forwarders and actors.co_forwards(a, b, t) >= s.co_forwards:
+        return "co-forwards with"
     return None
 
 
-def _component(
-    detector: Detector, window: list[str], t: float, around: str | None = None
-) -> tuple[list[str], list[list[str]]]:
-    """Return the largest set of window actors connected by links (or the set `around` is in), and the links."""
+def _links(
+    detector: Detector, window: list[str], t: float, forwarders: frozenset[str] = frozenset()
+) -> list[list[str]]:
+    """Return [a, how, b] for every linked pair of window actors (a before b in the window)."""
+    links = []
+    for i, a in enumerate(window):
+        for b in window[i + 1 :]:
+            how = linked(detector, a, b, t, forwarders)
+            if how is not None:
+                links.append([a, how, b])
+    return links
+
+
+def _group(window: list[str], links: list[list[str]], around: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """Return the largest set of window actors connected by `links` (or the set `around` is in), and its links."""
     parent = {a: a for a in window}
 
     def root(a: str) -> str:
@@ -91,13 +107,9 @@ def _component(
             a = parent[a]
         return a
 
-    links = []
-    for i, a in enumerate(window):
-        for b in window[i + 1 :]:
-            how = linked(detector, a, b, t)
-            if how is not None:
-                links.append([a, how, b])
-                parent[root(a)] = root(b)
+    for a, _, b in links:
+        if a in parent and b in parent:
+            parent[root(a)] = root(b)
     groups: dict[str, list[str]] = {}
     for a in window:
         groups.setdefault(root(a), []).append(a)
@@ -105,7 +117,28 @@ def _component(
         best = groups[root(around)]
     else:
         best = max(groups.values(), key=len) if groups else []
-    return best, [link for link in links if link[0] in best]
+    members = set(best)
+    return best, [link for link in links if link[0] in members and link[2] in members]
+
+
+def _component(
+    detector: Detector, window: list[str], t: float, around: str | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """Return the largest set of window actors connected by links (or the set `around` is in), and the links."""
+    return _group(window, _links(detector, window, t), around)
+
+
+def _tight_forwarders(window: list[str], links: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """Return the window's origin and the forwarders that co-forward with at least two of the others, and links."""
+    links = [link for link in links if link[1] == "co-forwards with" and window[0] not in (link[0], link[2])]
+    while True:  # peel off members with fewer than two co-forwarding partners left
+        degree = Counter(x for link in links for x in (link[0], link[2]))
+        kept = [link for link in links if degree[link[0]] >= 2 and degree[link[2]] >= 2]
+        if len(kept) == len(links):
+            break
+        links = kept
+    members = {x for link in links for x in (link[0], link[2])}
+    return [window[0], *(a for a in window[1:] if a in members)], links
 
 
 def t1(detector: Detector, state: TagState, t: float) -> Found:
@@ -118,7 +151,22 @@ def t1(detector: Detector, state: TagState, t: float) -> Found:
     window = [a for a in _by_first_use(state) if first[a] <= until][:MAX_WINDOW]
     if len(window) < s.launch_channels:
         return None
-    group, links = _component(detector, window, t)
+    wrote = state.ep_wrote or []
+    passed_on = frozenset(a for a in state.ep_actor_days or {} if a not in wrote)  # forwarded it, did not write it
+    every = _links(detector, window, t, passed_on)
+    group, links = _group(window, [link for link in every if link[1] != "co-forwards with"])
+    if all(link[1] not in COORDINATED for link in links):
+        # No co-launches: a forward cascade, which is the first user's network passing its post on.
+        group, links = _group(window, every, around=window[0])
+        amplified = [a for a in group[1:] if detector.actors.amplifies(a, window[0]) >= s.network_forwards]
+        if len(group) < s.launch_channels + 1 or not amplified:
+            # ... else a tight set of channels that keep forwarding the same posts, each with two of the others
+            group, links = _tight_forwarders(window, every)
+            if len(group) < s.launch_channels + 1:
+                return None  # the origin and at least `launch_channels` channels, who forward it or each other
+        habit = detector.actors.habit(window[0], t) - (1.0 if state.ep_alerted & COINED else 0.0)
+        if habit >= s.habit_coined:
+            return None  # an origin that coins series tags routinely, passed on by its usual forwarders
     if len(group) < s.launch_channels or len(group) < s.launch_share * len(window):
         return None  # too few, or a crowd (a news event) in which a few allies happen to be
     brand = [a for a in group if detector.actors.brand(state.key, a)]
@@ -126,20 +174,27 @@ def t1(detector: Detector, state: TagState, t: float) -> Found:
         return None  # a network passing on one member's own brand tag
     origin = group[0]
     others = group[1:]
-    if all(link[1] != "co-launched with" for link in links):
-        if len(group) < s.launch_channels + 1:
-            return None  # a forward cascade: the origin and at least `launch_channels` channels passing it on
-        habit = detector.actors.habit(origin, t) - (1.0 if state.ep_alerted & COINED else 0.0)
-        if habit >= s.habit_coined:
-            return None  # an origin that coins series tags routinely, passed on by its usual forwarders
     spread = t - first[origin]
     forwarding = [a for a in others if detector.actors.amplifies(a, origin) >= s.network_forwards]
-    co = [a for a in others if a not in forwarding]
+    sharing = {x for link in links if link[1] == "co-forwards with" for x in (link[0], link[2])}
+    launching = {x for link in links if link[1] == "co-launched with" for x in (link[0], link[2])}
+    co_forwarding = [a for a in others if a not in forwarding and a in sharing]
+    co = [a for a in others if a not in forwarding and a not in sharing and a in launching]
+    allied = [a for a in others if a not in forwarding and a not in sharing and a not in launching]
     sentence = f"{detector.actors.label(origin)} posted #{detector.raw}"
     if forwarding:
         sentence += f"; {len(forwarding)} channel(s) that regularly forward it ({_names(detector, forwarding)})"
+    if co_forwarding:
+        sentence += (
+            f"; {len(co_forwarding)} channel(s) that repeatedly forward the same posts within hours of each other "
+            f"({_names(detector, co_forwarding)})"
+        )
     if co:
         sentence += f"; {len(co)} actor(s) that co-launched tags with them before ({_names(detector, co)})"
+    if allied:
+        sentence += (
+            f"; {len(allied)} actor(s) that forward one of these or are forwarded by one ({_names(detector, allied)})"
+        )
     sentence += f" took it up within {_hours(spread)}."
     summary = [sentence]
     if not state.ep_novel:
@@ -189,9 +244,28 @@ def routine(detector: Detector, state: TagState, actor: str, t: float) -> tuple[
             f"{detector.actors.label(actor)} coins tags it uses for a few days routinely "
             f"(~{habit:.0f} lately): one more of its series"
         )
+    coined = detector.actors.coining(actor, t) - (1.0 if state.ep_novel else 0.0)  # this tag is not its habit
+    if coined >= s.habit_new_tags:
+        busiest = detector.actors.busiest_other(actor, state.key, t)
+        known = t - detector.actors.first_seen(actor, t)
+        if known < s.habit_days * DAY:
+            return True, (
+                f"{detector.actors.label(actor)} writes new tags often (~{coined:.0f} since its first post "
+                f"{_hours(known)} ago): too new to tell a push from its habits"
+            )
+        if state.ep_posts < s.standout * max(busiest, 1.0):
+            return True, (
+                f"{detector.actors.label(actor)} writes new tags routinely (~{coined:.0f} in recent months): "
+                f"one more of them"
+            )
+        return False, (
+            f"{detector.actors.label(actor)} writes new tags routinely (~{coined:.0f} in recent months), but none "
+            f"of them lately had more than {busiest:.0f} posts in its first week: this one, with "
+            f"{state.ep_posts}, stands out"
+        )
     return False, (
-        f"{detector.actors.label(actor)} rarely coins tags (~{max(habit, 0):.0f} in recent months): "
-        f"this one breaks its habit"
+        f"{detector.actors.label(actor)} rarely writes new tags ({max(coined, 0):.1f} lately, decayed; "
+        f"{s.habit_new_tags:g} would be its habit): this one breaks its habit"
     )
 
 
@@ -212,7 +286,13 @@ def t2(detector: Detector, state: TagState, actor: str, t: float) -> Found:
     independent = [a for a in outside if wrote is None or a in wrote or len(wrote) >= MAX_WINDOW]
     forwarded_only = [a for a in outside if a not in independent]
     pusher = max(posted, key=lambda a: (bin(posted[a]).count("1"), a == origin)) if posted else origin
-    pushed = state.ep_sustain >= s.min_active_days and t - state.ep_start >= s.persist_hours * HOUR
+    age = t - state.ep_start
+    pushed = age >= s.persist_hours * HOUR and (  # used on most days of its first week (or two), or hard
+        state.ep_sustain >= (s.push_days if age < s.new_days * DAY else s.slow_push_days)
+        or (state.ep_sustain >= s.min_active_days and state.ep_posts >= s.push_posts)
+    )
+    # a starter that wrote the tag itself on two days pushes it; one seen only through forwards passed news on
+    started = origin in posted and bin(posted[origin]).count("1") >= 2 and (wrote is None or origin in wrote)
     busiest = max(state.ep_days) / max(sum(state.ep_days), 1e-9)
     crowd = _busiest_day_of_adoption(sorted(first.values()))
     early = t - state.ep_start < s.persist_hours * HOUR  # before 48 h: 2 days will do when 3 or more actors used it
@@ -221,6 +301,7 @@ def t2(detector: Detector, state: TagState, actor: str, t: float) -> Found:
     )
     taken_up = (
         len(independent) >= s.taken_up_writers
+        and started
         and spread_days
         and state.ep_sustain >= 2
         and busiest <= s.busiest_day_share
