@@ -31,7 +31,7 @@ from typing import Any
 from feedwatch.campaigns.identity import tag_identity
 from feedwatch.campaigns.model import DAY, Settings
 
-KEEP_ORIGINS = 8  # strongest origins kept per channel
+KEEP_ORIGINS = 64  # strongest origins kept per channel
 KEEP_PARTNERS = 12  # strongest co-forwarding partners kept per channel
 KEEP_FORWARDERS = 16  # channels remembered per forwarded post
 RECENT_POSTS = 20_000  # forwarded posts remembered while their window is open

@@ -161,3 +161,99 @@ def evaluate(stream: Path, labels: Path, campaigns: Path, workdir: Path) -> dict
         span=(datetime.fromtimestamp(span[0], UTC).date(), datetime.fromtimestamp(span[1], UTC).date()),
     )
     return result
+
+
+# -- planted pushes: the detector's T1 on the real stream's own forwarding structure ------------------------------
+
+PLANTS = 12  # pushes planted, evenly over the stream's last two years
+PLANT_SPAN_DAYS = 730.0
+LEARN_DAYS = 60.0  # forwarding looked at before each planted push
+
+
+def _networks_before(posts: list[Any], t: float) -> list[tuple[str, list[str]]]:
+    """Return (origin, the channels that forwarded 3+ of its posts) in the 60 days before t, biggest first."""
+    counts: dict[str, Counter[str]] = {}
+    for p in posts:
+        when = p.date.timestamp() if p.date else None
+        if when is None or not t - LEARN_DAYS * DAY <= when < t or not p.forwarded_from or not p.channel:
+            continue
+        origin = p.forwarded_from.channel
+        if origin and origin != p.channel:
+            counts.setdefault(origin, Counter())[p.channel] += 1
+    found = [(o, [ch for ch, n in c.most_common() if n >= 3]) for o, c in counts.items()]
+    return sorted((x for x in found if len(x[1]) >= 3), key=lambda x: (-len(x[1]), x[0]))
+
+
+def plant(posts: list[Any], seed: int = 1) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Return the stream with PLANTS network pushes added, and what was planted.
+
+    Each push copies what the real data shows a network push to be: at time T an origin's post carries a tag
+    never seen before, and 3-6 of the channels that forwarded that origin most in the 60 days before forward it
+    over the next 0.2-6 hours. The origin and its forwarders are read from the stream, not chosen by hand.
+    """
+    import random
+    from dataclasses import replace
+
+    from feedwatch.models import ForwardedFrom
+
+    rng = random.Random(seed)
+    dated = [p.date.timestamp() for p in posts if p.date]
+    end = max(dated)
+    planted: list[dict[str, Any]] = []
+    extra = []
+    for k in range(PLANTS):
+        t = end - PLANT_SPAN_DAYS * DAY + (k + 0.5) * PLANT_SPAN_DAYS * DAY / PLANTS
+        networks = _networks_before(posts, t)
+        if not networks:
+            continue
+        origin, forwarders = networks[rng.randrange(min(3, len(networks)))]
+        forwarders = forwarders[: rng.randint(3, 6)]
+        tag = "Planted" + "".join(rng.choice("bcdfghjklmnprstvz") + rng.choice("aeiou") for _ in range(4))
+        mid = 10_000_000 + k
+        fwd = ForwardedFrom(origin, origin, mid, f"https://t.me/{origin}/{mid}")
+        template = posts[0]
+        for i, ch in enumerate(forwarders):
+            when = datetime.fromtimestamp(t + rng.uniform(0.2, 6.0) * HOUR, UTC)
+            extra.append(
+                replace(
+                    template,
+                    channel=ch,
+                    channel_id=None,
+                    channel_title=None,
+                    message_id=mid + 1000 * (i + 1),
+                    url=f"https://t.me/{ch}/{mid + 1000 * (i + 1)}",
+                    date=when,
+                    text=f"#{tag}",
+                    hashtags=(tag,),
+                    forwarded_from=fwd,
+                )
+            )
+        planted.append({"tag": tag, "start": t, "origin": origin, "forwarders": forwarders})
+    merged = sorted(posts + extra, key=lambda p: p.date.timestamp() if p.date else 0.0)
+    return merged, planted
+
+
+def evaluate_planted(stream: Path, workdir: Path) -> dict[str, Any]:
+    """Plant network pushes into the real stream, run the detector, and report which fired T1 and how fast."""
+    from feedwatch.campaigns import alerts, run
+
+    posts, planted = plant(list(read_posts(stream)))
+    db = workdir / "planted.db"
+    db.unlink(missing_ok=True)
+    conn = sqlite3.connect(db, isolation_level=None)
+    run(conn, enumerate(posts, 1))
+    found = [a.to_json() for a in alerts(conn) if a.tier in DETECTING]
+    conn.close()
+    rows = []
+    for p in planted:
+        hits = [a for a in found if p["tag"].casefold() in {t.casefold() for t in a["tags"]}]
+        first = min(hits, key=lambda a: a["alerted_at"]) if hits else None
+        delay = (datetime.fromisoformat(first["alerted_at"]).timestamp() - p["start"]) / HOUR if first else None
+        rows.append({**p, "tier": first["tier"] if first else None, "delay_h": delay})
+    delays = [r["delay_h"] for r in rows if r["tier"] == "T1"]
+    return {
+        "rows": rows,
+        "t1": len(delays),
+        "detected": sum(1 for r in rows if r["tier"]),
+        "median_t1_delay_h": statistics.median(delays) if delays else float("nan"),
+    }

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -186,12 +187,31 @@ def real_table(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def planted_table(result: dict[str, Any]) -> list[str]:
+    """Return the planted pushes' results as Markdown lines."""
+    lines = [
+        "",
+        f"Network pushes planted on the real stream's own forwarding structure: {len(result['rows'])}; "
+        f"T1 {result['t1']}, any T1/T2 {result['detected']}; median T1 delay {_f(result['median_t1_delay_h'], 1)} h.",
+        "",
+        "| planted | origin | forwarders (read from the 60 days before) | alert | delay (h) |",
+        "|---|---|---|---|---:|",
+    ]
+    for r in result["rows"]:
+        day = datetime.fromtimestamp(r["start"], UTC).date()
+        lines.append(
+            f"| {day} | {r['origin']} | {', '.join(r['forwarders'])} | {r['tier'] or 'missed'} | {_f(r['delay_h'], 1)} |"
+        )
+    return lines
+
+
 def run_real(stream: Path, workdir: Path) -> list[str]:
-    """Score the detector on a real stream, or say why it was skipped."""
+    """Score the detector on a real stream (and on pushes planted into it), or say why it was skipped."""
     campaigns = stream.parent / "known_campaigns_dev.csv"
     if not stream.exists() or not campaigns.exists():
         return [f"Real stream skipped: {stream} (with known_campaigns_dev.csv beside it) is not here."]
-    return real_table(real.evaluate(stream, REAL_LABELS, campaigns, workdir))
+    lines = real_table(real.evaluate(stream, REAL_LABELS, campaigns, workdir))
+    return lines + planted_table(real.evaluate_planted(stream, workdir))
 
 
 def main(argv: list[str]) -> int:
