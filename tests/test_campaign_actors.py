@@ -241,7 +241,7 @@ def test_a_channel_that_writes_new_tags_daily_needs_a_tag_that_stands_out() -> N
 
 
 def test_a_quiet_channels_tag_used_on_four_days_is_not_yet_a_push_and_on_five_it_is() -> None:
-    posts = background(30, CHANNELS) + [post(1, "quiet"), post(1, "calm")]  # their history starts at day 0
+    posts = [*background(30, CHANNELS), post(1, "quiet"), post(1, "calm")]  # their history starts at day 0
     posts += [post(20 * 24 + 3 + d * 24, "quiet", "Fourdays") for d in range(4)]
     posts += [post(20 * 24 + 3 + d * 24, "calm", "Fivedays") for d in range(5)]
     conn = detect(posts)

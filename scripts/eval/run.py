@@ -199,9 +199,8 @@ def planted_table(result: dict[str, Any]) -> list[str]:
     ]
     for r in result["rows"]:
         day = datetime.fromtimestamp(r["start"], UTC).date()
-        lines.append(
-            f"| {day} | {r['origin']} | {', '.join(r['forwarders'])} | {r['tier'] or 'missed'} | {_f(r['delay_h'], 1)} |"
-        )
+        alert = r["tier"] or "missed"
+        lines.append(f"| {day} | {r['origin']} | {', '.join(r['forwarders'])} | {alert} | {_f(r['delay_h'], 1)} |")
     return lines
 
 
