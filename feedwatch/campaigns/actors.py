@@ -35,6 +35,7 @@ KEEP_ORIGINS = 64  # strongest origins kept per channel
 KEEP_PARTNERS = 12  # strongest co-forwarding partners kept per channel
 KEEP_FORWARDERS = 16  # channels remembered per forwarded post
 RECENT_POSTS = 20_000  # forwarded posts remembered while their window is open
+DECAY_STEP = 6 * 3600.0  # counts are decayed when this much time has passed (0.35 % of a 60-day half-life)
 TITLE = "t:"  # the key of a chat known only by its title, as the store names it (feedwatch.store.merge.chat_key)
 NUMBERED = "i:"  # the key of a chat known only by its numeric id
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
@@ -73,8 +74,8 @@ class Channel:
         self.partners: dict[str, float] = {}  # channel -> decayed count of posts both forwarded within hours
 
     def decay(self, t: float, half_life: float) -> None:
-        """Bring the decayed counts to time t (within the hour they stay: the error is under 0.1 %)."""
-        if t - self.updated < 3600.0:
+        """Bring the decayed counts to time t (within DECAY_STEP they stay: the error is under 0.4 %)."""
+        if t - self.updated < DECAY_STEP:
             return
         factor = 0.5 ** ((t - self.updated) / half_life)
         self.posts *= factor
@@ -154,7 +155,8 @@ class Actors:
                 self.ids[id_] = name
         elif title and not channel.title:
             channel.title = title
-        channel.decay(t, self.half_life)
+        if t - channel.updated >= DECAY_STEP:
+            channel.decay(t, self.half_life)
         channel.posts += 1.0
         if origin is not None and origin != name:
             origins = channel.origins
