@@ -176,11 +176,12 @@ class Detector:
             if (
                 young
                 and state.ep_novel
+                and state.ep_channels == 1
                 and not forward
                 and not state.ep_baseline
-                and next(iter(state.ep_first)) == actor
-            ):
-                self.actors.count_new_tag_use(actor, tag, state.ep_posts, t)  # how busy the tags it coins get
+                and actor in state.ep_first
+            ):  # how busy the tags it alone writes get (a news tag that others take up is not its habit)
+                self.actors.count_new_tag_use(actor, tag, state.ep_posts, t)
         # This hour's count (see tiers.fold_hours for the hours before it).
         hour = int(t // HOUR)
         if hour > state.hour:
