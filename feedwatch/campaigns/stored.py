@@ -16,7 +16,6 @@ undated ones placed at their dateline.
 from __future__ import annotations
 
 import heapq
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time
 from typing import Any
@@ -25,6 +24,7 @@ from feedwatch.campaigns.detector import Detector, run
 from feedwatch.campaigns.model import DEFAULTS, Settings
 from feedwatch.campaigns.schema import clear, connection, ensure_schema, transaction
 from feedwatch.models import Post, stored_post
+from feedwatch.store.backend import Connection
 
 _GENERATION = "SELECT value FROM campaign_meta WHERE key = 'generation'"
 
@@ -78,7 +78,7 @@ def rebuild_stored(db: Any, settings: Settings = DEFAULTS, batch: int = 5000, tr
     return raised
 
 
-def stored_in_stream_order(conn: sqlite3.Connection) -> Iterator[tuple[int, Post]]:
+def stored_in_stream_order(conn: Connection) -> Iterator[tuple[int, Post]]:
     """Yield (rowid, Post) of every stored post, oldest first (those with no time first).
 
     Untagged posts count too: they start their channel's history and show whom it forwards.
