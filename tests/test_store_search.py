@@ -12,8 +12,8 @@ from feedwatch.store import Store, queries
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    opened = Store.open(tmp_path / "fw.db")
+def store(store_target: str) -> Store:
+    opened = Store.open(store_target)
     opened.ingest(
         [
             post(f"grain deal news {'grain ' * n}number {n}", channel="old" if n < 3 else "new", message_id=n)
@@ -36,7 +36,7 @@ def test_relevance_ranks_the_latest_window_of_matches(store: Store, monkeypatch:
 
 
 def test_snippets_mark_the_matches(store: Store) -> None:
-    [hit] = store.search("number AND 1", marks=("<", ">"))
+    [hit] = store.search("number 1", marks=("<", ">"))  # both words: FTS5's and websearch's syntax alike
     assert "<number> <1>" in hit.snippet and hit.link == "https://t.me/old/1"
     with pytest.raises(StoreError, match="sort must be one of"):
         store.search("grain", sort="sideways")

@@ -47,7 +47,7 @@ def default_db_path() -> str:
 
 def configured(values: Any) -> str:
     """Return the store a config names: its `[database] url`, else its `path`, else "" (none)."""
-    url, path = str(values.get("database.url") or ""), str(values.get("database.path") or "")
+    url, path = (str(_setting(values, key) or "") for key in ("database.url", "database.path"))
     if url and not is_url(url):
         raise StoreError(f"database.url = {url!r} is not a postgresql:// URL; an SQLite file goes in [database] path")
     return url or path
@@ -71,6 +71,13 @@ class IngestResult:
     @property
     def total(self) -> int:
         return self.new + self.updated + self.unchanged + self.failed
+
+
+def _setting(values: Any, key: str) -> Any:
+    try:
+        return values[key]
+    except KeyError:
+        return None
 
 
 class Store:

@@ -318,7 +318,7 @@ CREATE OR REPLACE FUNCTION json_each(doc text, path text) RETURNS TABLE (value t
   LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT jsonb_array_elements_text(coalesce((doc::jsonb) #> json_path(path), '[]'::jsonb)) $$;
 CREATE OR REPLACE FUNCTION title_key(title text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT btrim(regexp_replace(lower(normalize(title, NFKC)), '\s+', ' ', 'g')) $$;
+  SELECT btrim(regexp_replace(lower(normalize(title, NFKC) COLLATE "und-x-icu"), '\s+', ' ', 'g')) $$;
 CREATE OR REPLACE FUNCTION instr(haystack text, needle text) RETURNS integer
   LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT strpos(haystack, needle) $$;
 CREATE OR REPLACE FUNCTION julianday(moment text) RETURNS double precision LANGUAGE sql STABLE AS $$
