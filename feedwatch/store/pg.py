@@ -123,8 +123,8 @@ def describe(label: str, exc: BaseException) -> str:
         return f"{label}: busy ({text}). Try again"
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
         return f"{label}: permission denied ({text}); give the URL of a user who may write the store"
-    if isinstance(exc, psycopg.OperationalError) and not isinstance(exc, psycopg.errors.DatabaseError):
-        return f"{label}: cannot reach the server ({text}). Check that PostgreSQL runs there and the URL"
+    if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:  # the connection, not a statement
+        return f"{label}: lost the server ({text}). Check that PostgreSQL runs there, then try again"
     return f"{label}: {text}"
 
 
@@ -221,6 +221,18 @@ class PgConnection:
             raise StoreError(describe(self.label, exc)) from None
         return count
 
+    def stream(self, sql: str, size: int = 5000) -> Iterator[tuple[Any, ...]]:
+        """Yield the rows of a query `size` at a time (a server-side cursor, in a read transaction of its own)."""
+        import psycopg
+
+        try:
+            with self.raw.transaction(), self.raw.cursor(name="feedwatch_stream") as cursor:
+                cursor.itersize = size
+                cursor.execute(translate(sql), [])
+                yield from cursor
+        except psycopg.Error as exc:
+            raise StoreError(describe(self.label, exc)) from None
+
     def run(self, sql: str) -> None:
         """Execute SQL written for PostgreSQL (the schema's own), untranslated and without parameters."""
         import psycopg
@@ -291,7 +303,11 @@ def connect(url: str) -> PgConnection:
     try:
         raw = psycopg.connect(conninfo, autocommit=True)
     except psycopg.Error as exc:
-        raise StoreError(describe(label, exc)) from None
+        text = " ".join(str(exc).split()).removeprefix("connection failed: ")
+        raise StoreError(
+            f"{label}: cannot connect ({text}). Check that PostgreSQL runs there and the URL's host, port, user"
+            " and database"
+        ) from None
     try:
         raw.execute("SET TIME ZONE 'UTC'")
     except psycopg.Error as exc:
