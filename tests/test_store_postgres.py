@@ -181,3 +181,9 @@ def test_a_password_never_appears_in_a_message() -> None:
     with pytest.raises(StoreError) as caught:
         Store.open("postgresql://someone:s3cret@127.0.0.1:1/feedwatch")
     assert "s3cret" not in str(caught.value) and "someone:***@" in str(caught.value)
+
+
+def test_serve_says_in_one_line_that_it_reads_sqlite_only() -> None:
+    result = run("serve", "--db", "postgresql://someone:s3cret@127.0.0.1:1/feedwatch")
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "serve reads an SQLite store only" in result.output and "s3cret" not in result.output

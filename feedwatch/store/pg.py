@@ -254,14 +254,17 @@ class PgConnection:
             raise StoreError(describe(self.label, exc)) from None
         return count
 
-    def stream(self, sql: str, size: int = 5000) -> Iterator[tuple[Any, ...]]:
-        """Yield the rows of a query `size` at a time (a server-side cursor, in a read transaction of its own)."""
+    def stream(self, sql: str, parameters: Any = None, size: int = 5000) -> Iterator[tuple[Any, ...]]:
+        """Yield the rows of a query `size` at a time (a server-side cursor, in a read transaction of its own).
+
+        Nothing may write through this connection until the rows are all read.
+        """
         import psycopg
 
         try:
             with self.raw.transaction(), self.raw.cursor(name="feedwatch_stream") as cursor:
                 cursor.itersize = size
-                cursor.execute(translate(sql), [])
+                cursor.execute(translate(sql), _params(parameters))
                 yield from cursor
         except psycopg.Error as exc:
             raise StoreError(describe(self.label, exc)) from None

@@ -222,7 +222,14 @@ _PREFIX = re.compile(r"(?<![\w\"])(\w+)\*")
 
 
 def _pg_tsquery(conn: Connection, query: str) -> str:
-    """Return the tsquery (as text) of a search query: websearch syntax, and `word*` matching words it begins."""
+    """Return the tsquery (as text) of a search query: websearch syntax, and `word*` matching words it begins.
+
+    FTS5's operators read the same here: AND (any words: all of them), OR, NOT (websearch's -word).
+    """
+    parts = re.split(r'("[^"]*")', query)  # outside quotes only
+    query = "".join(
+        part if part.startswith('"') else re.sub(r"\bNOT\s+", "-", re.sub(r"\bAND\b", " ", part)) for part in parts
+    )
     prefixes = {m.group(1).lower() for m in _PREFIX.finditer(query)}
     row = conn.execute("SELECT websearch_to_tsquery('simple', ?)::text", [_PREFIX.sub(r"\1", query)]).fetchone()
     text = str(row[0])
@@ -283,5 +290,7 @@ def posts(
     where, args = _filters(None, channel, since, until)
     sql = "SELECT p.title, p.text, p.author, p.json FROM posts p"
     sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.id"
-    for row in conn.execute(sql, args):
+    # PostgreSQL sends a whole result at once: a server-side cursor reads it a page at a time instead.
+    rows = conn.stream(sql, args) if is_postgres(conn) else conn.execute(sql, args)  # type: ignore[attr-defined]
+    for row in rows:
         yield post_from_row(row)

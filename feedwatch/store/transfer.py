@@ -93,7 +93,7 @@ def _rows(conn: Connection, table: str, names: list[str]) -> Iterator[tuple[Any,
     select = f"SELECT {', '.join(names)} FROM {table}"
     if is_postgres(conn):  # campaign_spellings keeps SQLite's rowid order in a column of its own
         order = " ORDER BY rowid" if "rowid" in columns(conn, table) else ""
-        yield from conn.stream(select + order, PAGE)  # type: ignore[attr-defined]
+        yield from conn.stream(select + order, None, PAGE)  # type: ignore[attr-defined]
     else:
         yield from (tuple(row) for row in conn.execute(select))  # an sqlite3 cursor reads as it goes
 
