@@ -24,7 +24,7 @@ from feedwatch.campaigns.detector import Detector, run
 from feedwatch.campaigns.model import DEFAULTS, Settings
 from feedwatch.campaigns.schema import clear, connection, ensure_schema, transaction
 from feedwatch.models import Post, stored_post
-from feedwatch.store.backend import Connection
+from feedwatch.store.backend import Connection, streamed
 
 _GENERATION = "SELECT value FROM campaign_meta WHERE key = 'generation'"
 
@@ -85,10 +85,10 @@ def stored_in_stream_order(conn: Connection) -> Iterator[tuple[int, Post]]:
     """
     dated = (
         (row[1], row[0], stored_post(row[2]))
-        for row in conn.execute("SELECT id, date, json FROM posts WHERE date IS NOT NULL ORDER BY date, id")
+        for row in streamed(conn, "SELECT id, date, json FROM posts WHERE date IS NOT NULL ORDER BY date, id")
     )
     undated = []
-    for rowid, text in conn.execute("SELECT id, json FROM posts WHERE date IS NULL"):
+    for rowid, text in streamed(conn, "SELECT id, json FROM posts WHERE date IS NULL"):
         post = stored_post(text)  # the detector reads neither title, text nor author
         if post.hashtags or post.datelines:  # with no dateline either it sorts first: only its spellings count
             day = datetime.combine(post.datelines[0].date, time(0), UTC).isoformat() if post.datelines else ""

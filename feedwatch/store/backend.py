@@ -61,6 +61,16 @@ def is_postgres(conn: object) -> bool:
     return not isinstance(getattr(conn, "conn", conn), sqlite3.Connection)
 
 
+def streamed(conn: Connection, sql: str, parameters: Any = None) -> Iterator[Any]:
+    """Yield the rows of a read as they come, memory flat whatever their number: an SQLite cursor reads as it
+    goes; PostgreSQL reads them through a server-side cursor on a connection of its own (one snapshot of what
+    is committed), so `conn` may write meanwhile."""
+    if is_postgres(conn):
+        yield from conn.stream(sql, parameters)  # type: ignore[attr-defined]
+    else:
+        yield from conn.execute(sql, [] if parameters is None else parameters)
+
+
 def has_table(conn: Connection, name: str) -> bool:
     """True when the store has a table called `name`."""
     if is_postgres(conn):

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from feedwatch.models import Post
-from feedwatch.store.backend import Connection, is_postgres
+from feedwatch.store.backend import Connection, is_postgres, streamed
 
 MIN_WORDS = 8
 ROWS = 2
@@ -275,7 +275,7 @@ def rebuild(conn: Connection, batch: int = 5000) -> int:
     if not is_postgres(conn):
         conn.execute("INSERT INTO echo_bands (echo_bands) VALUES ('rebuild')")
     total, chunk, last = 0, [], 0
-    for row in conn.execute("SELECT id, title, text, author, json FROM posts ORDER BY id"):
+    for row in streamed(conn, "SELECT id, title, text, author, json FROM posts ORDER BY id"):
         chunk.append((row[0], post_from_row(row[1:])))
         last = row[0]
         if len(chunk) >= batch:

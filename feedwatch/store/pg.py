@@ -170,8 +170,8 @@ class PgCursor:
 class PgConnection:
     """A psycopg connection that takes the store's SQL (see the module docstring); failures are StoreError."""
 
-    def __init__(self, raw: psycopg.Connection[Any], label: str):
-        self.raw, self.label = raw, label
+    def __init__(self, raw: psycopg.Connection[Any], label: str, conninfo: str = ""):
+        self.raw, self.label, self.conninfo = raw, label, conninfo
         self._held = False
         self._columns: dict[str, dict[str, str]] = {}
 
@@ -255,14 +255,16 @@ class PgConnection:
         return count
 
     def stream(self, sql: str, parameters: Any = None, size: int = 5000) -> Iterator[tuple[Any, ...]]:
-        """Yield the rows of a query `size` at a time (a server-side cursor, in a read transaction of its own).
-
-        Nothing may write through this connection until the rows are all read.
-        """
+        """Yield the rows of a read `size` at a time: a server-side cursor on a connection of its own, so the
+        rows are one snapshot of what is committed and this connection may write while they are read."""
         import psycopg
 
         try:
-            with self.raw.transaction(), self.raw.cursor(name="feedwatch_stream") as cursor:
+            with (
+                psycopg.connect(self.conninfo) as reader,
+                reader.cursor(name="feedwatch_stream") as cursor,
+            ):
+                reader.execute("SET TIME ZONE 'UTC'")
                 cursor.itersize = size
                 cursor.execute(translate(sql), _params(parameters))
                 yield from cursor
@@ -349,7 +351,7 @@ def connect(url: str) -> PgConnection:
     except psycopg.Error as exc:
         raw.close()
         raise StoreError(describe(label, exc)) from None
-    return PgConnection(raw, label)
+    return PgConnection(raw, label, conninfo)
 
 
 # ---- the schema ---------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any, TypedDict
 from feedwatch.errors import QueryError, StoreError
 from feedwatch.models import Post, iso
 from feedwatch.parse.text import tag_key
-from feedwatch.store.backend import Connection, is_postgres
+from feedwatch.store.backend import Connection, is_postgres, streamed
 from feedwatch.store.rows import post_from_row
 
 SNIPPET_TOKENS = 16
@@ -290,7 +290,5 @@ def posts(
     where, args = _filters(None, channel, since, until)
     sql = "SELECT p.title, p.text, p.author, p.json FROM posts p"
     sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.id"
-    # PostgreSQL sends a whole result at once: a server-side cursor reads it a page at a time instead.
-    rows = conn.stream(sql, args) if is_postgres(conn) else conn.execute(sql, args)  # type: ignore[attr-defined]
-    for row in rows:
+    for row in streamed(conn, sql, args):
         yield post_from_row(row)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from feedwatch.errors import StoreError
-from feedwatch.store.backend import Connection, is_postgres
+from feedwatch.store.backend import Connection, is_postgres, streamed
 from feedwatch.store.db import transaction
 
 if TYPE_CHECKING:
@@ -91,11 +91,9 @@ def holds_data(conn: Connection) -> list[str]:
 def _rows(conn: Connection, table: str, names: list[str]) -> Iterator[tuple[Any, ...]]:
     """Yield the rows of `table` as they are read (memory stays flat whatever the store's size)."""
     select = f"SELECT {', '.join(names)} FROM {table}"
-    if is_postgres(conn):  # campaign_spellings keeps SQLite's rowid order in a column of its own
-        order = " ORDER BY rowid" if "rowid" in columns(conn, table) else ""
-        yield from conn.stream(select + order, None, PAGE)  # type: ignore[attr-defined]
-    else:
-        yield from (tuple(row) for row in conn.execute(select))  # an sqlite3 cursor reads as it goes
+    # campaign_spellings keeps SQLite's rowid order in a column of its own on PostgreSQL
+    order = " ORDER BY rowid" if is_postgres(conn) and "rowid" in columns(conn, table) else ""
+    yield from (tuple(row) for row in streamed(conn, select + order))
 
 
 def copy_store(
