@@ -16,7 +16,6 @@ undated ones placed at their dateline.
 from __future__ import annotations
 
 import heapq
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time
 from typing import Any
@@ -25,6 +24,7 @@ from feedwatch.campaigns.detector import Detector, run
 from feedwatch.campaigns.model import DEFAULTS, Settings
 from feedwatch.campaigns.schema import clear, connection, ensure_schema, transaction
 from feedwatch.models import Post, stored_post
+from feedwatch.store.backend import Connection, streamed
 
 _GENERATION = "SELECT value FROM campaign_meta WHERE key = 'generation'"
 
@@ -78,17 +78,17 @@ def rebuild_stored(db: Any, settings: Settings = DEFAULTS, batch: int = 5000, tr
     return raised
 
 
-def stored_in_stream_order(conn: sqlite3.Connection) -> Iterator[tuple[int, Post]]:
+def stored_in_stream_order(conn: Connection) -> Iterator[tuple[int, Post]]:
     """Yield (rowid, Post) of every stored post, oldest first (those with no time first).
 
     Untagged posts count too: they start their channel's history and show whom it forwards.
     """
     dated = (
         (row[1], row[0], stored_post(row[2]))
-        for row in conn.execute("SELECT id, date, json FROM posts WHERE date IS NOT NULL ORDER BY date, id")
+        for row in streamed(conn, "SELECT id, date, json FROM posts WHERE date IS NOT NULL ORDER BY date, id")
     )
     undated = []
-    for rowid, text in conn.execute("SELECT id, json FROM posts WHERE date IS NULL"):
+    for rowid, text in streamed(conn, "SELECT id, json FROM posts WHERE date IS NULL"):
         post = stored_post(text)  # the detector reads neither title, text nor author
         if post.hashtags or post.datelines:  # with no dateline either it sorts first: only its spellings count
             day = datetime.combine(post.datelines[0].date, time(0), UTC).isoformat() if post.datelines else ""

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlite_utils import Database
 
 from feedwatch.digest import state
 from feedwatch.digest.deliver import ConfigLike, Target, send
 from feedwatch.digest.model import Digest
-from feedwatch.errors import DeliveryError
+from feedwatch.errors import DeliveryError, StoreError
+from feedwatch.store.backend import Database
 from feedwatch.window import parse_time
 
 log = logging.getLogger("feedwatch.digest")
@@ -81,7 +81,8 @@ def send_digests(
             start = window_start(db, target.name, since, now)
             outcomes.append(_deliver(db, target, build, start, now, sleep=sleep, env=env, transport=transport))
         finally:
-            with contextlib.suppress(sqlite3.Error):  # the claim expires on its own; what was sent is recorded
+            # The claim expires on its own; what was sent is recorded (a PostgreSQL failure is a StoreError).
+            with contextlib.suppress(sqlite3.Error, StoreError):
                 state.release(db, target.name, holder)
     return outcomes
 
@@ -167,7 +168,6 @@ def browse_url(config: ConfigLike) -> str:
 
 def _db_path(config: ConfigLike) -> str:
     from feedwatch.digest.deliver import settings
-    from feedwatch.store import default_db_path
+    from feedwatch.store import configured, default_db_path
 
-    values = settings(config)
-    return str(values.get("database.path") or default_db_path())
+    return configured(settings(config)) or default_db_path()
