@@ -29,6 +29,7 @@ from feedwatch.sources.web import WebSettings, WebSource, make_client
 from feedwatch.store import Store
 from feedwatch.workers import GATE_KEY, StreamGate, resolve_queue, tick_cron
 
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     yield from fresh_database()
@@ -57,10 +58,12 @@ def test_the_gate_waits_for_a_writer_whose_lower_id_commits_after_a_higher_one(p
         reader.start()
         with psycopg.connect(postgres_url, autocommit=True) as watch:
             wait_for(
-                lambda: watch.execute(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                ).fetchone()
-                == (1,),
+                lambda: (
+                    watch.execute(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                    ).fetchone()
+                    == (1,)
+                ),
                 10,
                 "the detector waiting at the gate",
                 every=0.02,
@@ -283,8 +286,10 @@ def test_the_stream_detector_consumes_two_writers_posts_once(tmp_path: Path, pos
             total = sum(len(c.posts) for c in server.channels.values())
             wait_for(lambda: len(stored_ids(workers.db)) >= total, 120, "every post stored")
             wait_for(
-                lambda: query(workers.db, "SELECT value FROM campaign_meta WHERE key = 'stream_position'")
-                == [(str(total),)],
+                lambda: (
+                    query(workers.db, "SELECT value FROM campaign_meta WHERE key = 'stream_position'")
+                    == [(str(total),)]
+                ),
                 60,
                 "the detector caught up",
             )
