@@ -150,7 +150,9 @@ class WorkerSoak:
                     ),
                 )
             _campaign_channels(server)
-            config = write_config(self.workdir / "soak.toml", sorted(server.channels), interval=1)
+            # Posts arrive fast here (a page a minute per channel) while faults and kills can keep a channel
+            # from being read for a minute or more: re-read deep enough that an edit cannot slide out of reach.
+            config = write_config(self.workdir / "soak.toml", sorted(server.channels), interval=1, reread_pages=10)
             with Workers(self.workdir, config, self.db, self.queue, server.base_url) as workers:
                 for _ in range(self.args.workers):
                     workers.start()

@@ -14,13 +14,12 @@ from pathlib import Path
 FEEDWATCH = [sys.executable, "-m", "feedwatch"]
 
 
-def write_config(path: Path, channels: list[str], *, interval: int = 1, extra: str = "") -> Path:
+def write_config(path: Path, channels: list[str], *, interval: int = 1, reread_pages: int = 1) -> Path:
     """Write a worker config for `channels` on a local server: fast politeness, quick recovery."""
     entries = "".join(f'\n[[channels]]\nname = "{name}"\ninterval = {interval}\n' for name in channels)
     path.write_text(
-        "[web]\nmin_delay = 0.01\njitter = 0.0\ntimeout = 3\nbackoff = 0.2\n"
+        f"[web]\nmin_delay = 0.01\njitter = 0.0\ntimeout = 3\nbackoff = 0.2\nreread_pages = {reread_pages}\n"
         '[poll]\njitter = 0\nbackfill = "all"\n[worker]\ntick = 1\nstalled_after = 4\n[folders]\npaths = []\n'
-        + extra
         + entries,
         encoding="utf-8",
     )

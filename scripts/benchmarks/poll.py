@@ -230,7 +230,7 @@ def _workers_rate(folder: Path, base_url: str, queue: str, count: int) -> tuple[
 
     folder.mkdir()
     names = [f"bench_worker_{i:02d}" for i in range(WORKER_CHANNELS)]
-    config = write_config(folder / "w.toml", names, interval=3600, extra="")
+    config = write_config(folder / "w.toml", names, interval=3600)
     total = WORKER_CHANNELS * WORKER_PAGES * 20
     with Workers(folder, config, folder / "store.db", queue, base_url) as workers:
         for number in range(count):
