@@ -278,6 +278,23 @@ def close_store(store: Store) -> None:
     store.close()
 
 
+def follow_stream(config: Config, db: str | None = None) -> int:
+    """Catch up campaign detection when workers made it one ordered stream (see feedwatch.workers); return alerts.
+
+    One machine (`watch`, `run`) needs no gate: its own writes are done when it asks.
+    """
+    from feedwatch.campaigns import catch_up
+    from feedwatch.campaigns.stored import newest_post, stream_position
+
+    store = open_store(config, db)
+    try:
+        if stream_position(store.db.conn) is None:
+            return 0  # detection runs as posts are stored
+        return catch_up(store.db, newest_post(store.db.conn))[1]
+    finally:
+        close_store(store)
+
+
 def poll_once(
     config: Config,
     specs: Sequence[ChannelSpec],
@@ -387,6 +404,7 @@ def run_cycle(
     summary.reports += poll_folders_once(config, db=db, on_report=on_report)
     if config.channels:
         summary.reports += poll_once(config, config.channels, db=db, on_report=on_report, client=client)
+    follow_stream(config, db)
     hook = digest_hook()
     if hook is not None:
         try:

@@ -135,6 +135,22 @@ def test_a_store_not_in_stream_mode_is_left_to_detection_while_storing(tmp_path:
         assert stream_position(store.db.conn) is None and _uses(store) == uses
 
 
+def test_watch_and_run_follow_the_stream_of_a_store_workers_wrote(tmp_path: Path) -> None:
+    from feedwatch.poll import follow_stream
+
+    db = tmp_path / "s.db"
+    config = load_config(None)
+    with Store.open(db) as store:
+        assert follow_stream(config, str(db)) == 0  # not in stream mode: nothing to follow
+        adopt_stream(store.db, 0)
+        store.ingest(scenario(), "after the workers", on_new=IngestHook())  # stored, not detected
+        assert _uses(store) == 0
+    assert follow_stream(config, str(db)) >= 1  # the alerts the default settings raise on the scenario
+    with Store.open(db) as store:
+        assert _uses(store) == sum(len(p.hashtags) for p in scenario())
+        assert stream_position(store.db.conn) == newest_post(store.db.conn)
+
+
 # -- settings and one-line errors ------------------------------------------------------------------
 
 

@@ -36,11 +36,12 @@ class Workers:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.started = 0
 
-    def start(self, name: str | None = None, *, source_address: str | None = None) -> str:
+    def start(self, name: str | None = None, *, source_address: str | None = None, concurrency: int = 1) -> str:
         self.started += 1
         name = name or f"w{self.started}"
         args = [*FEEDWATCH, "worker", "--config", str(self.config), "--db", str(self.db), "--queue", self.queue]
-        args += ["--name", name] + (["--source-address", source_address] if source_address else [])
+        args += ["--name", name, "--concurrency", str(concurrency)]
+        args += ["--source-address", source_address] if source_address else []
         with (self.folder / f"{name}.log").open("ab") as log:  # the child keeps its own copy
             self.procs[name] = subprocess.Popen(
                 args, env=self.env, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
