@@ -47,6 +47,11 @@ SETTINGS: tuple[Setting, ...] = (
         "database.path", "", "SQLite database file; empty means feedwatch's default (FEEDWATCH_DB or data/feedwatch.db)"
     ),
     Setting(
+        "database.url",
+        "",
+        "a PostgreSQL store shared by several machines, postgresql://USER@HOST:PORT/DATABASE; used instead of path",
+    ),
+    Setting(
         "web.base_url", "https://t.me", "where the t.me/s web previews are read; FEEDWATCH_TME_BASE_URL overrides it"
     ),
     Setting("web.concurrency", 4, "requests in flight at once to one host"),

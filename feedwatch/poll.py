@@ -267,9 +267,9 @@ def channel_sources(
 def open_store(config: Config, db: str | None = None) -> Store:
     """Open the store at --db, else the configured path, else feedwatch's default, detecting campaigns as it stores."""
     from feedwatch.campaigns import IngestHook
-    from feedwatch.store import Store, default_db_path
+    from feedwatch.store import Store, configured, default_db_path
 
-    store = Store.open(db or config["database.path"] or default_db_path())
+    store = Store.open(db or configured(config) or default_db_path())
     store.on_new = IngestHook()
     return store
 

@@ -85,3 +85,61 @@ def formats_dir() -> Path:
     if not SHARED_FORMATS.is_dir():
         pytest.skip("the real samples in ../shared/formats/ are not here")
     return SHARED_FORMATS
+
+
+# ---- the store's two backends -------------------------------------------------------------------------------------
+# The store's behaviour suite runs on SQLite and on PostgreSQL: the server at $FEEDWATCH_TEST_POSTGRES, else the one
+# on 127.0.0.1:5432 when it answers. Without one the PostgreSQL half is skipped, saying why; with
+# FEEDWATCH_REQUIRE_POSTGRES=1 (CI) that is a failure instead. Each test gets a schema of its own, dropped after.
+DEFAULT_TEST_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The URL of a PostgreSQL server tests may create schemas in (skips, or fails in CI, without one)."""
+    import os
+
+    url = os.environ.get("FEEDWATCH_TEST_POSTGRES") or DEFAULT_TEST_POSTGRES
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # no server, no driver, refused: the reason is shown
+        reason = f"no PostgreSQL at {url} ({' '.join(str(exc).split())[:160]}); set FEEDWATCH_TEST_POSTGRES"
+        if os.environ.get("FEEDWATCH_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"FEEDWATCH_REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str):  # type: ignore[no-untyped-def]
+    """A postgresql:// URL of a fresh, empty schema on the test server; the schema is dropped after the test."""
+    import os
+    import uuid
+
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    schema = f"fwtest_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield url_with_schema(postgres_server, schema)
+    finally:
+        with psycopg.connect(make_conninfo(postgres_server), autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def url_with_schema(url: str, schema: str) -> str:
+    """Return `url` with its search_path set to `schema` (libpq's options parameter)."""
+    return url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's store lives: an SQLite file, or a fresh PostgreSQL schema (see postgres_url)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "fw.db")
+    return str(request.getfixturevalue("postgres_url"))

@@ -42,7 +42,16 @@ def counts(store: Store) -> dict[str, int]:
 
 
 def fts_count(store: Store, query: str) -> int:
-    return int(store.db.execute("SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", [query]).fetchone()[0])
+    """How many posts the search index finds for `query` (on SQLite, the FTS5 index alone)."""
+    return store.count_matches(query)
+
+
+def index_size(store: Store) -> int:
+    """How many rows the search index holds (FTS5's table; PostgreSQL's tsvector column, one per post)."""
+    from feedwatch.store.backend import is_postgres
+
+    table = "posts WHERE fts IS NOT NULL" if is_postgres(store.db) else "posts_fts"
+    return int(store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
 def stored(store: Store) -> list[Post]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from feedwatch.store import ChannelState, Store
 
 
-def test_channel_state_round_trips_and_high_water_only_moves_forward(tmp_path: Path) -> None:
+def test_channel_state_round_trips_and_high_water_only_moves_forward(store_target: str) -> None:
     polled = datetime(2024, 5, 1, 10, tzinfo=UTC)
-    with Store.open(tmp_path / "fw.db") as store:
+    with Store.open(store_target) as store:
         assert store.channel("durov") is None
         store.save_channel(ChannelState("durov", "Pavel Durov", 1006503122, 555, 481, polled))
         assert store.channel("@Durov") == ChannelState("durov", "Pavel Durov", 1006503122, 555, 481, polled)
@@ -23,22 +22,22 @@ def test_channel_state_round_trips_and_high_water_only_moves_forward(tmp_path: P
         assert store.channel("durov").high_water == 502  # type: ignore[union-attr]
 
 
-def test_renames_are_kept_as_history(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "fw.db") as store:
+def test_renames_are_kept_as_history(store_target: str) -> None:
+    with Store.open(store_target) as store:
         store.save_channel(ChannelState("old_name", "Old title", channel_id=77))
         store.save_channel(ChannelState("new_name", "New title", channel_id=77))
         assert store.channel("old_name") is None
         assert store.channel("new_name").channel_id == 77  # type: ignore[union-attr]
-        history = store.db.execute("SELECT username, title FROM channel_names ORDER BY rowid").fetchall()
+        history = store.db.execute("SELECT username, title FROM channel_names ORDER BY first_seen").fetchall()
         assert history == [("old_name", "Old title"), ("new_name", "New title")]
         assert store.db.execute("SELECT count(*) FROM channels").fetchone()[0] == 1
 
 
-def test_a_batch_that_renames_a_channel_then_names_the_old_name_again(tmp_path: Path) -> None:
+def test_a_batch_that_renames_a_channel_then_names_the_old_name_again(store_target: str) -> None:
     """Posts of one batch: the channel under its new name (same id), then a post naming the old one."""
     from feedwatch.store import channels
 
-    with Store.open(tmp_path / "fw.db") as store:
+    with Store.open(store_target) as store:
         store.save_channel(ChannelState("oldname", "Old", channel_id=5))
         conn = store.db.conn
         channels.note_seen(conn, [("newname", 5, "New"), ("oldname", None, None)], datetime(2024, 5, 3, tzinfo=UTC))
@@ -46,9 +45,9 @@ def test_a_batch_that_renames_a_channel_then_names_the_old_name_again(tmp_path: 
         assert rows == [("newname", "New", 5), ("oldname", None, None)]
 
 
-def test_runs_are_recorded_with_their_kind_and_errors(tmp_path: Path) -> None:
+def test_runs_are_recorded_with_their_kind_and_errors(store_target: str) -> None:
     start, end = datetime(2024, 5, 1, 10, tzinfo=UTC), datetime(2024, 5, 1, 10, 1, tzinfo=UTC)
-    with Store.open(tmp_path / "fw.db") as store:
+    with Store.open(store_target) as store:
         store.record_run(
             "t.me/s/durov", new=3, updated=1, unchanged=16, failed=0, errors=[], started_at=start, finished_at=end
         )
@@ -69,13 +68,13 @@ def test_runs_are_recorded_with_their_kind_and_errors(tmp_path: Path) -> None:
         assert store.runs("elsewhere") == []
 
 
-def test_polling_progress_is_kept_across_reopening_and_not_erased_by_stored_posts(tmp_path: Path) -> None:
+def test_polling_progress_is_kept_across_reopening_and_not_erased_by_stored_posts(store_target: str) -> None:
     from dataclasses import replace
 
     from feedwatch.models import Post, Source
 
     retry = datetime(2026, 5, 1, 13, tzinfo=UTC)
-    with Store.open(tmp_path / "fw.db") as store:
+    with Store.open(store_target) as store:
         store.save_channel(ChannelState("durov", "Old", retry_at=retry, resume_before=41, resume_top=60))
     post = Post(
         text="hello",
@@ -85,7 +84,7 @@ def test_polling_progress_is_kept_across_reopening_and_not_erased_by_stored_post
         message_id=7,
         source=Source("jsonl", "x.jsonl", None),
     )
-    with Store.open(tmp_path / "fw.db") as store:
+    with Store.open(store_target) as store:
         store.ingest([post], "x.jsonl")  # renames the channel: its polling progress stays
         state = store.channel("durov")
         assert state is not None and state.title == "New title"

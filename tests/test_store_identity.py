@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from store_support import at, counts, post, stored
+from store_support import at, counts, index_size, post, stored
 
 import feedwatch.store.ingest as ingest_module
 from feedwatch.models import ForwardedFrom, Post, Source
@@ -25,8 +25,8 @@ SAME = "Free webinar tonight on concrete design. Join us! #Webinar"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    opened = Store.open(tmp_path / "fw.db")
+def store(store_target: str) -> Store:
+    opened = Store.open(store_target)
     yield opened
     opened.close()
 
@@ -178,7 +178,7 @@ def test_a_post_stored_under_both_the_id_and_the_username_becomes_one_when_they_
     [five] = [p for p in store.posts() if p.message_id == 5]
     assert (five.channel_id, five.views, five.channel_title) == (1858370886, 7, "All1App daily")
     assert counts(store)["post_sources"] == 3
-    assert store.db.execute("SELECT count(*) FROM posts_fts").fetchone()[0] == 2
+    assert index_size(store) == 2
 
 
 def test_a_username_learnt_from_channel_state_alone_still_takes_over_the_posts(store: Store) -> None:
@@ -305,7 +305,7 @@ def test_migration_merges_rows_that_turn_out_to_be_one_message(tmp_path: Path, m
         versions = [r[0] for r in store.db.execute("SELECT text FROM post_versions")]
         assert sorted([merged.text, *versions]) == sorted([first.text, edited.text])
         assert counts(store)["post_sources"] == 2
-        assert store.db.execute("SELECT count(*) FROM posts_fts").fetchone()[0] == 1
+        assert index_size(store) == 1
         assert store.ingest([first, edited], "again") == IngestResult(unchanged=2)
 
 

@@ -1,6 +1,6 @@
 """`feedwatch worker`: jobs from a real PostgreSQL queue, real worker processes, a real local t.me/s server.
 
-The PostgreSQL parts skip with a visible reason when no server answers (see postgres_support).
+The PostgreSQL parts (conftest's `postgres_url`: a fresh schema) skip with a visible reason when no server answers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import psycopg
 import pytest
 from campaign_support import QUICK
 from click.testing import CliRunner
-from postgres_support import fresh_database
 from test_campaign_state import scenario
 from tme_server import FakePost, TmeServer, make_posts
 from worker_support import Workers, query, stored_ids, wait_for, write_config
@@ -29,13 +28,13 @@ from feedwatch.sources.web import WebSettings, WebSource, make_client
 from feedwatch.store import Store
 from feedwatch.workers import GATE_KEY, StreamGate, resolve_queue, tick_cron
 
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    yield from fresh_database()
-
-
 # -- the stream gate: a late commit with a lower id is never skipped ------------------------------
+
+GATE_LOCKS = (  # the gate's advisory locks in this database (a bigint key is two 32-bit halves)
+    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory'"
+    " AND d.datname = current_database() AND l.classid = %s AND l.objid = %s"
+)
+GATE_PARTS = (GATE_KEY >> 32, GATE_KEY & 0xFFFFFFFF)
 
 
 def test_the_gate_waits_for_a_writer_whose_lower_id_commits_after_a_higher_one(postgres_url: str) -> None:
@@ -58,12 +57,7 @@ def test_the_gate_waits_for_a_writer_whose_lower_id_commits_after_a_higher_one(p
         reader.start()
         with psycopg.connect(postgres_url, autocommit=True) as watch:
             wait_for(
-                lambda: (
-                    watch.execute(
-                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                    ).fetchone()
-                    == (1,)
-                ),
+                lambda: watch.execute(f"{GATE_LOCKS} AND NOT granted", GATE_PARTS).fetchone() == (1,),
                 10,
                 "the detector waiting at the gate",
                 every=0.02,
@@ -75,9 +69,7 @@ def test_the_gate_waits_for_a_writer_whose_lower_id_commits_after_a_higher_one(p
     assert marks == [2]
     with psycopg.connect(postgres_url) as conn:
         assert [r[0] for r in conn.execute("SELECT id FROM posts WHERE id <= %s ORDER BY id", (marks[0],))] == [1, 2]
-        held = conn.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s", (GATE_KEY & 0xFFFFFFFF,)
-        ).fetchone()
+        held = conn.execute(GATE_LOCKS, GATE_PARTS).fetchone()
     assert held == (0,)  # every gate connection gave its lock back
 
 
@@ -195,9 +187,32 @@ def test_a_worker_source_address_is_where_its_requests_come_from() -> None:
 # -- real worker processes ---------------------------------------------------------------------------
 
 
-def _workers(tmp_path: Path, server: TmeServer, queue: str, channels: list[str], interval: int = 1) -> Workers:
+def _workers(
+    tmp_path: Path, server: TmeServer, queue: str, channels: list[str], interval: int = 1, store: str | None = None
+) -> Workers:
     config = write_config(tmp_path / "w.toml", channels, interval=interval)
-    return Workers(tmp_path, config, tmp_path / "store.db", queue, server.base_url)
+    return Workers(tmp_path, config, store or tmp_path / "store.db", queue, server.base_url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def worker_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The store the workers write: an SQLite file, or a PostgreSQL store in a schema of its own."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "store.db")
+        return
+    import uuid
+
+    from conftest import url_with_schema
+
+    server = request.getfixturevalue("postgres_server")
+    schema = f"fwstore_{uuid.uuid4().hex[:10]}"  # the store's own: it holds no tables but feedwatch's
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield url_with_schema(server, schema)
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def _defer_polls(queue: str, channel: str, count: int) -> None:
@@ -236,8 +251,11 @@ def test_two_workers_never_poll_one_channel_at_once(tmp_path: Path, postgres_url
     assert not any("Traceback" in log for log in logs.values())
 
 
-def test_a_worker_killed_mid_poll_loses_nothing(tmp_path: Path, postgres_url: str) -> None:
-    with TmeServer(latency=0.25) as server, _workers(tmp_path, server, postgres_url, ["long"], interval=600) as workers:
+def test_a_worker_killed_mid_poll_loses_nothing(tmp_path: Path, postgres_url: str, worker_store: str) -> None:
+    with (
+        TmeServer(latency=0.25) as server,
+        _workers(tmp_path, server, postgres_url, ["long"], interval=600, store=worker_store) as workers,
+    ):
         server.add_channel("long", make_posts(200, salt=" long"))
         first = workers.start()
         wait_for(lambda: server.count("long") >= 3, 60, "the first worker halfway through the channel")
@@ -292,11 +310,13 @@ def _campaign_channels(server: TmeServer) -> int:
     return sum(len(p.hashtags) for p in scenario())
 
 
-def test_the_stream_detector_consumes_two_writers_posts_once(tmp_path: Path, postgres_url: str) -> None:
+def test_the_stream_detector_consumes_two_writers_posts_once(
+    tmp_path: Path, postgres_url: str, worker_store: str
+) -> None:
     with TmeServer() as server:
         uses = _campaign_channels(server)
         names = sorted(server.channels)
-        with _workers(tmp_path, server, postgres_url, names, interval=3600) as workers:
+        with _workers(tmp_path, server, postgres_url, names, interval=3600, store=worker_store) as workers:
             workers.start()
             workers.start()
             total = sum(len(c.posts) for c in server.channels.values())

@@ -29,7 +29,7 @@ def write_config(path: Path, channels: list[str], *, interval: int = 1, reread_p
 class Workers:
     """Worker processes on one config, store and queue; each logs to its own file in `folder`."""
 
-    def __init__(self, folder: Path, config: Path, db: Path, queue: str, base_url: str):
+    def __init__(self, folder: Path, config: Path, db: Path | str, queue: str, base_url: str):
         self.folder, self.config, self.db, self.queue = folder, config, db, queue
         self.env = {**os.environ, "FEEDWATCH_TME_BASE_URL": base_url}
         self.env.pop("FEEDWATCH_DB", None)
@@ -89,27 +89,31 @@ def wait_for(condition: Callable[[], bool], within: float, what: str, every: flo
         time.sleep(every)
 
 
-def stored_ids(db: Path) -> list[tuple[str, int]]:
+def stored_ids(db: Path | str) -> list[tuple[str, int]]:
     """Return (channel, message id) of every stored post, one per row (duplicates show twice)."""
-    if not db.exists():
-        return []
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        return [(c, i) for c, i in con.execute("SELECT lower(channel), message_id FROM posts")]
-    except sqlite3.OperationalError:
-        return []  # not made yet
-    finally:
-        con.close()
+    return [(str(c), int(i)) for c, i in query(db, "SELECT lower(channel), message_id FROM posts")]
 
 
-def query(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
-    """Return the rows of `sql` on the store, read-only ([] while it does not exist yet)."""
-    if not db.exists():
+def query(db: Path | str, sql: str, *args: object) -> list[tuple[object, ...]]:
+    """Return the rows of `sql` (with ? parameters) on the store, an SQLite file or a PostgreSQL URL, read-only.
+
+    [] while the store or its tables do not exist yet.
+    """
+    if isinstance(db, str) and db.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db, autocommit=True) as conn:
+            try:
+                return [tuple(row) for row in conn.execute(sql.replace("?", "%s"), args).fetchall()]
+            except psycopg.errors.UndefinedTable:
+                return []
+    path = Path(db)
+    if not path.exists():
         return []
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
         return list(con.execute(sql, args))
     except sqlite3.OperationalError:
-        return []
+        return []  # not made yet
     finally:
         con.close()

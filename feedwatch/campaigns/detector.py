@@ -373,17 +373,19 @@ class Detector:
             self.alerts,
         )
         c.executemany(
-            "INSERT INTO campaign_spellings VALUES (?, ?, ?) ON CONFLICT (tag, spelling) DO UPDATE"
-            " SET uses = uses + excluded.uses",
+            "INSERT INTO campaign_spellings (tag, spelling, uses) VALUES (?, ?, ?) ON CONFLICT (tag, spelling)"
+            " DO UPDATE SET uses = campaign_spellings.uses + excluded.uses",
             [(tag, raw, n) for (tag, raw), n in self.spellings.items()],
         )
         c.executemany(
             "INSERT INTO campaign_tag_days VALUES (?, ?, ?, ?) ON CONFLICT (tag, day) DO UPDATE"
-            " SET posts = posts + excluded.posts, forwards = forwards + excluded.forwards",
+            " SET posts = campaign_tag_days.posts + excluded.posts,"
+            " forwards = campaign_tag_days.forwards + excluded.forwards",
             [(tag, _day_name(number), p, f) for (tag, number), (p, f) in self.days.items()],
         )
         c.executemany(
-            "INSERT INTO campaign_links VALUES (?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET uses = uses + excluded.uses",
+            "INSERT INTO campaign_links VALUES (?, ?, ?) ON CONFLICT (a, b)"
+            " DO UPDATE SET uses = campaign_links.uses + excluded.uses",
             [(a, b, n) for (a, b), n in self.links.items()],
         )
 

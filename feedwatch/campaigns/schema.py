@@ -19,11 +19,11 @@ connection (the detector run on its own) and changes nothing where they exist.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from feedwatch.store.backend import Connection, has_table
 from feedwatch.store.db import transaction as store_transaction
 from feedwatch.store.schema import CAMPAIGN_ACTOR_TABLES, CAMPAIGN_TABLES, statements
 
@@ -43,8 +43,8 @@ TABLES = (
 )
 
 
-def connection(db: Any) -> sqlite3.Connection:
-    """Return the connection of a sqlite_utils.Database, or `db` itself when it is a connection."""
+def connection(db: Any) -> Connection:
+    """Return the connection of a Database, or `db` itself when it is a connection."""
     inner = getattr(db, "conn", None)
     return db if inner is None else inner  # type: ignore[no-any-return]
 
@@ -62,8 +62,7 @@ def ensure_schema(db: Any) -> None:
 
 def has_tables(db: Any) -> bool:
     """True when the detector's tables exist (readers check this instead of creating them)."""
-    row = connection(db).execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'campaign_tags'")
-    return row.fetchone() is not None
+    return has_table(connection(db), "campaign_tags")
 
 
 def clear(db: Any) -> None:
@@ -75,7 +74,7 @@ def clear(db: Any) -> None:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+def transaction(conn: Connection) -> Iterator[None]:
     """Run the block in one write transaction (whatever the connection's isolation level).
 
     A transaction the connection's isolation level opened implicitly is committed first.

@@ -26,7 +26,6 @@ highest id seen" alone could skip a post committed later with a lower id.
 from __future__ import annotations
 
 import heapq
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time
 from typing import Any
@@ -35,6 +34,7 @@ from feedwatch.campaigns.detector import Detector, run
 from feedwatch.campaigns.model import DEFAULTS, Settings
 from feedwatch.campaigns.schema import clear, connection, ensure_schema, transaction
 from feedwatch.models import Post, stored_post
+from feedwatch.store.backend import Connection, streamed
 
 _GENERATION = "SELECT value FROM campaign_meta WHERE key = 'generation'"
 POSITION = "stream_position"  # campaign_meta key: the id of the last post the stream's detector consumed
@@ -96,13 +96,13 @@ def rebuild_stored(db: Any, settings: Settings = DEFAULTS, batch: int = 5000, tr
     return raised
 
 
-def stream_position(conn: sqlite3.Connection) -> int | None:
+def stream_position(conn: Connection) -> int | None:
     """Return the stream detector's position (a post id), or None when detection runs as posts are stored."""
     row = conn.execute("SELECT value FROM campaign_meta WHERE key = ?", (POSITION,)).fetchone()
     return int(row[0]) if row else None
 
 
-def newest_post(conn: sqlite3.Connection) -> int:
+def newest_post(conn: Connection) -> int:
     """Return the highest stored post id (0 when there is none)."""
     return int(conn.execute("SELECT coalesce(max(id), 0) FROM posts").fetchone()[0])
 
@@ -141,9 +141,10 @@ def catch_up(db: Any, mark: int, settings: Settings = DEFAULTS, batch: int = 500
         last = rows[-1][0] if len(rows) == batch else mark
         with transaction(conn):
             moved = conn.execute(
-                "UPDATE campaign_meta SET value = ? WHERE key = ? AND value = ?", (str(last), POSITION, str(position))
-            ).rowcount
-            if moved != 1:
+                "UPDATE campaign_meta SET value = ? WHERE key = ? AND value = ? RETURNING key",
+                (str(last), POSITION, str(position)),
+            ).fetchone()
+            if moved is None:
                 return posts, alerts  # a rebuild or another detector moved it: theirs now
             if detector is None:
                 detector = Detector(conn, settings)
@@ -154,7 +155,7 @@ def catch_up(db: Any, mark: int, settings: Settings = DEFAULTS, batch: int = 500
     return posts, alerts
 
 
-def stored_in_stream_order(conn: sqlite3.Connection, upto: int | None = None) -> Iterator[tuple[int, Post]]:
+def stored_in_stream_order(conn: Connection, upto: int | None = None) -> Iterator[tuple[int, Post]]:
     """Yield (rowid, Post) of every stored post (with an id up to `upto`), oldest first (those with no time first).
 
     Untagged posts count too: they start their channel's history and show whom it forwards.
@@ -162,12 +163,12 @@ def stored_in_stream_order(conn: sqlite3.Connection, upto: int | None = None) ->
     limit = upto if upto is not None else newest_post(conn)
     dated = (
         (row[1], row[0], stored_post(row[2]))
-        for row in conn.execute(
-            "SELECT id, date, json FROM posts WHERE date IS NOT NULL AND id <= ? ORDER BY date, id", (limit,)
+        for row in streamed(
+            conn, "SELECT id, date, json FROM posts WHERE date IS NOT NULL AND id <= ? ORDER BY date, id", [limit]
         )
     )
     undated = []
-    for rowid, text in conn.execute("SELECT id, json FROM posts WHERE date IS NULL AND id <= ?", (limit,)):
+    for rowid, text in streamed(conn, "SELECT id, json FROM posts WHERE date IS NULL AND id <= ?", [limit]):
         post = stored_post(text)  # the detector reads neither title, text nor author
         if post.hashtags or post.datelines:  # with no dateline either it sorts first: only its spellings count
             day = datetime.combine(post.datelines[0].date, time(0), UTC).isoformat() if post.datelines else ""

@@ -16,6 +16,7 @@ from feedwatch.cli.common import OneLineUsage
 from feedwatch.cli.digest_cmd import digest_command
 from feedwatch.cli.history_cmd import history_command
 from feedwatch.cli.login_cmd import login_command
+from feedwatch.cli.migrate_cmd import migrate_store_command
 from feedwatch.cli.network_cmds import discover_command, echoes_command, network_command
 from feedwatch.cli.parse_cmd import parse_command
 from feedwatch.cli.poll_cmd import poll_command, run_command
@@ -56,3 +57,4 @@ main.add_command(echoes_command)
 main.add_command(serve_command)
 main.add_command(channels_command)
 main.add_command(history_command)
+main.add_command(migrate_store_command)

@@ -13,10 +13,9 @@ from click.core import ParameterSource
 from feedwatch.cli.common import OK, PARTLY_FAILED, USAGE, say_error, write_line
 from feedwatch.cli.options import config_option, db_option, open_store, since_option
 from feedwatch.errors import ConfigError, FeedwatchError
+from feedwatch.store.backend import Database
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
-
     from feedwatch.config import Config
 
 SUFFIXES = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}

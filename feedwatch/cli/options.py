@@ -98,15 +98,18 @@ def config_option(fn: F) -> F:
 
 
 def resolve_db(db: str | None, config_file: str | None = None) -> str:
-    """Return the database path: --db, else $FEEDWATCH_DB, else the config's database.path, else the default."""
+    """Return the store: --db, else $FEEDWATCH_DB, else the config's database.url or database.path, else the default.
+
+    Each is an SQLite file's path or a postgresql:// URL (feedwatch.store.backend.is_url).
+    """
     from feedwatch.config import config_path, load_config
-    from feedwatch.store import DEFAULT_DB
+    from feedwatch.store import DEFAULT_DB, configured
 
     if db or os.environ.get("FEEDWATCH_DB"):
         return str(db or os.environ["FEEDWATCH_DB"])
     path = config_path(config_file)
-    configured = load_config(path)["database.path"] if path is not None else ""
-    return str(configured or DEFAULT_DB)
+    named = configured(load_config(path)) if path is not None else ""
+    return str(named or DEFAULT_DB)
 
 
 def _resolve_db(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
@@ -122,10 +125,10 @@ def db_option(fn: F) -> F:
         "--db",
         "db_path",
         default=None,
-        metavar="PATH",
+        metavar="PATH|URL",
         callback=_resolve_db,
-        help="The feedwatch database [default: $FEEDWATCH_DB, else the config's database.path, "
-        "else data/feedwatch.db].",
+        help="The feedwatch store: an SQLite file, or a postgresql:// URL [default: $FEEDWATCH_DB, else the "
+        "config's database.url or database.path, else data/feedwatch.db].",
     )(fn)
 
 
@@ -163,9 +166,10 @@ def open_store(path: str | None, *, must_exist: bool = False, writing: bool = Tr
     Commands that only read pass `writing=False`: a file they cannot write is then opened read-only.
     """
     from feedwatch.store import Store
+    from feedwatch.store.backend import is_url
 
     path = path or resolve_db(None)
-    if must_exist and not os.path.exists(path):
+    if must_exist and not is_url(path) and not os.path.exists(path):
         hint = f"Store posts first: feedwatch ingest PATH --db {path}"
         say_error(FeedwatchError(f"{path}: no database there yet. {hint}"))
         raise SystemExit(USAGE)

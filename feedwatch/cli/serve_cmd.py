@@ -38,8 +38,18 @@ def serve_command(config_file: str | None, db_path: str, host: str, port: int) -
     """
     from feedwatch.serve import PASSWORD_ENV, serve
     from feedwatch.store import default_db_path
+    from feedwatch.store.backend import is_url
+    from feedwatch.store.pg import redact
 
     path = db_path or str(default_db_path())
+    if is_url(path):  # Datasette reads SQLite files only
+        say_error(
+            FeedwatchError(
+                f"{redact(path)}: serve reads an SQLite store only (Datasette cannot reach PostgreSQL). Copy it: "
+                "feedwatch migrate-store --from URL --to copy.db, then feedwatch serve --db copy.db"
+            )
+        )
+        raise SystemExit(USAGE)
     try:
         serve(
             path,

@@ -16,13 +16,10 @@ posts with neither are counted apart, never placed on a made-up day.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import sqlite_utils
 
 from feedwatch.campaigns.actors import channel_label
 from feedwatch.digest.chart import build_chart
@@ -43,6 +40,7 @@ from feedwatch.digest.model import (
 from feedwatch.digest.sql import Window, ensure_indexes
 from feedwatch.models import Post
 from feedwatch.parse.text import tag_key
+from feedwatch.store.backend import Connection, Database
 from feedwatch.store.queries import link
 from feedwatch.store.rows import chunks, post_from_row
 
@@ -52,11 +50,11 @@ MAX_SPREADING, SPREAD_CHANNELS, SPREAD_ECHOES = 8, 3, 12  # groups shown, channe
 SPREAD_SEEDS = 5_000  # the window's latest passages looked at: a first digest after a big backfill stays quick
 
 
-def posts_count(conn: sqlite3.Connection) -> int:
+def posts_count(conn: Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM temp.digest_window").fetchone()[0])
 
 
-def top_tags(conn: sqlite3.Connection, limit: int = TOP_TAGS) -> list[TagRow]:
+def top_tags(conn: Connection, limit: int = TOP_TAGS) -> list[TagRow]:
     """Return the most used hashtags of the window, spellings merged, most used spelling first."""
     rows = conn.execute(
         "SELECT h.id, h.key, count(*) AS n, sum(w.fwd), count(DISTINCT w.actor) FROM temp.digest_window w"
@@ -68,11 +66,11 @@ def top_tags(conn: sqlite3.Connection, limit: int = TOP_TAGS) -> list[TagRow]:
     return [TagRow(key, spelled[hid], n, fwd or 0, actors) for hid, key, n, fwd, actors in rows]
 
 
-def _spellings(conn: sqlite3.Connection, keys: dict[int, str]) -> dict[int, tuple[str, ...]]:
+def _spellings(conn: Connection, keys: dict[int, str]) -> dict[int, tuple[str, ...]]:
     """Return each hashtag's raw spellings in the window's posts, most used first."""
     counts: dict[int, Counter[str]] = {hid: Counter() for hid in keys}
     marks = ",".join("?" * len(keys))
-    rows = (
+    rows: Iterable[Any] = (
         conn.execute(
             "SELECT ph.hashtag, j.value FROM temp.digest_window w JOIN post_hashtags ph ON ph.post = w.id"
             f" JOIN posts p ON p.id = w.id, json_each(p.json, '$.hashtags') j WHERE ph.hashtag IN ({marks})",
@@ -87,7 +85,7 @@ def _spellings(conn: sqlite3.Connection, keys: dict[int, str]) -> dict[int, tupl
     return {hid: tuple(sorted(c, key=lambda raw: (-c[raw], raw))) or (keys[hid],) for hid, c in counts.items()}
 
 
-def channel_rows(conn: sqlite3.Connection, limit: int = TOP_CHANNELS) -> list[ChannelRow]:
+def channel_rows(conn: Connection, limit: int = TOP_CHANNELS) -> list[ChannelRow]:
     rows = conn.execute(
         "SELECT w.actor, count(*) AS n, sum(w.fwd), min(p.date), max(p.date) FROM temp.digest_window w"
         " JOIN posts p ON p.id = w.id GROUP BY w.actor ORDER BY n DESC, w.actor LIMIT ?",
@@ -100,7 +98,7 @@ def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def health_rows(conn: sqlite3.Connection, window: Window, limit: int = MAX_SOURCES) -> list[HealthRow]:
+def health_rows(conn: Connection, window: Window, limit: int = MAX_SOURCES) -> list[HealthRow]:
     """Return how each source fared in the window's ingest runs: problems first, then the rest."""
     runs: dict[str, list[tuple[str, str, int, str | None]]] = defaultdict(list)
     where = ("finished_at >= ? AND " if window.since else "") + "finished_at <= ?"
@@ -169,7 +167,7 @@ def post_link(post: Post) -> PostLink:
     return PostLink(label, url, where, channel, post.date, forwarded=bool(post.channel and origin))
 
 
-def load_posts(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Post]:
+def load_posts(conn: Connection, ids: list[int]) -> dict[int, Post]:
     found: dict[int, Post] = {}
     for chunk in chunks(ids):
         marks = ",".join("?" * len(chunk))
@@ -229,7 +227,7 @@ def _statistic(evidence: dict[str, Any]) -> str:
 
 
 def campaign_alerts(
-    db: sqlite_utils.Database, since: datetime | None, until: datetime, exclude: set[str] | None
+    db: Database, since: datetime | None, until: datetime, exclude: set[str] | None
 ) -> list[AlertEntry]:
     """Return the window's alerts, best score first (unsent ones from LOOKBACK earlier when `exclude` is given)."""
     from feedwatch.campaigns import alerts
@@ -272,7 +270,7 @@ def _capped(alerts: list[AlertEntry], cap: int, what: str) -> tuple[tuple[AlertE
     ]
 
 
-def spreading(conn: sqlite3.Connection, since: datetime | None, until: datetime) -> list[Spread]:
+def spreading(conn: Connection, since: datetime | None, until: datetime) -> list[Spread]:
     """Return the passages stored in the window that reached SPREAD_CHANNELS or more channels, widest first."""
     from feedwatch.network.echoes import echoes_of_window
 
@@ -302,7 +300,7 @@ def spreading(conn: sqlite3.Connection, since: datetime | None, until: datetime)
 
 
 def build_digest(
-    db: sqlite_utils.Database,
+    db: Database,
     since: datetime | None,
     until: datetime,
     exclude: set[str] | None = None,
@@ -348,8 +346,6 @@ def build_digest(
     )
 
 
-def builder(
-    db: sqlite_utils.Database, browse_url: str = ""
-) -> Callable[[datetime | None, datetime, set[str] | None], Digest]:
+def builder(db: Database, browse_url: str = "") -> Callable[[datetime | None, datetime, set[str] | None], Digest]:
     """Return build_digest bound to `db` (what feedwatch.digest.job.send_digests calls per target)."""
     return lambda since, until, exclude: build_digest(db, since, until, exclude, browse_url=browse_url)

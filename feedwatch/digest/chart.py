@@ -9,17 +9,17 @@ too long for MAX_BUCKETS bars are bucketed by whole numbers of days.
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections.abc import Iterable
 from datetime import date, timedelta
 
 from feedwatch.digest.model import Chart, Series
 from feedwatch.digest.sql import DAY
+from feedwatch.store.backend import Connection
 
 MAX_BUCKETS, MIN_DAYS, MAX_SERIES = 60, 14, 8
 
 
-def _ids(conn: sqlite3.Connection, keys: Iterable[str]) -> list[int]:
+def _ids(conn: Connection, keys: Iterable[str]) -> list[int]:
     keys = sorted(set(keys))
     marks = ",".join("?" * len(keys))
     return [row[0] for row in conn.execute(f"SELECT id FROM hashtags WHERE key IN ({marks})", keys)] if keys else []
@@ -29,7 +29,7 @@ def _list(ids: list[int]) -> str:
     return ",".join(str(int(i)) for i in ids)
 
 
-def daily(conn: sqlite3.Connection, ids: list[int], first: date, last: date) -> list[tuple[str, int]]:
+def daily(conn: Connection, ids: list[int], first: date, last: date) -> list[tuple[str, int]]:
     """Return (day, posts) of the posts tagged with any of `ids` in [first, last]: dated, then dateline-only."""
     tagged = f"EXISTS (SELECT 1 FROM post_hashtags ph WHERE ph.post = p.id AND ph.hashtag IN ({_list(ids)}))"
     dated = conn.execute(
@@ -38,14 +38,14 @@ def daily(conn: sqlite3.Connection, ids: list[int], first: date, last: date) -> 
         [first.isoformat(), (last + timedelta(days=1)).isoformat()],
     ).fetchall()
     undated = conn.execute(
-        f"SELECT {DAY} AS day, count(*) FROM posts p WHERE p.date IS NULL AND {tagged} AND day BETWEEN ? AND ?"
+        f"SELECT {DAY} AS day, count(*) FROM posts p WHERE p.date IS NULL AND {tagged} AND {DAY} BETWEEN ? AND ?"
         " GROUP BY day",
         [first.isoformat(), last.isoformat()],
     ).fetchall()
     return dated + undated
 
 
-def build_chart(conn: sqlite3.Connection, listed: list[tuple[str, set[str]]]) -> Chart | None:
+def build_chart(conn: Connection, listed: list[tuple[str, set[str]]]) -> Chart | None:
     """Return the chart of the listed (label, tag keys) pairs, or None when none of their posts has a date."""
     groups = [(label, _ids(conn, keys)) for label, keys in listed]
     groups = [(label, ids) for label, ids in groups if ids][:MAX_SERIES]

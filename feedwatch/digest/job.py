@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlite_utils import Database
 
 from feedwatch.digest import state
 from feedwatch.digest.deliver import ConfigLike, Target, send
 from feedwatch.digest.model import Digest
 from feedwatch.errors import DeliveryError
+from feedwatch.store.backend import Database
 from feedwatch.window import parse_time
 
 log = logging.getLogger("feedwatch.digest")
@@ -167,7 +167,6 @@ def browse_url(config: ConfigLike) -> str:
 
 def _db_path(config: ConfigLike) -> str:
     from feedwatch.digest.deliver import settings
-    from feedwatch.store import default_db_path
+    from feedwatch.store import configured, default_db_path
 
-    values = settings(config)
-    return str(values.get("database.path") or default_db_path())
+    return configured(settings(config)) or default_db_path()

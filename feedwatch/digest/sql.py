@@ -12,6 +12,7 @@ import sqlite3
 from datetime import datetime
 
 from feedwatch.models import iso
+from feedwatch.store.backend import Connection
 from feedwatch.store.merge import title_key
 
 ACTOR = (
@@ -34,12 +35,16 @@ FORWARD = (
 DAY = "coalesce(substr(p.date, 1, 10), json_extract(p.json, '$.datelines[0].date'))"
 
 
-def register(conn: sqlite3.Connection) -> None:
-    """Give `conn` the SQL function ACTOR and FORWARD call: title_key(title), the store's identity of a title."""
-    conn.create_function("title_key", 1, lambda t: None if t is None else title_key(t), deterministic=True)
+def register(conn: Connection) -> None:
+    """Give `conn` the SQL function ACTOR and FORWARD call: title_key(title), the store's identity of a title.
+
+    A PostgreSQL store defines it in its schema (feedwatch.store.pg).
+    """
+    if isinstance(conn, sqlite3.Connection):
+        conn.create_function("title_key", 1, lambda t: None if t is None else title_key(t), deterministic=True)
 
 
-def ensure_indexes(conn: sqlite3.Connection) -> None:
+def ensure_indexes(conn: Connection) -> None:
     """Index the columns digest windows select on (idempotent; the first call on a big store takes a while).
 
     On a database opened read-only the missing ones are left out: they only make the digest faster.
@@ -61,7 +66,7 @@ class Window:
     first stored in it; with `seen`, also those seen again in it (what one run cycle read).
     """
 
-    def __init__(self, conn: sqlite3.Connection, since: datetime | None, until: datetime, seen: bool = False):
+    def __init__(self, conn: Connection, since: datetime | None, until: datetime, seen: bool = False):
         self.since, self.until = since, until
         column = "p.last_seen" if seen else "p.first_seen"
         where = (f"{column} >= ? AND " if since else "") + f"{column} <= ?"

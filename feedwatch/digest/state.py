@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlite_utils import Database
-
+from feedwatch.store.backend import Connection, Database
 from feedwatch.store.db import transaction
 from feedwatch.store.schema import DIGEST_TABLES, statements
 
@@ -71,7 +69,7 @@ def release(db: Database, target: str, holder: str) -> None:
 
 
 @contextmanager
-def _own_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def _own_transaction(conn: Connection) -> Iterator[Connection]:
     """Run the block in a write transaction committed at its end; refuse to join one already open."""
     if conn.in_transaction:
         raise RuntimeError("a digest claim must be committed on its own: the connection is inside a transaction")

@@ -13,7 +13,6 @@ scripts/eval_echoes), joined into groups, and told apart:
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ from feedwatch.errors import FeedwatchError
 from feedwatch.models import Post, iso
 from feedwatch.network.refs import post_node
 from feedwatch.store import passages as px
+from feedwatch.store.backend import Connection
 from feedwatch.store.queries import link
 from feedwatch.store.rows import chunks, post_from_row
 
@@ -98,7 +98,7 @@ class _Passage:
     shingles: set[tuple[str, str]]
 
 
-def _load(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, _Passage]:
+def _load(conn: Connection, ids: Iterable[int]) -> dict[int, _Passage]:
     """Read passages by id with their posts; the passage text is cut from the stored post again."""
     found: dict[int, _Passage] = {}
     wanted = sorted(set(ids))
@@ -117,7 +117,7 @@ def _load(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, _Passage]:
     return found
 
 
-def _keys(conn: sqlite3.Connection, where: str, args: list[Any]) -> dict[int, str]:
+def _keys(conn: Connection, where: str, args: list[Any]) -> dict[int, str]:
     sql = (
         "SELECT e.id, e.keys FROM posts p JOIN echo_passages e"
         f" ON e.id BETWEEN p.id * {px.PER_POST} AND p.id * {px.PER_POST} + {px.PER_POST - 1} WHERE {where}"
@@ -132,7 +132,7 @@ def _when(passage: _Passage) -> tuple[int, str, int]:
 
 
 def _similar(
-    conn: sqlite3.Connection, seeds: dict[int, str], threshold: float
+    conn: Connection, seeds: dict[int, str], threshold: float
 ) -> tuple[dict[int, _Passage], dict[int, list[int]]]:
     """Load the seeds and their candidates; return them and, per seed, the passages of other channels that
     are at least `threshold` similar to it (checked on the exact word-pair Jaccard similarity)."""
@@ -196,7 +196,7 @@ def _ranked(groups: Iterable[Group], min_channels: int) -> list[Group]:
 
 
 def echoes_of_window(
-    conn: sqlite3.Connection,
+    conn: Connection,
     since: datetime | None,
     until: datetime | None = None,
     *,
@@ -215,14 +215,14 @@ def echoes_of_window(
     """
     px.catch_up(conn)
     column = "p.first_seen" if stored else "p.date"
-    where, args = ["1"], []
+    where, args = ["1 = 1"], []
     if since is not None:
         where.append(f"{column} >= ?")
         args.append(iso(since))
     if until is not None:
         where.append(f"{column} {'<=' if stored else '<'} ?")  # the digest's window includes its end
         args.append(iso(until))
-    where.append(f"1 ORDER BY e.id DESC LIMIT {int(limit)}")
+    where.append(f"1 = 1 ORDER BY e.id DESC LIMIT {int(limit)}")
     loaded, similar = _similar(conn, _keys(conn, " AND ".join(where), args), threshold)
     groups: dict[int, list[_Passage]] = {}
     for seed, others in similar.items():
@@ -232,7 +232,7 @@ def echoes_of_window(
 
 
 def echoes_of_post(
-    conn: sqlite3.Connection, post_id: int, *, min_channels: int = 1, threshold: float = THRESHOLD
+    conn: Connection, post_id: int, *, min_channels: int = 1, threshold: float = THRESHOLD
 ) -> list[Group]:
     """Return, for each passage of one stored post, the posts of other channels that carry it, earliest first."""
     px.catch_up(conn)
@@ -245,7 +245,7 @@ def echoes_of_post(
     return _ranked(groups, min_channels)
 
 
-def find_post(conn: sqlite3.Connection, ref: str) -> int:
+def find_post(conn: Connection, ref: str) -> int:
     """Return the stored id of a post named as CHANNEL/ID, @CHANNEL/ID or a t.me link; FeedwatchError if none."""
     text = ref.strip()
     for prefix in ("https://", "http://", "t.me/", "telegram.me/", "s/"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 from feedwatch.errors import FeedwatchError
 from feedwatch.models import Post, iso
 from feedwatch.network.refs import KINDS, post_node, refs, username
+from feedwatch.store.backend import Connection
 from feedwatch.store.queries import link
 from feedwatch.store.rows import post_from_row
 
@@ -62,7 +62,7 @@ class Network:
         return found
 
 
-def known_ids(conn: sqlite3.Connection) -> dict[int, str]:
+def known_ids(conn: Connection) -> dict[int, str]:
     """Return the usernames of the numeric channel ids the store knows (from channels and stored posts)."""
     ids: dict[int, str] = {}
     rows = conn.execute(
@@ -76,14 +76,14 @@ def known_ids(conn: sqlite3.Connection) -> dict[int, str]:
     return ids
 
 
-def monitored_nodes(conn: sqlite3.Connection, configured: Iterable[str] = ()) -> set[str]:
+def monitored_nodes(conn: Connection, configured: Iterable[str] = ()) -> set[str]:
     """Return the node ids of monitored channels: those listed in the config and those with stored posts."""
     nodes = {name for name in map(username, configured) if name}
     nodes.update(n for (name,) in conn.execute("SELECT DISTINCT channel FROM posts") if (n := username(name)))
     return nodes
 
 
-def window_posts(conn: sqlite3.Connection, since: datetime | None, until: datetime | None) -> Iterator[Post]:
+def window_posts(conn: Connection, since: datetime | None, until: datetime | None) -> Iterator[Post]:
     """Yield the stored posts dated in [since, until), in storage order."""
     where, args = [], []
     if since is not None:
@@ -98,7 +98,7 @@ def window_posts(conn: sqlite3.Connection, since: datetime | None, until: dateti
 
 
 def collect(
-    conn: sqlite3.Connection,
+    conn: Connection,
     since: datetime | None = None,
     until: datetime | None = None,
     configured: Iterable[str] = (),
@@ -137,7 +137,7 @@ def collect(
     return network
 
 
-def _titles(conn: sqlite3.Connection, network: Network) -> None:
+def _titles(conn: Connection, network: Network) -> None:
     """Fill in channel titles the store knows from polling."""
     for name, title in conn.execute("SELECT username, title FROM channels WHERE title IS NOT NULL"):
         node = network.nodes.get(username(name) or "")

@@ -1,12 +1,14 @@
-"""The SQLite store: every post once, with its routes, edits and counters over time.
+"""The store: every post once, with its routes, edits and counters over time.
 
-    store = Store.open(default_db_path())
+    store = Store.open(default_db_path())          # an SQLite file, or a postgresql:// URL
     result = store.ingest(parse_path("seeds/dump.txt"), "seeds/dump.txt")
     for hit in store.search("Guterres"): ...
 
-One file (WAL mode, busy timeout) that a poller can write while a digest
-reads. Writes go in batched transactions; see feedwatch.store.ingest for the
-merge and feedwatch.store.merge for the rules.
+One SQLite file (WAL mode, busy timeout) that a poller can write while a
+digest reads, or a PostgreSQL database that many pollers share
+(feedwatch.store.pg). Both take the same SQL through one Connection
+(feedwatch.store.backend); writes go in batched transactions; see
+feedwatch.store.ingest for the merge and feedwatch.store.merge for the rules.
 """
 
 from __future__ import annotations
@@ -16,15 +18,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Unpack
-
-import sqlite_utils
+from typing import Any, Unpack
 
 from feedwatch.errors import StoreError
 from feedwatch.models import Post, iso
 from feedwatch.store import channels as ch
 from feedwatch.store import db as sqlite_db
 from feedwatch.store import queries
+from feedwatch.store.backend import Database, is_url
 from feedwatch.store.channels import ChannelState, RunRecord
 from feedwatch.store.db import connect, held, is_database_file, store_errors, transaction
 from feedwatch.store.ingest import NEW, UNCHANGED, Batch, batches, prepare
@@ -36,12 +37,20 @@ from feedwatch.store.tags import TagIds
 __all__ = ["ChannelState", "Hit", "IngestResult", "RunRecord", "Store", "StoreError", "default_db_path"]
 
 DEFAULT_DB = "data/feedwatch.db"
-OnNew = Callable[[sqlite_utils.Database, list[tuple[int, Post]]], None]
+OnNew = Callable[[Database, list[tuple[int, Post]]], None]
 
 
-def default_db_path() -> Path:
-    """Return the database path: $FEEDWATCH_DB, else data/feedwatch.db."""
-    return Path(os.environ.get("FEEDWATCH_DB") or DEFAULT_DB)
+def default_db_path() -> str:
+    """Return the store: $FEEDWATCH_DB (a path or a postgresql:// URL), else data/feedwatch.db."""
+    return os.environ.get("FEEDWATCH_DB") or DEFAULT_DB
+
+
+def configured(values: Any) -> str:
+    """Return the store a config names: its `[database] url`, else its `path`, else "" (none)."""
+    url, path = (str(_setting(values, key) or "") for key in ("database.url", "database.path"))
+    if url and not is_url(url):
+        raise StoreError(f"database.url = {url!r} is not a postgresql:// URL; an SQLite file goes in [database] path")
+    return url or path
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +73,20 @@ class IngestResult:
         return self.new + self.updated + self.unchanged + self.failed
 
 
-class Store:
-    """A feedwatch database. Open with `Store.open(path)`; close when done."""
+def _setting(values: Any, key: str) -> Any:
+    try:
+        return values[key]
+    except KeyError:
+        return None
 
-    def __init__(self, path: Path, db: sqlite_utils.Database):
+
+class Store:
+    """A feedwatch database. Open with `Store.open(path or URL)`; close when done.
+
+    `path` names the store in messages: the SQLite file's path, or the URL without its password.
+    """
+
+    def __init__(self, path: Path | str, db: Database):
         self.path = path
         self.db = db
         self._tags = TagIds()
@@ -77,14 +96,22 @@ class Store:
     def open(cls, path: str | Path, *, writing: bool = True) -> Store:
         """Open (creating and migrating if needed) the database at `path`; StoreError if it is not one.
 
-        With `writing` false (commands that only read), a file this process
-        cannot write is opened read-only instead of refused; it is not migrated.
+        A postgresql:// URL opens that PostgreSQL database (feedwatch.store.pg). With `writing` false
+        (commands that only read), a file this process cannot write is opened read-only instead of
+        refused; it is not migrated.
         """
+        if is_url(path):
+            from feedwatch.store import pg
+
+            database = pg.open_database(str(path), writing=writing)
+            return cls(database.conn.label, database)
         path = Path(path)
         read_only = not writing and path.exists() and not sqlite_db.writable(path)
         conn = connect(path, read_only=read_only, check_pages=writing)
         try:
             with store_errors(path):
+                import sqlite_utils
+
                 db = sqlite_utils.Database(conn, execute_plugins=False)
                 if read_only:
                     check_current(db, path=str(path))
@@ -256,8 +283,9 @@ class Store:
         """True when `path` is this database or one of its side files: never read those as inputs.
 
         Opening and closing one would drop the locks of this process's connections (see feedwatch.store.db).
+        A PostgreSQL store has no file.
         """
-        return is_database_file(path, self.path)
+        return isinstance(self.path, Path) and is_database_file(path, self.path)
 
     def count(self) -> int:
         with store_errors(self.path):

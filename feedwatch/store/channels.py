@@ -11,13 +11,13 @@ feedwatch.store.ingest.Batch.link).
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from feedwatch.models import iso
+from feedwatch.store.backend import Connection
 from feedwatch.store.merge import title_key
 from feedwatch.store.rows import chunks, storable
 
@@ -66,7 +66,7 @@ def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _find(conn: sqlite3.Connection, username: str, channel_id: int | None) -> tuple[Any, ...] | None:
+def _find(conn: Connection, username: str, channel_id: int | None) -> tuple[Any, ...] | None:
     row: tuple[Any, ...] | None = conn.execute(
         f"SELECT {_COLUMNS} FROM channels WHERE username = ? COLLATE NOCASE", [username]
     ).fetchone()
@@ -75,7 +75,7 @@ def _find(conn: sqlite3.Connection, username: str, channel_id: int | None) -> tu
     return row
 
 
-def get(conn: sqlite3.Connection, username: str) -> ChannelState | None:
+def get(conn: Connection, username: str) -> ChannelState | None:
     """Return the state of a channel by username (any case), or None."""
     row = _find(conn, username.lstrip("@"), None)
     if row is None:
@@ -83,7 +83,7 @@ def get(conn: sqlite3.Connection, username: str) -> ChannelState | None:
     return ChannelState(row[1], row[2], row[3], row[4], row[5], _when(row[6]), _when(row[7]), row[8], row[9])
 
 
-def save(conn: sqlite3.Connection, state: ChannelState, now: datetime, progress: bool = True) -> None:
+def save(conn: Connection, state: ChannelState, now: datetime, progress: bool = True) -> None:
     """Store `state`; the high-water mark only moves forward, known values are not erased by None.
 
     With `progress` the polling progress (retry time, resume point) is written as `state` has it.
@@ -136,7 +136,7 @@ def _first(*values: int | None) -> int | None:
     return next((v for v in values if v is not None), None)
 
 
-def _note_name(conn: sqlite3.Connection, username: str, title: str | None, now: datetime) -> None:
+def _note_name(conn: Connection, username: str, title: str | None, now: datetime) -> None:
     conn.execute(
         "INSERT OR IGNORE INTO channel_names (channel, username, title, first_seen)"
         " SELECT id, ?, ?, ? FROM channels WHERE username = ? COLLATE NOCASE",
@@ -144,7 +144,7 @@ def _note_name(conn: sqlite3.Connection, username: str, title: str | None, now: 
     )
 
 
-def note_seen(conn: sqlite3.Connection, seen: Iterable[tuple[str, int | None, str | None]], now: datetime) -> None:
+def note_seen(conn: Connection, seen: Iterable[tuple[str, int | None, str | None]], now: datetime) -> None:
     """Record the channels that stored posts name: (username, channel id, title), without polling state.
 
     One query finds the ones already stored as they are; only new or changed ones are written.
@@ -167,7 +167,7 @@ def note_seen(conn: sqlite3.Connection, seen: Iterable[tuple[str, int | None, st
             stored.clear()  # a save can rename a stored channel: from here on, look each one up again
 
 
-def note_chats(conn: sqlite3.Connection, chats: Iterable[tuple[int | None, str | None]], now: datetime) -> None:
+def note_chats(conn: Connection, chats: Iterable[tuple[int | None, str | None]], now: datetime) -> None:
     """Record the chats without a username that stored posts are in: (numeric id, title).
 
     A chat is its id when it has one, else its title (compared as identities
@@ -202,7 +202,7 @@ def note_chats(conn: sqlite3.Connection, chats: Iterable[tuple[int | None, str |
             conn.execute("UPDATE channels SET title = ? WHERE id = ? AND username IS NULL", [title, row[0]])
 
 
-def record_run(conn: sqlite3.Connection, run: RunRecord) -> None:
+def record_run(conn: Connection, run: RunRecord) -> None:
     """Append one run record."""
     conn.execute(
         "INSERT INTO ingest_runs (source, kind, started_at, finished_at, new, updated, unchanged, failed, errors)"
@@ -221,7 +221,7 @@ def record_run(conn: sqlite3.Connection, run: RunRecord) -> None:
     )
 
 
-def runs(conn: sqlite3.Connection, source: str | None = None, limit: int = 20) -> list[RunRecord]:
+def runs(conn: Connection, source: str | None = None, limit: int = 20) -> list[RunRecord]:
     """Return the latest run records, newest first (of one source, if given)."""
     where, args = ("WHERE source = ?", [source]) if source else ("", [])
     rows = conn.execute(

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from feedwatch.errors import StoreError
+from feedwatch.store.backend import Connection
 from feedwatch.store.schema import APPLICATION_ID
 
 BUSY_TIMEOUT_MS = 10_000
@@ -207,7 +208,7 @@ def describe(path: Path | str, exc: sqlite3.Error) -> str:
 
 
 @contextmanager
-def held(conn: sqlite3.Connection) -> Iterator[None]:
+def held(conn: Connection) -> Iterator[None]:
     """Run the block inside the open transaction of `conn`, which nothing in the block may end.
 
     Code run inside a batch (an `on_new` hook, a migration step written with
@@ -218,6 +219,10 @@ def held(conn: sqlite3.Connection) -> Iterator[None]:
     authorizer and raises, so the batch rolls back whole instead of being
     committed half-way. Savepoints stay allowed.
     """
+    if not isinstance(conn, sqlite3.Connection):  # PostgreSQL: the connection refuses them itself
+        with conn.held():  # type: ignore[attr-defined]
+            yield
+        return
     refused: list[str] = []
 
     def authorize(action: int, arg1: str | None, *_: str | None) -> int:
@@ -240,8 +245,10 @@ def held(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection, *, join: bool = False) -> Iterator[None]:
+def transaction(conn: Connection, *, join: bool = False) -> Iterator[None]:
     """Run the block in one write transaction: committed whole, or rolled back whole.
+
+    On PostgreSQL, BEGIN IMMEDIATE also takes the store's write lock (see feedwatch.store.pg).
 
     With `join`, a block on a connection already inside a transaction runs in
     that one instead, and whoever opened it commits or rolls it back.
@@ -260,7 +267,7 @@ def transaction(conn: sqlite3.Connection, *, join: bool = False) -> Iterator[Non
 
 
 @contextmanager
-def store_errors(path: Path) -> Iterator[None]:
+def store_errors(path: Path | str) -> Iterator[None]:
     """Turn SQLite failures into StoreError lines that name the database."""
     try:
         yield

@@ -15,7 +15,6 @@ ingest again finds what is stored and adds only the rest.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from feedwatch.models import Post
 from feedwatch.store import merge as mg
 from feedwatch.store import passages
+from feedwatch.store.backend import Connection, is_postgres
 from feedwatch.store.rows import chunks, post_from_row, post_values, storable
 from feedwatch.store.tags import TagIds
 
@@ -72,7 +72,7 @@ class Row:
 class Batch:
     """Merges a list of posts into the stored ones and writes the result."""
 
-    def __init__(self, conn: sqlite3.Connection, tags: TagIds, observed_at: str, label: str):
+    def __init__(self, conn: Connection, tags: TagIds, observed_at: str, label: str):
         self.conn, self.tags, self.now, self.label = conn, tags, observed_at, label
         self.by_ident: dict[str, Row] = {}
         self.by_fp: dict[str, list[Row]] = {}
@@ -300,7 +300,7 @@ class Batch:
         fresh = [r for r in rows if r.new]
         changed = [r for r in rows if r.dirty and not r.new]
         self.conn.executemany(_INSERT, [post_values(r) for r in fresh])
-        if fresh:
+        if fresh and not is_postgres(self.conn):  # PostgreSQL indexes them itself (a generated tsvector column)
             self.conn.execute(_INDEX_NEW, [min(r.id for r in fresh)])
         values = [(r, post_values(r)) for r in changed]
         self.conn.executemany(_UPDATE, [(*v[1:], r.id) for r, v in values if r.searched_changed])

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from feedwatch.models import Post
+from feedwatch.store.backend import Connection, is_postgres, streamed
 
 MIN_WORDS = 8
 ROWS = 2
@@ -167,7 +168,7 @@ def key_text(keys: Sequence[int]) -> str:
     return " ".join(map(hex, keys))
 
 
-def index(conn: sqlite3.Connection, posts: Sequence[tuple[int, Post]]) -> int:
+def index(conn: Connection, posts: Sequence[tuple[int, Post]]) -> int:
     """Index the passages of stored posts given as (id, post); return how many passages were indexed."""
     found = [p for post_id, post in posts for p in passages(post_id, post)[: PER_POST - 1]]
     if not found:
@@ -184,11 +185,12 @@ def index(conn: sqlite3.Connection, posts: Sequence[tuple[int, Post]]) -> int:
         "INSERT INTO echo_passages (id, post, part, idx, words, keys) VALUES (?, ?, ?, ?, ?, ?)",
         [(i, p.post, p.part, p.index, p.words, text) for i, p, text in zip(ids, found, texts, strict=True)],
     )
-    conn.executemany("INSERT INTO echo_bands (rowid, keys) VALUES (?, ?)", zip(ids, texts, strict=True))
+    if not is_postgres(conn):  # PostgreSQL keeps the bands under a GIN index of echo_passages (feedwatch.store.pg)
+        conn.executemany("INSERT INTO echo_bands (rowid, keys) VALUES (?, ?)", zip(ids, texts, strict=True))
     return len(found)
 
 
-def reindex(conn: sqlite3.Connection, posts: Sequence[tuple[int, Post]]) -> int:
+def reindex(conn: Connection, posts: Sequence[tuple[int, Post]]) -> int:
     """Index edited posts again: their old passages go, their current ones come in.
 
     Posts the index has not read yet are left for `catch_up`, which reads their current text.
@@ -201,25 +203,26 @@ def reindex(conn: sqlite3.Connection, posts: Sequence[tuple[int, Post]]) -> int:
     return index(conn, read)
 
 
-def drop(conn: sqlite3.Connection, post_ids: Sequence[int]) -> None:
+def drop(conn: Connection, post_ids: Sequence[int]) -> None:
     """Remove the passages of these posts from the index."""
     for post_id in post_ids:
         bounds = (post_id * PER_POST, post_id * PER_POST + PER_POST - 1)
-        conn.execute(
-            "INSERT INTO echo_bands (echo_bands, rowid, keys) SELECT 'delete', id, keys FROM echo_passages"
-            " WHERE id BETWEEN ? AND ?",
-            bounds,
-        )
+        if not is_postgres(conn):
+            conn.execute(
+                "INSERT INTO echo_bands (echo_bands, rowid, keys) SELECT 'delete', id, keys FROM echo_passages"
+                " WHERE id BETWEEN ? AND ?",
+                bounds,
+            )
         conn.execute("DELETE FROM echo_passages WHERE id BETWEEN ? AND ?", bounds)
 
 
-def indexed_to(conn: sqlite3.Connection) -> int:
+def indexed_to(conn: Connection) -> int:
     """Return the id of the last stored post the index has read (0: none)."""
     row = conn.execute("SELECT value FROM echo_state WHERE key = 'indexed_to'").fetchone()
     return int(row[0]) if row else 0
 
 
-def _set_indexed_to(conn: sqlite3.Connection, post_id: int) -> None:
+def _set_indexed_to(conn: Connection, post_id: int) -> None:
     conn.execute(
         "INSERT INTO echo_state (key, value) VALUES ('indexed_to', ?)"
         " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -227,12 +230,12 @@ def _set_indexed_to(conn: sqlite3.Connection, post_id: int) -> None:
     )
 
 
-def behind(conn: sqlite3.Connection) -> int:
+def behind(conn: Connection) -> int:
     """Return how many stored posts the index has not read yet."""
     return int(conn.execute("SELECT count(*) FROM posts WHERE id > ?", [indexed_to(conn)]).fetchone()[0])
 
 
-def catch_up(conn: sqlite3.Connection, batch: int = 5000, progress: Callable[[int], None] | None = None) -> int:
+def catch_up(conn: Connection, batch: int = 5000, progress: Callable[[int], None] | None = None) -> int:
     """Index the posts stored since the index last read, `batch` posts per transaction; return how many posts.
 
     A database this process may not write (opened read-only) is left as it is: its index is read as it stands.
@@ -264,14 +267,15 @@ def catch_up(conn: sqlite3.Connection, batch: int = 5000, progress: Callable[[in
             progress(len(rows))
 
 
-def rebuild(conn: sqlite3.Connection, batch: int = 5000) -> int:
+def rebuild(conn: Connection, batch: int = 5000) -> int:
     """Recompute the whole index from the stored posts; return the number of passages indexed."""
     from feedwatch.store.rows import post_from_row
 
     conn.execute("DELETE FROM echo_passages")
-    conn.execute("INSERT INTO echo_bands (echo_bands) VALUES ('rebuild')")
+    if not is_postgres(conn):
+        conn.execute("INSERT INTO echo_bands (echo_bands) VALUES ('rebuild')")
     total, chunk, last = 0, [], 0
-    for row in conn.execute("SELECT id, title, text, author, json FROM posts ORDER BY id"):
+    for row in streamed(conn, "SELECT id, title, text, author, json FROM posts ORDER BY id"):
         chunk.append((row[0], post_from_row(row[1:])))
         last = row[0]
         if len(chunk) >= batch:
@@ -282,18 +286,23 @@ def rebuild(conn: sqlite3.Connection, batch: int = 5000) -> int:
     return total
 
 
-def candidates(conn: sqlite3.Connection, keys_by_passage: dict[int, str], bucket_cap: int = 200) -> dict[int, set[int]]:
+def candidates(conn: Connection, keys_by_passage: dict[int, str], bucket_cap: int = 200) -> dict[int, set[int]]:
     """Return, for each passage, the other passages that share one of its bands.
 
     A band shared by more than `bucket_cap` passages is boilerplate (a sign-off every post of a channel
     carries, a slogan) and is left out of the lookup, so a lookup reads at most BANDS x bucket_cap rows.
     """
     found: dict[int, set[int]] = {}
-    query = "SELECT rowid FROM echo_bands WHERE echo_bands MATCH ? LIMIT ?"
+    pg = is_postgres(conn)
+    query = (
+        "SELECT id FROM echo_passages WHERE string_to_array(keys, ' ') @> ARRAY[?] LIMIT ?"
+        if pg
+        else "SELECT rowid FROM echo_bands WHERE echo_bands MATCH ? LIMIT ?"
+    )
     for passage, keys in keys_by_passage.items():
         near: set[int] = set()
         for key in keys.split():
-            members = [m for (m,) in conn.execute(query, (f'"{key}"', bucket_cap + 1))]
+            members = [m for (m,) in conn.execute(query, (key if pg else f'"{key}"', bucket_cap + 1))]
             if len(members) <= bucket_cap:
                 near.update(members)
         near.discard(passage)

@@ -8,8 +8,9 @@ named parameters only (`:channel`, `:post`), the way Datasette passes them.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
+
+from feedwatch.store.backend import Connection
 
 # How many tags and forward partners a profile lists.
 TOP = 5
@@ -36,7 +37,7 @@ def _posts_of_channel(one: bool) -> str:
         )
     return (
         f"SELECT id, {_ACTOR} AS actor, lower({_ACTOR}) AS ch, date, {_ORIGIN} AS origin FROM posts"
-        " WHERE ch IS NOT NULL"
+        f" WHERE {_ACTOR} IS NOT NULL"
     )
 
 
@@ -94,11 +95,11 @@ SELECT
   p.last_post,
   round(coalesce(p.posts, 0) / max(1.0, julianday(p.last_post) - julianday(p.first_post)), 2) AS posts_per_day,
   (SELECT group_concat(tag || ' (' || n || ')', ', ') FROM
-     (SELECT tag, n FROM tag_names t WHERE t.ch = c.ch AND t.rank <= {TOP} ORDER BY t.rank)) AS top_tags,
+     (SELECT tag, n FROM tag_names t WHERE t.ch = c.ch AND t.rank <= {TOP} ORDER BY t.rank) AS r) AS top_tags,
   (SELECT group_concat(origin || ' (' || n || ')', ', ') FROM
-     (SELECT origin, n FROM ranked_out o WHERE o.ch = c.ch AND o.rank <= {TOP} ORDER BY o.rank)) AS forwards_from,
+     (SELECT origin, n FROM ranked_out o WHERE o.ch = c.ch AND o.rank <= {TOP} ORDER BY o.rank) AS r) AS forwards_from,
   (SELECT group_concat(ch || ' (' || n || ')', ', ') FROM
-     (SELECT ch, n FROM ranked_in i WHERE i.origin = c.ch AND i.rank <= {TOP} ORDER BY i.rank)) AS forwarded_by,
+     (SELECT ch, n FROM ranked_in i WHERE i.origin = c.ch AND i.rank <= {TOP} ORDER BY i.rank) AS r) AS forwarded_by,
   coalesce(p.forwarded_posts, 0) AS forwards_out,
   coalesce((SELECT sum(n) FROM origins o WHERE o.origin = c.ch), 0) AS forwards_in,
   r.finished_at AS last_poll,
@@ -119,37 +120,39 @@ _TARGET = """
 target AS (
   SELECT id, title, text, text_since, last_seen FROM posts
   WHERE ident = 'c:' || lower(replace(replace(trim(:post, ' @/'), 'https://t.me/', ''), 't.me/', ''))
-     OR id = CAST(trim(:post) AS INTEGER)
+     OR id = :row_id
 )"""
 
 POST_HISTORY = f"""
 WITH {_TARGET.strip()}
 SELECT what, at, until, title, text, views, forwards, replies, reactions FROM (
   SELECT 'text' AS what, v.since AS at, v.until, v.title, v.text,
-         NULL AS views, NULL AS forwards, NULL AS replies, NULL AS reactions, 0 AS part, v.id AS seq
+         CAST(NULL AS INTEGER) AS views, CAST(NULL AS INTEGER) AS forwards, CAST(NULL AS INTEGER) AS replies,
+         CAST(NULL AS TEXT) AS reactions, 0 AS part, v.id AS seq
   FROM post_versions v JOIN target t ON v.post = t.id
   UNION ALL
   SELECT 'text (current)', t.text_since, NULL, t.title, t.text, NULL, NULL, NULL, NULL, 1, 0 FROM target t
   UNION ALL
   SELECT 'counters', o.observed_at, NULL, NULL, NULL, o.views, o.forwards, o.replies, o.reactions, 2, o.id
   FROM observations o JOIN target t ON o.post = t.id
-)
+) AS history
 ORDER BY part, at IS NULL, at, seq
 """
 
 
-def rows(conn: sqlite3.Connection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+def rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     """Return the rows of `sql` as dicts keyed by column name."""
     cursor = conn.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
-def channels(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def channels(conn: Connection) -> list[dict[str, Any]]:
     """Return one profile row per known channel, most posts first."""
     return rows(conn, CHANNELS, {})
 
 
-def post_history(conn: sqlite3.Connection, post: str) -> list[dict[str, Any]]:
+def post_history(conn: Connection, post: str) -> list[dict[str, Any]]:
     """Return a post's texts (old versions, then the current one) and its counters at each sighting."""
-    return rows(conn, POST_HISTORY, {"post": post})
+    row_id = int(post.strip()) if post.strip().isdecimal() and post.strip().isascii() else -1
+    return rows(conn, POST_HISTORY, {"post": post, "row_id": row_id})

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from feedwatch.errors import QueryError, StoreError
 from feedwatch.models import Post, iso
 from feedwatch.parse.text import tag_key
+from feedwatch.store.backend import Connection, is_postgres, streamed
 from feedwatch.store.rows import post_from_row
 
 SNIPPET_TOKENS = 16
@@ -79,7 +81,7 @@ class SearchOptions(Filters, total=False):
 
 
 def search(
-    conn: sqlite3.Connection,
+    conn: Connection,
     query: str | None,
     *,
     hashtag: str | None = None,
@@ -97,18 +99,23 @@ def search(
     matches) or "recent" (latest stored first). A malformed query raises
     StoreError with one line.
     """
-    sql, params = _search_sql(query, hashtag, channel, since, until, limit, marks, sort)
+    if is_postgres(conn):
+        sql, params = _pg_search_sql(query, hashtag, channel, since, until, limit, sort)
+    else:
+        sql, params = _search_sql(query, hashtag, channel, since, until, limit, marks, sort)
     rows = _fetch(conn, query, sql, params)
     hits = []
     for row in rows:
         post = post_from_row(row[1:5])
         snippet = row[5] if row[5] is not None else _head(post.text)
+        if is_postgres(conn):
+            snippet = snippet.replace(_START, marks[0]).replace(_STOP, marks[1])
         hits.append(Hit(row[0], post, " ".join(snippet.split()), link(post)))
     return hits
 
 
 def count(
-    conn: sqlite3.Connection,
+    conn: Connection,
     query: str | None,
     *,
     hashtag: str | None = None,
@@ -118,7 +125,10 @@ def count(
 ) -> int:
     """Return how many posts match what `search` would show (with no limit)."""
     where, args = _filters(hashtag, channel, since, until)
-    if query and query.strip() and not where:  # the index alone: no row of posts is read
+    if query and query.strip() and is_postgres(conn):
+        sql = "SELECT count(*) FROM posts p WHERE p.fts @@ ?::tsquery" + "".join(f" AND {w}" for w in where)
+        args = [_pg_tsquery(conn, query), *args]
+    elif query and query.strip() and not where:  # the index alone: no row of posts is read
         sql, args = "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?", [query]
     elif query and query.strip():
         sql = "SELECT count(*) FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid WHERE posts_fts MATCH ?" + "".join(
@@ -132,8 +142,11 @@ def count(
     return int(_fetch(conn, query, sql, args)[0][0])
 
 
-def _fetch(conn: sqlite3.Connection, query: str | None, sql: str, params: list[object]) -> list[sqlite3.Row]:
+def _fetch(conn: Connection, query: str | None, sql: str, params: list[object]) -> list[Any]:
     """Run a search statement; a query FTS5 cannot read raises QueryError (one line)."""
+    if query and _QUERY in params:
+        tsquery = _pg_tsquery(conn, query)
+        params = [tsquery if p is _QUERY else p for p in params]
     try:
         return conn.execute(sql, params).fetchall()
     except sqlite3.OperationalError as exc:
@@ -142,7 +155,7 @@ def _fetch(conn: sqlite3.Connection, query: str | None, sql: str, params: list[o
         raise
 
 
-def channel_names(conn: sqlite3.Connection, limit: int = 10) -> list[str]:
+def channel_names(conn: Connection, limit: int = 10) -> list[str]:
     """Return up to `limit` usernames of channels with stored posts, alphabetically (one index seek each)."""
     names: list[str] = []
     after = "c:"
@@ -157,7 +170,7 @@ def channel_names(conn: sqlite3.Connection, limit: int = 10) -> list[str]:
     return names
 
 
-def has_channel(conn: sqlite3.Connection, channel: str) -> bool:
+def has_channel(conn: Connection, channel: str) -> bool:
     """Return whether any stored post is of `channel` (any case, with or without @)."""
     row = conn.execute("SELECT 1 FROM posts WHERE channel = ? COLLATE NOCASE LIMIT 1", (channel.lstrip("@"),))
     return row.fetchone() is not None
@@ -202,13 +215,72 @@ def _search_sql(
     return sql, [*args, limit]
 
 
+# PostgreSQL search (see feedwatch.store.pg): websearch syntax, the 'simple' configuration (no stemming, as FTS5).
+_START, _STOP = "\x02", "\x03"  # ts_headline's marks, replaced by the caller's
+_HEADLINE = f"StartSel={_START}, StopSel={_STOP}, MaxWords={SNIPPET_TOKENS}, MinWords={SNIPPET_TOKENS // 2}"
+_PREFIX = re.compile(r"(?<![\w\"])(\w+)\*")
+
+
+def _pg_tsquery(conn: Connection, query: str) -> str:
+    """Return the tsquery (as text) of a search query: websearch syntax, and `word*` matching words it begins.
+
+    FTS5's operators read the same here: AND (any words: all of them), OR, NOT (websearch's -word).
+    """
+    parts = re.split(r'("[^"]*")', query)  # outside quotes only
+    query = "".join(
+        part if part.startswith('"') else re.sub(r"\bNOT\s+", "-", re.sub(r"\bAND\b", " ", part)) for part in parts
+    )
+    prefixes = {m.group(1).lower() for m in _PREFIX.finditer(query)}
+    row = conn.execute("SELECT websearch_to_tsquery('simple', ?)::text", [_PREFIX.sub(r"\1", query)]).fetchone()
+    text = str(row[0])
+    for word in prefixes:
+        quoted = "'" + word.replace("'", "''") + "'"
+        text = re.sub(re.escape(quoted) + r"(?!:)", quoted + ":*", text)
+    return text
+
+
+def _pg_search_sql(
+    query: str | None,
+    hashtag: str | None,
+    channel: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    sort: str,
+) -> tuple[str, list[object]]:
+    if sort not in SORTS:
+        raise StoreError(f"sort must be one of {', '.join(SORTS)}")
+    where, args = _filters(hashtag, channel, since, until)
+    if not (query and query.strip()):
+        return _search_sql(query, hashtag, channel, since, until, limit, ("", ""), sort)
+    filters = "".join(f" AND {w}" for w in where)
+    window, window_args = "", []
+    if sort == "relevance":  # as in SQLite: rank only the latest RANK_WINDOW matches
+        window = (
+            " AND p.id >= (SELECT coalesce(min(id), 0) FROM (SELECT p.id AS id FROM posts p"
+            f" WHERE p.fts @@ (SELECT q FROM q){filters} ORDER BY p.id DESC LIMIT {RANK_WINDOW}) AS latest)"
+        )
+        window_args = list(args)
+    order = "ts_rank(p.fts, q.q) DESC, p.id DESC" if sort == "relevance" else "p.id DESC"
+    text = "concat_ws(' ', p.title, p.text, p.key_points, p.author)"
+    sql = (
+        "WITH q AS (SELECT ?::tsquery AS q) SELECT p.id, p.title, p.text, p.author, p.json,"
+        f" ts_headline('simple', {text}, q.q, '{_HEADLINE}') FROM q, posts p"
+        f" WHERE p.fts @@ q.q{filters}{window} ORDER BY {order} LIMIT ?"
+    )
+    return sql, [_QUERY, *args, *window_args, limit]
+
+
+_QUERY = object()  # stands for the query's tsquery in a statement's arguments, filled in by `_fetch`
+
+
 def _head(text: str, width: int = 160) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1].rsplit(" ", 1)[0] + "…"
 
 
 def posts(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     channel: str | None = None,
     since: datetime | None = None,
@@ -218,5 +290,5 @@ def posts(
     where, args = _filters(None, channel, since, until)
     sql = "SELECT p.title, p.text, p.author, p.json FROM posts p"
     sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.id"
-    for row in conn.execute(sql, args):
+    for row in streamed(conn, sql, args):
         yield post_from_row(row)

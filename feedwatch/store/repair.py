@@ -11,13 +11,13 @@ stored), but ingesting the export again now stores each of them once.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from feedwatch.store import channels as ch
 from feedwatch.store import merge as mg
+from feedwatch.store.backend import Connection, has_table
 from feedwatch.store.ingest import _UPDATE, Row
 from feedwatch.store.rows import json_column, post_from_row, post_values
 
@@ -25,7 +25,7 @@ _SELECT = "SELECT id, title, text, author, json FROM posts"
 PAGE = 1000  # rows read at a time
 
 
-def rekey(conn: sqlite3.Connection) -> tuple[int, int]:
+def rekey(conn: Connection) -> tuple[int, int]:
     """Give every post with a message id that is stored under its text its chat+id identity.
 
     Returns (re-keyed rows, rows merged into another). Usernames known for a
@@ -58,7 +58,7 @@ def rekey(conn: sqlite3.Connection) -> tuple[int, int]:
     return rekeyed, merged
 
 
-def _old_keyed_rows(conn: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
+def _old_keyed_rows(conn: Connection) -> Iterator[tuple[Any, ...]]:
     """Yield the rows with a message id stored under their text, a page at a time (memory stays flat)."""
     last, page = 0, PAGE
     while True:
@@ -73,7 +73,15 @@ def _old_keyed_rows(conn: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
         last = rows[-1][0]
 
 
-def merge_rows(conn: sqlite3.Connection, keep: int, other: int) -> None:
+_POST_ROWS = {
+    "post_sources": "format, path, idx, input, first_seen",
+    "observations": "observed_at, views, forwards, replies, reactions, format, path",
+    "post_hashtags": "hashtag",
+    "post_versions": "title, text, since, until, format",
+}
+
+
+def merge_rows(conn: Connection, keep: int, other: int) -> None:
     """Merge stored post `other` into `keep`: fields by the merge rules; routes, versions, counters and tags."""
     columns = "ident, id, title, text, author, json, first_seen, last_seen, text_since"
     kept, gone = (conn.execute(f"SELECT {columns} FROM posts WHERE id = ?", [i]).fetchone() for i in (keep, other))
@@ -87,13 +95,17 @@ def merge_rows(conn: sqlite3.Connection, keep: int, other: int) -> None:
                 " (SELECT 1 FROM post_versions WHERE post IN (?, ?) AND text = ?)",
                 [keep, post.title, post.text, post.source.format, keep, other, post.text],
             )
-    for table in ("post_sources", "observations", "post_hashtags", "post_versions"):
-        conn.execute(f"UPDATE OR IGNORE {table} SET post = ? WHERE post = ?", [keep, other])
+    # Rows of `other` move to `keep` unless `keep` has the same one already (same route, sighting or tag).
+    for table, columns in _POST_ROWS.items():
+        conn.execute(
+            f"INSERT OR IGNORE INTO {table} (post, {columns}) SELECT ?, {columns} FROM {table} WHERE post = ?",
+            [keep, other],
+        )
         conn.execute(f"DELETE FROM {table} WHERE post = ?", [other])
     conn.execute("DELETE FROM posts WHERE id = ?", [other])
     row = Row(keep, kept[0], merged, min(kept[6], gone[6]), max(kept[7], gone[7]), kept[8])
     conn.execute(_UPDATE, [*post_values(row)[1:], keep])
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'echo_passages'").fetchone():  # from migration 013 on
+    if has_table(conn, "echo_passages"):  # from migration 013 on
         from feedwatch.store import passages
 
         passages.drop(conn, [other])

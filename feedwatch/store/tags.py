@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 
 from feedwatch.parse.text import tag_key
+from feedwatch.store.backend import Connection
 from feedwatch.store.rows import chunks
 
 _CACHE_LIMIT = 200_000
@@ -26,7 +26,7 @@ class TagIds:
             key = self.keys[spelling] = tag_key(spelling)
         return key
 
-    def link(self, conn: sqlite3.Connection, posts: Iterable[tuple[int, tuple[str, ...]]]) -> None:
+    def link(self, conn: Connection, posts: Iterable[tuple[int, tuple[str, ...]]]) -> None:
         """Link each post id to its hashtags, creating hashtags and spellings not seen before."""
         pairs = [(post_id, spelling, self.key(spelling)) for post_id, tags in posts for spelling in tags]
         ids = self._ids(conn, {key for _, _, key in pairs})
@@ -38,7 +38,7 @@ class TagIds:
         )
         self.spellings |= spellings
 
-    def _ids(self, conn: sqlite3.Connection, keys: set[str]) -> dict[str, int]:
+    def _ids(self, conn: Connection, keys: set[str]) -> dict[str, int]:
         ids = {k: self.ids[k] for k in keys if k in self.ids}
         missing = sorted(keys - ids.keys())
         for part in chunks(missing):
