@@ -457,6 +457,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder and print its path")
     parser.add_argument("--workers", type=int, default=0, help="run this many `feedwatch worker` processes instead")
     parser.add_argument("--postgres", metavar="URL", help="with --workers: the PostgreSQL the job queue is made on")
+    parser.add_argument("--pg-store", action="store_true", help="with --workers: the store in PostgreSQL too")
     args = parser.parse_args()
     if args.workers and not args.postgres:
         parser.error("--workers needs --postgres URL (a PostgreSQL where the soak may create a database)")

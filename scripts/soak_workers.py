@@ -9,7 +9,8 @@ the workers catch up and are stopped with SIGTERM, and the store is checked: eve
 server served stored exactly once, every edit kept (the latest text current, an old version kept
 for a post edited after it was stored), every stored post consumed once by the stream detector
 (its spelling counts equal the stored posts' tags), each alert once, no traceback in any worker's
-log, every worker's clean stop exit 0, and `PRAGMA integrity_check` ok. Exit 0 only then.
+log, every worker's clean stop exit 0, and `PRAGMA integrity_check` ok. Exit 0 only then. The store is
+an SQLite file, or with `--pg-store` a schema of its own in that database.
 """
 
 from __future__ import annotations
@@ -56,12 +57,12 @@ def drop_queue(server_url: str, name: str) -> None:
 
 
 class WorkerSoak:
-    def __init__(self, args: argparse.Namespace, workdir: Path, queue: str):
+    def __init__(self, args: argparse.Namespace, workdir: Path, queue: str, store: str | None):
         import random
 
         self.args, self.workdir, self.queue = args, workdir, queue
         self.rng = random.Random(args.seed)
-        self.db = workdir / "soak.db"
+        self.db: Path | str = store or workdir / "soak.db"
         self.channels = [f"soak_channel_{i}" for i in range(args.channels)]
         self.counts: Counter[str] = Counter()
         self.edited: dict[tuple[str, int], str] = {}
@@ -215,21 +216,24 @@ class WorkerSoak:
         from feedwatch.campaigns.identity import tag_identity
         from feedwatch.models import stored_post
 
-        con = sqlite3.connect(self.db)
-        integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
-        rows = con.execute("SELECT lower(channel), message_id, text, json FROM posts").fetchall()
-        stored = Counter((c, i) for c, i, _, _ in rows)
-        texts = {(c, i): t for c, i, t, _ in rows}
-        tags = sum(1 for *_, js in rows for raw in stored_post(js).hashtags if tag_identity(raw))
-        uses = con.execute("SELECT coalesce(sum(uses), 0) FROM campaign_spellings").fetchone()[0]
-        alerts = con.execute("SELECT tag, tier, episode_start FROM campaign_alerts").fetchall()
+        integrity = "n/a (PostgreSQL)"
+        if isinstance(self.db, Path):
+            con = sqlite3.connect(self.db)
+            integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
+            con.close()
+        rows = query(self.db, "SELECT lower(channel), message_id, text, json FROM posts")
+        stored = Counter((str(c), int(i)) for c, i, _, _ in rows)
+        texts = {(str(c), int(i)): str(t) for c, i, t, _ in rows}
+        tags = sum(1 for *_, js in rows for raw in stored_post(str(js)).hashtags if tag_identity(raw))
+        uses = int(query(self.db, "SELECT coalesce(sum(uses), 0) FROM campaign_spellings")[0][0])
+        alerts = query(self.db, "SELECT tag, tier, episode_start FROM campaign_alerts")
         versioned = {
-            (c, i)
-            for c, i in con.execute(
-                "SELECT DISTINCT lower(p.channel), p.message_id FROM post_versions v JOIN posts p ON p.id = v.post"
+            (str(c), int(i))
+            for c, i in query(
+                self.db,
+                "SELECT DISTINCT lower(p.channel), p.message_id FROM post_versions v JOIN posts p ON p.id = v.post",
             )
         }
-        con.close()
         lost = sorted((served | on_server) - set(stored))
         duplicates = sum(n - 1 for n in stored.values() if n > 1)
         edits_current = sum(1 for key, text in self.edited.items() if text in texts.get(key, ""))
@@ -275,7 +279,7 @@ class WorkerSoak:
             caught_up
             and not lost
             and not duplicates
-            and integrity == "ok"
+            and integrity in ("ok", "n/a (PostgreSQL)")
             and edits_current == len(self.edited)
             and self.stored_before_edit <= versioned
             and tags == uses
@@ -290,8 +294,17 @@ class WorkerSoak:
 
 
 def run(args: argparse.Namespace, workdir: Path) -> int:
+    """Make the queue's database (and with --pg-store a schema in it for the store), soak, drop it."""
     queue, name = make_queue(args.postgres)
+    store = None
+    if args.pg_store:
+        import psycopg
+
+        with psycopg.connect(queue, autocommit=True) as conn:
+            conn.execute("CREATE SCHEMA store")
+        store = queue + ("&" if "?" in queue else "?") + "options=-csearch_path%3Dstore"
+    print(f"store: {store.split('@')[-1] if store else 'SQLite file'}", flush=True)
     try:
-        return WorkerSoak(args, workdir, queue).run()
+        return WorkerSoak(args, workdir, queue, store).run()
     finally:
         drop_queue(args.postgres, name)
