@@ -327,8 +327,11 @@ def start(config: Config, db: str | None, queue: str) -> Runtime:
     from feedwatch.poll import close_store, open_store
     from feedwatch.sources.web import HostGate, WebSettings
 
-    if db:  # the digest reads config's database.path: make it the database the polls write
-        config = replace(config, values={**config.values, "database.path": db})
+    if db:  # the digest reads the config's store: make it the one the polls write
+        from feedwatch.store.backend import is_url
+
+        target = {"database.path": db, "database.url": db if is_url(db) else ""}
+        config = replace(config, values={**config.values, **target})
     ensure_queue(queue)
     rt = Runtime(config, db, queue, StreamGate(queue))
     rt.hosts = HostGate(WebSettings.from_config(config), time.monotonic, rt.sleep, random.Random())

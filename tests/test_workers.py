@@ -290,6 +290,12 @@ def test_a_rate_limited_channel_is_queued_at_its_retry_time(tmp_path: Path, post
 
         wait_for(lambda: bool(queued()), 30, "the next poll queued")
         workers.stop_all()
+    listed = CliRunner().invoke(main, ["queue", "--queue", postgres_url, "--db", str(workers.db)])
+    assert listed.exit_code == 0
+    assert listed.output.startswith("0 running, ")  # the workers stopped; what they queued waits
+    assert any(
+        line.startswith("todo") and "limited" in line and "due 20" in line for line in listed.output.splitlines()
+    )
     retry_at = datetime.fromisoformat(str(query(workers.db, "SELECT retry_at FROM channels")[0][0]))
     (scheduled,) = queued()[0]
     assert scheduled >= retry_at - timedelta(seconds=1)

@@ -56,7 +56,7 @@ Examples:
     metavar="PATH",
     help="This worker's Telethon session file [default: the config's telethon.session].",
 )
-@click.option("--name", default=None, help="The worker's name in the queue and its log [default: the host and pid].")
+@click.option("--name", default=None, help="The worker's name in its log [default: the host and pid].")
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 64), help="Jobs run at once.")
 def worker_command(
     db_path: str,
