@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -113,23 +115,29 @@ def postgres_server() -> str:
     return url
 
 
-@pytest.fixture
-def postgres_url(postgres_server: str):  # type: ignore[no-untyped-def]
-    """A postgresql:// URL of a fresh, empty schema on the test server; the schema is dropped after the test."""
+@contextmanager
+def postgres_schema(server: str) -> Iterator[str]:
+    """Create a fresh schema on `server`; give its URL; drop it after."""
     import os
     import uuid
 
     import psycopg
-    from psycopg.conninfo import make_conninfo
 
     schema = f"fwtest_{os.getpid()}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
+    with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     try:
-        yield url_with_schema(postgres_server, schema)
+        yield url_with_schema(server, schema)
     finally:
-        with psycopg.connect(make_conninfo(postgres_server), autocommit=True) as conn:
+        with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A postgresql:// URL of a fresh, empty schema on the test server; the schema is dropped after the test."""
+    with postgres_schema(postgres_server) as url:
+        yield url
 
 
 def url_with_schema(url: str, schema: str) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import postgres_schema
 from test_campaign_state import scenario
 
 from feedwatch.cli import main
@@ -38,18 +40,24 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database filled by `feedwatch ingest` (detection on) with a stream past the 60-day warm-up."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A store filled by `feedwatch ingest` (detection on) with a stream past the 60-day warm-up: an SQLite
+    file, and a PostgreSQL schema."""
     folder = tmp_path_factory.mktemp("cli")
     posts = folder / "posts.jsonl"
     posts.write_text("".join(post_line(named(p)).decode() + "\n" for p in scenario(offset=62)), encoding="utf-8")
-    path = folder / "feedwatch.db"
-    assert run("ingest", str(posts), "--db", str(path)).exit_code == 0
-    return path
+    if request.param == "sqlite":
+        path = str(folder / "feedwatch.db")
+        assert run("ingest", str(posts), "--db", path).exit_code == 0
+        yield path
+        return
+    with postgres_schema(request.getfixturevalue("postgres_server")) as url:
+        assert run("ingest", str(posts), "--db", url).exit_code == 0
+        yield url
 
 
-def test_json_is_an_array_of_alerts_oldest_first(db: Path) -> None:
+def test_json_is_an_array_of_alerts_oldest_first(db: str) -> None:
     result = run("campaigns", "--db", str(db), "--json")
     assert result.exit_code == 0
     found = json.loads(result.output)
@@ -65,14 +73,14 @@ def test_json_is_an_array_of_alerts_oldest_first(db: Path) -> None:
     assert "co-launched tags with them before" in t1["evidence"]["summary"][0]
 
 
-def test_since_filters_on_the_alert_time(db: Path) -> None:
+def test_since_filters_on_the_alert_time(db: str) -> None:
     every = json.loads(run("campaigns", "--db", str(db), "--json", "--since", "all").output)
     later = json.loads(run("campaigns", "--db", str(db), "--json", "--since", "2025-03-25").output)
     assert later == [a for a in every if a["alerted_at"] >= "2025-03-25"]
     assert 0 < len(later) < len(every)
 
 
-def test_rebuild_gives_the_same_alerts(db: Path) -> None:
+def test_rebuild_gives_the_same_alerts(db: str) -> None:
     before = json.loads(run("campaigns", "--db", str(db), "--json").output)
     result = CliRunner().invoke(main, ["campaigns", "--db", str(db), "--json", "--rebuild"])
     assert result.exit_code == 0
@@ -82,14 +90,14 @@ def test_rebuild_gives_the_same_alerts(db: Path) -> None:
     assert len({a["key"] for a in after}) == len(after)
 
 
-def test_table_names_tier_tag_and_statistic(db: Path) -> None:
+def test_table_names_tier_tag_and_statistic(db: str) -> None:
     result = run("campaigns", "--db", str(db))
     assert result.exit_code == 0
     line = next(line for line in result.output.splitlines() if "#LaunchTwo" in line and " T1 " in line)
     assert "coordinated launch" in line and "(threshold 3)" in line and "@chan_b" in line
 
 
-def test_bad_since_and_missing_database_are_one_line_errors(tmp_path: Path, db: Path) -> None:
+def test_bad_since_and_missing_database_are_one_line_errors(tmp_path: Path, db: str) -> None:
     result = run("campaigns", "--db", str(db), "--since", "last tuesday")
     assert result.exit_code == 2 and result.output.count("\n") == 1 and "--since" in result.output
     result = run("campaigns", "--db", str(tmp_path / "none.db"))

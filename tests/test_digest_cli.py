@@ -24,7 +24,17 @@ def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
+def db(store_target: str) -> str:
+    """The seeds, stored an hour ago: in an SQLite file, and in PostgreSQL."""
+    with Store.open(store_target) as store:
+        for seed in sorted(SEEDS.iterdir()):
+            store.ingest(parse_path(str(seed)), str(seed), observed_at=datetime.now(UTC) - timedelta(hours=1))
+    return store_target
+
+
+@pytest.fixture
+def file_db(tmp_path: Path) -> str:
+    """The seeds in an SQLite file (for what is about the file itself)."""
     path = tmp_path / "feedwatch.db"
     with Store.open(path) as store:
         for seed in sorted(SEEDS.iterdir()):
@@ -125,8 +135,10 @@ main(sys.argv[2:])
 """
 
 
-def test_digest_out_on_a_full_disk_is_one_line_and_leaves_no_temporary_file(db: str, tmp_path: Path) -> None:
+def test_digest_out_on_a_full_disk_is_one_line_and_leaves_no_temporary_file(file_db: str, tmp_path: Path) -> None:
     import sqlite3
+
+    db = file_db
     import subprocess
     import sys
 

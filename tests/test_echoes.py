@@ -16,6 +16,7 @@ from feedwatch.cli import main
 from feedwatch.models import ForwardedFrom, Post
 from feedwatch.network import echoes
 from feedwatch.store import Store, passages
+from feedwatch.store.backend import is_postgres
 from feedwatch.store.schema import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,14 +65,22 @@ def spread() -> list[Post]:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
+def db(store_target: str) -> str:
+    """The spread posts stored: in an SQLite file, and in PostgreSQL."""
+    with Store.open(store_target) as store:
+        store.ingest(spread(), "test")
+    return store_target
+
+
+@pytest.fixture
+def file_db(tmp_path: Path) -> Path:
     path = tmp_path / "fw.db"
     with Store.open(path) as store:
         store.ingest(spread(), "test")
     return path
 
 
-def test_a_passage_edited_across_three_channels_is_found_in_the_order_it_spread(db: Path) -> None:
+def test_a_passage_edited_across_three_channels_is_found_in_the_order_it_spread(db: str) -> None:
     result = run("echoes", "mfa_origin/100", "--db", str(db), "--json")
     assert result.exit_code == 0, result.output
     groups = json.loads(result.stdout)
@@ -89,7 +98,7 @@ def test_a_passage_edited_across_three_channels_is_found_in_the_order_it_spread(
     assert group["channels"] == 4 and (group["forwards"], group["verbatim"], group["edited"]) == (1, 1, 1)
 
 
-def test_a_window_lists_groups_that_reached_enough_channels(db: Path) -> None:
+def test_a_window_lists_groups_that_reached_enough_channels(db: str) -> None:
     found = json.loads(run("echoes", "--since", "2024-03-10", "--db", str(db), "--json").stdout)
     assert len(found) == 1 and found[0]["channels"] == 4
     assert (
@@ -101,7 +110,7 @@ def test_a_window_lists_groups_that_reached_enough_channels(db: Path) -> None:
     assert "+5.5 h" in text and "https://t.me/embassy_two/7" in text
 
 
-def test_the_digest_shows_talking_points_spreading(db: Path) -> None:
+def test_the_digest_shows_talking_points_spreading(db: str) -> None:
     result = run("digest", "--db", str(db), "--since", "all")
     assert result.exit_code == 0, result.output
     section = result.stdout.split("## Talking points spreading (1)")[1].split("## Top hashtags")[0]
@@ -114,7 +123,7 @@ def test_the_digest_shows_talking_points_spreading(db: Path) -> None:
     assert [e["how"] for e in data["spreading"][0]["echoes"]] == ["forward", "verbatim", "edited"]
 
 
-def test_bad_arguments_get_one_line(db: Path) -> None:
+def test_bad_arguments_get_one_line(db: str) -> None:
     assert run("echoes", "--db", str(db)).exit_code == 2
     missing = run("echoes", "nobody_here/1", "--db", str(db))
     assert missing.exit_code == 1 and "no such post" in missing.stderr and len(missing.stderr.splitlines()) == 1
@@ -126,18 +135,18 @@ def findable(store: Store) -> set[int]:
     found: set[int] = set()
     for passage_id, keys in store.db.execute("SELECT id, keys FROM echo_passages").fetchall():
         near = passages.candidates(store.db.conn, {passage_id: keys})
-        hits = {
-            r[0]
-            for key in keys.split()
-            for r in store.db.execute("SELECT rowid FROM echo_bands WHERE echo_bands MATCH ?", [f'"{key}"'])
-        }
+        if is_postgres(store.db):  # the band keys' GIN index
+            lookup, arg = "SELECT id FROM echo_passages WHERE string_to_array(keys, ' ') @> ARRAY[?]", "{}"
+        else:
+            lookup, arg = "SELECT rowid FROM echo_bands WHERE echo_bands MATCH ?", '"{}"'
+        hits = {r[0] for key in keys.split() for r in store.db.execute(lookup, [arg.format(key)])}
         assert near[passage_id] <= hits
         if hits >= {passage_id}:
             found |= hits
     return found
 
 
-def test_an_edit_replaces_the_passages_and_rebuild_gives_the_same_index(db: Path) -> None:
+def test_an_edit_replaces_the_passages_and_rebuild_gives_the_same_index(db: str) -> None:
     with Store.open(db) as store:
         assert store.db.execute("SELECT count(*) FROM echo_passages").fetchone()[0] == 0  # ingest does not wait
         assert store.catch_up_passages() == 6 and store.catch_up_passages() == 0  # read once
@@ -207,8 +216,8 @@ def test_the_labelled_synthetic_set_is_found_with_precision_and_recall_over_09()
     assert result["recall"] >= 0.9, result
 
 
-def test_a_lookup_reads_a_bounded_number_of_rows(db: Path) -> None:
-    conn = sqlite3.connect(db)
+def test_a_lookup_reads_a_bounded_number_of_rows(file_db: Path) -> None:
+    conn = sqlite3.connect(file_db)
     seen: list[str] = []
     conn.set_trace_callback(seen.append)
     groups = echoes.echoes_of_post(conn, echoes.find_post(conn, "mfa_origin/100"))

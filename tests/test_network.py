@@ -76,11 +76,11 @@ def corpus() -> list[Post]:
 
 
 @pytest.fixture
-def store_path(tmp_path: Path) -> Path:
-    path = tmp_path / "fw.db"
-    with Store.open(path) as store:
+def store_path(store_target: str) -> str:
+    """The corpus stored: in an SQLite file, and in PostgreSQL."""
+    with Store.open(store_target) as store:
         store.ingest(corpus(), "test")
-    return path
+    return store_target
 
 
 def test_tme_links_name_channels_and_not_telegram_pages() -> None:
@@ -91,7 +91,7 @@ def test_tme_links_name_channels_and_not_telegram_pages() -> None:
     assert tme_channel("https://example.com/outsider_chan") is None
 
 
-def test_edge_weights_are_the_counts_of_forwards_in_the_store(store_path: Path, tmp_path: Path) -> None:
+def test_edge_weights_are_the_counts_of_forwards_in_the_store(store_path: str, tmp_path: Path) -> None:
     out = tmp_path / "g.gexf"
     result = run(
         "network",
@@ -126,7 +126,7 @@ def test_edge_weights_are_the_counts_of_forwards_in_the_store(store_path: Path, 
     assert edge["first"].startswith("2024-03-02") and edge["last"].startswith("2024-03-05")
 
 
-def test_graphml_has_typed_attributes_and_no_index_columns(store_path: Path, tmp_path: Path) -> None:
+def test_graphml_has_typed_attributes_and_no_index_columns(store_path: str, tmp_path: Path) -> None:
     out = tmp_path / "g.graphml"
     assert (
         run("network", "--db", str(store_path), "--format", "graphml", "--communities", "--out", str(out)).exit_code
@@ -143,7 +143,7 @@ def test_graphml_has_typed_attributes_and_no_index_columns(store_path: Path, tmp
     assert kinds[("sat_one", "outsider_chan", "mention")] == 1
 
 
-def test_csv_is_an_edge_list_filtered_by_weight_and_channel(store_path: Path) -> None:
+def test_csv_is_an_edge_list_filtered_by_weight_and_channel(store_path: str) -> None:
     result = run("network", "--db", str(store_path), "--min-weight", "2")
     assert result.exit_code == 0
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
@@ -161,7 +161,7 @@ def test_csv_is_an_edge_list_filtered_by_weight_and_channel(store_path: Path) ->
     assert run("network", "--db", str(store_path), "--since", "yesterday-ish").exit_code == 2
 
 
-def test_discover_lists_channels_several_monitored_ones_point_at(store_path: Path) -> None:
+def test_discover_lists_channels_several_monitored_ones_point_at(store_path: str) -> None:
     result = run("discover", "--db", str(store_path), "--json")
     assert result.exit_code == 0, result.output
     leads = json.loads(result.stdout)

@@ -4,7 +4,9 @@ A line runs in a shell (pipes and redirections as written), from a scratch folde
 seeds/, tests/ and config/, with FEEDWATCH_DB naming the fixture store. It must exit 0 and print something
 on stdout (unless it writes a file with `>` or `--out`). Markers in the line's comment change that:
 `(network)` skips a line that needs Telegram, `(exit N)` expects exit status N, and `(until stopped)` marks a
-server (`feedwatch serve`): it must say where it serves, and is then stopped.
+server (`feedwatch serve`): it must say where it serves, and is then stopped. A line that names `$TEAM_DB` (the
+team store of "Team deployment") runs against a PostgreSQL schema holding the same seeds, or an empty one when it
+migrates a store into it; without a PostgreSQL server those lines are skipped as the store suite's are.
 """
 
 from __future__ import annotations
@@ -65,11 +67,43 @@ def test_the_readme_has_examples_and_marks_those_that_need_the_network() -> None
     assert {line.split()[1] for line in COMMANDS} >= {"parse", "ingest", "search", "export", "campaigns", "digest"}
 
 
+@pytest.fixture(scope="module")
+def team_db(postgres_server: str, scratch: tuple[Path, dict[str, str]]):  # type: ignore[no-untyped-def]
+    """A PostgreSQL schema with the seeds stored, for the README's `$TEAM_DB` lines; dropped after the module."""
+    import uuid
+
+    import psycopg
+    from conftest import url_with_schema
+
+    folder, env = scratch
+    schema = f"fwreadme_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    url = url_with_schema(postgres_server, schema)
+    try:
+        built = subprocess.run(
+            ["feedwatch", "ingest", "seeds/", "--db", url], cwd=folder, env=env, capture_output=True, text=True
+        )
+        assert built.returncode == 0, built.stderr
+        yield url
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 @pytest.mark.parametrize("line", COMMANDS)
-def test_readme_example_runs_as_documented(scratch: tuple[Path, dict[str, str]], line: str) -> None:
+def test_readme_example_runs_as_documented(
+    scratch: tuple[Path, dict[str, str]], line: str, request: pytest.FixtureRequest
+) -> None:
     if NETWORK in line:
         pytest.skip("needs the network")
     folder, env = scratch
+    if "$TEAM_DB" in line:
+        moving_in = "migrate-store" in line and '--to "$TEAM_DB"' in line
+        env = {**env, "TEAM_DB": request.getfixturevalue("postgres_url" if moving_in else "team_db")}
+        (folder / "data").mkdir(exist_ok=True)
+        if not (folder / "data" / "feedwatch.db").exists():
+            (folder / "data" / "feedwatch.db").write_bytes((folder / "fixture.db").read_bytes())
     if SERVER in line:
         _serves(line, folder, env)
         return

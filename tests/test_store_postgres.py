@@ -181,6 +181,9 @@ def test_a_password_never_appears_in_a_message() -> None:
     with pytest.raises(StoreError) as caught:
         Store.open("postgresql://someone:s3cret@127.0.0.1:1/feedwatch")
     assert "s3cret" not in str(caught.value) and "someone:***@" in str(caught.value)
+    with pytest.raises(StoreError) as caught:
+        Store.open("postgresql://someone@127.0.0.1:1/feedwatch?password=s3cret")
+    assert "s3cret" not in str(caught.value) and "password=***" in str(caught.value)
 
 
 def test_serve_says_in_one_line_that_it_reads_sqlite_only() -> None:

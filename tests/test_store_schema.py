@@ -150,9 +150,12 @@ def test_a_folder_is_refused(tmp_path: Path) -> None:
 
 def test_default_path_honours_feedwatch_db(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FEEDWATCH_DB", raising=False)
-    assert default_db_path() == Path("data/feedwatch.db")
+    assert default_db_path() == "data/feedwatch.db"
     monkeypatch.setenv("FEEDWATCH_DB", "/tmp/elsewhere.db")
-    assert default_db_path() == Path("/tmp/elsewhere.db")
+    assert default_db_path() == "/tmp/elsewhere.db"
+    url = "postgresql://feedwatch@db.example.org:5432/feedwatch"
+    monkeypatch.setenv("FEEDWATCH_DB", url)
+    assert default_db_path() == url  # a URL kept whole (a Path would fold its '//')
 
 
 def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

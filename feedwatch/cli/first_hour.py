@@ -20,7 +20,10 @@ def cycle_lines(db_path: str, started: datetime, finished: datetime) -> list[str
         total = store.count()
     finally:
         store.close()
-    return [*read_lines(digest), "", f"The store: {db_path} ({total:,} post(s) in all).", *next_steps(digest, db_path)]
+    from feedwatch.store.pg import redact
+
+    named = redact(db_path)  # a URL's password is never printed
+    return [*read_lines(digest), "", f"The store: {named} ({total:,} post(s) in all).", *next_steps(digest, db_path)]
 
 
 def read_lines(digest: Digest) -> list[str]:
@@ -47,7 +50,9 @@ def next_steps(digest: Digest, db_path: str) -> list[str]:
         found = resolve_db(None)
     except FeedwatchError:
         found = ""
-    db = "" if found == db_path else f" --db {shlex.quote(db_path)}"
+    from feedwatch.store.pg import redact
+
+    db = "" if found == db_path else f" --db {shlex.quote(redact(db_path))}"
     steps = []
     if digest.top_tags:
         steps.append((f"feedwatch search --hashtag {shlex.quote(digest.top_tags[0].tag)}{db}", "posts with a hashtag"))

@@ -24,7 +24,7 @@ import httpx
 from feedwatch.digest import state
 from feedwatch.digest.deliver import ConfigLike, Target, send
 from feedwatch.digest.model import Digest
-from feedwatch.errors import DeliveryError
+from feedwatch.errors import DeliveryError, StoreError
 from feedwatch.store.backend import Database
 from feedwatch.window import parse_time
 
@@ -81,7 +81,8 @@ def send_digests(
             start = window_start(db, target.name, since, now)
             outcomes.append(_deliver(db, target, build, start, now, sleep=sleep, env=env, transport=transport))
         finally:
-            with contextlib.suppress(sqlite3.Error):  # the claim expires on its own; what was sent is recorded
+            # The claim expires on its own; what was sent is recorded (a PostgreSQL failure is a StoreError).
+            with contextlib.suppress(sqlite3.Error, StoreError):
                 state.release(db, target.name, holder)
     return outcomes
 

@@ -66,7 +66,7 @@ def known_ids(conn: Connection) -> dict[int, str]:
     """Return the usernames of the numeric channel ids the store knows (from channels and stored posts)."""
     ids: dict[int, str] = {}
     rows = conn.execute(
-        "SELECT DISTINCT json_extract(json, '$.channel_id'), channel FROM posts"
+        "SELECT DISTINCT CAST(json_extract(json, '$.channel_id') AS INTEGER), channel FROM posts"
         " WHERE channel IS NOT NULL AND json_extract(json, '$.channel_id') IS NOT NULL"
     ).fetchall()
     rows += conn.execute("SELECT channel_id, username FROM channels WHERE channel_id IS NOT NULL").fetchall()

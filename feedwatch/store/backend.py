@@ -65,10 +65,14 @@ def streamed(conn: Connection, sql: str, parameters: Any = None) -> Iterator[Any
     """Yield the rows of a read as they come, memory flat whatever their number: an SQLite cursor reads as it
     goes; PostgreSQL reads them through a server-side cursor on a connection of its own (one snapshot of what
     is committed), so `conn` may write meanwhile."""
-    if is_postgres(conn):
-        yield from conn.stream(sql, parameters)  # type: ignore[attr-defined]
-    else:
-        yield from conn.execute(sql, [] if parameters is None else parameters)
+    rows = (
+        conn.stream(sql, parameters)  # type: ignore[attr-defined]
+        if is_postgres(conn)
+        else conn.execute(sql, [] if parameters is None else parameters)
+    )
+    # A loop, not `yield from`: a reader that stops early must not close an SQLite cursor whose store is closed.
+    for row in rows:  # noqa: UP028
+        yield row
 
 
 def has_table(conn: Connection, name: str) -> bool:

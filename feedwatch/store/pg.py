@@ -114,8 +114,8 @@ def translate(sql: str, named: bool = False) -> str:
 
 
 def redact(url: str) -> str:
-    """Return `url` without its password, to name the store in messages."""
-    return re.sub(r"(://[^:/@?]*):[^@/?]*@", r"\1:***@", url)
+    """Return `url` without its password (in the user part or as a parameter), to name the store in messages."""
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", re.sub(r"(://[^:/@?]*):[^@/?]*@", r"\1:***@", url))
 
 
 def describe(label: str, exc: BaseException) -> str:

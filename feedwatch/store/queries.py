@@ -210,7 +210,7 @@ def _search_sql(
     sql = (
         "SELECT p.id, p.title, p.text, p.author, p.json, NULL FROM posts p"
         + (" WHERE " + " AND ".join(where) if where else "")
-        + " ORDER BY p.date DESC, p.id DESC LIMIT ?"
+        + " ORDER BY p.date IS NULL, p.date DESC, p.id DESC LIMIT ?"
     )
     return sql, [*args, limit]
 
