@@ -89,6 +89,11 @@ SETTINGS: tuple[Setting, ...] = (
         60.0,
         "seconds one request may take in all (connecting, headers and body), however the server spaces its bytes",
     ),
+    Setting(
+        "web.source_address",
+        "",
+        "the local address requests leave from (one per worker, e.g. 127.0.0.2); empty: the system's choice",
+    ),
     Setting("poll.backfill", 60, 'history read on a channel\'s first poll: a number of days, or "all"'),
     Setting("poll.interval", 900, "seconds between two polls of a channel (feedwatch watch)"),
     Setting("poll.jitter", 60, "up to this many seconds added at random to each scheduled poll"),
@@ -104,6 +109,18 @@ SETTINGS: tuple[Setting, ...] = (
         "a FloodWait up to this many seconds is waited out; a longer one reschedules the channel",
     ),
     Setting("telethon.reread_hours", 48.0, "each poll re-reads messages this recent, to record edits and view counts"),
+    Setting(
+        "worker.queue",
+        "",
+        "PostgreSQL URL of the job queue `feedwatch worker` uses (FEEDWATCH_QUEUE overrides it); "
+        "empty: the database when it is PostgreSQL",
+    ),
+    Setting("worker.tick", 10, "seconds between two looks for channels with no poll queued (recovery, new channels)"),
+    Setting(
+        "worker.stalled_after",
+        30,
+        "a job whose worker sent no heartbeat for this many seconds (killed) is given up, and its channel queued again",
+    ),
     Setting("folders.paths", [], "folders watched for new or changed files (any format `feedwatch parse` reads)"),
     Setting("folders.interval", 300, "seconds between two looks at the watched folders"),
     Setting("folders.settle", 1.0, "a file is read only once its size stayed the same this many seconds"),

@@ -182,16 +182,20 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return min(max(0.0, (when - now).total_seconds()), MAX_RETRY_AFTER)
 
 
-def bounded_transport(limits: httpx.Limits | None = None) -> httpx.HTTPTransport:
-    """Return an httpx transport whose connects, reads and writes end at the deadline `request()` sets."""
+def bounded_transport(limits: httpx.Limits | None = None, local_address: str | None = None) -> httpx.HTTPTransport:
+    """Return an httpx transport whose connects, reads and writes end at the deadline `request()` sets.
+
+    With `local_address`, every connection leaves from that address (a worker's own source address).
+    """
     limits = limits or httpx.Limits()
-    transport = httpx.HTTPTransport(limits=limits)
+    transport = httpx.HTTPTransport(limits=limits, local_address=local_address)
     # httpx does not take a network backend; its pool is rebuilt with the same limits and one that does.
     transport._pool = httpcore.ConnectionPool(
         ssl_context=httpx.create_ssl_context(),
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
+        local_address=local_address,
         network_backend=_DeadlineBackend(httpcore.SyncBackend()),
     )
     return transport

@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -95,12 +96,17 @@ def poll_channels(
     workers: int = 4,
     now: Callable[[], datetime] = now_utc,
     on_report: Callable[[Report], None] | None = None,
+    guard: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> list[Report]:
-    """Poll each channel from its source and store the result; return one Report per channel."""
+    """Poll each channel from its source and store the result; return one Report per channel.
+
+    Each channel's writes happen inside `guard()` (workers: the stream gate, feedwatch.workers).
+    """
     states = {spec.name: store.channel(spec.name) for spec in specs}
     reports: list[Report] = []
     for spec, fetch, started in _fetch_all(specs, sources, states, backfill, workers, now):
-        report = store_fetch(store, spec, fetch, started, now())
+        with guard():
+            report = store_fetch(store, spec, fetch, started, now())
         log.info("poll %s", report.line())
         reports.append(report)
         if on_report:
@@ -272,6 +278,23 @@ def close_store(store: Store) -> None:
     store.close()
 
 
+def follow_stream(config: Config, db: str | None = None) -> int:
+    """Catch up campaign detection when workers made it one ordered stream (see feedwatch.workers); return alerts.
+
+    One machine (`watch`, `run`) needs no gate: its own writes are done when it asks.
+    """
+    from feedwatch.campaigns import catch_up
+    from feedwatch.campaigns.stored import newest_post, stream_position
+
+    store = open_store(config, db)
+    try:
+        if stream_position(store.db.conn) is None:
+            return 0  # detection runs as posts are stored
+        return catch_up(store.db, newest_post(store.db.conn))[1]
+    finally:
+        close_store(store)
+
+
 def poll_once(
     config: Config,
     specs: Sequence[ChannelSpec],
@@ -282,13 +305,20 @@ def poll_once(
     client: Any = None,
     gate: Any = None,
     sleep: Callable[[float], None] = time.sleep,
+    guard: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> list[Report]:
     """Open the store and the sources, poll `specs` once, close everything; return the Reports."""
     store = open_store(config, db)
     sources, close = channel_sources(config, specs, client=client, gate=gate, sleep=sleep)
     try:
         return poll_channels(
-            store, specs, sources, backfill=backfill, workers=config["web.concurrency"], on_report=on_report
+            store,
+            specs,
+            sources,
+            backfill=backfill,
+            workers=config["web.concurrency"],
+            on_report=on_report,
+            guard=guard,
         )
     finally:
         close()
@@ -301,6 +331,7 @@ def poll_folders_once(
     db: str | None = None,
     paths: Sequence[str] | None = None,
     on_report: Callable[[Report], None] | None = None,
+    guard: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> list[Report]:
     """Ingest the new or changed files of the watched folders; return one Report per folder."""
     from feedwatch.folders import FolderWatcher  # it builds on Report, defined here
@@ -310,7 +341,8 @@ def poll_folders_once(
         watcher = FolderWatcher(store, settle=config["folders.settle"])
         reports = []
         for folder in paths if paths is not None else config["folders.paths"]:
-            report = watcher.poll(folder)
+            with guard():
+                report = watcher.poll(folder)
             log.info("poll %s", report.line())
             reports.append(report)
             if on_report:
@@ -372,6 +404,7 @@ def run_cycle(
     summary.reports += poll_folders_once(config, db=db, on_report=on_report)
     if config.channels:
         summary.reports += poll_once(config, config.channels, db=db, on_report=on_report, client=client)
+    follow_stream(config, db)
     hook = digest_hook()
     if hook is not None:
         try:

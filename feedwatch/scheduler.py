@@ -31,7 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from feedwatch.config import ChannelSpec, Config
 from feedwatch.errors import ConfigError, FeedwatchError, SourceError
-from feedwatch.poll import close_store, digest_hook, open_store, poll_folders_once, poll_once
+from feedwatch.poll import close_store, digest_hook, follow_stream, open_store, poll_folders_once, poll_once
 
 log = logging.getLogger("feedwatch.watch")
 
@@ -104,6 +104,7 @@ class Watcher:
         if self.stop_event.is_set():
             return
         reports = poll_once(self.config, [spec], db=self.db, gate=self.gate, sleep=self.sleep)
+        follow_stream(self.config, self.db)  # a store workers wrote: detection follows its stream
         for report in reports:
             if report.retry_at is not None and not self.stop_event.is_set():
                 log.info("poll %s: rescheduled at %s", spec.name, report.retry_at.isoformat())
@@ -119,6 +120,7 @@ class Watcher:
     def poll_folders(self) -> None:
         if not self.stop_event.is_set():
             poll_folders_once(self.config, db=self.db)
+            follow_stream(self.config, self.db)
 
     def jobs(self) -> list[Any]:
         return list(self.scheduler.get_jobs())

@@ -12,6 +12,9 @@ edits recorded, `PRAGMA integrity_check` ok. Exit 0 only when all of that holds.
 (channels polled every second) while a third process runs `ingest`s of fresh
 posts with a `search` between them: every post served or ingested must be
 stored exactly once, with no traceback or SQLite error from any process.
+
+`--workers N --postgres URL` runs N `feedwatch worker` processes instead, on a job queue
+made on that PostgreSQL, killed and replaced at random (scripts/soak_workers.py).
 """
 
 from __future__ import annotations
@@ -452,12 +455,20 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=20.0, help="seconds the final catch-up runs")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the work folder and print its path")
+    parser.add_argument("--workers", type=int, default=0, help="run this many `feedwatch worker` processes instead")
+    parser.add_argument("--postgres", metavar="URL", help="with --workers: the PostgreSQL the job queue is made on")
+    parser.add_argument("--pg-store", action="store_true", help="with --workers: the store in PostgreSQL too")
     args = parser.parse_args()
+    if args.workers and not args.postgres:
+        parser.error("--workers needs --postgres URL (a PostgreSQL where the soak may create a database)")
     workdir = Path(tempfile.mkdtemp(prefix="feedwatch-soak-"))
-    print(
-        f"soak ({args.mode}): {args.minutes} min, {args.channels} channels, seed {args.seed}, in {workdir}", flush=True
-    )
+    mode = f"{args.workers} workers" if args.workers else args.mode
+    print(f"soak ({mode}): {args.minutes} min, {args.channels} channels, seed {args.seed}, in {workdir}", flush=True)
     try:
+        if args.workers:
+            import soak_workers
+
+            return soak_workers.run(args, workdir)
         return (Shared if args.mode == "shared" else Soak)(args, workdir).run()
     finally:
         if not args.keep:

@@ -102,9 +102,14 @@ class _QuietServer(ThreadingHTTPServer):
 class TmeServer:
     """The server and its state; use as a context manager (starts a thread, stops it on exit)."""
 
-    def __init__(self, latency: float = 0.0, slow_seconds: float = 1.0, drip_seconds: float = 3.0):
+    def __init__(
+        self, latency: float = 0.0, slow_seconds: float = 1.0, drip_seconds: float = 3.0, per_source: float = 0.0
+    ):
         self.channels: dict[str, FakeChannel] = {}
         self.requests: list[str] = []
+        self.clients: list[str] = []  # the source address of each request
+        self.per_source = per_source  # seconds between two answers to one source address (a per-address limit)
+        self._next_answer: dict[str, float] = {}
         self.faults: dict[str, list[Fault]] = {}
         self.latency = latency
         self.slow_seconds = slow_seconds
@@ -178,8 +183,15 @@ def _handler(server: TmeServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
+            source = self.client_address[0]
             with server.lock:
                 server.requests.append(self.path)
+                server.clients.append(source)
+                now = time.monotonic()
+                turn = max(now, server._next_answer.get(source, 0.0))
+                server._next_answer[source] = turn + server.per_source
+            if turn > now:
+                time.sleep(turn - now)  # this address's requests are answered one per `per_source` seconds
             if server.latency:
                 time.sleep(server.latency)
             parts = urlsplit(self.path)

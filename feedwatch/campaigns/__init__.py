@@ -5,7 +5,8 @@ See CAMPAIGNS.md for what a campaign is. The pieces:
     identity   which spellings are one tag (NFKC, case folding, confusable skeleton)
     stream     a Post's place in the stream: time, channel, forward or not (and of whom)
     actors     channels learned from every post: first post, satellites and twins, networks, coining habits
-    stored     over the store: IngestHook (Store.ingest's on_new) and rebuild_stored
+    stored     over the store: IngestHook (Store.ingest's on_new), rebuild_stored, and the ordered
+               stream many writers feed (adopt_stream, catch_up)
     detector   the streaming detector (episodes, tiers, bounded state), fed (post key, Post)
     tiers      T1 coordinated push, T2 new campaign, T3 known-tag burst; the bounded score and the sentences
     queries    alerts (families merged), spellings, daily counts for charts
@@ -26,7 +27,7 @@ from feedwatch.campaigns.identity import tag_identity
 from feedwatch.campaigns.model import DEFAULTS, Alert, Settings
 from feedwatch.campaigns.queries import alerts, families, new_episodes, spellings, tag_daily_counts, tag_display
 from feedwatch.campaigns.schema import clear, connection, ensure_schema, transaction
-from feedwatch.campaigns.stored import IngestHook, rebuild_stored, stored_in_stream_order
+from feedwatch.campaigns.stored import IngestHook, adopt_stream, catch_up, rebuild_stored, stored_in_stream_order
 from feedwatch.models import Post
 
 __all__ = [
@@ -35,7 +36,9 @@ __all__ = [
     "Detector",
     "IngestHook",
     "Settings",
+    "adopt_stream",
     "alerts",
+    "catch_up",
     "clear",
     "ensure_schema",
     "families",

@@ -11,6 +11,16 @@ detector from what is stored.
 `rebuild_stored` forgets all detector state and feeds every stored post in
 stream order: dated posts by the `posts.date` index, then merged with the few
 undated ones placed at their dateline.
+
+With many writers (`feedwatch worker`), detection is one ordered stream
+instead: `adopt_stream` records a *position* (a post id) in campaign_meta, and
+from then on the hook stores without detecting, and `catch_up` (one detector
+job at a time, under a lock) feeds the posts past the position, moving it in
+the same transaction as the detector state it wrote, so a killed job redoes
+its batch and each alert is raised once. The caller hands `catch_up` a mark
+below which every post is committed (feedwatch.workers.StreamGate): on
+PostgreSQL an id is taken before its transaction commits, so reading "past the
+highest id seen" alone could skip a post committed later with a lower id.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from feedwatch.models import Post, stored_post
 from feedwatch.store.backend import Connection, streamed
 
 _GENERATION = "SELECT value FROM campaign_meta WHERE key = 'generation'"
+POSITION = "stream_position"  # campaign_meta key: the id of the last post the stream's detector consumed
 
 
 class IngestHook:
@@ -41,6 +52,8 @@ class IngestHook:
     def __call__(self, db: Any, fresh: list[tuple[int, Post]]) -> None:
         conn = connection(db)
         ensure_schema(conn)
+        if stream_position(conn) is not None:
+            return  # workers own detection: the stream's detector job reads these posts (catch_up)
         row = conn.execute(_GENERATION).fetchone()
         current = row[0] if row else None
         if self.detector is None or current != self.generation:
@@ -67,28 +80,95 @@ def rebuild_stored(db: Any, settings: Settings = DEFAULTS, batch: int = 5000, tr
     `track(posts, total)` may wrap the stream of stored posts (a progress bar); it gets their count.
     """
     conn = connection(db)
+    ensure_schema(conn)
+    streamed = stream_position(conn) is not None  # workers' stream: it goes on from what this rebuild read
+    upto = newest_post(conn)
     with transaction(conn):
         clear(conn)
-    posts = stored_in_stream_order(conn)
+    posts = stored_in_stream_order(conn, upto)
     if track is not None:
-        posts = track(posts, conn.execute("SELECT count(*) FROM posts").fetchone()[0])
+        posts = track(posts, conn.execute("SELECT count(*) FROM posts WHERE id <= ?", (upto,)).fetchone()[0])
     raised = run(conn, posts, batch=batch, settings=settings)
     with transaction(conn):
         conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('generation', '0')")
+        if streamed:
+            conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES (?, ?)", (POSITION, str(upto)))
     return raised
 
 
-def stored_in_stream_order(conn: Connection) -> Iterator[tuple[int, Post]]:
-    """Yield (rowid, Post) of every stored post, oldest first (those with no time first).
+def stream_position(conn: Connection) -> int | None:
+    """Return the stream detector's position (a post id), or None when detection runs as posts are stored."""
+    row = conn.execute("SELECT value FROM campaign_meta WHERE key = ?", (POSITION,)).fetchone()
+    return int(row[0]) if row else None
+
+
+def newest_post(conn: Connection) -> int:
+    """Return the highest stored post id (0 when there is none)."""
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM posts").fetchone()[0])
+
+
+def adopt_stream(db: Any, mark: int) -> bool:
+    """Hand detection to the ordered stream from `mark` on (posts up to it were detected as stored).
+
+    Idempotent: a store already in stream mode keeps its position. Return whether this call started it.
+    """
+    conn = connection(db)
+    ensure_schema(conn)
+    with transaction(conn):
+        if stream_position(conn) is not None:
+            return False
+        conn.execute("INSERT INTO campaign_meta VALUES (?, ?)", (POSITION, str(mark)))
+    return True
+
+
+def catch_up(db: Any, mark: int, settings: Settings = DEFAULTS, batch: int = 5000) -> tuple[int, int]:
+    """Feed the stored posts past the stream's position up to `mark` to the detector; return (posts, alerts).
+
+    Every post with an id <= `mark` must be committed (the caller's gate sees to that). Each
+    batch is one transaction that moves the position only if it is still where this run read
+    it: a rebuild in between (which clears it) or another detector ends this run, its batch
+    rolled back. A store not in stream mode (no position) is left alone.
+    """
+    conn = connection(db)
+    ensure_schema(conn)
+    position = stream_position(conn)
+    detector: Detector | None = None
+    posts = alerts = 0
+    while position is not None and position < mark:
+        rows = conn.execute(
+            "SELECT id, json FROM posts WHERE id > ? AND id <= ? ORDER BY id LIMIT ?", (position, mark, batch)
+        ).fetchall()
+        last = rows[-1][0] if len(rows) == batch else mark
+        with transaction(conn):
+            moved = conn.execute(
+                "UPDATE campaign_meta SET value = ? WHERE key = ? AND value = ? RETURNING key",
+                (str(last), POSITION, str(position)),
+            ).fetchone()
+            if moved is None:
+                return posts, alerts  # a rebuild or another detector moved it: theirs now
+            if detector is None:
+                detector = Detector(conn, settings)
+            detector.feed((rowid, stored_post(text)) for rowid, text in rows)
+            alerts += detector.flush()
+        posts += len(rows)
+        position = last
+    return posts, alerts
+
+
+def stored_in_stream_order(conn: Connection, upto: int | None = None) -> Iterator[tuple[int, Post]]:
+    """Yield (rowid, Post) of every stored post (with an id up to `upto`), oldest first (those with no time first).
 
     Untagged posts count too: they start their channel's history and show whom it forwards.
     """
+    limit = upto if upto is not None else newest_post(conn)
     dated = (
         (row[1], row[0], stored_post(row[2]))
-        for row in streamed(conn, "SELECT id, date, json FROM posts WHERE date IS NOT NULL ORDER BY date, id")
+        for row in streamed(
+            conn, "SELECT id, date, json FROM posts WHERE date IS NOT NULL AND id <= ? ORDER BY date, id", [limit]
+        )
     )
     undated = []
-    for rowid, text in streamed(conn, "SELECT id, json FROM posts WHERE date IS NULL"):
+    for rowid, text in streamed(conn, "SELECT id, json FROM posts WHERE date IS NULL AND id <= ?", [limit]):
         post = stored_post(text)  # the detector reads neither title, text nor author
         if post.hashtags or post.datelines:  # with no dateline either it sorts first: only its spellings count
             day = datetime.combine(post.datelines[0].date, time(0), UTC).isoformat() if post.datelines else ""

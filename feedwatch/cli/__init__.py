@@ -23,6 +23,7 @@ from feedwatch.cli.poll_cmd import poll_command, run_command
 from feedwatch.cli.serve_cmd import serve_command
 from feedwatch.cli.store_cmds import export_command, ingest_command, search_command
 from feedwatch.cli.watch_cmd import watch_command
+from feedwatch.cli.worker_cmd import queue_command, worker_command
 
 
 @click.group(
@@ -42,6 +43,8 @@ main.add_command(parse_command)
 main.add_command(poll_command)
 main.add_command(run_command)
 main.add_command(watch_command)
+main.add_command(worker_command)
+main.add_command(queue_command)
 main.add_command(login_command)
 main.add_command(ingest_command)
 main.add_command(search_command)

@@ -62,6 +62,7 @@ class WebSettings:
     max_pages: int = default("web.max_pages")
     max_bytes: int = default("web.max_bytes")
     deadline: float = default("web.deadline")
+    source_address: str = default("web.source_address")
 
     @classmethod
     def from_config(cls, config: Config) -> WebSettings:
@@ -78,7 +79,7 @@ def make_client(settings: WebSettings) -> httpx.Client:
     limits = httpx.Limits(max_connections=max(1, settings.concurrency), max_keepalive_connections=settings.concurrency)
     return httpx.Client(
         timeout=timeout,
-        transport=bounded_transport(limits),
+        transport=bounded_transport(limits, settings.source_address or None),
         follow_redirects=False,
         headers={"User-Agent": settings.agent, "Accept-Language": "en"},
     )

@@ -5,6 +5,14 @@ poller's interpreter lock. Figures: the wall time of a full backfill against
 its floor (the sum of the simulated latencies divided by the per-host
 concurrency limit), the same without the store, and the requests per new post
 of the incremental poll that follows.
+
+Then `feedwatch worker` processes against a server that answers each source address at most
+PER_SOURCE_RATE times a second (as Telegram limits an address): 1 worker from 127.0.0.2, then
+3 workers from 127.0.0.2, .3 and .4, each backfilling the same channels into a fresh store with a
+fresh job queue, two polls at a time each (so one request always waits at the server). Posts per
+second are counted over the polls' own records (first start to last finish), so process start-up
+is not in them. The queue needs the PostgreSQL at FEEDWATCH_TEST_POSTGRES or 127.0.0.1:5432;
+without one these figures are left out, saying so.
 """
 
 from __future__ import annotations
@@ -87,7 +95,7 @@ def run(workdir: Path) -> list[Figure]:
         ours.send(("stop",))
         child.join(10)
     floor = requests * LATENCY / CONCURRENCY
-    return [
+    single = [
         Figure(
             f"backfill {CHANNELS}x{PAGES} pages, {LATENCY * 1000:.0f} ms/req, stored",
             wall,
@@ -122,6 +130,7 @@ def run(workdir: Path) -> list[Figure]:
         ),
         Figure("incremental poll wall time", inc_wall, "s", inc_requests * LATENCY / CONCURRENCY, "floor"),
     ]
+    return single + workers_figures(workdir)
 
 
 def parse_only(pages: int) -> float:
@@ -149,3 +158,86 @@ def fetch_only(settings: Any) -> float:
     client.close()
     assert all(f.error is None and len(f.posts) == PAGES * 20 for f in fetches)
     return wall
+
+
+WORKER_CHANNELS, WORKER_PAGES, PER_SOURCE_RATE = 30, 5, 5.0
+
+
+def _serve_limited(conn: Any) -> None:
+    """Child process: the worker bench's channels behind a per-source-address limit."""
+    from tests.tme_server import PAGE, TmeServer, make_posts
+
+    with TmeServer(per_source=1 / PER_SOURCE_RATE) as server:
+        for i in range(WORKER_CHANNELS):
+            name = f"bench_worker_{i:02d}"
+            server.add_channel(name, make_posts(WORKER_PAGES * PAGE, salt=f" {name}"))
+        conn.send(server.base_url)
+        conn.recv()
+
+
+def workers_figures(workdir: Path) -> list[Figure]:
+    """Posts per second of 1 and of 3 workers, each from its own loopback address, against a per-address limit."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import psycopg
+    from postgres_support import fresh_database
+
+    try:
+        psycopg.connect(_server_url(), connect_timeout=3).close()
+    except psycopg.Error as exc:
+        print(f"[poll] workers: skipped, no PostgreSQL for the queue ({str(exc).strip()[:100]})", file=sys.stderr)
+        return []
+    ours, theirs = multiprocessing.Pipe()
+    child = multiprocessing.get_context("fork").Process(target=_serve_limited, args=(theirs,), daemon=True)
+    child.start()
+    base_url = ours.recv()
+    try:
+        rates = {}
+        for count in (1, 3):
+            queue = fresh_database()
+            url = next(queue)
+            try:
+                rates[count] = _workers_rate(workdir / f"workers{count}", base_url, url, count)
+            finally:
+                next(queue, None)  # drops the database
+    finally:
+        ours.send("stop")
+        child.join(10)
+    (posts1, rate1), (posts3, rate3) = rates[1], rates[3]
+    return [
+        Figure(f"1 worker, one address ({posts1} posts)", rate1, "posts/s"),
+        Figure(
+            f"3 workers, 3 addresses ({posts3} posts)",
+            rate3,
+            "posts/s",
+            rate1,
+            "1 worker",
+            ">= 2.5x",
+            rate3 >= 2.5 * rate1,
+        ),
+    ]
+
+
+def _server_url() -> str:
+    from postgres_support import server_url
+
+    return server_url()
+
+
+def _workers_rate(folder: Path, base_url: str, queue: str, count: int) -> tuple[int, float]:
+    """Run `count` workers until every channel is stored; return (posts, posts per second of polling)."""
+    from datetime import datetime
+
+    from worker_support import Workers, query, stored_ids, wait_for, write_config
+
+    folder.mkdir()
+    names = [f"bench_worker_{i:02d}" for i in range(WORKER_CHANNELS)]
+    config = write_config(folder / "w.toml", names, interval=3600)
+    total = WORKER_CHANNELS * WORKER_PAGES * 20
+    with Workers(folder, config, folder / "store.db", queue, base_url) as workers:
+        for number in range(count):
+            workers.start(source_address=f"127.0.0.{2 + number}", concurrency=2)  # a request always waiting
+        wait_for(lambda: len(stored_ids(workers.db)) >= total, 600, "every bench channel stored", every=0.5)
+        workers.stop_all()
+    first, last = query(workers.db, "SELECT min(started_at), max(finished_at) FROM ingest_runs")[0]
+    seconds = (datetime.fromisoformat(str(last)) - datetime.fromisoformat(str(first))).total_seconds()
+    return total, total / seconds
