@@ -128,6 +128,8 @@ def count(shown: str | None) -> tuple[int | None, bool]:
     """Return a count as shown ("2.19M" -> 2190000) and whether it was abbreviated."""
     if not shown:
         return None, False
+    if shown.isascii() and shown.isdigit():
+        return int(shown), False  # most counts: "482"
     compact = shown.strip().replace("\u00a0", "").replace(" ", "")
     match = _COUNT.match(compact)
     if not match:
