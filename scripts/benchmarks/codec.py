@@ -15,18 +15,17 @@ Generated posts (see store.py); FEEDWATCH_BENCH_INGEST_POSTS sets how many.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from common import Figure, best_of
+from common import Figure, best_of, size
 from store import BATCH, Generator, floor_rows
 
 N_CODEC = 20_000
-N_INGEST = int(os.environ.get("FEEDWATCH_BENCH_INGEST_POSTS", "100000"))
+N_INGEST = size("FEEDWATCH_BENCH_INGEST_POSTS", 100_000, 1000)
 BIN = Path(sys.executable).parent
 
 
