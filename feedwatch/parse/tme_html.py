@@ -129,7 +129,8 @@ def _utf8(data: bytes, path: str, encoding: str | None) -> bytes:
             raise ValueError("binary")
         text.decode("utf-8")
     except ValueError:
-        return tx.decode(data, path).encode("utf-8", errors="replace")  # raises its one line (binary, or the byte that is not UTF-8)
+        # tx.decode raises its one line here: binary data, or the byte that is not UTF-8.
+        return tx.decode(data, path).encode("utf-8", errors="replace")
     return text.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in text else text
 
 
