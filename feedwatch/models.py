@@ -295,6 +295,8 @@ def iso(when: date | None) -> str | None:
     if when is None:
         return None
     if isinstance(when, datetime):
+        if when.tzinfo is UTC:
+            return when.isoformat()  # the usual case: already UTC
         when = (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).astimezone(UTC)
     return when.isoformat()
 
@@ -314,9 +316,8 @@ def _utc_offset(data: bytes, key: bytes) -> bytes:
 
 def stored_json(post: Post, leave_out: frozenset[str]) -> str:
     """Return the JSON the store keeps of `post`: its known fields less `leave_out`, nulls and empties left out."""
-    values = {
-        n: v for n, v in zip(_NAMES, _values(post), strict=True) if v is not None and v != () and n not in leave_out
-    }
+    names, values_of = _kept(leave_out)
+    values = {n: v for n, v in zip(names, values_of(post), strict=True) if v is not None and v != ()}
     try:
         return _ENCODE(values).decode()
     except UnicodeEncodeError:
@@ -339,6 +340,13 @@ def stored_post(data: str | bytes, **columns: Any) -> Post:
     for name, value in columns.items():
         setattr(checked, name, value)
     return msgspec.convert(checked, Post, from_attributes=True)
+
+
+@functools.cache
+def _kept(leave_out: frozenset[str]) -> tuple[tuple[str, ...], Callable[[Post], tuple[Any, ...]]]:
+    """Return the names of the fields `stored_json` keeps, and a getter of their values."""
+    names = tuple(n for n in _NAMES if n not in leave_out)
+    return names, operator.attrgetter(*names)
 
 
 _NAMES = tuple(f.name for f in dataclasses.fields(Post))

@@ -326,6 +326,30 @@ def test_cli_reports_bad_pages_in_one_line_and_parses_the_rest(tmp_path: Path) -
     assert "drifted.html: widget 2" in errors[0] and "landing page" in errors[1]
 
 
+def test_a_page_file_reads_the_same_with_a_bom_crlf_or_another_encoding(tmp_path: Path) -> None:
+    page = (TME / "forwards_entities.html").read_text(encoding="utf-8")
+    expected = [p.to_json() for p in file_posts(TME / "forwards_entities.html")]
+    variants = {
+        "bom.html": ("\ufeff" + page).encode("utf-8"),
+        "crlf.html": page.replace("\n", "\r\n").encode("utf-8"),
+        "cr.html": page.replace("\n", "\r").encode("utf-8"),
+    }
+    for name, data in variants.items():
+        got = [p.to_json() for p in parse(io.BytesIO(data), "forwards_entities.html", Options())]
+        assert got == expected, name
+    utf16 = parse(io.BytesIO(page.encode("utf-16")), "forwards_entities.html", Options(encoding="utf-16"))
+    assert [p.to_json() for p in utf16] == expected
+
+
+def test_a_page_file_that_is_not_utf8_or_is_binary_is_one_error_naming_the_byte() -> None:
+    page = (TME / "forwards_entities.html").read_bytes()
+    bad = page[:500] + b"\xcf" + page[500:]
+    with pytest.raises(ParseError, match=r"not UTF-8 \(byte 0xcf at offset 500\).*--encoding cp1251"):
+        list(parse(io.BytesIO(bad), "x.html", Options()))
+    with pytest.raises(ParseError, match="binary data, not text"):
+        list(parse(io.BytesIO(page[:100] + b"\x00" + page[100:]), "x.html", Options()))
+
+
 # Counts as Telegram abbreviates them.
 
 
@@ -347,6 +371,10 @@ def test_search_anchors_other_than_hashtags_are_not_links() -> None:
         ("577", (577, False)),
         ("1,234", (1234, False)),
         ("3.86K", (3860, True)),
+        ("4.35K", (4350, True)),  # exact: 4.35 * 1000 in floating point is 4349.999...
+        ("1.2345K", (1234, True)),  # cut toward zero, as shown
+        ("0.5B", (500000000, True)),
+        ("12\u00a0345", (12345, False)),
         ("", (None, False)),
         ("many", (None, False)),
         ("1.2.3K", (None, False)),

@@ -86,10 +86,9 @@ def parse(stream: BinaryIO, path: str, options: Options) -> Iterator[Post]:
             f"larger than {MAX_PAGE_BYTES:,} bytes, far beyond any t.me/s page (about 150 KB)",
             hint="Is this the right file or --format?",
         )
-    html = tx.decode(data, path, options.encoding)
-    page, items = _read(html, path)
+    page, items = _read(_utf8(data, path, options.encoding), path)
     if not page.has_preview:
-        message, hint = _no_preview(html)
+        message, hint = _no_preview(tx.decode(data, path, options.encoding))
         raise ParseError(path, message, hint=hint)
     for item in items:
         if isinstance(item, _Drift):
@@ -114,13 +113,31 @@ def _no_preview(html: str) -> tuple[str, str]:
 
 def parse_page(html: str, path: str) -> TmePage:
     """Return the channel, posts and paging of one t.me/s page (never raises on bad markup)."""
-    return _read(html, path)[0]
+    return _read(html.encode("utf-8", errors="replace"), path)[0]
 
 
-def _tree(html: str) -> Element | None:
+def _utf8(data: bytes, path: str, encoding: str | None) -> bytes:
+    """Return a file's bytes as `tx.decode` would read them, encoded as UTF-8 again (ParseError where it would).
+
+    UTF-8 input (the usual case) is checked and passed on as it is, rather than decoded and encoded again.
+    """
+    if encoding is not None:
+        return tx.decode(data, path, encoding).encode("utf-8", errors="replace")
+    text = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        if b"\x00" in data[:8192]:
+            raise ValueError("binary")
+        text.decode("utf-8")
+    except ValueError:
+        # tx.decode raises its one line here: binary data, or the byte that is not UTF-8.
+        return tx.decode(data, path).encode("utf-8", errors="replace")
+    return text.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in text else text
+
+
+def _tree(html: bytes) -> Element | None:
     parser = etree.HTMLParser(encoding="utf-8", no_network=True)
     try:
-        return etree.fromstring(html.encode("utf-8", errors="replace"), parser)
+        return etree.fromstring(html, parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
         return None
 
@@ -165,7 +182,7 @@ def _walk_document(root: Element) -> _Document:
     return doc
 
 
-def _read(html: str, path: str) -> tuple[TmePage, list[Post | _Drift]]:
+def _read(html: bytes, path: str) -> tuple[TmePage, list[Post | _Drift]]:
     root = _tree(html)
     if root is None:
         return TmePage(None, None, (), None, False, False), []

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import unquote
 
@@ -128,6 +127,8 @@ def count(shown: str | None) -> tuple[int | None, bool]:
     """Return a count as shown ("2.19M" -> 2190000) and whether it was abbreviated."""
     if not shown:
         return None, False
+    if shown.isascii() and shown.isdigit():
+        return int(shown), False  # most counts: "482"
     compact = shown.strip().replace("\u00a0", "").replace(" ", "")
     match = _COUNT.match(compact)
     if not match:
@@ -135,11 +136,9 @@ def count(shown: str | None) -> tuple[int | None, bool]:
     number, suffix = match.group(1), match.group(2).lower()
     if not suffix:
         number = number.replace(",", "").replace(".", "")
-    try:
-        value = int(Decimal(number.replace(",", ".")) * _SCALE[suffix])
-    except InvalidOperation:
-        return None, False
-    return value, bool(suffix)
+    whole, _, fraction = number.replace(",", ".").partition(".")
+    # Exact, as a decimal would be, and cut toward zero: 4.35K is 4350, 2.19M is 2190000, 1.2345K is 1234.
+    return int(whole + fraction) * _SCALE[suffix] // 10 ** len(fraction), bool(suffix)
 
 
 _STYLE_URL = re.compile(r"url\(['\"]?([^'\")]+)['\"]?\)")

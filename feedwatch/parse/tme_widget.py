@@ -68,24 +68,42 @@ class Parts:
     one: dict[str, Element] = field(default_factory=dict)  # the first element of every other role
 
 
+def _role(cls: str) -> str | None:
+    """Return the role of an element by its class attribute ("text_reply" for a reply's text div); cached."""
+    role = _ROLE_OF.get(cls, "")
+    if role == "":
+        tokens = cls.split()
+        role = next((_ROLES[t] for t in tokens if t in _ROLES), None)
+        if role == "text" and "js-message_reply_text" in tokens:
+            role = "text_reply"
+        if len(_ROLE_OF) < 4096:  # pages repeat a few dozen class attributes
+            _ROLE_OF[cls] = role
+    return role
+
+
+_ROLE_OF: dict[str, str | None] = {}
+
+
 def walk(widget: Element) -> Parts:
     parts = Parts()
     walker = etree.iterwalk(widget, events=("start",))
+    next(walker)  # the widget itself
     for _, el in walker:
         cls = el.get("class")
-        if not cls or el is widget:
+        if not cls:
             continue
-        tokens = cls.split()
-        role = next((_ROLES[t] for t in tokens if t in _ROLES), None)
+        role = _role(cls)
+        if role is None:
+            continue
         if role == "text":
             # The innermost text div: an album doubles it, a stray reply text is not the post's.
-            if "js-message_reply_text" not in tokens and (parts.text is None or parts.text in el.iterancestors()):
+            if parts.text is None or parts.text in el.iterancestors():
                 parts.text = el
         elif role == "media":
             parts.media.append(el)
         elif role == "reaction":
             parts.reactions.append(el)
-        elif role is not None:
+        elif role != "text_reply":
             parts.one.setdefault(role, el)
         if role in _CLOSED:
             walker.skip_subtree()

@@ -179,10 +179,12 @@ class Batch:
         row = self.by_ident.get(ident)
         if row is not None or ident.startswith("r:"):
             return row
-        same_text = self.by_fp.get(post.fingerprint, [])
+        same_text = self.by_fp.get(post.fingerprint)
+        if not same_text:
+            return None
         if mg.is_keyed(ident):
             return next((r for r in same_text if r.ident.startswith("f:")), None)
-        return min(same_text, key=lambda r: r.id) if same_text else None
+        return min(same_text, key=lambda r: r.id)
 
     def add(self, post: Post, ident: str) -> str:
         """Merge one post (with its identity) into the batch; return NEW, UPDATED or UNCHANGED."""
@@ -328,13 +330,13 @@ class Batch:
         return [(r.id, r.post) for r in sorted(fresh, key=lambda r: r.id)]
 
 
-_INT64 = range(-(2**63), 2**63)
+_INT64_MIN, _INT64_END = -(2**63), 2**63
 
 
 def prepare(post: Post) -> Post:
     """Return a post the database can hold; ValueError for one it cannot."""
     for value in (post.message_id, post.views, post.forwards, post.channel_id):
-        if value is not None and value not in _INT64:
+        if value is not None and not _INT64_MIN <= value < _INT64_END:
             raise ValueError(f"{value} does not fit in a 64-bit integer")
     return post
 

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+
+def size(env: str, default: int, least: int = 1) -> int:
+    """Return an area's input size: $env if set, else `default` times $FEEDWATCH_BENCH_SCALE (run.py --scale)."""
+    if os.environ.get(env):
+        return int(os.environ[env])
+    return max(least, round(default * float(os.environ.get("FEEDWATCH_BENCH_SCALE") or 1)))
 
 
 @dataclass

@@ -8,18 +8,17 @@ sets the store's size (default 100,000 posts stored over 30 days).
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import Figure, best_of
+from common import Figure, best_of, size
 from store import Generator
 
 from feedwatch.digest.build import build_digest
 from feedwatch.digest.render_html import render_html
 from feedwatch.store import Store
 
-N = int(os.environ.get("FEEDWATCH_BENCH_DIGEST_POSTS", "100000"))
+N = size("FEEDWATCH_BENCH_DIGEST_POSTS", 100_000, 1000)
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 DAYS = 30
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from common import Figure, best_of, child_peak
+from common import Figure, best_of, child_peak, size
 
 ROOT = Path(__file__).resolve().parents[2]
-SIZE = 50 * 1024 * 1024
+SIZE = size("FEEDWATCH_BENCH_DUMP_MB", 50) * 1024 * 1024
 
 
 def make_dump(path: Path, size: int = SIZE, seed: int = 7) -> int:

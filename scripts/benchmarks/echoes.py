@@ -12,14 +12,13 @@ FEEDWATCH_BENCH_ECHO_POSTS chooses the number of posts (default 50,000).
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from pathlib import Path
 
-from common import Figure
+from common import Figure, size
 from store import Generator
 
-N = int(os.environ.get("FEEDWATCH_BENCH_ECHO_POSTS", "50000"))
+N = size("FEEDWATCH_BENCH_ECHO_POSTS", 50_000, 1000)
 REAL = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "farright_dev" / "posts_before_2023-07.jsonl.gz"
 
 

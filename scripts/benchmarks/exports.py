@@ -1,5 +1,7 @@
 """Telegram Desktop exports: HTML parse speed against a naive BeautifulSoup reading, and a ~1 GB
-JSON export's throughput and peak memory against plain `ijson.items` over the same file.
+JSON export's throughput and peak memory against plain `ijson.items` over the same file; then
+`feedwatch parse` of that export to JSON Lines against the naive way to JSON Lines (json.load the
+whole file, json.dumps each message), time and peak memory.
 
 The inputs are generated here from the real samples in ../shared/formats/ when they are present,
 else from the test fixtures. FEEDWATCH_BENCH_JSON_MB sets the JSON export's size (default 1024).
@@ -8,17 +10,17 @@ else from the test fixtures. FEEDWATCH_BENCH_JSON_MB sets the JSON export's size
 from __future__ import annotations
 
 import json
-import os
 import re
+import sys
 from pathlib import Path
 
-from common import Figure, best_of, child_peak
+from common import Figure, best_of, child_peak, size
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 HTML_FILES = 4  # an export folder of this many messages*.html files
 HTML_PER_FILE = 1000  # what Telegram Desktop puts in one file
-JSON_MB = int(os.environ.get("FEEDWATCH_BENCH_JSON_MB", "1024"))
+JSON_MB = size("FEEDWATCH_BENCH_JSON_MB", 1024)
 _MESSAGE_RE = re.compile(
     r'\n     <div class="message (?:default|service)[^"]*" id="message\d+">.*?\n     </div>\n', re.S
 )
@@ -146,7 +148,26 @@ def json_figures(workdir: Path) -> list[Figure]:
     if ours["n"] != floor["n"]:
         raise SystemExit(f"JSON bench: {ours['n']} posts but {floor['n']} messages")
     label = f"JSON export ({size_mb:,.0f} MB, {ours['n']:,.0f} msgs)"
+    cli, naive = to_json_lines(path, workdir)
     return [
+        Figure(
+            f"`feedwatch parse` {size_mb:,.0f} MB JSON export to JSON Lines",
+            cli["s"],
+            "s",
+            naive["s"],
+            "naive json.load loop",
+            "<= 1.5x baseline",
+            cli["s"] <= 1.5 * naive["s"],
+        ),
+        Figure(
+            "  its peak RSS",
+            cli["peak_rss_mb"],
+            "MB",
+            naive["peak_rss_mb"],
+            "naive json.load loop",
+            "< 200 MB (flat)",
+            cli["peak_rss_mb"] < 200,
+        ),
         Figure(f"{label} parse", size_mb / ours["s"], "MB/s", size_mb / floor["s"], "ijson.items only"),
         Figure(
             f"{label} peak RSS",
@@ -158,6 +179,34 @@ def json_figures(workdir: Path) -> list[Figure]:
             ours["peak_rss_mb"] < 200,
         ),
     ]
+
+
+def to_json_lines(path: Path, workdir: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """Time `feedwatch parse FILE > out.jsonl` and the naive way to the same kind of file, each in a child.
+
+    The naive way: json.load the whole export, then write each message with json.dumps, one a line.
+    Both are wall time of a fresh process (imports included) with its peak RSS.
+    """
+    out = workdir / "out.jsonl"
+    ours = child_peak(
+        "import subprocess, sys, time\nstarted = time.perf_counter()\n"
+        f"with open({str(out)!r}, 'wb') as out:\n"
+        f"    subprocess.run([{str(Path(sys.executable).parent / 'feedwatch')!r}, 'parse', {str(path)!r}],"
+        " stdout=out, check=True)\n"
+        "result = {'s': time.perf_counter() - started}\n"
+        # the child's own peak is the parent's; the CLI's is read from its resource usage
+        "import resource\nresult['cli_rss'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024"
+    )
+    ours["peak_rss_mb"] = ours["cli_rss"]
+    naive = child_peak(
+        "import json, time\nstarted = time.perf_counter()\n"
+        f"with open({str(path)!r}, encoding='utf-8') as f, open({str(out)!r}, 'w', encoding='utf-8') as out:\n"
+        "    for message in json.load(f)['messages']:\n"
+        "        out.write(json.dumps(message, ensure_ascii=False) + '\\n')\n"
+        "result = {'s': time.perf_counter() - started}"
+    )
+    out.unlink()
+    return ours, naive
 
 
 def run(workdir: Path) -> list[Figure]:

@@ -8,20 +8,19 @@ channels, one post in ten forwarded from another channel, two tags each).
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import Figure, best_of
+from common import Figure, best_of, size
 
 from feedwatch import browse
 from feedwatch.models import ForwardedFrom, Post, Source
 from feedwatch.serve import register_functions
 from feedwatch.store import Store, profiles
 
-N = int(os.environ.get("FEEDWATCH_BENCH_SERVE_POSTS", "200000"))
+N = size("FEEDWATCH_BENCH_SERVE_POSTS", 200_000, 1000)
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
