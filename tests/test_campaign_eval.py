@@ -115,3 +115,20 @@ def test_real_scoring_reads_labels_and_documented_campaigns(tmp_path: Path) -> N
     assert result["median_delay_h"] == 48.0 and result["alerts_per_week"] == 0.3
     assert result["labels"] == {"campaign": 1, "news event": 1, "unlabelled": 1}
     assert [a["tag"] for a in result["unlabelled"]] == ["Unread"]
+
+
+def test_planted_pushes_follow_the_streams_own_forwarding() -> None:
+    import real
+    from campaign_support import post
+
+    hours = 800 * 24  # a stream over 800 days: the plants fall in its last two years
+    posts = [post(h, "quiet", "news", mid=h + 1) for h in range(0, hours, 24)]
+    for d in range(0, 800, 2):  # b, c and d forward the hub's posts; e forwards another origin
+        posts += [post(d * 24 + 1 + i / 10, ch, forward_of="hub", fwd_mid=d + 1) for i, ch in enumerate("bcd")]
+        posts.append(post(d * 24 + 2, "e", forward_of="elsewhere", fwd_mid=d + 1))
+    merged, planted = real.plant(posts)
+    assert len(planted) == real.PLANTS
+    assert all(p["origin"] == "hub" and set(p["forwarders"]) == {"b", "c", "d"} for p in planted)
+    added = [p for p in merged if p.hashtags and p.hashtags[0].startswith("Planted")]
+    assert len(added) == 3 * real.PLANTS and all(p.forwarded_from and p.forwarded_from.channel == "hub" for p in added)
+    assert [p.date for p in merged] == sorted(p.date for p in merged)
