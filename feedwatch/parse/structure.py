@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import Any
 
 from feedwatch.models import Link, Media, Post
 from feedwatch.parse import text as tx
@@ -47,32 +48,64 @@ _NUMBERED_RE = re.compile(r"^\d{1,2}[.)]\s+")
 
 def finish(post: Post, pasted: bool = False) -> Post:
     """Return `post` with its text cleaned and every derived field filled in; `pasted`: chrome lines moved out."""
-    text = _valid_unicode(post.text)
+    return dataclasses.replace(
+        post,
+        **_derived(
+            post.text, post.title, post.hashtags, post.mentions, post.links, post.media, post.approximate, pasted
+        ),
+    )
+
+
+def finished_post(**fields: Any) -> Post:
+    """Return the Post of `fields` as `finish(Post(**fields))` would, building one Post instead of two."""
+    derived = _derived(
+        fields.get("text", ""),
+        fields.get("title"),
+        fields.get("hashtags", ()),
+        fields.get("mentions", ()),
+        fields.get("links", ()),
+        fields.get("media", ()),
+        fields.get("approximate", ()),
+        False,
+    )
+    return Post(**(fields | derived))
+
+
+def _derived(
+    text: str,
+    title: str | None,
+    hashtags: tuple[str, ...],
+    mentions: tuple[str, ...],
+    links: tuple[Link, ...],
+    media: tuple[Media, ...],
+    approximate: tuple[str, ...],
+    pasted: bool,
+) -> dict[str, Any]:
+    """Return the fields `finish()` derives from a post's text and entities."""
+    text = _valid_unicode(text)
     if pasted:
-        lines, links, media = _strip_chrome(text, post.links, post.media)
+        lines, links, media = _strip_chrome(text, links, media)
     else:
-        lines, links, media = text.split("\n"), post.links, post.media
+        lines = text.split("\n")
     text = _tidy(lines)
     found_links = {link.url for link in links if link.url}
     links += tuple(Link(url, url) for url in tx.urls(text) if url not in found_links)
-    tags = tx.hashtags(text + "\n" + " ".join("#" + t for t in post.hashtags))
-    approximate = post.approximate
+    tags = tx.hashtags(text + "\n" + " ".join("#" + t for t in hashtags))
     if len(tags) > tx.MAX_HASHTAGS:
         tags = tags[: tx.MAX_HASHTAGS]
         approximate += ("hashtags",) if "hashtags" not in approximate else ()
-    return dataclasses.replace(
-        post,
-        text=text,
-        title=post.title if post.title else headline(text),
-        key_points=key_points(text),
-        datelines=datelines(text),
-        hashtags=tags,
-        approximate=approximate,
-        mentions=tx.unique_ci(tx.mentions(text) + post.mentions),
-        links=links,
-        media=media,
-        fingerprint=tx.fingerprint(text),
-    )
+    return {
+        "text": text,
+        "title": title if title else headline(text),
+        "key_points": key_points(text),
+        "datelines": datelines(text),
+        "hashtags": tags,
+        "approximate": approximate,
+        "mentions": tx.unique_ci(tx.mentions(text) + mentions),
+        "links": links,
+        "media": media,
+        "fingerprint": tx.fingerprint(text),
+    }
 
 
 def _valid_unicode(text: str) -> str:

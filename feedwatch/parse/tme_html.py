@@ -35,7 +35,7 @@ from feedwatch.models import Media, Post, Source
 from feedwatch.parse import Options
 from feedwatch.parse import text as tx
 from feedwatch.parse import tme_widget as w
-from feedwatch.parse.structure import finish
+from feedwatch.parse.structure import finished_post
 from feedwatch.parse.tme_markup import Element, Entities, classes, count, render
 
 FORMAT = "tme-html"
@@ -236,9 +236,9 @@ def _before(doc: _Document, head: Element | None) -> int | None:
 def _author(parts: w.Parts, channel_title: str | None) -> str | None:
     """The post's signature; in a public group, where there is none, the member who wrote it."""
     signature = w.text_of(parts.one.get("author"))
-    owner = w.text_of(parts.one.get("owner"))
-    if signature is None and channel_title is not None and owner != channel_title:
-        return owner
+    if signature is None and channel_title is not None:
+        owner = w.text_of(parts.one.get("owner"))
+        return owner if owner != channel_title else None
     return signature
 
 
@@ -261,30 +261,28 @@ def _widget_post(widget: Element, path: str, index: int, channel_title: str | No
     views, approximate_views = count(w.text_of(parts.one.get("views")))
     reactions, approximate_reactions = w.reactions(parts.reactions)
     service = "service_message" in classes(widget)
-    return finish(
-        Post(
-            kind="service" if service else "post",
-            channel=channel,
-            message_id=message_id,
-            url=f"https://t.me/{channel}/{message_id}" if channel else None,
-            date=when,
-            edited=w.edited(parts.one.get("meta")),
-            views=views,
-            forwarded_from=w.forwarded(parts.one.get("forward")),
-            author=_author(parts, channel_title),
-            text=text,
-            hashtags=tuple(entities.hashtags),
-            mentions=tuple(entities.mentions),
-            links=tuple(links),
-            media=tuple(media),
-            source=Source(FORMAT, path, index),
-            channel_id=w.channel_id(widget.get("data-view")),
-            channel_title=channel_title,
-            reply_to=w.reply_to(parts.one.get("reply")),
-            album=album,
-            reactions=reactions,
-            poll=poll,
-            service=text.strip() or None if service else None,
-            approximate=("views",) * approximate_views + ("reactions",) * approximate_reactions,
-        )
+    return finished_post(
+        kind="service" if service else "post",
+        channel=channel,
+        message_id=message_id,
+        url=f"https://t.me/{channel}/{message_id}" if channel else None,
+        date=when,
+        edited=w.edited(parts.one.get("meta")),
+        views=views,
+        forwarded_from=w.forwarded(parts.one.get("forward")),
+        author=_author(parts, channel_title),
+        text=text,
+        hashtags=tuple(entities.hashtags),
+        mentions=tuple(entities.mentions),
+        links=tuple(links),
+        media=tuple(media),
+        source=Source(FORMAT, path, index),
+        channel_id=w.channel_id(widget.get("data-view")),
+        channel_title=channel_title,
+        reply_to=w.reply_to(parts.one.get("reply")),
+        album=album,
+        reactions=reactions,
+        poll=poll,
+        service=text.strip() or None if service else None,
+        approximate=("views",) * approximate_views + ("reactions",) * approximate_reactions,
     )

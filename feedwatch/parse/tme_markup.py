@@ -89,7 +89,7 @@ def _render_into(el: Element, out: HtmlText, entities: Entities | None, pre: boo
             pass  # comments, processing instructions, scripts
         elif tag == "br":
             out.line_break()
-        elif tag == "i" and "emoji" in classes(child):
+        elif tag == "i" and "emoji" in (child.get("class") or "").split():
             out.add(_emoji(child))
         elif tag in _BLOCKS:
             out.block_edge()

@@ -236,12 +236,19 @@ def reactions(spans: list[Element]) -> tuple[tuple[Reaction, ...], bool]:
 
 
 def _reaction_emoji(span: Element) -> str:
-    if "tgme_reaction_paid" in classes(span):
+    cls = span.get("class") or ""
+    if "tgme_reaction_paid" in cls and "tgme_reaction_paid" in cls.split():
         return "paid"
+    first = span[0] if len(span) else None
+    if first is not None and first.tag == "tg-emoji" and span.tag != "tg-emoji" and first.get("emoji-id"):
+        return f"custom:{first.get('emoji-id')}"  # the usual markup: the first tg-emoji met is the first child
     custom = next((e for e in span.iter("tg-emoji") if e.get("emoji-id")), None)
     if custom is not None:
         return f"custom:{custom.get('emoji-id')}"
-    glyph = find(span, "emoji")
+    if first is not None and "emoji" in classes(first) and "emoji" not in cls.split():
+        glyph = first  # the usual markup again: the first element with the class is the first child
+    else:
+        glyph = find(span, "emoji")
     return render(glyph if glyph is not None else span).strip(" 0123456789.,KMB") or "?"
 
 
