@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from feedwatch.campaigns.schema import TABLES as CAMPAIGN_TABLES
 from feedwatch.errors import StoreError
 from feedwatch.store.backend import Connection, is_postgres, streamed
 from feedwatch.store.db import transaction
@@ -37,15 +38,7 @@ TABLES = (
     "hashtag_spellings",
     "post_hashtags",
     "ingest_runs",
-    "campaign_meta",
-    "campaign_tags",
-    "campaign_actors",
-    "campaign_pairs",
-    "campaign_alerts",
-    "campaign_spellings",
-    "campaign_tag_days",
-    "campaign_links",
-    "campaign_channels",
+    *CAMPAIGN_TABLES,
     "digest_sent",
     "digest_deliveries",
     "digest_leases",
