@@ -26,7 +26,6 @@ MAX_LAUNCHERS = 10  # a persistent tag launched by more actors than this is a cr
 T3_MAX_SCORE = 30.0  # every T1/T2 scores more (T2 at least 31.5, T1 at least 44), so a burst never outranks them
 COINED = 4  # TagState.ep_alerted bit: the episode was counted in its first actor's tag-coining habit
 Found = tuple[float, dict[str, Any]] | None
-COORDINATED = ("co-launched with",)  # links that are coordination by themselves (co-forwarding only joins a cascade)
 
 
 def iso(t: float) -> str:
@@ -155,7 +154,7 @@ def t1(detector: Detector, state: TagState, t: float) -> Found:
     passed_on = frozenset(a for a in state.ep_actor_days or {} if a not in wrote)  # forwarded it, did not write it
     every = _links(detector, window, t, passed_on)
     group, links = _group(window, [link for link in every if link[1] != "co-forwards with"])
-    if all(link[1] not in COORDINATED for link in links):
+    if all(link[1] != "co-launched with" for link in links):  # co-forwarding alone only joins a cascade
         # No co-launches: a forward cascade, which is the first user's network passing its post on.
         group, links = _group(window, every, around=window[0])
         amplified = [a for a in group[1:] if detector.actors.amplifies(a, window[0]) >= s.network_forwards]
