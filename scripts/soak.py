@@ -43,6 +43,32 @@ FEEDWATCH = [sys.executable, "-m", "feedwatch"]
 FAULTS = ["429", "500", "reset", "slow", "truncate", "cut", "drift"]
 
 
+def seed_channels(server: TmeServer, channels: list[str], posts: int) -> None:
+    """Give each channel `posts` posts over the last three days, with a few deleted ids."""
+    for name in channels:
+        server.add_channel(
+            name,
+            make_posts(
+                posts,
+                start=datetime.now(UTC) - timedelta(days=3),
+                step=timedelta(minutes=30),
+                deleted=(7, 8, 30),
+                salt=f" {name}",
+            ),
+        )
+
+
+def add_posts(rng: random.Random, server: TmeServer, name: str, next_id: dict[str, int], counts: Counter[str]) -> None:
+    """Publish 1-3 new posts on a channel (sometimes after a deleted id: a gap)."""
+    first = next_id[name] + (1 if rng.random() < 0.2 else 0)
+    posts = make_posts(
+        rng.randint(1, 3), first_id=first, start=datetime.now(UTC), step=timedelta(seconds=1), salt=f" {name}"
+    )
+    server.add_posts(name, posts)
+    next_id[name] = posts[-1].id + 1
+    counts["posts added"] += len(posts)
+
+
 class Served:
     """Which (channel, id) the server put on a page: wraps the server's page renderer."""
 
@@ -116,17 +142,7 @@ class Soak:
         while not self.stop.wait(0.3):
             name = self.rng.choice(self.channels)
             if self.rng.random() < 0.7:
-                first = next_id[name] + (1 if self.rng.random() < 0.2 else 0)  # sometimes a deleted id: a gap
-                posts = make_posts(
-                    self.rng.randint(1, 3),
-                    first_id=first,
-                    start=datetime.now(UTC),
-                    step=timedelta(seconds=1),
-                    salt=f" {name}",
-                )
-                server.add_posts(name, posts)
-                next_id[name] = posts[-1].id + 1
-                self.counts["posts added"] += len(posts)
+                add_posts(self.rng, server, name, next_id, self.counts)
             else:
                 post_id = self.rng.randint(max(1, next_id[name] - 15), next_id[name] - 1)
                 if post_id in server.channels[name.lower()].posts:
@@ -189,17 +205,7 @@ class Soak:
     def run(self) -> int:
         served = Served()
         with TmeServer(slow_seconds=2.0) as server:
-            for name in self.channels:
-                server.add_channel(
-                    name,
-                    make_posts(
-                        self.args.posts,
-                        start=datetime.now(UTC) - timedelta(days=3),
-                        step=timedelta(minutes=30),
-                        deleted=(7, 8, 30),
-                        salt=f" {name}",
-                    ),
-                )
+            seed_channels(server, self.channels, self.args.posts)
             threads = [
                 threading.Thread(target=fn, args=(server,), daemon=True) for fn in (self.grow, self.inject, self.read)
             ]

@@ -23,16 +23,15 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from soak import FAULTS, Served
+from soak import FAULTS, Served, add_posts, seed_channels
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from test_workers import _campaign_channels  # noqa: E402  (the campaign scenario as t.me/s channels)
-from tme_server import TmeServer, make_posts  # noqa: E402
+from tme_server import TmeServer  # noqa: E402
 from worker_support import Workers, query, wait_for, write_config  # noqa: E402
 
 
@@ -78,17 +77,7 @@ class WorkerSoak:
         while not self.stop.wait(0.3):
             name = self.rng.choice(self.channels)
             if self.rng.random() < 0.7:
-                first = next_id[name] + (1 if self.rng.random() < 0.2 else 0)
-                posts = make_posts(
-                    self.rng.randint(1, 3),
-                    first_id=first,
-                    start=datetime.now(UTC),
-                    step=timedelta(seconds=1),
-                    salt=f" {name}",
-                )
-                server.add_posts(name, posts)
-                next_id[name] = posts[-1].id + 1
-                self.counts["posts added"] += len(posts)
+                add_posts(self.rng, server, name, next_id, self.counts)
                 continue
             post_id = self.rng.randint(max(1, next_id[name] - 15), next_id[name] - 1)
             post = server.channels[name.lower()].posts.get(post_id)
@@ -139,17 +128,7 @@ class WorkerSoak:
     def run(self) -> int:
         served = Served()
         with TmeServer(slow_seconds=2.0) as server:
-            for name in self.channels:
-                server.add_channel(
-                    name,
-                    make_posts(
-                        self.args.posts,
-                        start=datetime.now(UTC) - timedelta(days=3),
-                        step=timedelta(minutes=30),
-                        deleted=(7, 8, 30),
-                        salt=f" {name}",
-                    ),
-                )
+            seed_channels(server, self.channels, self.args.posts)
             _campaign_channels(server)
             # Posts arrive fast here (a page a minute per channel) while faults and kills can keep a channel
             # from being read for a minute or more: re-read deep enough that an edit cannot slide out of reach.
