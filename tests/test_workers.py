@@ -240,6 +240,12 @@ def test_two_workers_never_poll_one_channel_at_once(tmp_path: Path, postgres_url
             90,
             "ten polls of the busy channel",
         )
+        _defer_polls(postgres_url, "calm", 4)  # work for a worker that a busy machine kept out of the first polls
+        wait_for(
+            lambda: all("poll web:busy" in log or "poll web:calm" in log for log in workers.logs().values()),
+            60,
+            "both workers polling",
+        )
         codes = workers.stop_all()
         logs = workers.logs()
     runs = query(workers.db, "SELECT started_at, finished_at FROM ingest_runs WHERE source = 'web:busy' ORDER BY 1")
