@@ -23,6 +23,7 @@ the widget rather than passing on posts with holes.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -124,22 +125,73 @@ def _utf8(data: bytes, path: str, encoding: str | None) -> bytes:
     if encoding is not None:
         return tx.decode(data, path, encoding).encode("utf-8", errors="replace")
     text = data.removeprefix(b"\xef\xbb\xbf")
-    try:
-        if b"\x00" in data[:8192]:
-            raise ValueError("binary")
-        text.decode("utf-8")
-    except ValueError:
+    if b"\x00" in data[:8192] or not _is_utf8(text):
         # tx.decode raises its one line here: binary data, or the byte that is not UTF-8.
         return tx.decode(data, path).encode("utf-8", errors="replace")
     return text.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in text else text
 
 
+_CHECK_CHUNK = 64 * 1024
+
+
+def _is_utf8(data: bytes) -> bool:
+    """True when `data` is UTF-8; checked a chunk at a time, so the page is never held as one large str."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(data), _CHECK_CHUNK):
+            decoder.decode(data[start : start + _CHECK_CHUNK])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _tree(html: bytes) -> Element | None:
     parser = etree.HTMLParser(encoding="utf-8", no_network=True)
     try:
-        return etree.fromstring(html, parser)
+        return etree.fromstring(_without_bubble_tails(html), parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
         return None
+
+
+# Every widget draws its speech bubble's tail with an inline SVG: a quarter of a page's bytes and a tenth of its
+# elements, which the parser never reads (the walk skips them). They are cut out of the bytes before lxml sees
+# them, keeping the white space between their tags, so the text and the line numbers around them stay as they
+# were. Only an <i> holding nothing but white space and svg, g and path tags (with double-quoted attributes),
+# and met where a tag ended and only white space followed, is cut.
+_TAIL_OPEN = b'<i class="tgme_widget_message_bubble_tail">'
+_TAIL = re.compile(
+    rb'<i class="tgme_widget_message_bubble_tail">'
+    rb"(?:\s++|</?(?:svg|g|path)(?:\s++[A-Za-z][\w:-]*+(?:=\"[^\"<>]*+\")?+)*+\s*+/?>)*+"
+    rb"</i>"
+)
+_TAG = re.compile(rb"<[^<>]*+>")
+_SPACE = b" \t\n\r\f\v"
+
+
+def _without_bubble_tails(html: bytes) -> bytes:
+    start = html.find(_TAIL_OPEN)
+    if start < 0:
+        return html
+    kept: list[bytes] = []
+    done = 0
+    spaces: dict[bytes, bytes] = {}  # each tail's markup, checked once, and its white space
+    while start >= 0:
+        end = html.find(b"</i>", start)
+        if end < 0:
+            break
+        end += len(b"</i>")
+        tail = html[start:end]
+        space = spaces.get(tail)
+        if space is None:
+            space = spaces[tail] = _TAG.sub(b"", tail) if _TAIL.fullmatch(tail) else tail
+        if space is not tail and html[html.rfind(b">", 0, start) + 1 : start].strip(_SPACE):
+            space = tail  # not right after a tag: it may be inside one, where it is no element
+        kept += (html[done:start], space)
+        done = end
+        start = html.find(_TAIL_OPEN, done)
+    kept.append(html[done:])
+    return b"".join(kept)
 
 
 @dataclass
@@ -153,6 +205,28 @@ class _Document:
     more_before: str | None = None
 
 
+_PAGE_TOKENS = frozenset(
+    [
+        *_WIDGET_TOKENS,
+        *_WRAP_TOKENS,
+        "tgme_channel_info_header_title",
+        "tgme_channel_info_header_username",
+        "tme_messages_more",
+    ]
+)
+_TOKENS_OF: dict[str, frozenset[str]] = {}
+
+
+def _page_tokens(cls: str) -> frozenset[str]:
+    """The tokens of a class attribute that the page walk looks for; split once per class attribute."""
+    tokens = _TOKENS_OF.get(cls)
+    if tokens is None:
+        tokens = _PAGE_TOKENS.intersection(cls.split())
+        if len(_TOKENS_OF) < 4096:  # pages repeat a few dozen class attributes
+            _TOKENS_OF[cls] = tokens
+    return tokens
+
+
 def _walk_document(root: Element) -> _Document:
     doc = _Document()
     # Pages pasted one after another parse into several top-level <html> elements.
@@ -162,11 +236,13 @@ def _walk_document(root: Element) -> _Document:
             continue
         walker = etree.iterwalk(top, events=("start",))
         for _, el in walker:
-            tokens = classes(el)
-            if el.get("data-post") is not None or _WIDGET_TOKENS.intersection(tokens):
+            tokens = _page_tokens(el.get("class") or "")
+            if el.get("data-post") is not None or not _WIDGET_TOKENS.isdisjoint(tokens):
                 doc.widgets.append(el)
                 walker.skip_subtree()
-            elif _WRAP_TOKENS.intersection(tokens):
+            elif not tokens:
+                continue
+            elif not _WRAP_TOKENS.isdisjoint(tokens):
                 doc.wraps.append(el)
             elif "tgme_channel_info_header_title" in tokens and doc.header is None:
                 doc.header = el
@@ -174,9 +250,13 @@ def _walk_document(root: Element) -> _Document:
                 doc.username = el
             elif "tme_messages_more" in tokens and el.get("data-before") and doc.more_before is None:
                 doc.more_before = el.get("data-before")
-    held = {ancestor for widget in doc.widgets for ancestor in widget.iterancestors()}
-    # A wrap with no widget inside is a widget whose markup has changed.
-    orphans = [wrap for wrap in doc.wraps if wrap not in held]
+    # A wrap with no widget inside is a widget whose markup has changed. Usually every wrap is a widget's
+    # parent, and the widgets' other ancestors need not be looked at.
+    parents = {widget.getparent() for widget in doc.widgets}
+    orphans = [wrap for wrap in doc.wraps if wrap not in parents]
+    if orphans:
+        held = {ancestor for widget in doc.widgets for ancestor in widget.iterancestors()}
+        orphans = [wrap for wrap in orphans if wrap not in held]
     if orphans:
         doc.widgets = sorted(doc.widgets + orphans, key=lambda el: el.sourceline or 0)
     return doc

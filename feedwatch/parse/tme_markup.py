@@ -81,33 +81,41 @@ def render(el: Element | None, entities: Entities | None = None) -> str:
 def _render_into(el: Element, out: HtmlText, entities: Entities | None, pre: bool) -> None:
     # libxml2 caps nesting at 256 levels, so this recursion stays shallow.
     add = out.add_pre if pre else out.parts.append  # raw text is laid out once, when read
-    if el.text:
-        add(el.text)
+    text = el.text
+    if text:
+        add(text)
+    # The tags a post's text holds most come first; none of them is in _SKIP or _BLOCKS.
     for child in el:
         tag = child.tag
-        if not isinstance(tag, str) or tag in _SKIP:
-            pass  # comments, processing instructions, scripts
-        elif tag == "br":
+        if tag == "br":
             out.line_break()
+        elif tag == "tg-emoji" or tag == "b":
+            _render_into(child, out, entities, pre)
         elif tag == "i" and "emoji" in (child.get("class") or "").split():
             out.add(_emoji(child))
-        elif tag in _BLOCKS:
-            out.block_edge()
-            _render_into(child, out, entities, pre or tag == "pre")
-            out.block_edge()
         elif tag == "a" and entities is not None:
             start = out.mark()
             _render_into(child, out, None, pre)
             entities.anchor(out.since(start), child.get("href"))
+        elif not isinstance(tag, str) or tag in _SKIP:
+            pass  # comments, processing instructions, scripts
+        elif tag in _BLOCKS:
+            out.block_edge()
+            _render_into(child, out, entities, pre or tag == "pre")
+            out.block_edge()
         else:
             _render_into(child, out, entities, pre)
-        if child.tail:
-            add(child.tail)
+        tail = child.tail
+        if tail:
+            add(tail)
 
 
 def _emoji(el: Element) -> str:
     """The glyph of an emoji image: its <b> text, or else the UTF-8 hex of its PNG name."""
-    glyph = "".join(el.itertext())
+    if len(el) == 1 and not len(child := el[0]) and isinstance(child.tag, str):
+        glyph = (el.text or "") + (child.text or "") + (child.tail or "")  # the usual <b>glyph</b>, as itertext()
+    else:
+        glyph = "".join(el.itertext())
     if glyph.strip():
         return glyph
     match = _EMOJI_PNG.search(el.get("style") or "")

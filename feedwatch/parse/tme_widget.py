@@ -88,11 +88,14 @@ def walk(widget: Element) -> Parts:
     parts = Parts()
     walker = etree.iterwalk(widget, events=("start",))
     next(walker)  # the widget itself
+    roles = _ROLE_OF
     for _, el in walker:
         cls = el.get("class")
         if not cls:
             continue
-        role = _role(cls)
+        role = roles.get(cls, "")
+        if role == "":
+            role = _role(cls)
         if role is None:
             continue
         if role == "text":
@@ -227,21 +230,26 @@ def reactions(spans: list[Element]) -> tuple[tuple[Reaction, ...], bool]:
     found: list[Reaction] = []
     abbreviated = False
     for span in spans:
-        number, short = count((span[-1].tail if len(span) else span.text) or "")
+        size = len(span)
+        first = span[0] if size else None
+        last = first if size == 1 else span[-1] if size else None
+        number, short = count((last.tail if last is not None else span.text) or "")
         if number is None:
             continue
         abbreviated |= short
-        found.append(Reaction(_reaction_emoji(span), number))
+        found.append(Reaction(_reaction_emoji(span, first), number))
     return tuple(found), abbreviated
 
 
-def _reaction_emoji(span: Element) -> str:
+def _reaction_emoji(span: Element, first: Element | None) -> str:
+    """The emoji of a reaction `span` whose first child is `first`."""
     cls = span.get("class") or ""
     if "tgme_reaction_paid" in cls and "tgme_reaction_paid" in cls.split():
         return "paid"
-    first = span[0] if len(span) else None
-    if first is not None and first.tag == "tg-emoji" and span.tag != "tg-emoji" and first.get("emoji-id"):
-        return f"custom:{first.get('emoji-id')}"  # the usual markup: the first tg-emoji met is the first child
+    if first is not None and first.tag == "tg-emoji" and span.tag != "tg-emoji":
+        emoji_id = first.get("emoji-id")
+        if emoji_id:
+            return f"custom:{emoji_id}"  # the usual markup: the first tg-emoji met is the first child
     custom = next((e for e in span.iter("tg-emoji") if e.get("emoji-id")), None)
     if custom is not None:
         return f"custom:{custom.get('emoji-id')}"
@@ -252,13 +260,19 @@ def _reaction_emoji(span: Element) -> str:
     return render(glyph if glyph is not None else span).strip(" 0123456789.,KMB") or "?"
 
 
+# The usual `data-view` JSON, read without the JSON decoder: its "c" is the same integer json.loads gives.
+_NUMBER = rb"-?(?:0|[1-9][0-9]*)"
+_VIEW = re.compile(rb'\{"c":(%s),"p":%s,"t":%s,"h":"[0-9a-f]*"\}' % (_NUMBER, _NUMBER, _NUMBER))
+
+
 def channel_id(data_view: str | None) -> int | None:
     """The bare channel id from `data-view` (base64url JSON whose "c" is the negated id)."""
     if not data_view:
         return None
     try:
-        view = json.loads(base64.urlsafe_b64decode(data_view + "=" * (-len(data_view) % 4)))
-        marked = int(view["c"])
+        raw = base64.urlsafe_b64decode(data_view + "=" * (-len(data_view) % 4))
+        usual = _VIEW.fullmatch(raw)
+        marked = int(usual.group(1) if usual else json.loads(raw)["c"])
     except (binascii.Error, ValueError, TypeError, KeyError, OverflowError):
         return None
     bare = -marked if marked < 0 else marked
