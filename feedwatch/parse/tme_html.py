@@ -157,12 +157,12 @@ def _tree(html: bytes) -> Element | None:
 # Every widget draws its speech bubble's tail with an inline SVG: a quarter of a page's bytes and a tenth of its
 # elements, which the parser never reads (the walk skips them). They are cut out of the bytes before lxml sees
 # them, keeping the white space between their tags, so the text and the line numbers around them stay as they
-# were. Only an <i> holding nothing but white space and svg, g and path tags (with double-quoted attributes),
-# and met where a tag ended and only white space followed, is cut.
+# were. Only an <i> holding nothing but white space and one-line svg, g and path tags (with double-quoted
+# attributes), and met where a tag ended and only white space followed, is cut.
 _TAIL_OPEN = b'<i class="tgme_widget_message_bubble_tail">'
 _TAIL = re.compile(
     rb'<i class="tgme_widget_message_bubble_tail">'
-    rb"(?:\s++|</?(?:svg|g|path)(?:\s++[A-Za-z][\w:-]*+(?:=\"[^\"<>]*+\")?+)*+\s*+/?>)*+"
+    rb'(?:[ \t\n\r]++|</?(?:svg|g|path)(?:[ \t]++[A-Za-z][\w:-]*+(?:="[^"<>\n\r]*+")?+)*+[ \t]*+/?>)*+'
     rb"</i>"
 )
 _TAG = re.compile(rb"<[^<>]*+>")
