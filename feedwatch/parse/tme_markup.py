@@ -66,6 +66,7 @@ class Entities:
 _T_ME = re.compile(r"https?://(?:www\.)?(?:t\.me|telegram\.me)/", re.IGNORECASE)
 _BLOCKS = {"blockquote", "pre", "div", "p"}
 _SKIP = {"script", "style", "template"}
+_PLAIN = {"b", "span"}  # tags that _render_into reads as their bare text when they hold no element
 _EMOJI_PNG = re.compile(r"/([0-9A-Fa-f]{2,64})\.png")
 
 
@@ -74,6 +75,18 @@ def render(el: Element | None, entities: Entities | None = None) -> str:
     if el is None:
         return ""
     out = HtmlText()
+    size = len(el)
+    if entities is None and size < 2:
+        # The usual short part (a count, a name, an emoji's <b>glyph</b>): its text, as _render_into would add it.
+        text = el.text or ""
+        if size:
+            child = el[0]
+            if child.tag not in _PLAIN or len(child):
+                _render_into(el, out, entities, pre=False)
+                return out.value()
+            text += (child.text or "") + (child.tail or "")
+        out.parts.append(text)
+        return out.value()
     _render_into(el, out, entities, pre=False)
     return out.value()
 

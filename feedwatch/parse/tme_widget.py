@@ -122,8 +122,11 @@ def widget_id(widget: Element, date_link: Element | None) -> tuple[str | None, i
 
 
 def date_of(el: Element) -> datetime | None:
-    stamp = next((t.get("datetime") for t in el.iter("time") if t.get("datetime")), None)
-    if not stamp:
+    for time in el.iter("time"):
+        stamp = time.get("datetime")
+        if stamp:
+            break
+    else:
         return None
     try:
         parsed = datetime.fromisoformat(stamp.strip())
