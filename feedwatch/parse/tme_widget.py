@@ -146,8 +146,11 @@ def reply_to(reply: Element | None) -> int | None:
 def edited(meta: Element | None) -> bool | None:
     if meta is None:
         return None
-    own = [meta.text or ""] + [child.tail or "" for child in meta]
-    return bool(re.search(r"\bedited\b", " ".join(own)))
+    own = " ".join([meta.text or ""] + [child.tail or "" for child in meta])
+    return "edited" in own and bool(_EDITED.search(own))
+
+
+_EDITED = re.compile(r"\bedited\b")
 
 
 def forwarded(block: Element | None) -> ForwardedFrom | None:
