@@ -154,7 +154,7 @@ def _tree(html: bytes) -> Element | None:
         return None
 
 
-# Every widget draws its speech bubble's tail with an inline SVG: a quarter of a page's bytes and a tenth of its
+# Every widget draws its speech bubble's tail with an inline SVG: over a fifth of a page's bytes and a tenth of its
 # elements, which the parser never reads (the walk skips them). They are cut out of the bytes before lxml sees
 # them, keeping the white space between their tags, so the text and the line numbers around them stay as they
 # were. Only an <i> holding nothing but white space and one-line svg, g and path tags (with double-quoted
