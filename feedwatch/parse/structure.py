@@ -42,6 +42,10 @@ _HEADING_RE = re.compile(
     r"основные[ \t]+тезисы|ключевые[ \t]+тезисы|главное)[ \t]*:?[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
+# Every heading holds one of these words, lower-cased; the regex is tried only on a text that does. The
+# regex, ignoring case, also reads these letters as i, s, в, о, с and т, which lower() leaves as they are.
+_HEADING_WORDS = ("points", "тезисы", "главное")
+_ODD_CASES_RE = re.compile("[\u0130\u0131\u017f\u1c80-\u1c85]")
 _BULLETS = "•·‣▪▫◦●○■□►▶➤➢→-–—*"
 _NUMBERED_RE = re.compile(r"^\d{1,2}[.)]\s+")
 
@@ -183,6 +187,9 @@ def _marker_end(line: str) -> int:
 
 def key_points(text: str) -> tuple[str, ...]:
     """Return the points listed after a "Key talking points" heading, markers removed."""
+    low = text.lower()
+    if not any(word in low for word in _HEADING_WORDS) and (text.isascii() or not _ODD_CASES_RE.search(text)):
+        return ()
     heading = _HEADING_RE.search(text)
     if heading is None:
         return ()

@@ -29,8 +29,11 @@ def _mark_ranges() -> str:
 _TAG_CHAR = f"[\\w{_mark_ranges()}\\u200c]"
 # The '#' comes first so the regex engine can jump from '#' to '#'.
 HASHTAG_RE = re.compile(f"#(?<![\\w#/&]#)(\\w{_TAG_CHAR}*)")
-MENTION_RE = re.compile(r"(?<![\w@.])@([A-Za-z][A-Za-z0-9_]{3,31})\b")
-URL_RE = re.compile(r"\b(?:https?://|www\.|t\.me/)[^\s<>\"'«»]+", re.IGNORECASE)
+# Both start with what they match, the look-behind after it: the regex engine then jumps from '@' to '@' (from
+# h, w or t to the next) instead of trying every position ("(?<![\w@.])@..." and "\b(?:https?://..." match
+# the same).
+MENTION_RE = re.compile(r"@(?<![\w@.]@)([A-Za-z][A-Za-z0-9_]{3,31})\b")
+URL_RE = re.compile(r"(?:h(?<!\wh)ttps?://|w(?<!\ww)ww\.|t(?<!\wt)\.me/)[^\s<>\"'«»]+", re.IGNORECASE)
 _URL_TRAIL = ".,;:!?)]}'\""
 MAX_TAG_LENGTH = 256
 MAX_HASHTAGS = 1000  # per post; more is flooding, and the post says so in Post.approximate
