@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 
 def _mark_ranges() -> str:
@@ -84,12 +84,39 @@ def urls(text: str) -> tuple[str, ...]:
     found: list[str] = []
     if "://" not in text and "www." not in text and "t.me/" not in text and "WWW." not in text:
         return ()  # no URL can match: skip the scan
-    for match in URL_RE.finditer(text):
+    for match in _url_matches(text):
         url = match.group(0).rstrip(_URL_TRAIL)
         if url.count("(") < url.count(")"):
             url = url.rstrip(")")
         found.append(url)
     return tuple(dict.fromkeys(found))
+
+
+def _url_matches(text: str) -> Iterator[re.Match[str]]:
+    """Return what `URL_RE.finditer(text)` does, trying the regex only where a URL can start.
+
+    A URL starts 4 or 5 characters before a "://" ("http", "https"), or at a "www." or a "t.me/", in
+    any case: these are found at C speed in the lower-cased text, instead of trying h, t and w all
+    through it (lower() changes no character that URL_RE reads as one of these, nor any length but İ's).
+    """
+    low = text.lower()
+    if len(low) != len(text):
+        yield from URL_RE.finditer(text)
+        return
+    starts: set[int] = set()
+    for anchor, before in _URL_ANCHORS:
+        at = low.find(anchor)
+        while at >= 0:
+            starts.update(at - back for back in before if at >= back)
+            at = low.find(anchor, at + 1)
+    end = 0
+    for start in sorted(starts):
+        if start >= end and (match := URL_RE.match(text, start)):
+            yield match
+            end = match.end()
+
+
+_URL_ANCHORS = (("://", (4, 5)), ("www.", (0,)), ("t.me/", (0,)))
 
 
 def unique_ci(items: Iterable[str]) -> tuple[str, ...]:
