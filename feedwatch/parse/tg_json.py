@@ -371,25 +371,23 @@ def _safe_end(data: bytes) -> int:
 
 def message_post(message: Any, chat: dict[str, Any], path: str, index: int, options: Options) -> Post:
     """Return the Post of one exported message (a JSON object); ParseError if it is not one."""
-    place = f"message {index}"
     if not isinstance(message, dict):
-        raise ParseError(path, "a message is not a JSON object", place=place)
+        raise ParseError(path, "a message is not a JSON object", place=f"message {index}")
     message_id = message.get("id")
     if not isinstance(message_id, int) or isinstance(message_id, bool):
-        raise ParseError(path, "a message has no numeric id", place=place)
-    place = f"message {index} (id {message_id})"
+        raise ParseError(path, "a message has no numeric id", place=f"message {index}")
     chat_id, title = _chat(chat, message)
     text, tags, mentions, links = flatten(message.get("text", message.get("text_entities", "")))
     kind = "post" if message.get("type", "message") == "message" else "service"
     service = _string(message.get("action")) or ("unsupported" if message.get("type") == "unsupported" else None)
     if kind == "service" and not text:
         text = _string(message.get("title")) or ""
-    edit_date = _time(message, "edited", path, place, options)
+    edit_date = _time(message, "edited", "edited_unixtime", path, (index, message_id), options)
     return finished_post(
         kind=kind,
         message_id=message_id,
         url=post_url(None, message_id),
-        date=_time(message, "date", path, place, options),
+        date=_time(message, "date", "date_unixtime", path, (index, message_id), options),
         edited=edit_date is not None,
         edit_date=edit_date,
         forwarded_from=ForwardedFrom(_string(message["forwarded_from"])) if "forwarded_from" in message else None,
@@ -441,9 +439,14 @@ def _author(message: dict[str, Any], chat_id: int | None) -> str | None:
     return _string(message.get("from", message.get("actor")))
 
 
-def _time(message: dict[str, Any], key: str, path: str, place: str, options: Options) -> datetime | None:
-    """Return `<key>_unixtime` as UTC, or the zone-less `<key>` read in options.tz."""
-    unix, local = message.get(f"{key}_unixtime"), message.get(key)
+def _time(
+    message: dict[str, Any], key: str, unix_key: str, path: str, which: tuple[int, int], options: Options
+) -> datetime | None:
+    """Return `unix_key` (`<key>_unixtime`) as UTC, or the zone-less `<key>` read in options.tz.
+
+    `which` is the message's place in the file and its id, for an error.
+    """
+    unix, local = message.get(unix_key), message.get(key)
     try:
         if isinstance(unix, str | int) and not isinstance(unix, bool):
             return datetime.fromtimestamp(int(unix), UTC)
@@ -453,6 +456,7 @@ def _time(message: dict[str, Any], key: str, path: str, place: str, options: Opt
                 return written.astimezone(UTC)
             return local_time(written, options, NO_UNIXTIME_NOTE.format(path=path))
     except (ValueError, OverflowError, OSError):
+        place = f"message {which[0]} (id {which[1]})"
         raise ParseError(path, f"{key} is not a time ({unix or local!r})", place=place) from None
     return None
 
