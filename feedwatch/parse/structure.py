@@ -94,7 +94,7 @@ def _derived(
     text = _tidy(lines)
     found_links = {link.url for link in links if link.url}
     links += tuple(Link(url, url) for url in tx.urls(text) if url not in found_links)
-    tags = tx.hashtags(text + "\n" + " ".join("#" + t for t in hashtags))
+    tags = tx.hashtags(text + "\n" + " ".join("#" + t for t in hashtags)) if hashtags or "#" in text else ()
     if len(tags) > tx.MAX_HASHTAGS:
         tags = tags[: tx.MAX_HASHTAGS]
         approximate += ("hashtags",) if "hashtags" not in approximate else ()
@@ -114,6 +114,8 @@ def _derived(
 
 def _valid_unicode(text: str) -> str:
     """Return `text` with lone surrogates (possible in JSON input) replaced by U+FFFD."""
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -160,11 +160,15 @@ def fingerprint(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).casefold()
     # At C speed on the UTF-8 bytes first: ASCII punctuation and spaces, then emoji and the common
     # punctuation and symbol blocks; what is left rarely needs the (slower) Unicode regex.
-    data = _NOT_LETTERS_UTF8.sub(b"", folded.encode("utf-8").translate(None, _ASCII_NOT_ALNUM))
-    letters = data.decode("utf-8")
-    if not letters.isalnum():
-        letters = _NOT_ALNUM.sub("", letters)
-    return hashlib.sha256(letters.encode("utf-8")).hexdigest()[:32]
+    data = folded.encode("utf-8").translate(None, _ASCII_NOT_ALNUM)
+    if not data.isalnum():  # bytes: true only when all ASCII letters and digits, the usual English text's case
+        if not data.isascii():
+            data = _NOT_LETTERS_UTF8.sub(b"", data)
+        letters = data.decode("utf-8")
+        if not letters.isalnum():
+            letters = _NOT_ALNUM.sub("", letters)
+        data = letters.encode("utf-8")
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def decode(data: bytes, path: str, encoding: str | None = None) -> str:
