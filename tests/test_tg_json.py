@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from feedwatch.cli import main
 from feedwatch.errors import ParseError
 from feedwatch.models import ForwardedFrom, Link, Media, Post, Reaction
-from feedwatch.parse import Options, detect, parse_path
+from feedwatch.parse import Options, detect, parse_path, tg_json
 from feedwatch.parse.tg_json import _BLOCK_BYTES, _first_line, _message_arrays, _shape, _Unescape, parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tg_json"
@@ -455,3 +455,15 @@ def test_a_long_export_is_read_message_by_message_in_blocks(tmp_path: Path) -> N
     compact = tmp_path / "compact.json"
     compact.write_bytes(json.dumps(json.loads(data)).encode())
     assert posts_of(path) == [replace(p, source=replace(p.source, path=str(path))) for p in posts_of(compact)]
+
+
+def test_a_message_longer_than_the_cut_allows_is_read_by_ijson(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tg_json, "MAX_STRING_BYTES", 4096)  # the fast path looks this far for a message's end
+    long_message = {"id": 3, "type": "message", "text": ["word"] * 2000}  # ~16 KB, short strings only
+    data = _laid_out([*_MESSAGES[:2], long_message, *_MESSAGES[:3]])
+    fast, slow, fast_error, slow_error = _read_both_ways(data)
+    assert fast == slow and len(fast) == 6 and fast_error is slow_error is None
+    data = _laid_out([*_MESSAGES[:2], {"id": 3, "text": "x" * 300_000}, *_MESSAGES[:3]])  # one string too long
+    fast, slow, fast_error, slow_error = _read_both_ways(data)
+    assert fast == slow and fast_error == slow_error
+    assert fast_error is not None and "a value longer than 4,096 bytes" in fast_error

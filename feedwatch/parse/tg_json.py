@@ -2,8 +2,11 @@
 
 Three shapes: one chat (`{"name", "type", "id", "messages": [...]}`), a full
 account export (the chats under `chats.list` and `left_chats.list`), and a bare
-array of messages. ijson parses the bytes incrementally, so memory holds one
-message at a time whatever the file size. The exporter writes control
+array of messages. Memory holds one message (and a block of the file) at a time
+whatever the file size: a single chat or a bare array, pretty-printed as the
+exporter writes it, is cut into messages at their closing lines and each is
+decoded by msgspec (`_laid_out_items`); anything else, and whatever does not
+fit that layout, ijson parses incrementally. The exporter writes control
 characters as `\\xNN`, which is not JSON; `_Unescape` rewrites them to `\\u00NN`
 on the way in. Service messages become posts of kind "service" whose `service`
 is the export's `action` (or "unsupported" for messages the exporter could not
