@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import io
+import re
+from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedwatch.errors import ParseError
 from feedwatch.models import Post
-from feedwatch.parse import Options, parse_path
+from feedwatch.parse import Options, parse_path, structure
 from feedwatch.parse import read_lines as _read_lines
 from feedwatch.parse.dump import parse_text as parse_dump
 from feedwatch.parse.statement import parse_text as parse_statement
-from feedwatch.parse.structure import finish
-from feedwatch.parse.text import hashtags, tag_key
+from feedwatch.parse.structure import finish, key_points
+from feedwatch.parse.text import MENTION_RE, URL_RE, _url_matches, hashtags, tag_key
 
 # Text built from the pieces that matter to the parsers, plus anything at all.
 PIECES = st.sampled_from(
@@ -123,3 +125,26 @@ def test_chunked_reader_gives_the_same_lines_as_splitlines(lines: list[str], chu
         want.pop()
     assert got == want
     assert Options().encoding is None
+
+
+_WORDS = ["http://", "https://", "www.", "t.me/", "HTTPS://", "Www.", "://", "T.ME/", "httpſ://", "xhttps://"]
+_WORDS += ["wwww.", "ht.me/", "@user_name", "x@user", "main points", "ТЕЗИСЫ"]
+_PIECES = st.sampled_from([*"@.a_Bx1 \n#hHtTpPsS:/wW.mMeEſıİé«»<()\"'\u00a0", *_WORDS])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_PIECES, max_size=30).map("".join))
+def test_the_quick_scans_find_what_the_regexes_do(text: str) -> None:
+    """URLs are looked for only near their anchors, mentions from '@' to '@', key points after a heading word."""
+    assert [m.span() for m in _url_matches(text)] == [m.span() for m in URL_RE.finditer(text)]
+    slow_mentions = re.compile(r"(?<![\w@.])@([A-Za-z][A-Za-z0-9_]{3,31})\b")
+    assert [m.span() for m in MENTION_RE.finditer(text)] == [m.span() for m in slow_mentions.finditer(text)]
+    lines = ["Key talking points:", text, "• one", "ГЛАВНОЕ", text, "- two", "Main pointſ", "1) three"]
+    for heading in lines:
+        assert key_points(heading + "\n" + text) == _key_points_by_regex(heading + "\n" + text)
+
+
+def _key_points_by_regex(text: str) -> tuple[str, ...]:
+    """key_points without its quick check: the regex tried on every text."""
+    with patch.object(structure, "_HEADING_WORDS", ("",)):
+        return key_points(text)

@@ -8,9 +8,11 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import ijson
 import pytest
 from click.testing import CliRunner
 from conftest import only_posts_or_parse_error
@@ -20,8 +22,8 @@ from hypothesis import strategies as st
 from feedwatch.cli import main
 from feedwatch.errors import ParseError
 from feedwatch.models import ForwardedFrom, Link, Media, Post, Reaction
-from feedwatch.parse import Options, detect, parse_path
-from feedwatch.parse.tg_json import _shape, _Unescape, parse
+from feedwatch.parse import Options, detect, parse_path, tg_json
+from feedwatch.parse.tg_json import _BLOCK_BYTES, _first_line, _message_arrays, _shape, _Unescape, parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tg_json"
 CASES = sorted(FIXTURES.glob("*.json"))
@@ -382,3 +384,86 @@ def test_a_surrogate_pair_split_across_reads_is_kept(size: int) -> None:
     while chunk := stream.read(size):
         out += chunk
     assert json.loads(out) == "a \U0001f600 b \\udc00 c \U0001f600"
+
+
+def _read_both_ways(data: bytes) -> tuple[list[object], list[object], str | None, str | None]:
+    """Return the messages of a single chat read message by message and by ijson alone, and where each stopped."""
+    fast: list[object] = []
+    slow: list[object] = []
+    fast_error = slow_error = None
+    try:
+        for _, messages in _message_arrays(_Unescape(io.BytesIO(data))):
+            fast.extend(messages)
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
+        fast_error = _first_line(exc)
+    try:
+        slow.extend(ijson.items(_Unescape(io.BytesIO(data)), "messages.item", use_float=True))
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
+        slow_error = _first_line(exc)
+    return fast, slow, fast_error, slow_error
+
+
+def _laid_out(messages: list[object], indent: int | str = 1) -> bytes:
+    chat = {"name": "Layout", "type": "public_channel", "id": 1700000009, "messages": messages}
+    return json.dumps(chat, ensure_ascii=False, indent=indent).encode()
+
+
+_MESSAGES = json.loads((FIXTURES / "channel.json").read_text(encoding="utf-8"))["messages"] * 30
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _laid_out(_MESSAGES),
+        _laid_out(_MESSAGES, 4),
+        _laid_out(_MESSAGES, "\t"),
+        _laid_out(_MESSAGES).replace(b"\n", b"\r\n"),
+        json.dumps({"name": "Compact", "messages": _MESSAGES}).encode(),  # not laid out: ijson reads it all
+        _laid_out(_MESSAGES).replace(b'"id": 5,', b'"weird": {\n  "a": 1\n  },\n   "id": 5,', 1),  # a cut that fails
+        _laid_out([*_MESSAGES[:40], 12, "x", None, [], *_MESSAGES[:5]]),  # items that are not objects
+        _laid_out(_MESSAGES).replace(b'"id": 7,', b'"id": 7, "views": 123456789012345678901', 1),  # beyond 64 bits
+        _laid_out(_MESSAGES).replace(b'"id": 7,', b'"id": 7, "views": -9223372036854775808,', 1),
+        _laid_out(_MESSAGES).replace(b'"id": 7,', b'"id": 7, "views": 9223372036854775807,', 1),
+        _laid_out(_MESSAGES).replace(b'"id": 9,', b'"id": 9, "t": "\\ud800 \\udc00 \\x07",', 1),  # lone surrogates
+        _laid_out(_MESSAGES).replace(b'"id": 9,', b'"id": 9, "t": "\xff",', 1),  # not UTF-8
+        _laid_out(_MESSAGES).replace(b'"id": 9,', b'"id": 9, "t": ]', 1),  # not JSON
+        _laid_out(_MESSAGES).replace(b"\n  },\n", b"\n  }\n", 1),  # a separator missing
+        _laid_out(_MESSAGES).replace(b"\n  },\n", b"\n  },,\n", 1),
+        _laid_out(_MESSAGES) + b"\n{trailing",
+        _laid_out(_MESSAGES)[:-1] + b',\n "messages": [{"id": 99}]\n}',  # a second array: ijson reads it too
+        _laid_out([]),
+        b'{"name": "\\"messages\\": [", "messages": [\n  {"id": 1}\n  ]}',
+    ],
+)
+def test_laid_out_exports_read_message_by_message_agree_with_ijson(data: bytes) -> None:
+    for cut in (len(data), len(data) // 3, len(data) // 2 + 7, data.find(b"\n  }") + 4, data.rfind(b"\n  },") + 5):
+        fast, slow, fast_error, slow_error = _read_both_ways(data[:cut])
+        assert fast == slow
+        assert fast_error == slow_error
+    assert [type(v) for m in fast for v in (m.values() if isinstance(m, dict) else [m])] == [
+        type(v) for m in slow for v in (m.values() if isinstance(m, dict) else [m])
+    ]
+
+
+def test_a_long_export_is_read_message_by_message_in_blocks(tmp_path: Path) -> None:
+    data = _laid_out(_MESSAGES * 40)  # larger than a few blocks
+    assert len(data) > 4 * _BLOCK_BYTES
+    fast, slow, fast_error, slow_error = _read_both_ways(data)
+    assert fast == slow and len(fast) == len(_MESSAGES) * 40 and fast_error is slow_error is None
+    path = tmp_path / "result.json"
+    path.write_bytes(data)
+    compact = tmp_path / "compact.json"
+    compact.write_bytes(json.dumps(json.loads(data)).encode())
+    assert posts_of(path) == [replace(p, source=replace(p.source, path=str(path))) for p in posts_of(compact)]
+
+
+def test_a_message_longer_than_the_cut_allows_is_read_by_ijson(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tg_json, "MAX_STRING_BYTES", 4096)  # the fast path looks this far for a message's end
+    long_message = {"id": 3, "type": "message", "text": ["word"] * 2000}  # ~16 KB, short strings only
+    data = _laid_out([*_MESSAGES[:2], long_message, *_MESSAGES[:3]])
+    fast, slow, fast_error, slow_error = _read_both_ways(data)
+    assert fast == slow and len(fast) == 6 and fast_error is slow_error is None
+    data = _laid_out([*_MESSAGES[:2], {"id": 3, "text": "x" * 300_000}, *_MESSAGES[:3]])  # one string too long
+    fast, slow, fast_error, slow_error = _read_both_ways(data)
+    assert fast == slow and fast_error == slow_error
+    assert fast_error is not None and "a value longer than 4,096 bytes" in fast_error

@@ -61,8 +61,27 @@ def log_to_stderr(level: int, fmt: str = "%(message)s", datefmt: str | None = No
 
 def write_line(line: str) -> None:
     """Print a line to stdout; a closed pipe (e.g. `| head`) ends the command quietly, a full disk with one line."""
+    _written(sys.stdout.write, line + "\n")
+
+
+def utf8_line_writer() -> Callable[[bytes], None]:
+    """Return `write_line` for lines already encoded as UTF-8 (JSON Lines): written as they are when stdout is UTF-8.
+
+    Output is the same as `write_line(line.decode())`, without decoding each line and encoding it again.
+    """
+    stdout = sys.stdout
+    buffer = getattr(stdout, "buffer", None)
+    if buffer is None or (getattr(stdout, "encoding", None) or "").lower().replace("-", "") != "utf8":
+        return lambda line: write_line(line.decode())
+    _written(stdout.flush)
+    write = buffer.write
+    return lambda line: _written(write, line + b"\n")
+
+
+def _written(write: Callable[..., object], *data: Any) -> None:
+    """Call `write(*data)` on stdout; a closed pipe ends the command quietly, any other failure with one line."""
     try:
-        sys.stdout.write(line + "\n")
+        write(*data)
     except BrokenPipeError:
         sys.stderr.close()
         raise SystemExit(OK) from None

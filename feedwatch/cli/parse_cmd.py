@@ -6,17 +6,22 @@ from datetime import tzinfo
 
 import click
 
-from feedwatch.cli.common import OK, PARTLY_FAILED, guarded, say_error, say_notes, tz_option, write_line
+from feedwatch.cli.common import (
+    OK,
+    PARTLY_FAILED,
+    guarded,
+    say_error,
+    say_notes,
+    tz_option,
+    utf8_line_writer,
+    write_line,
+)
 from feedwatch.cli.progress import posts_of
 from feedwatch.cli.show import post_summary
-from feedwatch.models import Post, post_line
+from feedwatch.models import post_line
 from feedwatch.parse import Options, expand, format_names
 
 PROGRESS_BYTES = 16 * 1024 * 1024  # inputs at least this big get a progress bar on a terminal
-
-
-def _write_post(post: Post) -> None:
-    write_line(post_line(post).decode())
 
 
 @click.command(
@@ -50,6 +55,7 @@ def parse_command(paths: tuple[str, ...], fmt: str, encoding: str | None, tz: tz
     """
     options = Options(encoding=encoding, tz=tz)
     failed = parsed = noted = reported = 0
+    write_json_line = utf8_line_writer()
     for path in expand(paths):
 
         def on_error(exc: BaseException, path: str = path) -> None:
@@ -62,7 +68,7 @@ def parse_command(paths: tuple[str, ...], fmt: str, encoding: str | None, tz: tz
             if summary:
                 write_line(post_summary(post, parsed) + "\n")
             else:
-                _write_post(post)
+                write_json_line(post_line(post))
         noted = say_notes(options.notes, noted)
         for problem in options.problems[reported:]:  # parts skipped, the rest parsed
             say_error(problem)

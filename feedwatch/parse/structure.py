@@ -42,6 +42,10 @@ _HEADING_RE = re.compile(
     r"основные[ \t]+тезисы|ключевые[ \t]+тезисы|главное)[ \t]*:?[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
+# Every heading holds one of these words, lower-cased; the regex is tried only on a text that does. The
+# regex, ignoring case, also reads these letters as i, s, в, о, с and т, which lower() leaves as they are.
+_HEADING_WORDS = ("points", "тезисы", "главное")
+_ODD_CASES_RE = re.compile("[\u0130\u0131\u017f\u1c80-\u1c85]")
 _BULLETS = "•·‣▪▫◦●○■□►▶➤➢→-–—*"
 _NUMBERED_RE = re.compile(r"^\d{1,2}[.)]\s+")
 
@@ -90,7 +94,7 @@ def _derived(
     text = _tidy(lines)
     found_links = {link.url for link in links if link.url}
     links += tuple(Link(url, url) for url in tx.urls(text) if url not in found_links)
-    tags = tx.hashtags(text + "\n" + " ".join("#" + t for t in hashtags))
+    tags = tx.hashtags(text + "\n" + " ".join("#" + t for t in hashtags)) if hashtags or "#" in text else ()
     if len(tags) > tx.MAX_HASHTAGS:
         tags = tags[: tx.MAX_HASHTAGS]
         approximate += ("hashtags",) if "hashtags" not in approximate else ()
@@ -110,6 +114,8 @@ def _derived(
 
 def _valid_unicode(text: str) -> str:
     """Return `text` with lone surrogates (possible in JSON input) replaced by U+FFFD."""
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -183,6 +189,9 @@ def _marker_end(line: str) -> int:
 
 def key_points(text: str) -> tuple[str, ...]:
     """Return the points listed after a "Key talking points" heading, markers removed."""
+    low = text.lower()
+    if not any(word in low for word in _HEADING_WORDS) and (text.isascii() or not _ODD_CASES_RE.search(text)):
+        return ()
     heading = _HEADING_RE.search(text)
     if heading is None:
         return ()

@@ -2,8 +2,11 @@
 
 Three shapes: one chat (`{"name", "type", "id", "messages": [...]}`), a full
 account export (the chats under `chats.list` and `left_chats.list`), and a bare
-array of messages. ijson parses the bytes incrementally, so memory holds one
-message at a time whatever the file size. The exporter writes control
+array of messages. Memory holds one message (and a block of the file) at a time
+whatever the file size: a single chat or a bare array, pretty-printed as the
+exporter writes it, is cut into messages at their closing lines and each is
+decoded by msgspec (`_laid_out_items`); anything else, and whatever does not
+fit that layout, ijson parses incrementally. The exporter writes control
 characters as `\\xNN`, which is not JSON; `_Unescape` rewrites them to `\\u00NN`
 on the way in. Service messages become posts of kind "service" whose `service`
 is the export's `action` (or "unsupported" for messages the exporter could not
@@ -20,11 +23,12 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import ijson
+import msgspec
 
 from feedwatch.errors import ParseError
 from feedwatch.models import ForwardedFrom, Link, Media, Poll, PollAnswer, Post, Reaction, Source
 from feedwatch.parse import Options, Replay
-from feedwatch.parse.structure import finish
+from feedwatch.parse.structure import finished_post
 from feedwatch.parse.tg_export import Skipped, add_note, local_time, placeholder_note, post_url
 
 FORMAT = "tg-json"
@@ -127,7 +131,7 @@ def _message_arrays(source: _Unescape) -> Iterator[tuple[dict[str, Any], Iterato
         yield from _chats(ijson.parse(stream, use_float=True))
     else:
         prefix, chat = shape
-        yield chat, ijson.items(stream, prefix, use_float=True)
+        yield chat, _laid_out_items(source, head, prefix, chat)
 
 
 def _shape(head: bytes) -> tuple[str, dict[str, Any]] | None:
@@ -146,6 +150,132 @@ def _shape(head: bytes) -> tuple[str, dict[str, Any]] | None:
     except (ijson.JSONError, UnicodeDecodeError):
         pass  # the head ends mid-value, or the file is damaged: the general path will say where
     return None
+
+
+# How a pretty-printed export's message arrays are read, message by message (see `_laid_out_items`).
+_BLOCK_BYTES = 1 << 18
+_OPENING = {"messages.item": b'{"messages":[', "item": b"["}  # what precedes the array's items, for ijson
+_MESSAGES_KEY_RE = re.compile(rb'"messages"[ \t\r\n]*:[ \t\r\n]*\[')
+_FIRST_ITEM_RE = re.compile(rb"[ \t\r\n]*\n([ \t]*)\{")
+_SPACE = b" \t\r\n"
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")  # a run of 19 digits is then 19 zeros, found fast
+_LONG_DIGITS = b"0" * 19
+_INT_LIMIT = 2**63 - 1  # ijson refuses a larger integer (or a smaller one than its negative)
+_DECODE = msgspec.json.Decoder().decode
+
+
+def _laid_out_items(source: _Unescape, head: bytes, prefix: str, chat: dict[str, Any]) -> Iterator[Any]:
+    """Yield the items of a single chat's message array (or a bare array) as `ijson.items` would.
+
+    Telegram Desktop writes its exports pretty-printed: every message starts on
+    a line of its own and ends on a line holding only its closing brace, at the
+    indentation of its opening one. A JSON string cannot hold a raw newline, so
+    that line is structure: the file is read in large blocks, cut there, and
+    each message decoded whole by msgspec, which is several times faster than
+    ijson building it event by event. A cut is taken only when msgspec decodes
+    exactly one value from it, so a file laid out otherwise cannot be misread:
+    from the first thing that does not fit (a message msgspec refuses, a value
+    that is not an object, the end of the array, a file in another layout),
+    ijson reads on from that point as before, and says where the damage is.
+    """
+    opening = _OPENING[prefix]
+    start = _array_start(head, prefix, chat)
+    first = _FIRST_ITEM_RE.match(head, start) if start is not None else None
+    if start is None or first is None:
+        yield from ijson.items(Replay(head, source), prefix, use_float=True)
+        return
+    end_line = b"\n" + first.group(1) + b"}"
+    buf, pos, skip = head, first.end() - 1, 0
+    while True:  # here buf[pos] is the "{" of a message
+        end = buf.find(end_line, pos)
+        while end < 0 and len(buf) - pos <= MAX_STRING_BYTES:
+            more = source.read(_BLOCK_BYTES)
+            if not more:
+                break
+            buf, pos = buf[pos:] + more, 0
+            end = buf.find(end_line, max(len(buf) - len(more) - len(end_line), 0))
+        message = _decoded(buf[pos : end + len(end_line)]) if end >= 0 else None
+        if message is None:
+            break  # not one whole message (damaged, cut off, or laid out otherwise): ijson reads it
+        yield message
+        buf, pos = _next_token(buf, end + len(end_line), source)
+        if buf[pos : pos + 1] != b",":
+            opening, skip = opening + b"0", 1  # the end of the array, or no separator: ijson reads on after an item
+            break
+        buf, pos = _next_token(buf, pos + 1, source)
+        if buf[pos : pos + 1] != b"{":
+            break  # a message that is not an object
+    source.resume_at(len(buf) - pos)
+    for item in ijson.items(_Then(opening + buf[pos:], source), prefix, use_float=True):
+        if skip:
+            skip -= 1
+        else:
+            yield item
+
+
+def _next_token(buf: bytes, pos: int, source: _Unescape) -> tuple[bytes, int]:
+    """Return the buffer and place of the next byte at or after `pos` that is not white space, reading on."""
+    while True:
+        while pos < len(buf) and buf[pos] in _SPACE:
+            pos += 1
+        if pos < len(buf):
+            return buf, pos
+        more = source.read(_BLOCK_BYTES)
+        if not more:
+            return buf, pos
+        buf, pos = more, 0
+
+
+class _Then:
+    """A stream of `data` (bytes already read and not parsed), then of the rest of `source`.
+
+    Unlike `Replay`, no read mixes the two, so an error in `data` is placed where `resume_at` put it.
+    """
+
+    def __init__(self, data: bytes, source: _Unescape):
+        self._data = data
+        self._source = source
+
+    def read(self, size: int) -> bytes:
+        if not self._data:
+            return self._source.read(size)
+        data, self._data = self._data[:size], self._data[size:]
+        return data
+
+
+def _array_start(head: bytes, prefix: str, chat: dict[str, Any]) -> int | None:
+    """Return where the items of the message array begin in `head`, or None if that is not certain."""
+    if prefix == "item":
+        start = len(head) - len(head.lstrip(_SPACE)) + 1
+        return start if head[start - 1 : start] == b"[" else None
+    key = _MESSAGES_KEY_RE.search(head)
+    if key is None:
+        return None
+    try:  # the key is the chat's own, not words inside a string, when what precedes it reads as the chat
+        before = _DECODE(head[: key.end()] + b"]}")
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    known = {name: value for name, value in before.items() if name != "messages"}
+    return key.end() if before.get("messages") == [] and known == {k: chat[k] for k in chat} else None
+
+
+def _decoded(data: bytes) -> Any:
+    """Return the one JSON value `data` holds, as ijson reads it; None when msgspec cannot say the same."""
+    try:
+        value = _DECODE(data)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    if _LONG_DIGITS in data.translate(_DIGITS_AS_ZERO) and _has_long_int(value):
+        return None  # ijson refuses integers beyond 64 bits
+    return value
+
+
+def _has_long_int(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_long_int(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_long_int(item) for item in value)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT_LIMIT
 
 
 def _chats(events: Iterator[tuple[str, str, Any]]) -> Iterator[tuple[dict[str, Any], Iterator[Any]]]:
@@ -202,6 +332,10 @@ class _Unescape:
     def close(self) -> None:
         self._stream.close()
 
+    def resume_at(self, unread: int) -> None:
+        """Note that the last `unread` bytes returned are still to be parsed: an error's place then includes them."""
+        self.start = max(self.offset - len(self._held) - unread, 0)
+
     def _fix(self, data: bytes) -> bytes:
         if b"\\x" in data:
             data = _ESCAPE_RE.sub(self._replace, data)
@@ -240,43 +374,39 @@ def _safe_end(data: bytes) -> int:
 
 def message_post(message: Any, chat: dict[str, Any], path: str, index: int, options: Options) -> Post:
     """Return the Post of one exported message (a JSON object); ParseError if it is not one."""
-    place = f"message {index}"
     if not isinstance(message, dict):
-        raise ParseError(path, "a message is not a JSON object", place=place)
+        raise ParseError(path, "a message is not a JSON object", place=f"message {index}")
     message_id = message.get("id")
     if not isinstance(message_id, int) or isinstance(message_id, bool):
-        raise ParseError(path, "a message has no numeric id", place=place)
-    place = f"message {index} (id {message_id})"
+        raise ParseError(path, "a message has no numeric id", place=f"message {index}")
     chat_id, title = _chat(chat, message)
     text, tags, mentions, links = flatten(message.get("text", message.get("text_entities", "")))
     kind = "post" if message.get("type", "message") == "message" else "service"
     service = _string(message.get("action")) or ("unsupported" if message.get("type") == "unsupported" else None)
     if kind == "service" and not text:
         text = _string(message.get("title")) or ""
-    edit_date = _time(message, "edited", path, place, options)
-    return finish(
-        Post(
-            kind=kind,
-            message_id=message_id,
-            url=post_url(None, message_id),
-            date=_time(message, "date", path, place, options),
-            edited=edit_date is not None,
-            edit_date=edit_date,
-            forwarded_from=ForwardedFrom(_string(message["forwarded_from"])) if "forwarded_from" in message else None,
-            author=_author(message, chat_id),
-            text=text,
-            hashtags=tags,
-            mentions=mentions,
-            links=links,
-            media=_media(message),
-            source=Source(FORMAT, path, index),
-            channel_id=chat_id,
-            channel_title=title,
-            reply_to=_int(message.get("reply_to_message_id", message.get("message_id"))),
-            reactions=_reactions(message.get("reactions")),
-            poll=_poll(message.get("poll")),
-            service=service if kind == "service" else None,
-        )
+    edit_date = _time(message, "edited", "edited_unixtime", path, (index, message_id), options)
+    return finished_post(
+        kind=kind,
+        message_id=message_id,
+        url=post_url(None, message_id),
+        date=_time(message, "date", "date_unixtime", path, (index, message_id), options),
+        edited=edit_date is not None,
+        edit_date=edit_date,
+        forwarded_from=ForwardedFrom(_string(message["forwarded_from"])) if "forwarded_from" in message else None,
+        author=_author(message, chat_id),
+        text=text,
+        hashtags=tags,
+        mentions=mentions,
+        links=links,
+        media=_media(message),
+        source=Source(FORMAT, path, index),
+        channel_id=chat_id,
+        channel_title=title,
+        reply_to=_int(message.get("reply_to_message_id", message.get("message_id"))),
+        reactions=_reactions(message.get("reactions")),
+        poll=_poll(message.get("poll")),
+        service=service if kind == "service" else None,
     )
 
 
@@ -312,9 +442,14 @@ def _author(message: dict[str, Any], chat_id: int | None) -> str | None:
     return _string(message.get("from", message.get("actor")))
 
 
-def _time(message: dict[str, Any], key: str, path: str, place: str, options: Options) -> datetime | None:
-    """Return `<key>_unixtime` as UTC, or the zone-less `<key>` read in options.tz."""
-    unix, local = message.get(f"{key}_unixtime"), message.get(key)
+def _time(
+    message: dict[str, Any], key: str, unix_key: str, path: str, which: tuple[int, int], options: Options
+) -> datetime | None:
+    """Return `unix_key` (`<key>_unixtime`) as UTC, or the zone-less `<key>` read in options.tz.
+
+    `which` is the message's place in the file and its id, for an error.
+    """
+    unix, local = message.get(unix_key), message.get(key)
     try:
         if isinstance(unix, str | int) and not isinstance(unix, bool):
             return datetime.fromtimestamp(int(unix), UTC)
@@ -324,6 +459,7 @@ def _time(message: dict[str, Any], key: str, path: str, place: str, options: Opt
                 return written.astimezone(UTC)
             return local_time(written, options, NO_UNIXTIME_NOTE.format(path=path))
     except (ValueError, OverflowError, OSError):
+        place = f"message {which[0]} (id {which[1]})"
         raise ParseError(path, f"{key} is not a time ({unix or local!r})", place=place) from None
     return None
 
