@@ -131,7 +131,8 @@ QUERIES: dict[str, dict[str, Any]] = {
         "A channel's profile",
         CHANNEL_PROFILE,
         "One channel (its username, or for pasted copies the name they were forwarded "
-        "from). Its posts per day and median views are on the channel_days page.",
+        "from, or a chat's title: as the channels page names it). Its posts per day and median views are on the "
+        "channel_days page.",
     ),
     "channel_days": _query(
         "A channel's days", CHANNEL_DAYS, "Posts per day of one channel and the median of their latest view counts."

@@ -72,8 +72,10 @@ def actor_of(post: Post) -> tuple[str, bool]:
     origin = origin_of(post)
     channel = channel_of(post)
     if channel:
+        if origin is None or origin == channel:
+            return channel, False
         own_title = title_key(post.channel_title or "") or None  # an export forwarding its own chat's post
-        return channel, origin is not None and origin != channel and title_key(origin) != own_title
+        return channel, title_key(origin) != own_title
     if origin is not None:
         return origin, False
     return f"{FILE}{post.source.path or post.source.format}", False
