@@ -11,11 +11,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlite_utils
 
 from feedwatch.errors import StoreError
+from feedwatch.store.backend import Connection
 
 # PRAGMA application_id of a feedwatch database: "FDWT".
 APPLICATION_ID = 0x46445754
@@ -417,13 +417,13 @@ def m015_actors(db: sqlite_utils.Database) -> None:
     """Each post's actor, the origin of a forward and the actor's name, as columns of posts (the one rule of
     feedwatch.store.actor, applied when a post is written), so the digest and the channel profiles read
     them rather than deriving them again in SQL. The stored posts get theirs here, a page at a time, with a
-    progress bar on a terminal when there are many.
+    progress bar on a terminal.
     """
     _run(db, ACTOR_COLUMNS)
     backfill_actors(db.conn)
 
 
-def backfill_actors(conn: Any) -> None:
+def backfill_actors(conn: Connection) -> None:
     """Fill the actor columns of the stored posts, with a bar on a terminal (both backends' migrations)."""
     from feedwatch.cli.progress import counted
     from feedwatch.store.actor import backfill
