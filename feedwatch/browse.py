@@ -20,7 +20,7 @@ from typing import Any
 from feedwatch import pages
 from feedwatch.digest.model import safe_url
 from feedwatch.digest.sql import DAY
-from feedwatch.store.profiles import CHANNEL_PROFILE, CHANNELS, POST_HISTORY
+from feedwatch.store.profiles import CHANNEL_PROFILE, CHANNELS, POST_HISTORY, channel_name
 
 DATABASE = pages.DATABASE
 # Search snippets mark matches with these tags (in JSON and CSV too); the page shows them as highlights.
@@ -51,8 +51,7 @@ ORDER BY a.alerted_at DESC, a.id DESC
 
 TAG_TIMELINE = f"""
 SELECT {DAY} AS day, s.value AS spelling,
-       coalesce(p.channel, json_extract(p.json, '$.forwarded_from.channel'),
-                json_extract(p.json, '$.forwarded_from.name')) AS channel,
+       {channel_name("p")} AS channel,
        count(*) AS posts
 FROM hashtags h
 JOIN post_hashtags ph ON ph.hashtag = h.id
@@ -132,7 +131,8 @@ QUERIES: dict[str, dict[str, Any]] = {
         "A channel's profile",
         CHANNEL_PROFILE,
         "One channel (its username, or for pasted copies the name they were forwarded "
-        "from). Its posts per day and median views are on the channel_days page.",
+        "from, or a chat's title: as the channels page names it). Its posts per day and median views are on the "
+        "channel_days page.",
     ),
     "channel_days": _query(
         "A channel's days", CHANNEL_DAYS, "Posts per day of one channel and the median of their latest view counts."
@@ -201,6 +201,10 @@ TABLES: dict[str, dict[str, Any]] = {
             "first_seen": _STORED,
             "last_seen": "when it was last read again (UTC)",
             "text_since": "since when the current text has been seen (UTC)",
+            "actor": "who published or pushed it, as the campaign detector counts: the channel (username, i:<id> or "
+            "t:<title>), else the channel or name it was forwarded from, else file:<the file it was read from>",
+            "origin": "the channel or name it was forwarded from, when it is a channel's forward of another's post",
+            "actor_name": "the actor as the post writes it: @username, the chat's title, the forwarded name",
         },
     },
     "post_versions": {

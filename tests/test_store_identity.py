@@ -18,6 +18,7 @@ from feedwatch.parse.text import fingerprint
 from feedwatch.store import ChannelState, IngestResult, Store, repair
 from feedwatch.store import merge as mg
 from feedwatch.store.ingest import Batch
+from feedwatch.store.rows import post_values
 from feedwatch.store.schema import MIGRATIONS, migrate
 from feedwatch.store.tags import TagIds
 
@@ -256,6 +257,11 @@ def old_database(path: Path, posts: list[Post], monkeypatch: pytest.MonkeyPatch)
         patch.setattr(mg, "ident", old_ident)
         patch.setattr(Batch, "resolve", lambda self, posts: posts)
         patch.setattr(ingest_module.passages, "index", lambda conn, posts: 0)  # no passage index at 008
+        insert = ingest_module._INSERT.replace(", actor, origin, actor_name", "").replace(", ?, ?, ?)", ")")
+        patch.setattr(ingest_module, "_INSERT", insert)  # no actor columns before 015
+        for name in ("_UPDATE", "_UPDATE_META"):
+            patch.setattr(ingest_module, name, getattr(ingest_module, name).replace(ingest_module.ACTOR_SET, ""))
+        patch.setattr(ingest_module, "post_values", lambda row: post_values(row)[:-3])
         conn.execute("BEGIN")
         work = Batch(conn, TagIds(), "2024-03-01T00:00:00+00:00", str(path))
         results = [work.add(p, ident) for p, ident in work.load(posts)]
@@ -311,7 +317,7 @@ def test_migration_merges_rows_that_turn_out_to_be_one_message(tmp_path: Path, m
 
 def test_campaigns_and_digests_key_a_chat_as_the_store_does(store: Store, tmp_path: Path) -> None:
     from feedwatch.campaigns.stream import actor_of
-    from feedwatch.digest.sql import ACTOR, FORWARD, register
+    from feedwatch.digest.sql import ACTOR, FORWARD
 
     exported = [
         export_post(1),
@@ -329,7 +335,6 @@ def test_campaigns_and_digests_key_a_chat_as_the_store_does(store: Store, tmp_pa
         for i, p in enumerate(exported, 1)
     ]  # one export's pages: one actor, not one per file
     store.ingest(exported + titled, "exports")
-    register(store.db.conn)
     seen = {(r[0], r[1]) for r in store.db.execute(f"SELECT {ACTOR}, {FORWARD} FROM posts p ORDER BY id")}
     actors = {(actor, bool(forward)) for actor, forward in map(actor_of, stored(store))}
     assert actors == {
@@ -341,3 +346,8 @@ def test_campaigns_and_digests_key_a_chat_as_the_store_does(store: Store, tmp_pa
     assert {(a, bool(f)) for a, f in seen} == actors
     store.ingest([tme_post(9, "Polled")], "tme")  # the id meets its username
     assert {actor_of(p)[0] for p in store.posts() if p.channel_id} == {"all1app"}
+    # the stored columns moved with the chat: the detector's rule applied again to the rows the username took
+    seen = {(r[0], r[1]) for r in store.db.execute(f"SELECT {ACTOR}, {FORWARD} FROM posts p ORDER BY id")}
+    assert {(a, bool(f)) for a, f in seen} == {
+        (actor, bool(forward)) for actor, forward in map(actor_of, stored(store))
+    }

@@ -139,6 +139,12 @@ def test_migrate_store_there_and_back_keeps_every_row(postgres_url: str, tmp_pat
     assert run("migrate-store", "--from", postgres_url, "--to", str(back)).exit_code == 0
     exports = [run("export", "--db", str(db)).stdout for db in (source, back)]
     assert exports[0] == exports[1] and exports[0].count("\n") == 8
+    actors = []  # each post's actor columns travel with it, both ways
+    for db in (source, postgres_url, back):
+        with Store.open(db) as store:
+            actors.append(store.db.execute("SELECT id, actor, origin, actor_name FROM posts ORDER BY id").fetchall())
+    assert [tuple(r) for r in actors[0]] == [tuple(r) for r in actors[1]] == [tuple(r) for r in actors[2]]
+    assert all(r[1] for r in actors[0])
     with Store.open(back) as store:  # SQLite's own indexes were rebuilt from the copied rows
         assert store.count_matches("Guterres") == 2
         assert store.ingest(generated(3), "more").new == 3  # ids go on after the copied ones

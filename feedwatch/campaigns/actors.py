@@ -30,14 +30,13 @@ from typing import Any
 
 from feedwatch.campaigns.identity import tag_identity
 from feedwatch.campaigns.model import DAY, Settings
+from feedwatch.store.actor import NUMBERED, TITLE, channel_label
 
 KEEP_ORIGINS = 64  # strongest origins kept per channel
 KEEP_PARTNERS = 12  # strongest co-forwarding partners kept per channel
 KEEP_FORWARDERS = 16  # channels remembered per forwarded post
 RECENT_POSTS = 20_000  # forwarded posts remembered while their window is open
 DECAY_STEP = 6 * 3600.0  # counts are decayed when this much time has passed (0.35 % of a 60-day half-life)
-TITLE = "t:"  # the key of a chat known only by its title, as the store names it (feedwatch.store.merge.chat_key)
-NUMBERED = "i:"  # the key of a chat known only by its numeric id
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
@@ -369,15 +368,6 @@ class Actors:
                 (json.dumps(self.recent, ensure_ascii=False, separators=(",", ":")),),
             )
             self.recent_changed = False
-
-
-def channel_label(key: str) -> str:
-    """Return how to name an actor key to a reader: its title for a channel without a username, else @key."""
-    if key.startswith(TITLE):
-        return key[len(TITLE) :]
-    if key.startswith(NUMBERED):
-        return f"channel {key[len(NUMBERED) :]}"
-    return "@" + key
 
 
 def is_brand(tag: str, channel: str) -> bool:

@@ -4,14 +4,10 @@ Stream time is the post's publication time. A post without one (text pasted
 from a client) is placed at midnight UTC of its first dateline date and marked
 approximate; a post with neither is left out of detection.
 
-The actor is the chat that published the post, identified as the store
-identifies it (feedwatch.store.merge.chat_key): its username, else `i:<numeric
-id>`, else `t:<title>` for a Telegram Desktop export that names neither. When
-the chat is not known (pasted dumps) the post is the origin's words passed on
-by someone we do not monitor, so the actor is the origin: forwarded_from.channel,
-else forwarded_from.name, else the source file the post came from. A post counts
-as a forward only when a known chat passed on another actor's post; forwards
-are amplification and are counted apart from independent posts.
+The actor and whether the post is a forward follow the one rule of
+feedwatch.store.actor (the chat that published the post, else the forwarded
+origin, else the file; a forward is a chat's post of another's), which the
+store also keeps in its posts table for the digest and the channel profiles.
 """
 
 from __future__ import annotations
@@ -20,7 +16,9 @@ from datetime import UTC, datetime, time
 from typing import NamedTuple
 
 from feedwatch.models import Post
-from feedwatch.store.merge import chat_key, title_key
+from feedwatch.store.actor import actor_of, channel_of, origin_of
+
+__all__ = ["Use", "actor_of", "channel_of", "origin_of", "stream_time", "use_of"]
 
 
 class Use(NamedTuple):
@@ -46,37 +44,6 @@ def stream_time(post: Post) -> tuple[float, bool] | None:
     if post.datelines:
         return datetime.combine(post.datelines[0].date, time(0), UTC).timestamp(), True
     return None
-
-
-def origin_of(post: Post) -> str | None:
-    """Return the key of the channel a forward came from (username, else name, else id), or None."""
-    origin = post.forwarded_from
-    if origin is None:
-        return None
-    if origin.channel or origin.name:
-        return (origin.channel or origin.name or "").lower()
-    return f"i:{origin.channel_id}" if origin.channel_id else None
-
-
-def channel_of(post: Post) -> str | None:
-    """Return the key of the publishing chat as the store identifies it (feedwatch.store.merge.chat_key): its
-    username, else `i:<numeric id>`, else `t:<title>` (an export that carries neither), else None."""
-    chat = chat_key(post)
-    if chat is None:
-        return None
-    return chat[2:] if chat.startswith("c:") else chat  # a username stands for itself
-
-
-def actor_of(post: Post) -> tuple[str, bool]:
-    """Return (actor, is a forward) of a post."""
-    origin = origin_of(post)
-    channel = channel_of(post)
-    if channel:
-        own_title = title_key(post.channel_title or "") or None  # an export forwarding its own chat's post
-        return channel, origin is not None and origin != channel and title_key(origin) != own_title
-    if origin is not None:
-        return origin, False
-    return f"file:{post.source.path or post.source.format}", False
 
 
 def use_of(post: Post) -> Use | None:

@@ -15,7 +15,7 @@ from feedwatch.errors import FeedwatchError, StoreError
 
 
 def _table(alerts: list) -> list[str]:  # type: ignore[type-arg]
-    from feedwatch.campaigns.actors import channel_label
+    from feedwatch.store.actor import channel_label
 
     if not alerts:
         return ["No campaign alerts."]

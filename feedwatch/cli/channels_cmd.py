@@ -39,8 +39,10 @@ def channels_command(config_file: str | None, db_path: str, output: str | None) 
     """List the channels in the store, most posts first.
 
     One row each: posts, first and last post, posts a day, top tags, forwards
-    out (and from whom) and in (and by whom), and the last poll's outcome. A
-    pasted copy counts for the channel it was forwarded from.
+    out (and from whom) and in (and by whom), and the last poll's outcome. Each
+    post counts for the actor the campaign detector counts it for: a pasted copy
+    for the channel it was forwarded from, a chat without a username under its
+    title; statements read from files belong to no channel.
     """
     from feedwatch.store import profiles
 

@@ -7,10 +7,12 @@ time (`alerted_at`); when sending, unsent alerts up to LOOKBACK before the
 window are carried too, so an alert detected late (after a backfill) or kept
 after a failed delivery is not lost.
 
-A post's actor and forward status follow the detector (feedwatch.campaigns):
-the channel, else the forwarded origin, else the file; a forward is a channel's
-post of another's. Chart days are the post's date, else its first dateline;
-posts with neither are counted apart, never placed on a made-up day.
+A post's actor and forward status are the store's columns, the detector's rule
+(feedwatch.store.actor): the channel, else the forwarded origin, else the file;
+a forward is a channel's post of another's. A channel row names its actor as
+the posts write it (@username, the chat's title, the forwarded name). Chart
+days are the post's date, else its first dateline; posts with neither are
+counted apart, never placed on a made-up day.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from feedwatch.campaigns.actors import channel_label
 from feedwatch.digest.chart import build_chart
 from feedwatch.digest.model import (
     AlertEntry,
@@ -40,6 +41,7 @@ from feedwatch.digest.model import (
 from feedwatch.digest.sql import Window, ensure_indexes
 from feedwatch.models import Post
 from feedwatch.parse.text import tag_key
+from feedwatch.store.actor import channel_label
 from feedwatch.store.backend import Connection, Database
 from feedwatch.store.queries import link
 from feedwatch.store.rows import chunks, post_from_row
@@ -87,11 +89,14 @@ def _spellings(conn: Connection, keys: dict[int, str]) -> dict[int, tuple[str, .
 
 def channel_rows(conn: Connection, limit: int = TOP_CHANNELS) -> list[ChannelRow]:
     rows = conn.execute(
-        "SELECT w.actor, count(*) AS n, sum(w.fwd), min(p.date), max(p.date) FROM temp.digest_window w"
-        " JOIN posts p ON p.id = w.id GROUP BY w.actor ORDER BY n DESC, w.actor LIMIT ?",
+        "SELECT w.actor, min(p.actor_name), count(*) AS n, sum(w.fwd), min(p.date), max(p.date)"
+        " FROM temp.digest_window w JOIN posts p ON p.id = w.id GROUP BY w.actor ORDER BY n DESC, w.actor LIMIT ?",
         [limit],
     ).fetchall()
-    return [ChannelRow(actor or "unknown", n, fwd or 0, _when(lo), _when(hi)) for actor, n, fwd, lo, hi in rows]
+    return [
+        ChannelRow(name or actor or "unknown", n, fwd or 0, _when(lo), _when(hi))
+        for actor, name, n, fwd, lo, hi in rows
+    ]
 
 
 def _when(text: str | None) -> datetime | None:

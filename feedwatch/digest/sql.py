@@ -1,9 +1,10 @@
 """SQL fragments over stored posts (alias p) that the digest queries share.
 
-They follow the campaign detector's view of a post: its actor is the chat
-(its username, else `i:<numeric id>`, else `t:<export title>`), else the
-forwarded origin, else the file it was read from; it is a forward when a chat
-posted another's post; its day is its date, else its first dateline.
+A post's actor and whether it is a forward are the store's columns
+(feedwatch.store.actor: the campaign detector's rule, applied when the post
+was written): the chat, else the forwarded origin, else the file it was read
+from; a forward is a chat's post of another's. Its day is its date, else its
+first dateline.
 """
 
 from __future__ import annotations
@@ -13,35 +14,10 @@ from datetime import datetime
 
 from feedwatch.models import iso
 from feedwatch.store.backend import Connection
-from feedwatch.store.merge import title_key
 
-ACTOR = (
-    "coalesce('@' || p.channel, 'i:' || json_extract(p.json, '$.channel_id'),"
-    " 't:' || title_key(json_extract(p.json, '$.channel_title')),"
-    " '@' || json_extract(p.json, '$.forwarded_from.channel'),"
-    " json_extract(p.json, '$.forwarded_from.name'), 'file:' || json_extract(p.json, '$.source.path'),"
-    " json_extract(p.json, '$.source.format'))"
-)
-_ORIGIN = (
-    "lower(coalesce(json_extract(p.json, '$.forwarded_from.channel'),"
-    " json_extract(p.json, '$.forwarded_from.name'), ''))"
-)
-FORWARD = (
-    "(coalesce(p.channel, json_extract(p.json, '$.channel_id'), json_extract(p.json, '$.channel_title'))"
-    f" IS NOT NULL AND json_extract(p.json, '$.forwarded_from') IS NOT NULL AND {_ORIGIN}"
-    " <> lower(coalesce(p.channel, '')) AND (json_extract(p.json, '$.channel_title') IS NULL OR"
-    f" title_key({_ORIGIN}) <> title_key(json_extract(p.json, '$.channel_title'))))"
-)
+ACTOR = "p.actor"
+FORWARD = "(p.origin IS NOT NULL)"
 DAY = "coalesce(substr(p.date, 1, 10), json_extract(p.json, '$.datelines[0].date'))"
-
-
-def register(conn: Connection) -> None:
-    """Give `conn` the SQL function ACTOR and FORWARD call: title_key(title), the store's identity of a title.
-
-    A PostgreSQL store defines it in its schema (feedwatch.store.pg).
-    """
-    if isinstance(conn, sqlite3.Connection):
-        conn.create_function("title_key", 1, lambda t: None if t is None else title_key(t), deterministic=True)
 
 
 def ensure_indexes(conn: Connection) -> None:
@@ -72,7 +48,6 @@ class Window:
         where = (f"{column} >= ? AND " if since else "") + f"{column} <= ?"
         self.args = [*([iso(since)] if since else []), iso(until)]
         conn.execute("DROP TABLE IF EXISTS temp.digest_window")
-        register(conn)
         conn.execute(
             f"CREATE TEMP TABLE digest_window AS SELECT p.id AS id, {ACTOR} AS actor, {FORWARD} AS fwd, {DAY} AS day"
             f" FROM posts p WHERE {where}",

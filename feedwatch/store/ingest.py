@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from feedwatch.models import Post
+from feedwatch.store import actor, passages
 from feedwatch.store import merge as mg
-from feedwatch.store import passages
 from feedwatch.store.backend import Connection, is_postgres
 from feedwatch.store.rows import chunks, post_from_row, post_values, storable
 from feedwatch.store.tags import TagIds
@@ -30,18 +30,20 @@ NEW, UPDATED, UNCHANGED = "new", "updated", "unchanged"
 _SELECT = "SELECT id, ident, title, text, author, json, first_seen, last_seen, text_since FROM posts WHERE "
 _INSERT = (
     "INSERT INTO posts (id, ident, channel, message_id, fingerprint, kind, date, title, text, author,"
-    " key_points, views, forwards, json, first_seen, last_seen, text_since)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " key_points, views, forwards, json, first_seen, last_seen, text_since, actor, origin, actor_name)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# The actor columns (feedwatch.store.actor), set with every write of a post's fields: the rule is applied once.
+ACTOR_SET = ", actor = ?, origin = ?, actor_name = ?"
 _UPDATE = (
     "UPDATE posts SET ident = ?, channel = ?, message_id = ?, fingerprint = ?, kind = ?, date = ?,"
     " title = ?, text = ?, author = ?, key_points = ?, views = ?, forwards = ?, json = ?,"
-    " first_seen = ?, last_seen = ?, text_since = ? WHERE id = ?"
+    " first_seen = ?, last_seen = ?, text_since = ?" + ACTOR_SET + " WHERE id = ?"
 )
 # The same without the searched columns, so the FTS trigger does not re-index an unchanged text.
 _UPDATE_META = (
     "UPDATE posts SET ident = ?, channel = ?, message_id = ?, fingerprint = ?, kind = ?, date = ?,"
-    " views = ?, forwards = ?, json = ?, first_seen = ?, last_seen = ?, text_since = ? WHERE id = ?"
+    " views = ?, forwards = ?, json = ?, first_seen = ?, last_seen = ?, text_since = ?" + ACTOR_SET + " WHERE id = ?"
 )
 _SEARCHED = ("title", "text", "key_points", "author")
 # New rows take the ids from the batch's first one up, so this indexes exactly the batch's new posts.
@@ -162,6 +164,8 @@ class Batch:
             f" WHERE ident >= ? AND ident < ? AND NOT EXISTS (SELECT 1 FROM posts AS p WHERE p.ident = ? || {rest})",
             [new, username, username, username, old, old[:-1] + "0", new],
         )
+        # Their actor was the chat's id; it is its username now (the one rule applied again, to these rows).
+        actor.update(self.conn, "ident >= ? AND ident < ? AND actor = ?", [new, new[:-1] + "0", f"i:{channel_id}"])
         both = self.conn.execute(
             f"SELECT p.id, posts.id FROM posts JOIN posts AS p ON p.ident = ? || {rest}"
             " WHERE posts.ident >= ? AND posts.ident < ?",

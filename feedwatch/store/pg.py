@@ -16,7 +16,7 @@ that differ into PostgreSQL's, all in this one place:
 
 The schema (migration 001) defines the SQLite functions the queries call
 (json_extract, json_set, json_each, instr, julianday, group_concat, the
-two-argument max and min, sum over a truth value, title_key) and a `nocase`
+two-argument max and min, sum over a truth value) and a `nocase`
 collation, so `COLLATE NOCASE` means what it means in SQLite. Text sorts
 bytewise (COLLATE "C"), as in SQLite, whatever the database's locale.
 
@@ -470,9 +470,23 @@ def _statements_001() -> list[str]:
     ]
 
 
+def _statements_002() -> list[Any]:
+    """The actor columns of posts, filled for the stored posts (SQLite's migration 015)."""
+    from feedwatch.store.schema import backfill_actors
+
+    return [
+        'ALTER TABLE posts ADD COLUMN actor TEXT COLLATE "C", ADD COLUMN origin TEXT COLLATE "C",'
+        ' ADD COLUMN actor_name TEXT COLLATE "C"',
+        "DROP FUNCTION IF EXISTS title_key(text)",  # what the digest's SQL derived the actor with; Python does now
+        backfill_actors,
+    ]
+
+
 # Ordered, never edited once shipped: a change is a new entry at the end. Independent of SQLite's list.
+# A step is a statement written for PostgreSQL, or a function of the connection (work done in Python).
 MIGRATIONS: list[tuple[str, Any]] = [
     ("001_schema", _statements_001),
+    ("002_actors", _statements_002),
 ]
 
 
@@ -517,7 +531,10 @@ def migrate(conn: PgConnection) -> list[str]:
             if name in done:
                 continue
             for statement in steps():
-                conn.run(statement)
+                if callable(statement):
+                    statement(conn)
+                else:
+                    conn.run(statement)
             conn.execute(
                 "INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, datetime.now(UTC).isoformat()]
             )

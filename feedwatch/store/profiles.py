@@ -16,40 +16,36 @@ from feedwatch.store.backend import Connection
 TOP = 5
 
 
-# A post's actor: its channel, else its chat's title or numeric id (a Desktop export without a username), else (a
-# pasted copy) the channel or name it was forwarded from, the way the campaign detector counts actors. Posts with
-# none of these (statements, notes) belong to no channel.
-_ACTOR = (
-    "coalesce(channel, json_extract(json, '$.channel_title'), 'id ' || json_extract(json, '$.channel_id'),"
-    " json_extract(json, '$.forwarded_from.channel'), json_extract(json, '$.forwarded_from.name'))"
-)
-_ORIGIN = "lower(coalesce(json_extract(json, '$.forwarded_from.channel'), json_extract(json, '$.forwarded_from.name')))"
+# A post's actor, the origin of a forward and the actor's name are the store's columns (feedwatch.store.actor: the
+# campaign detector's rule). A channel's posts are those of its actor: a pasted copy counts for the channel or name
+# it was forwarded from. Posts whose actor is the file they were read from (statements, notes) belong to no channel.
+_CHANNEL_POSTS = "substr(actor, 1, 5) <> 'file:'"
 _NAME = "trim(:channel, ' @')"
 
 
+def channel_name(alias: str = "") -> str:
+    """Return the SQL of the channel a post (of table alias `alias`) counts for, as the profiles name it: the
+    username or title as written (without '@'), or NULL for a post that belongs to no channel."""
+    p = f"{alias}." if alias else ""
+    return f"CASE WHEN substr({p}actor, 1, 5) = 'file:' THEN NULL ELSE ltrim({p}actor_name, '@') END"
+
+
 def _posts_of_channel(one: bool) -> str:
+    columns = "id, actor AS ch, date, origin, actor_name AS name FROM posts"
     if one:  # the channel's own posts through the unique ident index ('c:<name>/<id>'; '0' sorts after '/')
         return (
-            f"SELECT id, channel AS actor, lower(channel) AS ch, date, {_ORIGIN} AS origin FROM posts"
-            f" WHERE ident >= 'c:' || lower({_NAME}) || '/' AND ident < 'c:' || lower({_NAME}) || '0'"
-            f" UNION ALL SELECT id, {_ACTOR}, lower({_ACTOR}), date, {_ORIGIN} FROM posts"
-            f" WHERE channel IS NULL AND lower({_ACTOR}) = lower({_NAME})"
+            f"SELECT {columns} WHERE ident >= 'c:' || lower({_NAME}) || '/' AND ident < 'c:' || lower({_NAME}) || '0'"
+            f" UNION ALL SELECT {columns} WHERE channel IS NULL AND {_CHANNEL_POSTS}"
+            f" AND (actor = lower({_NAME}) OR ltrim(actor_name, '@') = {_NAME} COLLATE NOCASE)"
         )
-    return (
-        f"SELECT id, {_ACTOR} AS actor, lower({_ACTOR}) AS ch, date, {_ORIGIN} AS origin FROM posts"
-        f" WHERE {_ACTOR} IS NOT NULL"
-    )
+    return f"SELECT {columns} WHERE {_CHANNEL_POSTS}"
 
 
 def _origins(one: bool) -> str:
     """(forwarding channel, origin, posts): from every post for one channel (who forwards it), else from mine."""
     if one:
-        return (
-            f"SELECT lower({_ACTOR}) AS ch, {_ORIGIN} AS origin, count(*) AS n FROM posts"
-            " WHERE json_extract(json, '$.forwarded_from') IS NOT NULL GROUP BY 1, 2"
-            " HAVING origin IS NOT NULL AND origin != ch"
-        )
-    return "SELECT ch, origin, count(*) AS n FROM mine WHERE origin IS NOT NULL AND origin != ch GROUP BY 1, 2"
+        return "SELECT actor AS ch, origin, count(*) AS n FROM posts WHERE origin IS NOT NULL GROUP BY 1, 2"
+    return "SELECT ch, origin, count(*) AS n FROM mine WHERE origin IS NOT NULL GROUP BY 1, 2"
 
 
 def channels_sql(one: bool = False) -> str:
@@ -60,12 +56,12 @@ WITH mine AS MATERIALIZED ({_posts_of_channel(one)}),
 chosen AS (
   SELECT c.username, c.title, lower(c.username) AS ch FROM channels c WHERE c.username IS NOT NULL {which}
   UNION ALL
-  SELECT min(m.actor), NULL, m.ch FROM mine m
+  SELECT min(ltrim(m.name, '@')), NULL, m.ch FROM mine m
   WHERE m.ch NOT IN (SELECT lower(username) FROM channels WHERE username IS NOT NULL) GROUP BY m.ch
 ),
 per AS (
   SELECT ch, count(*) AS posts, min(date) AS first_post, max(date) AS last_post,
-         sum(coalesce(origin, ch) != ch) AS forwarded_posts
+         sum(origin IS NOT NULL) AS forwarded_posts
   FROM mine GROUP BY ch
 ),
 tagged AS (

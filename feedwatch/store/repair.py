@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from feedwatch.store import actor
 from feedwatch.store import channels as ch
 from feedwatch.store import merge as mg
-from feedwatch.store.backend import Connection, has_table
-from feedwatch.store.ingest import _UPDATE, Row
+from feedwatch.store.backend import Connection, has_table, is_postgres
+from feedwatch.store.ingest import _UPDATE, ACTOR_SET, Row
 from feedwatch.store.rows import json_column, post_from_row, post_values
 
 _SELECT = "SELECT id, title, text, author, json FROM posts"
@@ -104,9 +105,18 @@ def merge_rows(conn: Connection, keep: int, other: int) -> None:
         conn.execute(f"DELETE FROM {table} WHERE post = ?", [other])
     conn.execute("DELETE FROM posts WHERE id = ?", [other])
     row = Row(keep, kept[0], merged, min(kept[6], gone[6]), max(kept[7], gone[7]), kept[8])
-    conn.execute(_UPDATE, [*post_values(row)[1:], keep])
+    values = post_values(row)[1:]
+    if _before_actor_columns(conn):  # migration 009 merges rows before 015 adds the columns (015 fills them)
+        conn.execute(_UPDATE.replace(ACTOR_SET, ""), [*values[: -len(actor.COLUMNS)], keep])
+    else:
+        conn.execute(_UPDATE, [*values, keep])
     if has_table(conn, "echo_passages"):  # from migration 013 on
         from feedwatch.store import passages
 
         passages.drop(conn, [other])
         passages.reindex(conn, [(keep, merged)])
+
+
+def _before_actor_columns(conn: Connection) -> bool:
+    """True in an SQLite store that migration 015 has not yet given the actor columns."""
+    return not is_postgres(conn) and not any(r[1] == "actor" for r in conn.execute("PRAGMA table_info(posts)"))

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from feedwatch.models import Post, iso, stored_json, stored_post
+from feedwatch.store import actor
 
 if TYPE_CHECKING:
     from feedwatch.store.ingest import Row
@@ -40,7 +41,7 @@ def json_column(post: Post) -> str:
 
 
 def post_values(row: Row) -> tuple[Any, ...]:
-    """Return the posts-table values of a row, in the INSERT column order."""
+    """Return the posts-table values of a row, in the INSERT column order (the actor columns last)."""
     post = row.post
     return (
         row.id,
@@ -60,6 +61,7 @@ def post_values(row: Row) -> tuple[Any, ...]:
         row.first_seen,
         row.last_seen,
         row.text_since,
+        *actor.of(post),
     )
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import sqlite_utils
 
 from feedwatch.errors import StoreError
+from feedwatch.store.backend import Connection
 
 # PRAGMA application_id of a feedwatch database: "FDWT".
 APPLICATION_ID = 0x46445754
@@ -405,6 +406,31 @@ def m014_folder_files(db: sqlite_utils.Database) -> None:
     )
 
 
+ACTOR_COLUMNS = """
+ALTER TABLE posts ADD COLUMN actor TEXT;
+ALTER TABLE posts ADD COLUMN origin TEXT;
+ALTER TABLE posts ADD COLUMN actor_name TEXT;
+"""
+
+
+def m015_actors(db: sqlite_utils.Database) -> None:
+    """Each post's actor, the origin of a forward and the actor's name, as columns of posts (the one rule of
+    feedwatch.store.actor, applied when a post is written), so the digest and the channel profiles read
+    them rather than deriving them again in SQL. The stored posts get theirs here, a page at a time, with a
+    progress bar on a terminal.
+    """
+    _run(db, ACTOR_COLUMNS)
+    backfill_actors(db.conn)
+
+
+def backfill_actors(conn: Connection) -> None:
+    """Fill the actor columns of the stored posts, with a bar on a terminal (both backends' migrations)."""
+    from feedwatch.cli.progress import counted
+    from feedwatch.store.actor import backfill
+
+    backfill(conn, lambda rows, total: counted(rows, "upgrading the store: each post's actor", total))
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_posts", m001_posts),
     ("002_history", m002_history),
@@ -419,6 +445,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("011_campaign_actors", m011_campaign_actors),
     ("013_echoes", m013_echoes),
     ("014_folder_files", m014_folder_files),
+    ("015_actors", m015_actors),
 ]
 
 

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from common import Figure, best_of, size
-from store import BATCH, Generator, floor_rows
+from store import BATCH, Generator, floor_rows, floor_table
 
 N_CODEC = 20_000
 N_INGEST = size("FEEDWATCH_BENCH_INGEST_POSTS", 100_000, 1000)
@@ -102,11 +102,11 @@ def floor_seconds(workdir: Path, posts: list) -> tuple[float, float]:  # type: i
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("CREATE TABLE posts (" + ", ".join(f"c{i}" for i in range(17)) + ")")
+    insert = floor_table(conn)
     started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(rows), BATCH):
         conn.execute("BEGIN")
-        conn.executemany("INSERT INTO posts VALUES (" + ", ".join("?" * 17) + ")", rows[start : start + BATCH])
+        conn.executemany(insert, rows[start : start + BATCH])
         conn.execute("COMMIT")
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     conn.close()

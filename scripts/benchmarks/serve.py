@@ -54,7 +54,7 @@ def run(workdir: Path) -> list[Figure]:
         ("tag_timeline", browse.TAG_TIMELINE, {"tag": "tag3"}),
         ("search", browse.SEARCH, {"q": "topic3"}),
         ("changed_posts", browse.CHANGED_POSTS, {}),
-        ("post_history", profiles.POST_HISTORY, {"post": "chan3/4"}),
+        ("post_history", profiles.POST_HISTORY, {"post": "chan3/4", "row_id": -1}),
     ]
     figures = []
     for name, sql, params in pages:

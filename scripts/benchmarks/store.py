@@ -90,6 +90,13 @@ class Generator:
             yield [self.post(n) for n in range(start, min(total, start + CHUNK))]
 
 
+def floor_table(conn: sqlite3.Connection) -> str:
+    """Create the floor's plain table, as wide as a posts row the store writes; return the INSERT of one row."""
+    width = len(floor_rows([Generator(seed=1).post(0)], 1)[0])
+    conn.execute("CREATE TABLE posts (" + ", ".join(f"c{i}" for i in range(width)) + ")")
+    return "INSERT INTO posts VALUES (" + ", ".join("?" * width) + ")"
+
+
 def floor_rows(posts: list[Post], first_id: int) -> list[tuple[object, ...]]:
     """The rows the store writes to its posts table for `posts`, built outside the timing."""
     from feedwatch.store.ingest import Row
@@ -145,12 +152,12 @@ def sql_share(path: Path, n: int) -> tuple[float, float, float, dict[str, float]
     floor = sqlite3.connect(path.with_name("sql-floor.db"), isolation_level=None)
     floor.execute("PRAGMA journal_mode = WAL")
     floor.execute("PRAGMA synchronous = NORMAL")
-    floor.execute("CREATE TABLE posts (" + ", ".join(f"c{i}" for i in range(17)) + ")")
+    insert = floor_table(floor)
     rows = [row for number, posts in enumerate(chunks) for row in floor_rows(posts, number * CHUNK + 1)]
     started = time.process_time()
     for start in range(0, len(rows), BATCH):
         floor.execute("BEGIN")
-        floor.executemany("INSERT INTO posts VALUES (" + ", ".join("?" * 17) + ")", rows[start : start + BATCH])
+        floor.executemany(insert, rows[start : start + BATCH])
         floor.execute("COMMIT")
     floor_cpu = time.process_time() - started
     floor.close()
@@ -166,7 +173,7 @@ def ingest_seconds(path: Path) -> tuple[float, float, list[float]]:
     floor = sqlite3.connect(path.with_name("floor.db"), isolation_level=None)
     floor.execute("PRAGMA journal_mode = WAL")
     floor.execute("PRAGMA synchronous = NORMAL")
-    floor.execute("CREATE TABLE posts (" + ", ".join(f"c{i}" for i in range(17)) + ")")
+    insert = floor_table(floor)
     store_s = floor_s = 0.0
     done = 0
     for posts in Generator().chunks(N):
@@ -178,7 +185,7 @@ def ingest_seconds(path: Path) -> tuple[float, float, list[float]]:
         started = time.perf_counter()
         for start in range(0, len(rows), BATCH):  # the store's transaction size, so both commit as often
             floor.execute("BEGIN")
-            floor.executemany("INSERT INTO posts VALUES (" + ", ".join("?" * 17) + ")", rows[start : start + BATCH])
+            floor.executemany(insert, rows[start : start + BATCH])
             floor.execute("COMMIT")
         floor_s += time.perf_counter() - started
         done += len(posts)
@@ -268,7 +275,7 @@ def echo_latencies(path: Path) -> list[float]:
 
 PG_FLOOR_COLUMNS = (
     "id, ident, channel, message_id, fingerprint, kind, date, title, text, author, key_points, views, forwards,"
-    " json, first_seen, last_seen, text_since"
+    " json, first_seen, last_seen, text_since, actor, origin, actor_name"
 )
 
 
