@@ -20,10 +20,12 @@ from feedwatch.cli.migrate_cmd import migrate_store_command
 from feedwatch.cli.network_cmds import discover_command, echoes_command, network_command
 from feedwatch.cli.parse_cmd import parse_command
 from feedwatch.cli.poll_cmd import poll_command, run_command
+from feedwatch.cli.progress import counted
 from feedwatch.cli.serve_cmd import serve_command
 from feedwatch.cli.store_cmds import export_command, ingest_command, search_command
 from feedwatch.cli.watch_cmd import watch_command
 from feedwatch.cli.worker_cmd import queue_command, worker_command
+from feedwatch.store import schema
 
 
 @click.group(
@@ -37,6 +39,7 @@ Examples:
 @click.version_option(__version__, prog_name="feedwatch")
 def main() -> None:
     """feedwatch: public Telegram channels as a searchable, alerting record."""
+    schema.progress = counted  # a store upgraded by this command shows a bar on a terminal
 
 
 main.add_command(parse_command)

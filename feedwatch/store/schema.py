@@ -9,8 +9,9 @@ migration that has shipped: add a new one at the end.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlite_utils
 
@@ -423,12 +424,20 @@ def m015_actors(db: sqlite_utils.Database) -> None:
     backfill_actors(db.conn)
 
 
+def _no_progress(items: Iterator[Any], label: str, total: int | None) -> Iterator[Any]:
+    return items
+
+
+# How a long migration step shows its progress: `progress(items, label, total)` wraps the items it works through.
+# The library shows none; the command line installs its terminal bar here (feedwatch.cli.main).
+progress: Callable[[Iterator[Any], str, int | None], Iterator[Any]] = _no_progress
+
+
 def backfill_actors(conn: Connection) -> None:
-    """Fill the actor columns of the stored posts, with a bar on a terminal (both backends' migrations)."""
-    from feedwatch.cli.progress import counted
+    """Fill the actor columns of the stored posts, with `progress` around them (both backends' migrations)."""
     from feedwatch.store.actor import backfill
 
-    backfill(conn, lambda rows, total: counted(rows, "upgrading the store: each post's actor", total))
+    backfill(conn, lambda rows, total: progress(rows, "upgrading the store: each post's actor", total))
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
