@@ -174,7 +174,7 @@ def test_a_database_whose_folder_table_predates_its_migration_keeps_what_it_read
     conn.execute("INSERT INTO folder_files VALUES (?, ?, ?, ?, ?, ?)", read)
     conn.close()
     with Store.open(path) as store:
-        assert applied(store.db)[-1] == "014_folder_files"
+        assert "014_folder_files" in applied(store.db)
         assert store.db.execute("SELECT * FROM folder_files").fetchall() == [read]
         report = FolderWatcher(store, settle=0).poll(str(folder))
         assert report.ok and report.new == 0 and store.count() == 0  # read before: not read again

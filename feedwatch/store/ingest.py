@@ -51,7 +51,7 @@ _INDEX_NEW = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """A post row while a batch works on it."""
 
@@ -73,7 +73,8 @@ class Batch:
     """Merges a list of posts into the stored ones and writes the result."""
 
     def __init__(self, conn: Connection, tags: TagIds, observed_at: str, label: str):
-        self.conn, self.tags, self.now, self.label = conn, tags, observed_at, label
+        self.conn, self.tags, self.now, self.label = conn, tags, observed_at, storable(label)
+        self.paths: dict[str | None, str | None] = {}  # each source path as the store holds it (see `storable`)
         self.by_ident: dict[str, Row] = {}
         self.by_fp: dict[str, list[Row]] = {}
         self.sources: list[tuple[Any, ...]] = []
@@ -258,29 +259,30 @@ class Batch:
         ).fetchone()
         return found is not None
 
+    def _path(self, path: str | None) -> str | None:
+        """Return a source path as the store holds it (`storable`), once per path and batch."""
+        try:
+            return self.paths[path]
+        except KeyError:
+            stored = self.paths[path] = storable(path)
+            return stored
+
     def _note_source(self, row: Row, post: Post) -> bool:
-        route = (post.source.format, storable(post.source.path), post.source.index)  # as the store holds it
+        source = post.source
+        route = (source.format, self._path(source.path), source.index)
         if route in row.sources:
             return False
         row.sources.add(route)
-        self.sources.append((row.id, *route, storable(self.label), self.now))
+        self.sources.append((row.id, *route, self.label, self.now))
         return True
 
     def _observe(self, row: Row, post: Post) -> None:
         reactions = (
             json.dumps([[r.emoji, r.count] for r in post.reactions], ensure_ascii=False) if post.reactions else None
         )
+        path = self._path(post.source.path)
         self.observations.append(
-            (
-                row.id,
-                self.now,
-                post.views,
-                post.forwards,
-                post.replies,
-                reactions,
-                post.source.format,
-                storable(post.source.path),
-            )
+            (row.id, self.now, post.views, post.forwards, post.replies, reactions, post.source.format, path)
         )
 
     def _note_channel(self, post: Post) -> None:
