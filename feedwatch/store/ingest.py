@@ -23,7 +23,7 @@ from feedwatch.models import Post
 from feedwatch.store import actor, passages
 from feedwatch.store import merge as mg
 from feedwatch.store.backend import Connection, is_postgres
-from feedwatch.store.rows import chunks, post_from_row, post_values, storable
+from feedwatch.store.rows import chunks, null_for, post_from_row, post_values, storable
 from feedwatch.store.tags import TagIds
 
 NEW, UPDATED, UNCHANGED = "new", "updated", "unchanged"
@@ -53,7 +53,7 @@ _INDEX_NEW = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """A post row while a batch works on it."""
 
@@ -75,7 +75,9 @@ class Batch:
     """Merges a list of posts into the stored ones and writes the result."""
 
     def __init__(self, conn: Connection, tags: TagIds, observed_at: str, label: str):
-        self.conn, self.tags, self.now, self.label = conn, tags, observed_at, label
+        self.conn, self.tags, self.now, self.label = conn, tags, observed_at, storable(label)
+        self.paths: dict[str | None, str | None] = {}  # each source path as the store holds it (see `storable`)
+        self.null = null_for(conn)  # what the rows carry for an unknown value
         self.by_ident: dict[str, Row] = {}
         self.by_fp: dict[str, list[Row]] = {}
         self.sources: list[tuple[Any, ...]] = []
@@ -262,28 +264,42 @@ class Batch:
         ).fetchone()
         return found is not None
 
+    def _path(self, path: str | None) -> str | None:
+        """Return a source path as the store holds it (`storable`), once per path and batch."""
+        try:
+            return self.paths[path]
+        except KeyError:
+            stored = self.paths[path] = storable(path)
+            return stored
+
     def _note_source(self, row: Row, post: Post) -> bool:
-        route = (post.source.format, storable(post.source.path), post.source.index)  # as the store holds it
+        source = post.source
+        route = (source.format, self._path(source.path), source.index)
         if route in row.sources:
             return False
         row.sources.add(route)
-        self.sources.append((row.id, *route, storable(self.label), self.now))
+        fmt, path, index = route
+        null = self.null
+        self.sources.append(
+            (row.id, fmt, null if path is None else path, null if index is None else index, self.label, self.now)
+        )
         return True
 
     def _observe(self, row: Row, post: Post) -> None:
         reactions = (
             json.dumps([[r.emoji, r.count] for r in post.reactions], ensure_ascii=False) if post.reactions else None
         )
+        path, null = self._path(post.source.path), self.null
         self.observations.append(
             (
                 row.id,
                 self.now,
-                post.views,
-                post.forwards,
-                post.replies,
-                reactions,
+                null if post.views is None else post.views,
+                null if post.forwards is None else post.forwards,
+                null if post.replies is None else post.replies,
+                null if reactions is None else reactions,
                 post.source.format,
-                storable(post.source.path),
+                null if path is None else path,
             )
         )
 
@@ -305,10 +321,10 @@ class Batch:
         rows = list(self.rows())
         fresh = [r for r in rows if r.new]
         changed = [r for r in rows if r.dirty and not r.new]
-        self.conn.executemany(_INSERT, [post_values(r) for r in fresh])
+        self.conn.executemany(_INSERT, [post_values(r, self.null) for r in fresh])
         if fresh and not is_postgres(self.conn):  # PostgreSQL indexes them itself (a generated tsvector column)
             self.conn.execute(_INDEX_NEW, [min(r.id for r in fresh)])
-        values = [(r, post_values(r)) for r in changed]
+        values = [(r, post_values(r, self.null)) for r in changed]
         self.conn.executemany(_UPDATE, [(*v[1:], r.id) for r, v in values if r.searched_changed])
         self.conn.executemany(_UPDATE_META, [(*v[1:7], *v[11:], r.id) for r, v in values if not r.searched_changed])
         self.conn.executemany(

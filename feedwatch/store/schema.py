@@ -440,6 +440,18 @@ def backfill_actors(conn: Connection) -> None:
     backfill(conn, lambda rows, total: progress(rows, "upgrading the store: each post's actor", total))
 
 
+# What FTS5 may hold in memory of a transaction's new index entries before it writes them out as a segment.
+SEARCH_PENDING_BYTES = 16 * 1024 * 1024
+
+
+def m016_search_segments(db: sqlite_utils.Database) -> None:
+    """The search index writes each ingest batch as one segment: FTS5 keeps up to 16 MiB of a transaction's
+    new entries in memory (its `hashsize`; 1 MiB by default) before writing them, so a batch of 5,000 posts
+    is one segment rather than several, and FTS5 merges segments (rewriting their entries) less often.
+    """
+    db.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('hashsize', ?)", [SEARCH_PENDING_BYTES])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_posts", m001_posts),
     ("002_history", m002_history),
@@ -455,6 +467,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("013_echoes", m013_echoes),
     ("014_folder_files", m014_folder_files),
     ("015_actors", m015_actors),
+    ("016_search_segments", m016_search_segments),
 ]
 
 

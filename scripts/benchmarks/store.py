@@ -117,6 +117,12 @@ class TimedConnection:
     def __getattr__(self, name: str) -> object:
         return getattr(self._conn, name)
 
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The connection timed: `is_postgres` looks through to it, so the store writes as to SQLite (search index
+        included; without this, the store took the wrapper for PostgreSQL and left its FTS5 statement out)."""
+        return self._conn
+
     def _timed(self, method: str, sql: str, *args: object) -> object:
         started = time.process_time()
         result = getattr(self._conn, method)(sql, *args)
