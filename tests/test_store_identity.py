@@ -261,7 +261,7 @@ def old_database(path: Path, posts: list[Post], monkeypatch: pytest.MonkeyPatch)
         patch.setattr(ingest_module, "_INSERT", insert)  # no actor columns before 015
         for name in ("_UPDATE", "_UPDATE_META"):
             patch.setattr(ingest_module, name, getattr(ingest_module, name).replace(ingest_module.ACTOR_SET, ""))
-        patch.setattr(ingest_module, "post_values", lambda row: post_values(row)[:-3])
+        patch.setattr(ingest_module, "post_values", lambda row, null=None: post_values(row, null)[:-3])
         conn.execute("BEGIN")
         work = Batch(conn, TagIds(), "2024-03-01T00:00:00+00:00", str(path))
         results = [work.add(p, ident) for p, ident in work.load(posts)]
