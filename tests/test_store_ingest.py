@@ -412,3 +412,25 @@ def test_unknown_values_are_stored_as_null(store: Store) -> None:
     assert tuple(unknown_row) == (None, None, None)
     assert store.db.execute("SELECT count(*) FROM observations WHERE reactions IS NULL").fetchone()[0] == 1
     assert store.db.execute("SELECT count(*) FROM post_sources WHERE path IS NULL AND idx IS NULL").fetchone()[0] == 1
+
+
+def test_a_post_id_is_never_given_twice_so_readers_past_a_stored_id_miss_nothing(store: Store) -> None:
+    """The newest posts deleted (their input read again without them), the next post takes a new id, and the echo
+    index, which reads the posts past the last id it read, still indexes it."""
+    from feedwatch.store import passages
+
+    words = "the ministry says the talks in geneva ended without any agreement on the grain corridor"
+    first = [post(f"{words} {i}", path="feed.txt", index=i, channel="a", message_id=i) for i in range(3)]
+    store.ingest(first, "feed.txt", observed_at=at(1))
+    highest = store.db.execute("SELECT max(id) FROM posts").fetchone()[0]
+    passages.catch_up(store.db.conn)
+    assert passages.indexed_to(store.db.conn) == highest
+    store.ingest(first[:1], "feed.txt", observed_at=at(2))  # the file read again holds only its first post
+    assert store.forget_replaced("feed.txt", at(2)) == 2
+    assert store.db.execute("SELECT max(id) FROM posts").fetchone()[0] < highest
+    echoed = post(f"{words} again", path="other.txt", index=0, channel="b", message_id=1)
+    store.ingest([echoed], "other.txt", observed_at=at(3))
+    new_id = store.db.execute("SELECT id FROM posts WHERE channel = 'b'").fetchone()[0]
+    assert new_id > highest
+    assert passages.catch_up(store.db.conn) == 1
+    assert store.db.execute("SELECT count(*) FROM echo_passages WHERE post = ?", [new_id]).fetchone()[0] >= 1

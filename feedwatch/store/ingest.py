@@ -85,7 +85,10 @@ class Batch:
         self.observations: list[tuple[Any, ...]] = []
         self.channels: dict[str, tuple[str, int | None, str | None]] = {}
         self.chats: dict[str, tuple[int | None, str | None]] = {}  # chats without a username, by chat key
-        self.next_id = (conn.execute("SELECT max(id) FROM posts").fetchone()[0] or 0) + 1
+        stored, given = conn.execute(
+            "SELECT (SELECT max(id) FROM posts), (SELECT value FROM post_ids WHERE key = 'posts')"
+        ).fetchone()
+        self.next_id = max(stored or 0, given or 0) + 1  # never an id given before (schema.POST_IDS)
 
     def load(self, posts: list[Post]) -> list[tuple[Post, str]]:
         """Resolve the posts' chats and read the stored rows they could merge with; return (post, identity).
@@ -322,6 +325,12 @@ class Batch:
         fresh = [r for r in rows if r.new]
         changed = [r for r in rows if r.dirty and not r.new]
         self.conn.executemany(_INSERT, [post_values(r, self.null) for r in fresh])
+        if fresh:
+            self.conn.execute(
+                "INSERT INTO post_ids (key, value) VALUES ('posts', ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",  # ids only grow (next_id)
+                [max(r.id for r in fresh)],
+            )
         if fresh and not is_postgres(self.conn):  # PostgreSQL indexes them itself (a generated tsvector column)
             self.conn.execute(_INDEX_NEW, [min(r.id for r in fresh)])
         values = [(r, post_values(r, self.null)) for r in changed]

@@ -482,11 +482,19 @@ def _statements_002() -> list[Any]:
     ]
 
 
+def _statements_003() -> list[Any]:
+    """The highest post id given so far (SQLite's migration 017)."""
+    from feedwatch.store.schema import POST_IDS
+
+    return [translate(POST_IDS)]
+
+
 # Ordered, never edited once shipped: a change is a new entry at the end. Independent of SQLite's list.
 # A step is a statement written for PostgreSQL, or a function of the connection (work done in Python).
 MIGRATIONS: list[tuple[str, Any]] = [
     ("001_schema", _statements_001),
     ("002_actors", _statements_002),
+    ("003_post_ids", _statements_003),
 ]
 
 

@@ -452,6 +452,17 @@ def m016_search_segments(db: sqlite_utils.Database) -> None:
     db.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('hashsize', ?)", [SEARCH_PENDING_BYTES])
 
 
+# The highest post id ever given, kept apart from the posts: a post id is never given twice, even after the newest
+# posts were deleted (an input read again that no longer holds them, two rows merged), so whatever reads the
+# posts past a stored id (the campaign detector, the echo index, workers) never skips a post that took an old id.
+POST_IDS = "CREATE TABLE post_ids (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+
+
+def m017_post_ids(db: sqlite_utils.Database) -> None:
+    """The highest post id given so far (POST_IDS), so that ids are never given again."""
+    _run(db, POST_IDS)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_posts", m001_posts),
     ("002_history", m002_history),
@@ -468,6 +479,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("014_folder_files", m014_folder_files),
     ("015_actors", m015_actors),
     ("016_search_segments", m016_search_segments),
+    ("017_post_ids", m017_post_ids),
 ]
 
 

@@ -45,6 +45,7 @@ TABLES = (
     "echo_passages",
     "echo_state",
     "folder_files",
+    "post_ids",
 )
 PAGE = 5000  # rows read and written at a time: memory stays flat whatever the store's size
 # What a new store holds already: not "non-empty".
