@@ -262,6 +262,8 @@ def old_database(path: Path, posts: list[Post], monkeypatch: pytest.MonkeyPatch)
         for name in ("_UPDATE", "_UPDATE_META"):
             patch.setattr(ingest_module, name, getattr(ingest_module, name).replace(ingest_module.ACTOR_SET, ""))
         patch.setattr(ingest_module, "post_values", lambda row, null=None: post_values(row, null)[:-3])
+        patch.setattr(ingest_module, "_IDS_GIVEN", "SELECT max(id), NULL FROM posts")  # no post_ids before 017
+        patch.setattr(ingest_module, "_ID_GIVEN", "SELECT ?")
         conn.execute("BEGIN")
         work = Batch(conn, TagIds(), "2024-03-01T00:00:00+00:00", str(path))
         results = [work.add(p, ident) for p, ident in work.load(posts)]

@@ -71,6 +71,14 @@ class Row:
     seen: bool = False
 
 
+# The highest post id stored and the highest ever given (schema.POST_IDS); then, noting a batch's highest (ids only
+# grow: see Batch.next_id).
+_IDS_GIVEN = "SELECT (SELECT max(id) FROM posts), (SELECT value FROM post_ids WHERE key = 'posts')"
+_ID_GIVEN = (
+    "INSERT INTO post_ids (key, value) VALUES ('posts', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+)
+
+
 class Batch:
     """Merges a list of posts into the stored ones and writes the result."""
 
@@ -85,9 +93,7 @@ class Batch:
         self.observations: list[tuple[Any, ...]] = []
         self.channels: dict[str, tuple[str, int | None, str | None]] = {}
         self.chats: dict[str, tuple[int | None, str | None]] = {}  # chats without a username, by chat key
-        stored, given = conn.execute(
-            "SELECT (SELECT max(id) FROM posts), (SELECT value FROM post_ids WHERE key = 'posts')"
-        ).fetchone()
+        stored, given = conn.execute(_IDS_GIVEN).fetchone()
         self.next_id = max(stored or 0, given or 0) + 1  # never an id given before (schema.POST_IDS)
 
     def load(self, posts: list[Post]) -> list[tuple[Post, str]]:
@@ -326,11 +332,7 @@ class Batch:
         changed = [r for r in rows if r.dirty and not r.new]
         self.conn.executemany(_INSERT, [post_values(r, self.null) for r in fresh])
         if fresh:
-            self.conn.execute(
-                "INSERT INTO post_ids (key, value) VALUES ('posts', ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",  # ids only grow (next_id)
-                [max(r.id for r in fresh)],
-            )
+            self.conn.execute(_ID_GIVEN, [max(r.id for r in fresh)])
         if fresh and not is_postgres(self.conn):  # PostgreSQL indexes them itself (a generated tsvector column)
             self.conn.execute(_INDEX_NEW, [min(r.id for r in fresh)])
         values = [(r, post_values(r, self.null)) for r in changed]
