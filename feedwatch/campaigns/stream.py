@@ -16,7 +16,7 @@ from datetime import UTC, datetime, time
 from typing import NamedTuple
 
 from feedwatch.models import Post
-from feedwatch.store.actor import actor_of, channel_of, origin_of
+from feedwatch.store.actor import actor_from, actor_of, channel_of, origin_of
 
 __all__ = ["Use", "actor_of", "channel_of", "origin_of", "stream_time", "use_of"]
 
@@ -48,23 +48,34 @@ def stream_time(post: Post) -> tuple[float, bool] | None:
 
 def use_of(post: Post) -> Use | None:
     """Return how the detector sees a post, or None when the post has no time to place it at."""
-    when = stream_time(post)
-    if when is None:
-        return None
-    actor, forward = actor_of(post)
-    url = post.url or (post.forwarded_from.url if post.forwarded_from else None)
+    date = post.date
+    if date is not None:  # stream_time's common case, inline: this runs for every post the detector reads
+        t, approximate = date.timestamp(), "date" in post.approximate
+    else:
+        when = stream_time(post)
+        if when is None:
+            return None
+        t, approximate = when
     channel = channel_of(post)
-    origin = origin_of(post) if forward else None
-    return Use(
-        when[0],
-        when[1],
-        actor,
-        forward,
-        url,
-        channel,
-        origin,
-        post.channel_title,
-        post.channel or post.channel_title or "",
-        post.channel_id,
-        post.forwarded_from.message_id if forward and post.forwarded_from else None,
+    source = post.forwarded_from
+    origin = origin_of(post) if source is not None else None
+    actor, forward = actor_from(post, channel, origin)
+    return _new(
+        Use,
+        (
+            t,
+            approximate,
+            actor,
+            forward,
+            post.url or (source.url if source is not None else None),
+            channel,
+            origin if forward else None,
+            post.channel_title,
+            post.channel or post.channel_title or "",
+            post.channel_id,
+            source.message_id if forward and source is not None else None,
+        ),
     )
+
+
+_new = tuple.__new__  # a Use of all its fields, without NamedTuple's keyword handling

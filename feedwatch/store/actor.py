@@ -69,8 +69,11 @@ def channel_of(post: Post) -> str | None:
 
 def actor_of(post: Post) -> tuple[str, bool]:
     """Return (actor, is a forward) of a post."""
-    origin = origin_of(post)
-    channel = channel_of(post)
+    return actor_from(post, channel_of(post), origin_of(post))
+
+
+def actor_from(post: Post, channel: str | None, origin: str | None) -> tuple[str, bool]:
+    """Return (actor, is a forward) of a post whose `channel_of` and `origin_of` are known already."""
     if channel:
         if origin is None or origin == channel:
             return channel, False
