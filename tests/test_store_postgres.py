@@ -196,3 +196,21 @@ def test_serve_says_in_one_line_that_it_reads_sqlite_only() -> None:
     result = run("serve", "--db", "postgresql://someone:s3cret@127.0.0.1:1/feedwatch")
     assert result.exit_code == 2 and result.output.count("\n") == 1
     assert "serve reads an SQLite store only" in result.output and "s3cret" not in result.output
+
+
+def test_a_reading_command_upgrades_a_store_made_by_an_older_feedwatch(postgres_url: str) -> None:
+    assert run("ingest", str(SEEDS), "--db", postgres_url).exit_code == 0
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # the store as the previous feedwatch left it
+        conn.execute("ALTER TABLE posts DROP COLUMN actor, DROP COLUMN origin, DROP COLUMN actor_name")
+        conn.execute("DROP TABLE post_ids")
+        conn.execute("DELETE FROM migrations WHERE name IN ('002_actors', '003_post_ids')")
+    found = run("search", "Guterres", "--db", postgres_url)
+    assert found.exit_code == 0 and "2 found" in found.output, found.output
+    with Store.open(postgres_url, writing=False) as store:
+        names = [r[0] for r in store.db.execute("SELECT name FROM migrations ORDER BY rowid")]
+        assert names == [name for name, _ in pg_backend.MIGRATIONS]
+        assert store.db.execute("SELECT count(*) FROM posts WHERE actor IS NULL").fetchone()[0] == 0
+    digest = run("digest", "--since", "all", "--format", "json", "--db", postgres_url)
+    assert digest.exit_code == 0 and json.loads(digest.stdout)["posts"] == 8

@@ -550,6 +550,13 @@ def migrate(conn: PgConnection) -> list[str]:
     return ran
 
 
+def _outdated(conn: PgConnection) -> bool:
+    """True when the store lacks migrations this feedwatch knows and has none it does not (an older one)."""
+    known = [name for name, _ in MIGRATIONS]
+    done = applied(conn)
+    return all(name in known for name in done) and any(name not in done for name in known)
+
+
 def check_current(conn: PgConnection) -> None:
     """Raise StoreError unless the store has exactly the migrations this feedwatch knows."""
     known = [name for name, _ in MIGRATIONS]
@@ -562,11 +569,20 @@ def check_current(conn: PgConnection) -> None:
 
 
 def open_database(url: str, *, writing: bool = True) -> PgDatabase:
-    """Connect to the store at `url` and bring its schema up to date (or check it, when only reading)."""
+    """Connect to the store at `url` and bring its schema up to date (or check it, when only reading).
+
+    A command that only reads upgrades a store made by an older feedwatch too, as it does an SQLite file it may
+    write; a user who may not write it is told to open it once with one who may.
+    """
     conn = connect(url)
     try:
         if writing or not applied(conn):
             migrate(conn)
+        elif _outdated(conn):
+            try:
+                migrate(conn)
+            except StoreError:  # not allowed to (a read-only user): as check_current says, unless upgraded meanwhile
+                check_current(conn)
         else:
             check_current(conn)
     except BaseException:
