@@ -19,7 +19,7 @@ from feedwatch.store import ChannelState, IngestResult, Store, repair
 from feedwatch.store import merge as mg
 from feedwatch.store.ingest import Batch
 from feedwatch.store.rows import post_values
-from feedwatch.store.schema import MIGRATIONS, POST_IDS, migrate
+from feedwatch.store.schema import MIGRATIONS, migrate
 from feedwatch.store.tags import TagIds
 
 SAME = "Free webinar tonight on concrete design. Join us! #Webinar"
@@ -265,7 +265,6 @@ def old_database(path: Path, posts: list[Post], monkeypatch: pytest.MonkeyPatch)
         patch.setattr(ingest_module, "_IDS_GIVEN", "SELECT max(id), NULL FROM posts")  # no post_ids before 017
         patch.setattr(ingest_module, "_ID_GIVEN", "SELECT ?")
         conn.execute("BEGIN")
-        conn.execute(POST_IDS)  # the writer of today notes the ids it gives (017); schema 008 has no such table
         work = Batch(conn, TagIds(), "2024-03-01T00:00:00+00:00", str(path))
         results = [work.add(p, ident) for p, ident in work.load(posts)]
         work.write()
@@ -274,7 +273,6 @@ def old_database(path: Path, posts: list[Post], monkeypatch: pytest.MonkeyPatch)
                 "INSERT INTO channels (username, title, channel_id, first_seen) VALUES (?, ?, ?, ?)",
                 [username, title, channel_id, at(1).isoformat()],
             )
-        conn.execute("DROP TABLE post_ids")
         conn.execute("COMMIT")
     conn.close()
     return results.count("new"), results.count("updated")
