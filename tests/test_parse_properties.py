@@ -16,7 +16,7 @@ from feedwatch.parse import read_lines as _read_lines
 from feedwatch.parse.dump import parse_text as parse_dump
 from feedwatch.parse.statement import parse_text as parse_statement
 from feedwatch.parse.structure import finish, key_points
-from feedwatch.parse.text import MENTION_RE, URL_RE, _url_matches, hashtags, tag_key
+from feedwatch.parse.text import MENTION_RE, URL_RE, _url_matches, hashtags, tag_key, urls
 
 # Text built from the pieces that matter to the parsers, plus anything at all.
 PIECES = st.sampled_from(
@@ -137,6 +137,7 @@ _PIECES = st.sampled_from([*"@.a_Bx1 \n#hHtTpPsS:/wW.mMeEſıİé«»<()\"'\u00a
 def test_the_quick_scans_find_what_the_regexes_do(text: str) -> None:
     """URLs are looked for only near their anchors, mentions from '@' to '@', key points after a heading word."""
     assert [m.span() for m in _url_matches(text)] == [m.span() for m in URL_RE.finditer(text)]
+    assert bool(urls(text)) == bool(URL_RE.search(text))  # its quick exit too, whatever the anchors' case
     slow_mentions = re.compile(r"(?<![\w@.])@([A-Za-z][A-Za-z0-9_]{3,31})\b")
     assert [m.span() for m in MENTION_RE.finditer(text)] == [m.span() for m in slow_mentions.finditer(text)]
     lines = ["Key talking points:", text, "• one", "ГЛАВНОЕ", text, "- two", "Main pointſ", "1) three"]

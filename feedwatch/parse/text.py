@@ -82,8 +82,8 @@ def mentions(text: str) -> tuple[str, ...]:
 def urls(text: str) -> tuple[str, ...]:
     """Return the URLs written out in `text`, trailing punctuation removed, unique, in order."""
     found: list[str] = []
-    if "://" not in text and "www." not in text and "t.me/" not in text and "WWW." not in text:
-        return ()  # no URL can match: skip the scan
+    if "://" not in text and "." not in text:
+        return ()  # no URL can start here ("://", "www." or "t.me/" in any case): skip the scan
     for match in _url_matches(text):
         url = match.group(0).rstrip(_URL_TRAIL)
         if url.count("(") < url.count(")"):
