@@ -200,19 +200,10 @@ def worker_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield str(tmp_path / "store.db")
         return
-    import uuid
+    from conftest import postgres_schema
 
-    from conftest import url_with_schema
-
-    server = request.getfixturevalue("postgres_server")
-    schema = f"fwstore_{uuid.uuid4().hex[:10]}"  # the store's own: it holds no tables but feedwatch's
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield url_with_schema(server, schema)
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    with postgres_schema(request.getfixturevalue("postgres_server")) as url:  # the store's own schema
+        yield url
 
 
 def _defer_polls(queue: str, channel: str, count: int) -> None:

@@ -550,13 +550,6 @@ def migrate(conn: PgConnection) -> list[str]:
     return ran
 
 
-def _outdated(conn: PgConnection) -> bool:
-    """True when the store lacks migrations this feedwatch knows and has none it does not (an older one)."""
-    known = [name for name, _ in MIGRATIONS]
-    done = applied(conn)
-    return all(name in known for name in done) and any(name not in done for name in known)
-
-
 def check_current(conn: PgConnection) -> None:
     """Raise StoreError unless the store has exactly the migrations this feedwatch knows."""
     known = [name for name, _ in MIGRATIONS]
@@ -578,13 +571,11 @@ def open_database(url: str, *, writing: bool = True) -> PgDatabase:
     try:
         if writing or not applied(conn):
             migrate(conn)
-        elif _outdated(conn):
+        else:
             try:
-                migrate(conn)
+                migrate(conn)  # a store made by an older feedwatch is upgraded; a current one is left as it is
             except StoreError:  # not allowed to (a read-only user): as check_current says, unless upgraded meanwhile
                 check_current(conn)
-        else:
-            check_current(conn)
     except BaseException:
         conn.close()
         raise
