@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from feedwatch.models import Post
-from feedwatch.store.backend import Connection
+from feedwatch.store.backend import Connection, paged
 from feedwatch.store.merge import chat_key, title_key
 
 TITLE = "t:"  # the key of a chat known only by its title, as the store names it (feedwatch.store.merge.chat_key)
@@ -123,19 +123,7 @@ def backfill(conn: Connection, progress: Callable[[Iterator[Any], int], Iterator
     """
     from feedwatch.store.rows import post_from_row
 
-    def stored() -> Iterator[Any]:
-        last = 0
-        while True:
-            rows = conn.execute(
-                "SELECT id, title, text, author, json FROM posts WHERE id > ? ORDER BY id LIMIT ?",
-                [last, BACKFILL_PAGE],
-            ).fetchall()
-            yield from rows
-            if len(rows) < BACKFILL_PAGE:
-                return
-            last = rows[-1][0]
-
-    rows = stored()
+    rows = paged(conn, "SELECT id, title, text, author, json FROM posts", page=BACKFILL_PAGE)
     if progress is not None:
         rows = progress(rows, int(conn.execute("SELECT count(*) FROM posts").fetchone()[0]))
     done, page = 0, []

@@ -75,6 +75,21 @@ def streamed(conn: Connection, sql: str, parameters: Any = None) -> Iterator[Any
         yield row
 
 
+def paged(conn: Connection, select: str, where: str = "", page: int = 1000) -> Iterator[Any]:
+    """Yield the rows of `select` (its first column the row id) and `where`, in id order, `page` rows at a time.
+
+    Read on `conn` itself, unlike `streamed`: memory stays flat, and the caller may write the rows it was given
+    within the transaction it reads in (a migration filling a column it has just added).
+    """
+    last = 0
+    while True:
+        rows = conn.execute(f"{select} WHERE id > ?{where} ORDER BY id LIMIT ?", [last, page]).fetchall()
+        yield from rows
+        if len(rows) < page:
+            return
+        last = rows[-1][0]
+
+
 def has_table(conn: Connection, name: str) -> bool:
     """True when the store has a table called `name`."""
     if is_postgres(conn):

@@ -18,7 +18,7 @@ from typing import Any
 from feedwatch.store import actor
 from feedwatch.store import channels as ch
 from feedwatch.store import merge as mg
-from feedwatch.store.backend import Connection, has_table, is_postgres
+from feedwatch.store.backend import Connection, has_table, is_postgres, paged
 from feedwatch.store.ingest import _UPDATE, ACTOR_SET, Row
 from feedwatch.store.rows import json_column, post_from_row, post_values
 
@@ -61,17 +61,7 @@ def rekey(conn: Connection) -> tuple[int, int]:
 
 def _old_keyed_rows(conn: Connection) -> Iterator[tuple[Any, ...]]:
     """Yield the rows with a message id stored under their text, a page at a time (memory stays flat)."""
-    last, page = 0, PAGE
-    while True:
-        rows = conn.execute(
-            f"{_SELECT} WHERE id > ? AND message_id IS NOT NULL AND substr(ident, 1, 2) IN"
-            " ('f:', 'r:') ORDER BY id LIMIT ?",
-            [last, page],
-        ).fetchall()
-        yield from rows
-        if len(rows) < page:
-            return
-        last = rows[-1][0]
+    return paged(conn, _SELECT, " AND message_id IS NOT NULL AND substr(ident, 1, 2) IN ('f:', 'r:')", PAGE)
 
 
 _POST_ROWS = {
