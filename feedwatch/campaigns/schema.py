@@ -55,9 +55,11 @@ def ensure_schema(db: Any) -> None:
     # One statement at a time: executescript() would commit a transaction the caller has open.
     for statement in statements(CAMPAIGN_TABLES + CAMPAIGN_ACTOR_TABLES):
         conn.execute(statement)
-    conn.execute(
-        "INSERT OR IGNORE INTO campaign_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-    )
+    # Read first: on a store that has it, this writes nothing, so it never waits for another writer's lock.
+    if conn.execute("SELECT 1 FROM campaign_meta WHERE key = 'schema_version'").fetchone() is None:
+        conn.execute(
+            "INSERT OR IGNORE INTO campaign_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
 
 
 def has_tables(db: Any) -> bool:

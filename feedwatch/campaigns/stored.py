@@ -26,13 +26,16 @@ highest id seen" alone could skip a post committed later with a lower id.
 from __future__ import annotations
 
 import heapq
+import os
+import socket
+import time as clock
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time
 from typing import Any
 
 from feedwatch.campaigns.detector import Detector, run
 from feedwatch.campaigns.model import DEFAULTS, Settings
-from feedwatch.campaigns.schema import clear, connection, ensure_schema, transaction
+from feedwatch.campaigns.schema import clear, connection, ensure_schema, has_tables, transaction
 from feedwatch.models import Post, stored_post
 from feedwatch.store.backend import Connection, streamed
 
@@ -124,10 +127,11 @@ def adopt_stream(db: Any, mark: int) -> bool:
 def catch_up(db: Any, mark: int, settings: Settings = DEFAULTS, batch: int = 5000) -> tuple[int, int]:
     """Feed the stored posts past the stream's position up to `mark` to the detector; return (posts, alerts).
 
-    Every post with an id <= `mark` must be committed (the caller's gate sees to that). Each
-    batch is one transaction that moves the position only if it is still where this run read
-    it: a rebuild in between (which clears it) or another detector ends this run, its batch
-    rolled back. A store not in stream mode (no position) is left alone.
+    Every post with an id <= `mark` must be committed (the caller's gate sees to that). Each batch is
+    fed outside any transaction (so a writer beside it is not kept waiting), then written in one
+    transaction that moves the position only if it is still where this run read it (`advance`): a
+    rebuild in between (which clears it) or another detector ends this run, its batch dropped. A store
+    not in stream mode (no position) is left alone.
     """
     conn = connection(db)
     ensure_schema(conn)
@@ -135,24 +139,136 @@ def catch_up(db: Any, mark: int, settings: Settings = DEFAULTS, batch: int = 500
     detector: Detector | None = None
     posts = alerts = 0
     while position is not None and position < mark:
-        rows = conn.execute(
-            "SELECT id, json FROM posts WHERE id > ? AND id <= ? ORDER BY id LIMIT ?", (position, mark, batch)
-        ).fetchall()
+        rows = stored_range(conn, position, mark, batch)
         last = rows[-1][0] if len(rows) == batch else mark
-        with transaction(conn):
-            moved = conn.execute(
-                "UPDATE campaign_meta SET value = ? WHERE key = ? AND value = ? RETURNING key",
-                (str(last), POSITION, str(position)),
-            ).fetchone()
-            if moved is None:
-                return posts, alerts  # a rebuild or another detector moved it: theirs now
-            if detector is None:
-                detector = Detector(conn, settings)
-            detector.feed((rowid, stored_post(text)) for rowid, text in rows)
-            alerts += detector.flush()
+        if detector is None:
+            detector = Detector(conn, settings)
+        detector.feed(rows)
+        written = advance(conn, detector, position, last)
+        if written is None:
+            return posts, alerts  # a rebuild or another detector moved it: theirs now
+        alerts += written
         posts += len(rows)
         position = last
     return posts, alerts
+
+
+def stored_range(conn: Connection, after: int, upto: int, limit: int | None = None) -> list[tuple[int, Post]]:
+    """Return (id, Post) of the stored posts with ids in (after, upto], by id (at most `limit` of them)."""
+    sql = "SELECT id, json FROM posts WHERE id > ? AND id <= ? ORDER BY id" + (" LIMIT ?" if limit else "")
+    rows = conn.execute(sql, (after, upto, limit) if limit else (after, upto)).fetchall()
+    return [(rowid, stored_post(text)) for rowid, text in rows]
+
+
+def advance(conn: Connection, detector: Detector, old: int, new: int) -> int | None:
+    """Write what `detector` was fed and move the stream's position from `old` to `new`, in one transaction.
+
+    Return the alerts written, or None (nothing written) when the position is no longer `old`: another
+    detector, or a rebuild, took the stream.
+    """
+    with transaction(conn):
+        moved = conn.execute(
+            "UPDATE campaign_meta SET value = ? WHERE key = ? AND value = ? RETURNING key",
+            (str(new), POSITION, str(old)),
+        ).fetchone()
+        if moved is None:
+            return None
+        return detector.flush()
+
+
+# -- an ingest detecting beside itself (feedwatch.campaigns.beside) holds the stream for a while ----------------------
+#
+# It makes the store a stream (a position) for as long as it runs, and says so under LEASE: which process holds it.
+# When it ends, it hands detection back to the ingest hooks (`release_stream`). A holder that died leaves both; the
+# next writer that opens the store (`release_stale`) feeds what the dead one had not, and hands detection back.
+
+LEASE = "stream_lease"  # campaign_meta key: "host pid" of the process holding the stream
+BEAT = "stream_lease_beat"  # campaign_meta key: when the holder last wrote (seconds since the epoch)
+STALE_SECONDS = 1800  # a holder on another host silent this long is taken for dead
+
+
+def holder() -> str:
+    """This process, as a lease names it."""
+    return f"{socket.gethostname()} {os.getpid()}"
+
+
+def take_stream(conn: Connection) -> bool:
+    """Make the store a stream held by this process, from its newest post on; False when it is one already."""
+    ensure_schema(conn)
+    with transaction(conn):
+        if stream_position(conn) is not None:
+            return False
+        conn.execute("INSERT INTO campaign_meta VALUES (?, ?)", (POSITION, str(newest_post(conn))))
+        conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES (?, ?)", (LEASE, holder()))
+        beat(conn)
+    return True
+
+
+def beat(conn: Connection) -> None:
+    """Note that the holder is alive (inside the caller's transaction)."""
+    conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES (?, ?)", (BEAT, str(int(clock.time()))))
+
+
+def release_stream(conn: Connection, lease: str, settings: Settings = DEFAULTS) -> int:
+    """Hand detection back to the ingest hooks, if `lease` still holds the stream; return the alerts raised.
+
+    Posts past the position (what the holder had not fed, and what other writers stored meanwhile without
+    detecting) are fed first; the hand-back itself is one transaction that finds the position at the newest
+    post, so no post is left between the stream and the hooks. The generation moves on, so a hook holding a
+    detector from before reads the state afresh.
+    """
+    alerts = 0
+    while True:
+        alerts += catch_up(conn, newest_post(conn), settings)[1]
+        with transaction(conn):
+            row = conn.execute("SELECT value FROM campaign_meta WHERE key = ?", (LEASE,)).fetchone()
+            if row is None or row[0] != lease:
+                return alerts
+            if stream_position(conn) != newest_post(conn):
+                continue  # stored since the catch-up: feed those too
+            conn.execute("DELETE FROM campaign_meta WHERE key IN (?, ?, ?)", (POSITION, LEASE, BEAT))
+            row = conn.execute(_GENERATION).fetchone()
+            generation = str(int(row[0] if row else 0) + 1)
+            conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('generation', ?)", (generation,))
+            return alerts
+
+
+def stale_lease(conn: Connection) -> str | None:
+    """Return the lease of a holder that is gone (its process ended, or silent for STALE_SECONDS), else None."""
+    meta: dict[str, str] = dict(
+        conn.execute("SELECT key, value FROM campaign_meta WHERE key IN (?, ?)", (LEASE, BEAT)).fetchall()
+    )
+    lease = meta.get(LEASE)
+    if lease is None:
+        return None
+    host, _, pid = lease.rpartition(" ")
+    if clock.time() - float(meta.get(BEAT, 0)) > STALE_SECONDS:
+        return lease
+    return lease if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process: alive
+    return True
+
+
+def release_stale(db: Any, settings: Settings = DEFAULTS) -> int:
+    """When a process that held the stream is gone, feed what it had not and hand detection back; return alerts.
+
+    Writers call this when they open a store; it does nothing (one read) on a store without such a lease.
+    """
+    conn = connection(db)
+    if not has_tables(conn):
+        return 0
+    lease = stale_lease(conn)
+    if lease is None:
+        return 0
+    return release_stream(conn, lease, settings)
 
 
 def stored_in_stream_order(conn: Connection, upto: int | None = None) -> Iterator[tuple[int, Post]]:

@@ -174,7 +174,23 @@ def open_store(path: str | None, *, must_exist: bool = False, writing: bool = Tr
         say_error(FeedwatchError(f"{path}: no database there yet. {hint}"))
         raise SystemExit(USAGE)
     try:
-        return Store.open(path, writing=writing)
+        store = Store.open(path, writing=writing)
+        if writing:
+            release_stale(store)
+        return store
     except FeedwatchError as exc:
         say_error(exc)
         raise SystemExit(PARTLY_FAILED) from None
+
+
+def release_stale(store: Store) -> None:
+    """Take back campaign detection from an ingest that died detecting beside itself (feedwatch.campaigns.beside)."""
+    from feedwatch.campaigns.stored import release_stale as release
+    from feedwatch.store.db import store_errors
+
+    try:
+        with store_errors(store.path):
+            release(store.db)
+    except BaseException:
+        store.close()
+        raise

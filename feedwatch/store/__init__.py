@@ -130,6 +130,7 @@ class Store:
         batch: int = 5000,
         on_new: OnNew | None = None,
         observed_at: datetime | None = None,
+        committed: Callable[[], None] | None = None,
     ) -> IngestResult:
         """Store `posts` (read from `source`), merging with what is stored; return the counts.
 
@@ -139,13 +140,16 @@ class Store:
         that batch's transaction: what it writes through `db` commits or rolls
         back with them (it may not end the transaction itself: see
         feedwatch.store.db.held), and an exception it raises rolls the batch back and
-        propagates; without one, `Store.on_new` is used. `observed_at` (default now) dates the sighting: first/last
-        seen, counters and edits. A Store is for one thread at a time.
+        propagates; without one, `Store.on_new` is used. `committed()` is called after each batch commits,
+        outside any transaction (feedwatch.campaigns.beside lets its detector write then). `observed_at`
+        (default now) dates the sighting: first/last seen, counters and edits. A Store is for one thread at a time.
         """
         when = iso(observed_at or datetime.now(UTC))
         total = IngestResult()
         for posts_batch in batches(posts, batch):
             total += self._ingest_batch(posts_batch, source, when, on_new or self.on_new)
+            if committed is not None:
+                committed()
         return total
 
     def _ingest_batch(self, posts: list[Post], source: str, when: str, on_new: OnNew | None) -> IngestResult:
