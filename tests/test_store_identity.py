@@ -268,6 +268,7 @@ def old_database(path: Path, posts: list[Post], monkeypatch: pytest.MonkeyPatch)
         work = Batch(conn, TagIds(), "2024-03-01T00:00:00+00:00", str(path))
         results = [work.add(p, ident) for p, ident in work.load(posts)]
         work.write()
+        work.index()
         for username, channel_id, title in work.channels.values():  # the channel rows as schema 008 kept them
             conn.execute(
                 "INSERT INTO channels (username, title, channel_id, first_seen) VALUES (?, ?, ?, ?)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -434,3 +435,37 @@ def test_a_post_id_is_never_given_twice_so_readers_past_a_stored_id_miss_nothing
     assert new_id > highest
     assert passages.catch_up(store.db.conn) == 1
     assert store.db.execute("SELECT count(*) FROM echo_passages WHERE post = ?", [new_id]).fetchone()[0] >= 1
+
+
+def test_input_that_fails_part_way_keeps_the_batches_before_it_indexed(store: Store) -> None:
+    """The next batch is read while the search index is written; what reading it raises comes after the commit."""
+    posts = generated(25)
+
+    def failing() -> Iterator[Post]:
+        yield from posts[:20]
+        raise ValueError("the input broke")
+
+    with pytest.raises(ValueError, match="the input broke"):
+        store.ingest(failing(), "broken.jsonl", batch=10)
+    assert len(stored(store)) == 20  # two whole batches, committed
+    assert fts_count(store, "number") == 20  # and searchable
+
+
+def test_a_failing_search_index_rolls_the_batch_back(sqlite_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from feedwatch.errors import StoreError
+    from feedwatch.store.ingest import Batch
+
+    sqlite_store.ingest(generated(5), "first.jsonl")
+    index = Batch.index
+
+    def failing(self: Batch) -> None:
+        index(self)  # written, then the statement fails: the whole batch goes
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Batch, "index", failing)
+    with pytest.raises(StoreError, match="disk I/O error"):
+        sqlite_store.ingest(generated(12)[5:], "second.jsonl")
+    assert len(stored(sqlite_store)) == 5
+    assert fts_count(sqlite_store, "number") == 5

@@ -14,6 +14,7 @@ feedwatch.store.ingest for the merge and feedwatch.store.merge for the rules.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,6 +79,64 @@ def _setting(values: Any, key: str) -> Any:
         return values[key]
     except KeyError:
         return None
+
+
+class _ReadAhead:
+    """The batches of an ingest's input, the next one read while the store runs a statement in a thread.
+
+    `during(statement)` runs `statement` in a second thread and, meanwhile, reads the next batch (parsing the
+    input: Python work that needs no database). SQLite runs a statement without holding Python's GIL, so the two
+    overlap. What reading the input raises is raised by the `take` that would have read it, after the batch
+    before it is committed, as if it had been read then.
+    """
+
+    def __init__(self, batches: Iterator[list[Post]]):
+        self.batches = batches
+        self.next: list[Post] | None = None
+        self.read = False  # whether `next` (or `error`) holds the next batch already
+        self.error: BaseException | None = None
+
+    def take(self) -> list[Post] | None:
+        """The next batch, or None at the end of the input."""
+        if not self.read:
+            self._read()
+        self.read = False
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        return self.next
+
+    def _read(self) -> None:
+        try:
+            self.next = next(self.batches, None)
+        except BaseException as exc:  # raised by `take`, once the batch in progress is committed
+            self.error = exc
+        self.read = True
+
+    def during(self, statement: Callable[[], None]) -> None:
+        """Run `statement` in a thread while reading the next batch; raise what the statement raised."""
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                statement()
+            except BaseException as exc:
+                failed.append(exc)
+
+        worker = threading.Thread(target=run, name="feedwatch-index")
+        worker.start()
+        if not self.read:
+            self._read()  # raises nothing: what reading raises waits for `take`
+        interrupted: BaseException | None = None
+        while worker.is_alive():  # the connection is the statement's until it ends, even on Ctrl-C
+            try:
+                worker.join()
+            except BaseException as exc:
+                interrupted = exc
+        if interrupted is not None:
+            raise interrupted
+        if failed:
+            raise failed[0]
 
 
 class Store:
@@ -146,13 +205,16 @@ class Store:
         """
         when = iso(observed_at or datetime.now(UTC))
         total = IngestResult()
-        for posts_batch in batches(posts, batch):
-            total += self._ingest_batch(posts_batch, source, when, on_new or self.on_new)
+        ahead = _ReadAhead(batches(posts, batch))
+        while (posts_batch := ahead.take()) is not None:
+            total += self._ingest_batch(posts_batch, source, when, on_new or self.on_new, ahead)
             if committed is not None:
                 committed()
         return total
 
-    def _ingest_batch(self, posts: list[Post], source: str, when: str, on_new: OnNew | None) -> IngestResult:
+    def _ingest_batch(
+        self, posts: list[Post], source: str, when: str, on_new: OnNew | None, ahead: _ReadAhead
+    ) -> IngestResult:
         prepared, failed = [], 0
         for post in posts:
             try:
@@ -172,6 +234,7 @@ class Store:
                 if on_new is not None and fresh:
                     with held(conn):
                         on_new(self.db, fresh)
+                ahead.during(work.index)  # the next batch's input is read while the search index is written
         except BaseException:
             self._tags.forget()
             raise

@@ -93,6 +93,7 @@ class Batch:
         self.observations: list[tuple[Any, ...]] = []
         self.channels: dict[str, tuple[str, int | None, str | None]] = {}
         self.chats: dict[str, tuple[int | None, str | None]] = {}  # chats without a username, by chat key
+        self.first_new: int | None = None  # the id of the batch's first new post, once written
         stored, given = conn.execute(_IDS_GIVEN).fetchone()
         self.next_id = max(stored or 0, given or 0) + 1  # never an id given before (schema.POST_IDS)
 
@@ -326,15 +327,15 @@ class Batch:
         return iter(self.by_ident.values())
 
     def write(self) -> list[tuple[int, Post]]:
-        """Write everything the batch gathered; return (id, post) of the new posts."""
+        """Write everything the batch gathered but the search index of its new posts (`index`); return (id, post)
+        of the new posts."""
         rows = list(self.rows())
         fresh = [r for r in rows if r.new]
+        self.first_new = min((r.id for r in fresh), default=None)
         changed = [r for r in rows if r.dirty and not r.new]
         self.conn.executemany(_INSERT, [post_values(r, self.null) for r in fresh])
         if fresh:
             self.conn.execute(_ID_GIVEN, [max(r.id for r in fresh)])
-        if fresh and not is_postgres(self.conn):  # PostgreSQL indexes them itself (a generated tsvector column)
-            self.conn.execute(_INDEX_NEW, [min(r.id for r in fresh)])
         values = [(r, post_values(r, self.null)) for r in changed]
         self.conn.executemany(_UPDATE, [(*v[1:], r.id) for r, v in values if r.searched_changed])
         self.conn.executemany(_UPDATE_META, [(*v[1:7], *v[11:], r.id) for r, v in values if not r.searched_changed])
@@ -359,6 +360,14 @@ class Batch:
         # New posts are indexed for echoes when the index is next read (passages.catch_up); edits of read ones now.
         passages.reindex(self.conn, [(r.id, r.post) for r in changed if r.searched_changed])
         return [(r.id, r.post) for r in sorted(fresh, key=lambda r: r.id)]
+
+    def index(self) -> None:
+        """Index the batch's new posts for search, in one statement, after `write` (and anything else the batch
+        writes: no new post takes an id after it). SQLite runs it without Python's GIL, so the store reads the
+        next batch's input meanwhile (Store.ingest). PostgreSQL indexes them itself (a generated tsvector column).
+        """
+        if self.first_new is not None and not is_postgres(self.conn):
+            self.conn.execute(_INDEX_NEW, [self.first_new])
 
 
 _INT64_MIN, _INT64_END = -(2**63), 2**63
