@@ -217,3 +217,29 @@ def test_postgresql_detects_inline(stream: list[Post], postgres_url: str) -> Non
         assert beside.inline.detector is not None  # the inline hook detected
         count = store.db.conn.execute("SELECT count(*) FROM campaign_spellings").fetchone()[0]
         assert count > 0
+
+
+def test_a_rebuild_during_the_ingest_hands_over_without_losing_posts(stream: list[Post], tmp_path: Path) -> None:
+    """`campaigns --rebuild` in another process moves the position: the child finds it moved, and the parent
+    feeds what was stored since the rebuild read, then hands detection back."""
+    from feedwatch.campaigns import rebuild_stored
+
+    path = tmp_path / "beside.db"
+    batches = 0
+    with Store.open(path) as store, Store.open(path) as other, DetectBeside(store) as beside:
+
+        def committed() -> None:
+            nonlocal batches
+            batches += 1
+            if batches == 3:
+                rebuild_stored(other.db)
+            beside.committed()
+
+        store.ingest(stream, "stream", batch=BATCH, on_new=beside.hook, committed=committed)
+    assert not beside.active
+    reference = tmp_path / "reference.db"
+    with Store.open(reference) as store:
+        store.ingest(stream, "stream", batch=BATCH, on_new=IngestHook())
+    assert uses(path) == uses(reference)
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM campaign_meta WHERE key IN (?, ?)", (POSITION, LEASE)).fetchone()[0] == 0

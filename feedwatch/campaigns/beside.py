@@ -43,7 +43,10 @@ from feedwatch.models import Post
 from feedwatch.store.backend import is_postgres
 
 STEP = 500  # posts the child feeds between two looks at the parent's messages
-CATCH_UP = 3  # a child behind the parent feeds this many batches before it asks to write them
+# The child writes every this many batches (and at the end): each write is a wait for the parent (one writer at a
+# time), and a write of four batches costs little more than a write of one (the same tags recur). A child that
+# dies loses at most this many batches' work, which the parent or the next writer feeds again.
+WRITE_EVERY = 4
 
 
 class DetectBeside:
@@ -277,7 +280,7 @@ def _detect(path: str, lines: _Lines, say: Any) -> None:
             feeding = detector.feeding(stored.stored_range(conn, after, upto), STEP)
         if feeding is not None and next(feeding, "fed") == "fed":
             feeding, fed, unwritten = None, upto, unwritten + 1
-        if feeding is None and fed > position and not asked and (not batches or unwritten >= CATCH_UP):
+        if feeding is None and fed > position and not asked and (unwritten >= WRITE_EVERY or ended and not batches):
             say("ready")
             asked = True
         if ended and feeding is None and not batches and fed == position:

@@ -85,6 +85,8 @@ def rebuild_stored(db: Any, settings: Settings = DEFAULTS, batch: int = 5000, tr
     conn = connection(db)
     ensure_schema(conn)
     streamed = stream_position(conn) is not None  # workers' stream: it goes on from what this rebuild read
+    # An ingest detecting beside itself keeps its lease: its detector finds the position moved and hands over.
+    held = conn.execute("SELECT key, value FROM campaign_meta WHERE key IN (?, ?)", (LEASE, BEAT)).fetchall()
     upto = newest_post(conn)
     with transaction(conn):
         clear(conn)
@@ -96,6 +98,7 @@ def rebuild_stored(db: Any, settings: Settings = DEFAULTS, batch: int = 5000, tr
         conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('generation', '0')")
         if streamed:
             conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES (?, ?)", (POSITION, str(upto)))
+            conn.executemany("INSERT OR REPLACE INTO campaign_meta VALUES (?, ?)", held)
     return raised
 
 
