@@ -280,7 +280,7 @@ def _detect(path: str, lines: _Lines, say: Any) -> None:
             feeding = detector.feeding(stored.stored_range(conn, after, upto), STEP)
         if feeding is not None and next(feeding, "fed") == "fed":
             feeding, fed, unwritten = None, upto, unwritten + 1
-        if feeding is None and fed > position and not asked and (unwritten >= WRITE_EVERY or ended and not batches):
+        if feeding is None and fed > position and not asked and (unwritten >= WRITE_EVERY or (ended and not batches)):
             say("ready")
             asked = True
         if ended and feeding is None and not batches and fed == position:
