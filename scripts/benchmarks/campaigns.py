@@ -6,8 +6,9 @@ against ingest alone; the same with the detector inline, in the ingest's own pro
 shorter inputs and PostgreSQL stores do); and a ceiling: the least any single process doing
 this job must spend per post, measured here as the sum of three parts that cannot be skipped:
 decoding each JSON line, inserting its row into the store's own posts table with its indexes
-and full-text index (no merging, no hashtag links, no sources), and the detector alone. Wall
-time throughout (the second process's time is not in this one's CPU time).
+and full-text index (no merging, no hashtag links, no sources), and the detector alone. The
+ingests are timed by wall time, best of three (the second process's time is not in this one's
+CPU time); the parts of the ceiling by CPU time.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 from common import Figure, best_of, size
@@ -98,9 +100,12 @@ def run(workdir: Path) -> list[Figure]:
 
     floor_s = best_of(3, count_tags)
     detect_s = best_of(2, detector)
-    plain_s = best_of(1, lambda: ingest(""))
-    with_s = best_of(1, lambda: ingest("beside"))
-    inline_s = best_of(1, lambda: ingest("inline"))
+    # Wall time, best of three: the detector beside runs in another process, whose time this one's CPU time
+    # leaves out; the best of three runs is the one other work on the shared machine disturbed least.
+    wall = time.perf_counter
+    plain_s = best_of(3, lambda: ingest(""), wall)
+    with_s = best_of(3, lambda: ingest("beside"), wall)
+    inline_s = best_of(3, lambda: ingest("inline"), wall)
     ceiling_s = best_of(2, decode) + bare_insert_seconds(workdir, posts) + detect_s
     rate = n / detect_s
     return [
