@@ -26,7 +26,7 @@ from feedwatch.models import Post, iso
 from feedwatch.store import channels as ch
 from feedwatch.store import db as sqlite_db
 from feedwatch.store import queries
-from feedwatch.store.backend import Database, is_url
+from feedwatch.store.backend import Database, is_postgres, is_url
 from feedwatch.store.channels import ChannelState, RunRecord
 from feedwatch.store.db import connect, held, is_database_file, store_errors, transaction
 from feedwatch.store.ingest import NEW, UNCHANGED, Batch, batches, prepare
@@ -82,12 +82,12 @@ def _setting(values: Any, key: str) -> Any:
 
 
 class _ReadAhead:
-    """The batches of an ingest's input, the next one read while the store runs a statement in a thread.
+    """The batches of an ingest's input, the next one read while the store runs statements in a thread.
 
-    `during(statement)` runs `statement` in a second thread and, meanwhile, reads the next batch (parsing the
+    `during(statements)` runs `statements` in a second thread and, meanwhile, reads the next batch (parsing the
     input: Python work that needs no database). SQLite runs a statement without holding Python's GIL, so the two
-    overlap. What reading the input raises is raised by the `take` that would have read it, after the batch
-    before it is committed, as if it had been read then.
+    overlap; on PostgreSQL the next batch is read when it is taken. What reading the input raises is raised by
+    the `take` that would have read it, after the batch before it is committed, as if it had been read then.
     """
 
     def __init__(self, batches: Iterator[list[Post]]):
@@ -223,8 +223,17 @@ class Store:
                 failed += 1  # not a Post the contract can hold
         counts = {NEW: 0, "updated": 0, UNCHANGED: 0}
         conn = self.db.conn
+
+        def finish(commit: Callable[[], None]) -> None:
+            def index_and_commit() -> None:
+                work.index()
+                commit()
+
+            # SQLite indexes the new posts and commits without Python's GIL: the next batch's input is read meanwhile.
+            ahead.during(index_and_commit)
+
         try:
-            with store_errors(self.path), transaction(conn):
+            with store_errors(self.path), transaction(conn, finish=None if is_postgres(conn) else finish):
                 work = Batch(conn, self._tags, when, source)
                 for post, ident in work.load(prepared):
                     counts[work.add(post, ident)] += 1
@@ -234,7 +243,6 @@ class Store:
                 if on_new is not None and fresh:
                     with held(conn):
                         on_new(self.db, fresh)
-                ahead.during(work.index)  # the next batch's input is read while the search index is written
         except BaseException:
             self._tags.forget()
             raise

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -245,25 +245,37 @@ def held(conn: Connection) -> Iterator[None]:
 
 
 @contextmanager
-def transaction(conn: Connection, *, join: bool = False) -> Iterator[None]:
+def transaction(
+    conn: Connection, *, join: bool = False, finish: Callable[[Callable[[], None]], None] | None = None
+) -> Iterator[None]:
     """Run the block in one write transaction: committed whole, or rolled back whole.
 
     On PostgreSQL, BEGIN IMMEDIATE also takes the store's write lock (see feedwatch.store.pg).
 
     With `join`, a block on a connection already inside a transaction runs in
     that one instead, and whoever opened it commits or rolls it back.
+
+    `finish(commit)`, when given, is called after the block instead of committing here: it runs what is left
+    of the transaction and then `commit()` (Store.ingest does both in a thread while it reads its next batch);
+    what it raises rolls the transaction back.
     """
     if join and conn.in_transaction:
         yield
         return
+    def commit() -> None:
+        conn.execute("COMMIT")
+
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
+        if finish is not None:
+            finish(commit)
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+    if finish is None:
+        commit()
 
 
 @contextmanager
