@@ -262,6 +262,7 @@ def transaction(
     if join and conn.in_transaction:
         yield
         return
+
     def commit() -> None:
         conn.execute("COMMIT")
 
