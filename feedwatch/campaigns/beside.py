@@ -41,6 +41,7 @@ from feedwatch.campaigns.detector import Detector
 from feedwatch.campaigns.model import DEFAULTS, Settings
 from feedwatch.models import Post
 from feedwatch.store.backend import is_postgres
+from feedwatch.store.db import store_errors
 
 STEP = 500  # posts the child feeds between two looks at the parent's messages
 # The child writes every this many batches (and at the end): each write is a wait for the parent (one writer at a
@@ -80,11 +81,12 @@ class DetectBeside:
         conn = self.store.db.conn
         if is_postgres(conn) or self.settings != DEFAULTS:
             return self  # the child runs the default settings; other settings detect inline
-        stored.release_stale(conn, self.settings)
-        if not stored.take_stream(conn):
-            return self  # workers hold the stream: the hooks store without detecting, as they would
-        self.lease = stored.holder()
-        self.sent = stored.stream_position(conn) or 0
+        with store_errors(self.store.path):
+            stored.release_stale(conn, self.settings)
+            if not stored.take_stream(conn):
+                return self  # workers hold the stream: the hooks store without detecting, as they would
+            self.lease = stored.holder()
+            self.sent = stored.stream_position(conn) or 0
         package = str(Path(__file__).resolve().parents[2])  # the feedwatch this process runs
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package, os.environ.get("PYTHONPATH")])))
         try:
@@ -175,9 +177,10 @@ class DetectBeside:
 
     def _give_back(self) -> None:
         """Feed what the child had not (nothing, when it finished), and hand detection back to the hooks."""
-        if self.lease is not None:
-            self.alerts += stored.release_stream(self.store.db.conn, self.lease, self.settings)
-        self.lease = None
+        lease, self.lease = self.lease, None
+        if lease is not None:
+            with store_errors(self.store.path):
+                self.alerts += stored.release_stream(self.store.db.conn, lease, self.settings)
 
     def _stop_child(self) -> None:
         child, self.child = self.child, None
