@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from store_support import post, stored
 
 from feedwatch.store import Store
@@ -88,3 +89,37 @@ def test_opening_and_closing_more_stores_beside_another_writer_loses_nothing(tmp
     con = sqlite3.connect(path)
     assert con.execute("SELECT count(*) FROM posts").fetchone()[0] == 6
     con.close()
+
+
+def test_the_wal_is_checkpointed_from_a_thread_of_its_own_during_an_ingest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BackgroundCheckpoints copies the WAL back into the database file from a second connection, while the
+    writer's own automatic checkpoint is off (here) or set high (in an ingest), and restores it after."""
+    import time
+
+    from feedwatch.store import db
+    from feedwatch.store.db import BackgroundCheckpoints, transaction
+
+    path = tmp_path / "fw.db"
+    monkeypatch.setattr(db, "WAL_PAGES", 16)  # 64 KiB: a few batches of this test fill it
+    with Store.open(path) as store:
+        conn = store.db.conn
+        conn.execute("CREATE TABLE scratch (body BLOB)")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        before = path.stat().st_size
+        with BackgroundCheckpoints(path, conn) as checkpoints:
+            assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 64  # the writer's own, as a net
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # here only the thread may checkpoint
+            for _ in range(40):
+                with transaction(conn):
+                    conn.executemany("INSERT INTO scratch VALUES (randomblob(4000))", [()] * 8)
+            deadline = time.monotonic() + 10
+            while path.stat().st_size <= before and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert path.stat().st_size > before + 40 * 8 * 4000 // 2  # pages copied back by the thread
+        assert not checkpoints.thread.is_alive()
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 16
+        store.ingest([post("after the checkpoints")], "after.txt")
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 16  # an ingest restores it too
+        assert [p.text for p in stored(store)] == ["after the checkpoints"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -206,10 +207,12 @@ class Store:
         when = iso(observed_at or datetime.now(UTC))
         total = IngestResult()
         ahead = _ReadAhead(batches(posts, batch))
-        while (posts_batch := ahead.take()) is not None:
-            total += self._ingest_batch(posts_batch, source, when, on_new or self.on_new, ahead)
-            if committed is not None:
-                committed()
+        conn = self.db.conn
+        with nullcontext() if is_postgres(conn) else sqlite_db.BackgroundCheckpoints(Path(self.path), conn):
+            while (posts_batch := ahead.take()) is not None:
+                total += self._ingest_batch(posts_batch, source, when, on_new or self.on_new, ahead)
+                if committed is not None:
+                    committed()
         return total
 
     def _ingest_batch(

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from feedwatch.errors import StoreError
@@ -30,6 +31,7 @@ from feedwatch.store.backend import Connection
 from feedwatch.store.schema import APPLICATION_ID
 
 BUSY_TIMEOUT_MS = 10_000
+WAL_PAGES = 16384  # the WAL is copied back into the database file when it holds this many pages (64 MiB)
 # The files SQLite keeps beside a database: opening and closing one drops this process's locks too.
 SIDE_FILES = ("-wal", "-shm", "-journal")
 
@@ -61,7 +63,7 @@ def connect(path: Path, *, read_only: bool = False, check_pages: bool = True) ->
         conn.execute("PRAGMA synchronous = NORMAL")
         # Checkpoint every 64 MiB of WAL rather than 4 MiB: a batch dirties pages all over the
         # indexes, and fewer checkpoints write each page back once. The file is trimmed after.
-        conn.execute("PRAGMA wal_autocheckpoint = 16384")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_PAGES}")
         conn.execute(f"PRAGMA journal_size_limit = {64 * 1024 * 1024}")
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA cache_size = -65536")
@@ -286,3 +288,50 @@ def store_errors(path: Path | str) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         raise StoreError(describe(path, exc)) from None
+
+
+class BackgroundCheckpoints:
+    """While an ingest writes, copy the WAL back into the database file from a thread of its own.
+
+    SQLite's automatic checkpoint runs inside the COMMIT that fills the WAL, so the writer waits for it. As a
+    store grows, each batch dirties pages all over its indexes, the WAL fills every few batches, and those
+    checkpoints came to dominate: ingest into a store of 1,000,000 generated posts ran at half its speed into an
+    empty one, the COMMITs alone 0.34 s of 0.9 s a 10,000-post chunk. Here a second connection, in a thread,
+    runs a PASSIVE checkpoint (it never waits for, nor blocks, the writer or a reader) whenever the WAL has grown
+    past WAL_PAGES; SQLite runs it without Python's GIL, on another core. The writer's own automatic checkpoint
+    stays, at four times the size, for when this one falls behind. Leaving restores it.
+    """
+
+    def __init__(self, path: Path, conn: Connection):
+        self.path, self.conn = path, conn
+        self.wal = path.with_name(path.name + "-wal")
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="feedwatch-checkpoint", daemon=True)
+
+    def __enter__(self) -> BackgroundCheckpoints:
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {4 * WAL_PAGES}")
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        with suppress(sqlite3.Error):  # a connection that failed: what failed is raised already, and it closes next
+            self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_PAGES}")
+
+    def _run(self) -> None:
+        own: sqlite3.Connection | None = None
+        limit = WAL_PAGES * 4096
+        try:
+            while not self.stop.wait(0.05):
+                try:
+                    if os.stat(self.wal).st_size < limit:
+                        continue
+                    if own is None:
+                        own = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                    own.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except (OSError, sqlite3.Error):
+                    continue  # no WAL yet, or busy: the next look tries again; the writer's own stays as a net
+        finally:
+            if own is not None:
+                own.close()
