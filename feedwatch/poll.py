@@ -292,12 +292,12 @@ def follow_stream(config: Config, db: str | None = None) -> int:
     One machine (`watch`, `run`) needs no gate: its own writes are done when it asks.
     """
     from feedwatch.campaigns import catch_up
-    from feedwatch.campaigns.stored import newest_post, stream_position
+    from feedwatch.campaigns.stored import live_lease, newest_post, stream_position
 
     store = open_store(config, db)
     try:
-        if stream_position(store.db.conn) is None:
-            return 0  # detection runs as posts are stored
+        if stream_position(store.db.conn) is None or live_lease(store.db.conn):
+            return 0  # detection runs as posts are stored, or an ingest detects beside itself (it feeds these too)
         return catch_up(store.db, newest_post(store.db.conn))[1]
     finally:
         close_store(store)

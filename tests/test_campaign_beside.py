@@ -219,27 +219,60 @@ def test_postgresql_detects_inline(stream: list[Post], postgres_url: str) -> Non
         assert count > 0
 
 
-def test_a_rebuild_during_the_ingest_hands_over_without_losing_posts(stream: list[Post], tmp_path: Path) -> None:
-    """`campaigns --rebuild` in another process moves the position: the child finds it moved, and the parent
-    feeds what was stored since the rebuild read, then hands detection back."""
-    from feedwatch.campaigns import rebuild_stored
-
+def test_a_rebuild_during_the_ingest_is_refused_in_one_line(stream: list[Post], tmp_path: Path) -> None:
+    """`campaigns --rebuild` would clear the state the child goes on writing to: it says so and changes nothing."""
     path = tmp_path / "beside.db"
-    batches = 0
-    with Store.open(path) as store, Store.open(path) as other, DetectBeside(store) as beside:
-
-        def committed() -> None:
-            nonlocal batches
-            batches += 1
-            if batches == 3:
-                rebuild_stored(other.db)
-            beside.committed()
-
-        store.ingest(stream, "stream", batch=BATCH, on_new=beside.hook, committed=committed)
-    assert not beside.active
+    with Store.open(path) as store, DetectBeside(store) as beside:
+        store.ingest(stream[:4000], "stream", batch=BATCH, on_new=beside.hook, committed=beside.committed)
+        result = CliRunner().invoke(main, ["campaigns", "--rebuild", "--db", str(path)])
+        assert result.exit_code == 1
+        assert "is detecting campaigns beside itself; rebuild once it ends" in result.output
+        assert "Traceback" not in result.output
+        store.ingest(stream[4000:], "stream", batch=BATCH, on_new=beside.hook, committed=beside.committed)
     reference = tmp_path / "reference.db"
     with Store.open(reference) as store:
         store.ingest(stream, "stream", batch=BATCH, on_new=IngestHook())
     assert uses(path) == uses(reference)
-    conn = sqlite3.connect(path)
-    assert conn.execute("SELECT count(*) FROM campaign_meta WHERE key IN (?, ?)", (POSITION, LEASE)).fetchone()[0] == 0
+    result = CliRunner().invoke(main, ["campaigns", "--rebuild", "--db", str(path)])  # once it ended: rebuilt
+    assert result.exit_code == 0, result.output
+
+
+def test_a_stream_whose_newest_post_was_deleted_is_handed_back(stream: list[Post], tmp_path: Path) -> None:
+    """The position is the newest post when the stream is taken; a writer may delete that post meanwhile."""
+    import threading
+
+    from feedwatch.campaigns.stored import holder, release_stream, take_stream
+
+    path = tmp_path / "fw.db"
+    with Store.open(path) as store:
+        store.ingest(stream[:300], "stream", on_new=IngestHook())
+        conn = store.db.conn
+        assert take_stream(conn)
+        newest = conn.execute("SELECT max(id) FROM posts").fetchone()[0]
+        conn.execute("DELETE FROM post_sources WHERE post = ?", (newest,))
+        conn.execute("DELETE FROM post_hashtags WHERE post = ?", (newest,))
+        conn.execute("DELETE FROM observations WHERE post = ?", (newest,))
+        conn.execute("DELETE FROM posts WHERE id = ?", (newest,))
+        releasing = threading.Thread(target=release_stream, args=(conn, holder()), daemon=True)
+        releasing.start()
+        releasing.join(30)
+        assert not releasing.is_alive()
+        assert (
+            conn.execute("SELECT count(*) FROM campaign_meta WHERE key IN (?, ?)", (POSITION, LEASE)).fetchone()[0] == 0
+        )
+
+
+def test_a_live_holder_on_this_host_is_never_stale_however_long_it_is_silent(tmp_path: Path) -> None:
+    import time
+
+    from feedwatch.campaigns.stored import BEAT, live_lease, take_stream
+
+    with Store.open(tmp_path / "fw.db") as store:
+        conn = store.db.conn
+        assert take_stream(conn)
+        conn.execute("UPDATE campaign_meta SET value = '0' WHERE key = ?", (BEAT,))  # silent since 1970
+        assert stale_lease(conn) is None and live_lease(conn)  # this process is alive
+        conn.execute("UPDATE campaign_meta SET value = 'elsewhere 1' WHERE key = ?", (LEASE,))
+        assert stale_lease(conn) == "elsewhere 1"  # another host, silent: taken for gone
+        conn.execute("UPDATE campaign_meta SET value = ? WHERE key = ?", (str(int(time.time())), BEAT))
+        assert stale_lease(conn) is None  # another host that wrote just now

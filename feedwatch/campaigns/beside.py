@@ -14,8 +14,10 @@ store, with the same results and the same guarantee that nothing is detected twi
   writer at a time, and a child left to wait for the lock would wait for most of the ingest.
 - On leaving, the parent waits for the child to feed the last batch, then hands detection back to the hooks
   (`release_stream`). If the child fails, the parent feeds what it had not, itself, and hands detection back
-  then. If the parent dies, its lease stays behind; the next writer to open the store sees that its process is
-  gone and does the same (`release_stale`).
+  then (`problem` says why). If the parent dies, its lease stays behind; the next writer to open the store sees
+  that its process is gone and does the same (`release_stale`). Those catch-ups feed 5,000 ids at a time rather
+  than the ingest's batches: every post is counted once, though the order of posts within a batch (and so a
+  close call between two alerts) can differ from inline detection.
 
 The child is `python -m feedwatch.campaigns.beside DATABASE`, spoken to in lines on its standard input and output
 (so it never imports the caller's main module, as a multiprocessing child would). It costs a Python start (about
@@ -44,6 +46,9 @@ from feedwatch.store.backend import is_postgres
 from feedwatch.store.db import store_errors
 
 STEP = 500  # posts the child feeds between two looks at the parent's messages
+# The most posts read at once: an ingest batch is fed whole (the same batch as inline) up to this size; a longer
+# range (other writers' posts stored in between) is fed in pieces, so memory stays bounded.
+PIECE = 20_000
 # The child writes every this many batches (and at the end): each write is a wait for the parent (one writer at a
 # time), and a write of four batches costs little more than a write of one (the same tags recur). A child that
 # dies loses at most this many batches' work, which the parent or the next writer feeds again.
@@ -71,6 +76,7 @@ class DetectBeside:
         self.sent = 0  # the last id sent to the child: each batch sent is the ids after it
         self.last: int | None = None  # the highest new id of the batch in progress, sent once it commits
         self.alerts = 0
+        self.problem: str | None = None  # why the child stopped before the end, when it did (the ingest went on)
 
     @property
     def active(self) -> bool:
@@ -95,6 +101,7 @@ class DetectBeside:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
+                start_new_session=True,  # Ctrl-C at the terminal stops the parent; the child ends when its pipe does
             )
         except OSError:
             self._give_back()
@@ -105,10 +112,16 @@ class DetectBeside:
 
     def hook(self, db: Any, fresh: list[tuple[int, Post]]) -> None:
         """`on_new` for Store.ingest: inside the batch's transaction, note its new posts (or detect them inline)."""
+        conn = self.store.db.conn
+        if self.lease is not None and not stored.holds(conn, self.lease):
+            # Taken from it (a writer on another host judged it gone): the child's work is not ours to write.
+            self.problem = "the stream was taken over by another process"
+            self._stop_child()
+            self.lease = None
         if not self.active:
             self.inline(db, fresh)
             return
-        stored.beat(self.store.db.conn)
+        stored.beat(conn)
         self.last = fresh[-1][0]  # fresh is in id order
 
     def committed(self) -> None:
@@ -121,7 +134,8 @@ class DetectBeside:
                 # From the last id sent: posts other writers stored in between (without detecting) come along.
                 self._say(f"batch {self.sent} {self.last}")
                 self.sent, self.last = self.last, None
-        except (OSError, EOFError, ValueError):
+        except (OSError, EOFError, ValueError) as failed:
+            self.problem = str(failed)
             self._take_over()
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -133,9 +147,13 @@ class DetectBeside:
         try:
             self._say("end")
             self._serve(until_finished=True)
-        except (OSError, EOFError, ValueError):
+        except (OSError, EOFError, ValueError) as failed:
+            self.problem = str(failed)
             self._take_over()
             return
+        except BaseException:  # Ctrl-C while waiting: as when stopped mid-ingest
+            self._stop_child()
+            raise
         self._stop_child()
         self._give_back()
 
@@ -242,10 +260,16 @@ def child_main(path: str) -> int:
 
 
 def _detect(path: str, lines: _Lines, say: Any) -> None:
-    from feedwatch.store import Store
+    from feedwatch.store.db import connect
 
-    store = Store.open(path)
-    conn = store.db.conn
+    conn = connect(Path(path), check_pages=False)  # the parent opened (and checked) the store already
+    try:
+        _feed(conn, lines, say)
+    finally:
+        conn.close()
+
+
+def _feed(conn: Any, lines: _Lines, say: Any) -> None:
     position = stored.stream_position(conn)
     if position is None:
         say("finished")
@@ -280,7 +304,11 @@ def _detect(path: str, lines: _Lines, say: Any) -> None:
                 say(f"done {written}")
         if feeding is None and batches and not asked:
             after, upto = batches.popleft()
-            feeding = detector.feeding(stored.stored_range(conn, after, upto), STEP)
+            posts = stored.stored_range(conn, after, upto, PIECE)
+            if len(posts) == PIECE and posts[-1][0] < upto:  # a range longer than a batch: the rest after this
+                batches.appendleft((posts[-1][0], upto))
+                upto = posts[-1][0]
+            feeding = detector.feeding(posts, STEP)
         if feeding is not None and next(feeding, "fed") == "fed":
             feeding, fed, unwritten = None, upto, unwritten + 1
         if feeding is None and fed > position and not asked and (unwritten >= WRITE_EVERY or (ended and not batches)):
@@ -288,7 +316,6 @@ def _detect(path: str, lines: _Lines, say: Any) -> None:
             asked = True
         if ended and feeding is None and not batches and fed == position:
             say("finished")
-            store.close()
             return
 
 

@@ -36,6 +36,7 @@ from typing import Any
 from feedwatch.campaigns.detector import Detector, run
 from feedwatch.campaigns.model import DEFAULTS, Settings
 from feedwatch.campaigns.schema import clear, connection, ensure_schema, has_tables, transaction
+from feedwatch.errors import FeedwatchError
 from feedwatch.models import Post, stored_post
 from feedwatch.store.backend import Connection, streamed
 
@@ -84,11 +85,16 @@ def rebuild_stored(db: Any, settings: Settings = DEFAULTS, batch: int = 5000, tr
     """
     conn = connection(db)
     ensure_schema(conn)
+    release_stale(conn, settings)  # what an ingest that died left: handed back first
     streamed = stream_position(conn) is not None  # workers' stream: it goes on from what this rebuild read
-    # An ingest detecting beside itself keeps its lease: its detector finds the position moved and hands over.
-    held = conn.execute("SELECT key, value FROM campaign_meta WHERE key IN (?, ?)", (LEASE, BEAT)).fetchall()
     upto = newest_post(conn)
     with transaction(conn):
+        lease = conn.execute("SELECT value FROM campaign_meta WHERE key = ?", (LEASE,)).fetchone()
+        if lease is not None:  # its detector would go on writing into the state being rebuilt
+            host, _, pid = lease[0].rpartition(" ")
+            raise FeedwatchError(
+                f"an ingest (process {pid} on {host}) is detecting campaigns beside itself; rebuild once it ends"
+            )
         clear(conn)
     posts = stored_in_stream_order(conn, upto)
     if track is not None:
@@ -98,7 +104,6 @@ def rebuild_stored(db: Any, settings: Settings = DEFAULTS, batch: int = 5000, tr
         conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('generation', '0')")
         if streamed:
             conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES (?, ?)", (POSITION, str(upto)))
-            conn.executemany("INSERT OR REPLACE INTO campaign_meta VALUES (?, ?)", held)
     return raised
 
 
@@ -227,8 +232,9 @@ def release_stream(conn: Connection, lease: str, settings: Settings = DEFAULTS) 
             row = conn.execute("SELECT value FROM campaign_meta WHERE key = ?", (LEASE,)).fetchone()
             if row is None or row[0] != lease:
                 return alerts
-            if stream_position(conn) != newest_post(conn):
-                continue  # stored since the catch-up: feed those too
+            position = stream_position(conn)
+            if position is not None and position < newest_post(conn):
+                continue  # stored since the catch-up: feed those too (a position past the newest: it was deleted)
             conn.execute("DELETE FROM campaign_meta WHERE key IN (?, ?, ?)", (POSITION, LEASE, BEAT))
             row = conn.execute(_GENERATION).fetchone()
             generation = str(int(row[0] if row else 0) + 1)
@@ -237,7 +243,8 @@ def release_stream(conn: Connection, lease: str, settings: Settings = DEFAULTS) 
 
 
 def stale_lease(conn: Connection) -> str | None:
-    """Return the lease of a holder that is gone (its process ended, or silent for STALE_SECONDS), else None."""
+    """Return the lease of a holder that is gone, else None: on this host, its process ended; on another (a store
+    on a shared disk), it has not written for STALE_SECONDS."""
     meta: dict[str, str] = dict(
         conn.execute("SELECT key, value FROM campaign_meta WHERE key IN (?, ?)", (LEASE, BEAT)).fetchall()
     )
@@ -245,9 +252,21 @@ def stale_lease(conn: Connection) -> str | None:
     if lease is None:
         return None
     host, _, pid = lease.rpartition(" ")
-    if clock.time() - float(meta.get(BEAT, 0)) > STALE_SECONDS:
-        return lease
-    return lease if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)) else None
+    if host == socket.gethostname():
+        return lease if not (pid.isdigit() and _alive(int(pid))) else None
+    return lease if clock.time() - float(meta.get(BEAT, 0)) > STALE_SECONDS else None
+
+
+def holds(conn: Connection, lease: str) -> bool:
+    """True when `lease` still holds the stream."""
+    row = conn.execute("SELECT value FROM campaign_meta WHERE key = ?", (LEASE,)).fetchone()
+    return row is not None and row[0] == lease
+
+
+def live_lease(conn: Connection) -> bool:
+    """True when an ingest detecting beside itself holds the stream and is alive."""
+    row = conn.execute("SELECT value FROM campaign_meta WHERE key = ?", (LEASE,)).fetchone()
+    return row is not None and stale_lease(conn) is None
 
 
 def _alive(pid: int) -> bool:

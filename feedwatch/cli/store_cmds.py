@@ -110,6 +110,12 @@ def ingest_command(
                 noted = say_notes(options.notes, noted)
                 bad += failed
                 table.append((path, result))
+        if beside is not None and beside.problem:
+            click.echo(
+                click.style("note: ", fg="yellow")
+                + f"campaign detection beside the ingest stopped ({beside.problem}); the ingest detected the rest",
+                err=True,
+            )
     except FeedwatchError as exc:
         say_error(exc)
         raise SystemExit(PARTLY_FAILED) from None

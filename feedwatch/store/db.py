@@ -297,9 +297,9 @@ class BackgroundCheckpoints:
     store grows, each batch dirties pages all over its indexes, the WAL fills every few batches, and those
     checkpoints came to dominate: ingest into a store of 1,000,000 generated posts ran at half its speed into an
     empty one, the COMMITs alone 0.34 s of 0.9 s a 10,000-post chunk. Here a second connection, in a thread,
-    runs a PASSIVE checkpoint (it never waits for, nor blocks, the writer or a reader) whenever the WAL has grown
-    past WAL_PAGES; SQLite runs it without Python's GIL, on another core. The writer's own automatic checkpoint
-    stays, at four times the size, for when this one falls behind. Leaving restores it.
+    runs a PASSIVE checkpoint (it never waits for, nor blocks, the writer or a reader) once the WAL has grown past
+    WAL_PAGES, then at most once a second; SQLite runs it without Python's GIL, on another core. The writer's own
+    automatic checkpoint stays, at four times the size, for when this one falls behind. Leaving restores it.
     """
 
     def __init__(self, path: Path, conn: Connection):
@@ -323,13 +323,18 @@ class BackgroundCheckpoints:
         own: sqlite3.Connection | None = None
         limit = WAL_PAGES * 4096
         try:
-            while not self.stop.wait(0.05):
+            pause = 0.05
+            while not self.stop.wait(pause):
+                pause = 0.05
                 try:
                     if os.stat(self.wal).st_size < limit:
                         continue
                     if own is None:
                         own = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
                     own.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    # The WAL file is reused, not shrunk, once it has grown this big: at most one checkpoint a
+                    # second from then on, so a page the writer keeps dirtying is copied back once a second.
+                    pause = 1.0
                 except (OSError, sqlite3.Error):
                     continue  # no WAL yet, or busy: the next look tries again; the writer's own stays as a net
         finally:
