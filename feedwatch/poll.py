@@ -267,17 +267,11 @@ def channel_sources(
 def open_store(config: Config, db: str | None = None) -> Store:
     """Open the store at --db, else the configured path, else feedwatch's default, detecting campaigns as it stores."""
     from feedwatch.campaigns import IngestHook
-    from feedwatch.campaigns.stored import release_stale
+    from feedwatch.campaigns.stored import release_stale_on_open
     from feedwatch.store import Store, configured, default_db_path
-    from feedwatch.store.db import store_errors
 
     store = Store.open(db or configured(config) or default_db_path())
-    try:
-        with store_errors(store.path):
-            release_stale(store.db)  # an ingest that died detecting beside itself left detection to the next writer
-    except BaseException:
-        store.close()
-        raise
+    release_stale_on_open(store)  # an ingest that died detecting beside itself left detection to the next writer
     store.on_new = IngestHook()
     return store
 

@@ -33,7 +33,6 @@ import signal
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -45,7 +44,6 @@ from feedwatch.models import Post
 from feedwatch.store.backend import is_postgres
 from feedwatch.store.db import store_errors
 
-STEP = 500  # posts the child feeds between two looks at the parent's messages
 # The most posts read at once: an ingest batch is fed whole (the same batch as inline) up to this size; a longer
 # range (other writers' posts stored in between) is fed in pieces, so memory stays bounded.
 PIECE = 20_000
@@ -185,7 +183,7 @@ class DetectBeside:
                 self.alerts += int(message.split()[1])
             elif message == "finished":
                 return
-            elif message != "later":  # "later": it was part way through a batch, and asks again at its end
+            else:
                 raise EOFError(message)  # "lost" (another detector took the stream) or "failed ..."
 
     def _take_over(self) -> None:
@@ -277,44 +275,37 @@ def _feed(conn: Any, lines: _Lines, say: Any) -> None:
     detector = Detector(conn, DEFAULTS)
     fed = position  # the last id fed; written up to `position`
     batches: deque[tuple[int, int]] = deque()
-    feeding: Iterator[None] | None = None  # the batch part way through
-    upto = position
     asked = ended = False
     unwritten = 0  # batches fed since the last write
     while True:
-        # While it waits for "go" it starts no batch: the parent says "go" between two of its own batches,
-        # and a child part way through one then could not write until the next.
-        busy = feeding is not None or (bool(batches) and not asked)
-        for message in lines.read(block=not busy):
+        # While it waits for "go" it starts no batch: the parent says "go" between two of its own batches, and
+        # the child must be between two of its own to write.
+        for message in lines.read(block=not (batches and not asked)):
             word, *numbers = message.split()
             if word == "batch":
                 batches.append((int(numbers[0]), int(numbers[1])))
             elif word == "end":
                 ended = True
-            elif word == "go":
+            elif word == "go":  # only ever the answer to "ready", so every batch fed is whole
                 asked = False
-                if feeding is not None or fed == position:
-                    say("later")  # part way through a batch: asks again at its end
-                    continue
                 written = stored.advance(conn, detector, position, fed)
                 if written is None:
                     say("lost")
                     return
                 position, unwritten = fed, 0
                 say(f"done {written}")
-        if feeding is None and batches and not asked:
+        if batches and not asked:
             after, upto = batches.popleft()
             posts = stored.stored_range(conn, after, upto, PIECE)
             if len(posts) == PIECE and posts[-1][0] < upto:  # a range longer than a batch: the rest after this
                 batches.appendleft((posts[-1][0], upto))
                 upto = posts[-1][0]
-            feeding = detector.feeding(posts, STEP)
-        if feeding is not None and next(feeding, "fed") == "fed":
-            feeding, fed, unwritten = None, upto, unwritten + 1
-        if feeding is None and fed > position and not asked and (unwritten >= WRITE_EVERY or (ended and not batches)):
+            detector.feed(posts)
+            fed, unwritten = upto, unwritten + 1
+        if fed > position and not asked and (unwritten >= WRITE_EVERY or (ended and not batches)):
             say("ready")
             asked = True
-        if ended and feeding is None and not batches and fed == position:
+        if ended and not batches and fed == position:
             say("finished")
             return
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -76,15 +76,6 @@ class Detector:
 
         Every post counts, tagged or not: it starts its channel's history and shows whom it forwards.
         """
-        for _ in self.feeding(items):
-            pass
-
-    def feeding(self, items: Iterable[tuple[Any, Post]], step: int = 1 << 62) -> Iterator[None]:
-        """`feed`, one step of `step` posts at a time: the caller may look up between steps (it yields after each).
-
-        The batch is the same whatever the step, so the detector reaches the same state as `feed`; a batch
-        half fed must be fed to its end before `flush`.
-        """
         batch = []
         for key, post in items:
             use = use_of(post)
@@ -94,10 +85,8 @@ class Detector:
                 for raw in post.hashtags:
                     self.spellings[(tag_identity(raw), raw)] += 1
         batch.sort(key=lambda item: item[0])
-        for start in range(0, len(batch), step):
-            for _, key, use, tags in batch[start : start + step]:
-                self.observe(key, use, tags)
-            yield
+        for _, key, use, tags in batch:
+            self.observe(key, use, tags)
 
     def observe(self, key: Any, use: Use, raw_tags: Iterable[str]) -> None:
         """Learn one post's channel, and count its tags."""

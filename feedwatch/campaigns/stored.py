@@ -66,13 +66,22 @@ class IngestHook:
         try:
             self.detector.feed(fresh)
             raised = self.detector.flush()
-            generation = str(int(current or 0) + 1)
-            conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('generation', ?)", (generation,))
+            generation = next_generation(conn, current)
         except BaseException:
             self.detector = None  # the batch rolls back: what the detector holds in memory is not stored
             raise
         self.raised += raised
         self.generation = generation
+
+
+def next_generation(conn: Connection, current: str | None) -> str:
+    """Move the detector state's generation on from `current` (inside the caller's transaction); return it.
+
+    A hook whose detector was built at another generation builds it afresh from what is stored.
+    """
+    generation = str(int(current or 0) + 1)
+    conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('generation', ?)", (generation,))
+    return generation
 
 
 Track = Callable[[Iterator[tuple[int, Post]], int], Iterator[tuple[int, Post]]]
@@ -89,9 +98,9 @@ def rebuild_stored(db: Any, settings: Settings = DEFAULTS, batch: int = 5000, tr
     streamed = stream_position(conn) is not None  # workers' stream: it goes on from what this rebuild read
     upto = newest_post(conn)
     with transaction(conn):
-        lease = conn.execute("SELECT value FROM campaign_meta WHERE key = ?", (LEASE,)).fetchone()
+        lease = lease_of(conn)
         if lease is not None:  # its detector would go on writing into the state being rebuilt
-            host, _, pid = lease[0].rpartition(" ")
+            host, _, pid = lease.rpartition(" ")
             raise FeedwatchError(
                 f"an ingest (process {pid} on {host}) is detecting campaigns beside itself; rebuild once it ends"
             )
@@ -229,16 +238,14 @@ def release_stream(conn: Connection, lease: str, settings: Settings = DEFAULTS) 
     while True:
         alerts += catch_up(conn, newest_post(conn), settings)[1]
         with transaction(conn):
-            row = conn.execute("SELECT value FROM campaign_meta WHERE key = ?", (LEASE,)).fetchone()
-            if row is None or row[0] != lease:
+            if not holds(conn, lease):
                 return alerts
             position = stream_position(conn)
             if position is not None and position < newest_post(conn):
                 continue  # stored since the catch-up: feed those too (a position past the newest: it was deleted)
             conn.execute("DELETE FROM campaign_meta WHERE key IN (?, ?, ?)", (POSITION, LEASE, BEAT))
             row = conn.execute(_GENERATION).fetchone()
-            generation = str(int(row[0] if row else 0) + 1)
-            conn.execute("INSERT OR REPLACE INTO campaign_meta VALUES ('generation', ?)", (generation,))
+            next_generation(conn, row[0] if row else None)
             return alerts
 
 
@@ -257,16 +264,20 @@ def stale_lease(conn: Connection) -> str | None:
     return lease if clock.time() - float(meta.get(BEAT, 0)) > STALE_SECONDS else None
 
 
+def lease_of(conn: Connection) -> str | None:
+    """The lease on the stream ("host pid"), or None."""
+    row = conn.execute("SELECT value FROM campaign_meta WHERE key = ?", (LEASE,)).fetchone()
+    return row[0] if row else None
+
+
 def holds(conn: Connection, lease: str) -> bool:
     """True when `lease` still holds the stream."""
-    row = conn.execute("SELECT value FROM campaign_meta WHERE key = ?", (LEASE,)).fetchone()
-    return row is not None and row[0] == lease
+    return lease_of(conn) == lease
 
 
 def live_lease(conn: Connection) -> bool:
     """True when an ingest detecting beside itself holds the stream and is alive."""
-    row = conn.execute("SELECT value FROM campaign_meta WHERE key = ?", (LEASE,)).fetchone()
-    return row is not None and stale_lease(conn) is None
+    return lease_of(conn) is not None and stale_lease(conn) is None
 
 
 def _alive(pid: int) -> bool:
@@ -291,6 +302,19 @@ def release_stale(db: Any, settings: Settings = DEFAULTS) -> int:
     if lease is None:
         return 0
     return release_stream(conn, lease, settings)
+
+
+def release_stale_on_open(store: Any) -> None:
+    """`release_stale` for a store a writer has just opened: a store error is one StoreError line, and the
+    store is closed when it fails (the writer gets no store to close)."""
+    from feedwatch.store.db import store_errors
+
+    try:
+        with store_errors(store.path):
+            release_stale(store.db)
+    except BaseException:
+        store.close()
+        raise
 
 
 def stored_in_stream_order(conn: Connection, upto: int | None = None) -> Iterator[tuple[int, Post]]:

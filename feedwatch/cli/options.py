@@ -165,6 +165,7 @@ def open_store(path: str | None, *, must_exist: bool = False, writing: bool = Tr
     No file there is a bad --db (exit 2); a file that is not a feedwatch database, or a broken one, exit 1.
     Commands that only read pass `writing=False`: a file they cannot write is then opened read-only.
     """
+    from feedwatch.campaigns.stored import release_stale_on_open
     from feedwatch.store import Store
     from feedwatch.store.backend import is_url
 
@@ -175,22 +176,9 @@ def open_store(path: str | None, *, must_exist: bool = False, writing: bool = Tr
         raise SystemExit(USAGE)
     try:
         store = Store.open(path, writing=writing)
-        if writing:
-            release_stale(store)
+        if writing:  # an ingest that died detecting beside itself left detection to the next writer
+            release_stale_on_open(store)
         return store
     except FeedwatchError as exc:
         say_error(exc)
         raise SystemExit(PARTLY_FAILED) from None
-
-
-def release_stale(store: Store) -> None:
-    """Take back campaign detection from an ingest that died detecting beside itself (feedwatch.campaigns.beside)."""
-    from feedwatch.campaigns.stored import release_stale as release
-    from feedwatch.store.db import store_errors
-
-    try:
-        with store_errors(store.path):
-            release(store.db)
-    except BaseException:
-        store.close()
-        raise
