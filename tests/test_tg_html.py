@@ -298,6 +298,17 @@ def test_an_older_forward_header_names_the_source_apart_from_its_date() -> None:
     assert {p.forwarded_from.name for p in posts if p.forwarded_from} == {"Wire Service"}
 
 
+def test_a_forward_sent_through_a_bot_names_its_source_without_the_bot() -> None:
+    """Telegram Desktop writes "Source via @QuizBot" in a forward's header (onlineverdan's message 365)."""
+    page = (
+        (CHANNEL / "messages.html")
+        .read_text(encoding="utf-8")
+        .replace('Wire Service<span class="date details"', 'Wire Service via @QuizBot<span class="date details"')
+    )
+    posts = list(parse(io.BytesIO(page.encode()), "messages.html", Options()))
+    assert {p.forwarded_from.name for p in posts if p.forwarded_from} == {"Wire Service"}
+
+
 def test_text_is_laid_out_as_a_browser_shows_it_and_pre_keeps_its_spaces() -> None:
     page = (CHANNEL / "messages.html").read_text(encoding="utf-8")
     start = page.index('<div class="text">', page.index('id="message2"'))

@@ -162,11 +162,12 @@ def read_body(body: etree._Element, found: Message, forwarded: bool = False) -> 
         if part == "date":
             found.date_title = child.get("title")
         elif part == "from":
-            name = block_text(child, skip="details")  # a forward's original date sits in a details span
+            # A forward's original date sits in a details span; a sender's or a forward's name may end "via @bot".
+            name = without_via(block_text(child, skip="details")) or None
             if forwarded:
-                found.forward_name = name or None
+                found.forward_name = name
             else:
-                found.sender = without_via(name) or None
+                found.sender = name
         elif part == "forwarded":
             found.forwarded = True
             read_body(child, found, forwarded=True)
